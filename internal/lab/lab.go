@@ -1,0 +1,422 @@
+// Package lab runs real nginx and php-fpm in a temporary prefix so tests can
+// break them the way production breaks and watch what fpmdoctor says.
+//
+// A lab needs root (php-fpm and nginx drop their workers to www-data, as on a
+// real host) and the Debian binaries. Without them Require skips the test with
+// the reason, except in CI (CI=true), where a skipped real-server test would
+// hide a missing install step, so it fails instead.
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Binaries the lab runs; Debian 12 paths.
+const (
+	NginxBin = "/usr/sbin/nginx"
+	FPMBin   = "/usr/sbin/php-fpm8.2"
+)
+
+// WorkerUser is the unprivileged user both servers' workers run as.
+const WorkerUser = "www-data"
+
+// Missing says why real-server tests cannot run here, or "" when they can.
+func Missing() string {
+	if os.Geteuid() != 0 {
+		return "real-server tests need root (workers drop to www-data)"
+	}
+	for _, bin := range []string{NginxBin, FPMBin} {
+		if _, err := os.Stat(bin); err != nil {
+			return fmt.Sprintf("%s is not installed (apt-get install nginx php8.2-fpm)", bin)
+		}
+	}
+	return ""
+}
+
+// Require skips t when the real servers cannot run, and fails it in CI.
+func Require(t testing.TB) {
+	t.Helper()
+	if why := Missing(); why != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI must run real-server tests: %s", why)
+		}
+		t.Skipf("skipping real-server test: %s", why)
+	}
+}
+
+// Lab is one private nginx + php-fpm installation under Dir.
+//
+// Layout (paths relative to Dir):
+//
+//	etc/nginx/nginx.conf, etc/nginx/conf.d/*.conf
+//	etc/php/fpm/php-fpm.conf, etc/php/fpm/pool.d/*.conf
+//	run/   sockets and pid files      log/  error logs
+//	www/   document root with small PHP scripts
+type Lab struct {
+	Dir      string
+	HTTPPort int
+	t        testing.TB
+}
+
+// Scripts placed in www/ for every lab.
+var scripts = map[string]string{
+	"ok.php":     "<?php echo \"ok\\n\";\n",
+	"sleep.php":  "<?php $s = isset($_GET['s']) ? (float)$_GET['s'] : 1; usleep((int)($s * 1e6)); echo \"slept\\n\";\n",
+	"stderr.php": "<?php file_put_contents('php://stderr', \"lab stderr line\\n\"); error_log('lab error_log line'); echo \"ok\\n\";\n",
+	"crash.php":  "<?php posix_kill(getmypid(), isset($_GET['sig']) ? (int)$_GET['sig'] : 11); sleep(5);\n",
+	"alloc.php":  "<?php ini_set('memory_limit', isset($_GET['limit']) ? $_GET['limit'] : '16M'); $a = []; while (true) { $a[] = str_repeat('x', 1 << 20); }\n",
+	"header.php": "<?php $n = isset($_GET['n']) ? (int)$_GET['n'] : 8192; header('X-Big: ' . str_repeat('a', $n)); echo \"ok\\n\";\n",
+}
+
+// New creates an empty lab with a default healthy configuration written but
+// nothing started. The directory and servers are removed when t ends.
+func New(t testing.TB) *Lab {
+	t.Helper()
+	Require(t)
+	// t.TempDir is 0700 and nested under a 0700 parent; www-data must be able
+	// to search every directory above the sockets and the docroot.
+	dir, err := os.MkdirTemp("/tmp", "fpmlab-")
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	l := &Lab{Dir: dir, t: t, HTTPPort: FreePort(t)}
+	for _, sub := range []string{"etc/nginx/conf.d", "etc/php/fpm/pool.d", "run", "log", "www", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatalf("lab: %v", err)
+		}
+	}
+	for name, body := range scripts {
+		l.Write("www/"+name, body)
+	}
+	l.Write("etc/nginx/nginx.conf", DefaultNginxConf)
+	l.Write("etc/nginx/conf.d/site.conf", DefaultSite)
+	l.Write("etc/php/fpm/php-fpm.conf", DefaultFPMConf)
+	l.Write("etc/php/fpm/pool.d/www.conf", DefaultPool)
+	t.Cleanup(func() {
+		l.StopNginx()
+		l.StopFPM()
+		if os.Getenv("FPMDOCTOR_KEEP_LAB") == "" {
+			os.RemoveAll(dir)
+		} else {
+			t.Logf("lab kept at %s", dir)
+		}
+	})
+	return l
+}
+
+// DefaultNginxConf is a minimal main config; {{DIR}} is the lab directory.
+const DefaultNginxConf = `user www-data;
+worker_processes 1;
+pid {{DIR}}/run/nginx.pid;
+error_log {{DIR}}/log/nginx-error.log;
+events { worker_connections 256; }
+http {
+    access_log {{DIR}}/log/nginx-access.log;
+    client_body_temp_path {{DIR}}/tmp/body;
+    fastcgi_temp_path {{DIR}}/tmp/fastcgi;
+    proxy_temp_path {{DIR}}/tmp/proxy;
+    uwsgi_temp_path {{DIR}}/tmp/uwsgi;
+    scgi_temp_path {{DIR}}/tmp/scgi;
+    include {{DIR}}/etc/nginx/conf.d/*.conf;
+}
+`
+
+// DefaultSite serves www/ and passes PHP to the www pool's socket.
+const DefaultSite = `server {
+    listen 127.0.0.1:{{PORT}};
+    server_name lab.test;
+    root {{DIR}}/www;
+    index index.php;
+
+    location ~ \.php$ {
+        include /etc/nginx/fastcgi.conf;
+        fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;
+    }
+}
+`
+
+// DefaultFPMConf is php-fpm's global section, including every pool file.
+const DefaultFPMConf = `[global]
+pid = {{DIR}}/run/php-fpm.pid
+error_log = {{DIR}}/log/php-fpm.log
+daemonize = yes
+include = {{DIR}}/etc/php/fpm/pool.d/*.conf
+`
+
+// DefaultPool is Debian's stock www pool moved into the lab.
+const DefaultPool = `[www]
+user = www-data
+group = www-data
+listen = {{DIR}}/run/php-fpm.sock
+listen.owner = www-data
+listen.group = www-data
+pm = dynamic
+pm.max_children = 5
+pm.start_servers = 2
+pm.min_spare_servers = 1
+pm.max_spare_servers = 3
+catch_workers_output = yes
+`
+
+// Path returns the absolute path of rel inside the lab.
+func (l *Lab) Path(rel string) string { return filepath.Join(l.Dir, rel) }
+
+// NginxConf is the main nginx config file.
+func (l *Lab) NginxConf() string { return l.Path("etc/nginx/nginx.conf") }
+
+// FPMConf is the php-fpm main config file.
+func (l *Lab) FPMConf() string { return l.Path("etc/php/fpm/php-fpm.conf") }
+
+// Expand replaces {{DIR}} and {{PORT}} in s.
+func (l *Lab) Expand(s string) string {
+	return strings.NewReplacer("{{DIR}}", l.Dir, "{{PORT}}", strconv.Itoa(l.HTTPPort)).Replace(s)
+}
+
+// Write writes content (after Expand) to rel and returns the absolute path.
+func (l *Lab) Write(rel, content string) string {
+	l.t.Helper()
+	p := l.Path(rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		l.t.Fatalf("lab: %v", err)
+	}
+	if err := os.WriteFile(p, []byte(l.Expand(content)), 0o644); err != nil {
+		l.t.Fatalf("lab: %v", err)
+	}
+	return p
+}
+
+// Edit replaces old with new (both expanded) in rel; the text must be there.
+func (l *Lab) Edit(rel, old, new string) {
+	l.t.Helper()
+	p := l.Path(rel)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		l.t.Fatalf("lab: %v", err)
+	}
+	o, n := l.Expand(old), l.Expand(new)
+	if !strings.Contains(string(b), o) {
+		l.t.Fatalf("lab: %s does not contain %q", rel, o)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(b), o, n, 1)), 0o644); err != nil {
+		l.t.Fatalf("lab: %v", err)
+	}
+}
+
+// StartFPM starts php-fpm on the lab config and waits until it is ready
+// (php-fpm's daemonizing parent exits only when the master is ready).
+func (l *Lab) StartFPM() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, FPMBin, "--fpm-config", l.FPMConf(), "--prefix", l.Dir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("start php-fpm: %w: %s", err, out)
+	}
+	return nil
+}
+
+// MustStartFPM is StartFPM that fails the test.
+func (l *Lab) MustStartFPM() {
+	l.t.Helper()
+	if err := l.StartFPM(); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// StartNginx starts nginx on the lab config.
+func (l *Lab) StartNginx() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, NginxBin, "-c", l.NginxConf(), "-p", l.Dir+"/").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("start nginx: %w: %s", err, out)
+	}
+	return waitFor(func() bool {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", l.HTTPPort), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 10*time.Second)
+}
+
+// MustStartNginx is StartNginx that fails the test.
+func (l *Lab) MustStartNginx() {
+	l.t.Helper()
+	if err := l.StartNginx(); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// Start starts php-fpm then nginx, failing the test on error.
+func (l *Lab) Start() {
+	l.t.Helper()
+	l.MustStartFPM()
+	l.MustStartNginx()
+}
+
+// FPMPid is the php-fpm master's pid from its pid file (0 if not running).
+func (l *Lab) FPMPid() int { return readPid(l.Path("run/php-fpm.pid")) }
+
+// NginxPid is the nginx master's pid from its pid file (0 if not running).
+func (l *Lab) NginxPid() int { return readPid(l.Path("run/nginx.pid")) }
+
+// StopFPM stops php-fpm gracefully (SIGQUIT) and waits for the master to go.
+func (l *Lab) StopFPM() { stop(l.FPMPid(), syscall.SIGQUIT, false) }
+
+// KillFPM kills the php-fpm master and its workers with SIGKILL, as the OOM
+// killer or `kill -9` would: the socket file stays behind.
+func (l *Lab) KillFPM() { stop(l.FPMPid(), syscall.SIGKILL, true) }
+
+// ReloadFPM asks php-fpm to reload (SIGUSR2), as `systemctl reload` does,
+// and waits until the new workers have started.
+func (l *Lab) ReloadFPM() {
+	l.t.Helper()
+	pid := l.FPMPid()
+	if pid == 0 {
+		l.t.Fatal("lab: php-fpm is not running")
+	}
+	if err := syscall.Kill(pid, syscall.SIGUSR2); err != nil {
+		l.t.Fatalf("lab: reload php-fpm: %v", err)
+	}
+	// php-fpm re-execs itself; wait until the log says it is ready again.
+	if err := waitFor(func() bool {
+		b, _ := os.ReadFile(l.Path("log/php-fpm.log"))
+		s := string(b)
+		i := strings.LastIndex(s, "Reloading in progress")
+		return i >= 0 && strings.Contains(s[i:], "ready to handle connections")
+	}, 10*time.Second); err != nil {
+		l.t.Fatalf("lab: php-fpm did not come back after reload: %v", err)
+	}
+}
+
+// StopNginx stops nginx (SIGQUIT) and waits.
+func (l *Lab) StopNginx() { stop(l.NginxPid(), syscall.SIGQUIT, false) }
+
+// Get requests path from the lab's nginx and returns the status and body.
+func (l *Lab) Get(path string) (int, string, error) {
+	return l.GetTimeout(path, 15*time.Second)
+}
+
+// GetTimeout is Get with a client deadline.
+func (l *Lab) GetTimeout(path string, d time.Duration) (int, string, error) {
+	client := &http.Client{Timeout: d}
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", l.HTTPPort, path), nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Host = "lab.test"
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, string(body), err
+}
+
+// MustStatus requests path and fails the test unless nginx answers want.
+func (l *Lab) MustStatus(path string, want int) string {
+	l.t.Helper()
+	code, body, err := l.Get(path)
+	if err != nil {
+		l.t.Fatalf("GET %s: %v", path, err)
+	}
+	if code != want {
+		log, _ := os.ReadFile(l.Path("log/nginx-error.log"))
+		l.t.Fatalf("GET %s: status %d, want %d; body %q\nnginx error log:\n%s", path, code, want, body, tail(string(log), 2000))
+	}
+	return body
+}
+
+// FreePort asks the kernel for a free loopback TCP port.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("lab: free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func readPid(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 || !alive(pid) {
+		return 0
+	}
+	return pid
+}
+
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// stop signals pid (its whole process group when group is set: both
+// servers make their master a session leader) and waits for it to exit.
+func stop(pid int, sig syscall.Signal, group bool) {
+	if pid == 0 {
+		return
+	}
+	target := pid
+	if group {
+		target = -pid
+	}
+	_ = syscall.Kill(target, sig)
+	if waitFor(func() bool { return !alive(pid) || zombie(pid) }, 10*time.Second) != nil {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		_ = waitFor(func() bool { return !alive(pid) || zombie(pid) }, 5*time.Second)
+	}
+}
+
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
+}
+
+func waitFor(cond func() bool, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("timed out after %s", d)
+}
+
+// WaitFor polls cond every 20 ms until it holds or d passes.
+func WaitFor(cond func() bool, d time.Duration) error { return waitFor(cond, d) }
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
