@@ -1,0 +1,100 @@
+// Package host gathers live facts about the machine: processes, listening
+// sockets, file ownership and permissions, users and groups. Everything
+// fpmdoctor learns about the running system goes through a Host, so the
+// same checks run on the live machine and on an offline copy (--root).
+package host
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ErrOffline is returned for live facts when reading an offline tree.
+var ErrOffline = errors.New("offline mode (--root): no live host to inspect")
+
+// Host is where facts come from.
+type Host interface {
+	// Live reports whether this is the running machine (not an offline tree).
+	Live() bool
+	// Path maps a path as the host sees it to where it can be read here.
+	Path(p string) string
+	// Processes lists processes; ErrOffline when not live.
+	Processes(ctx context.Context) ([]Process, error)
+	// Listeners lists listening unix and TCP sockets; ErrOffline when not live.
+	Listeners(ctx context.Context) ([]Listener, error)
+	// Stat describes path (following symlinks), with ACLs when set.
+	Stat(path string) FileInfo
+	// Users reads the user and group databases.
+	Users() (*Users, error)
+	// Now is the host's clock.
+	Now() time.Time
+}
+
+// New returns the live host when root is "" or "/", else an offline tree.
+func New(root string) Host {
+	if root == "" || root == "/" {
+		return liveHost{}
+	}
+	return offlineHost{root: filepath.Clean(root)}
+}
+
+type liveHost struct{}
+
+func (liveHost) Live() bool                { return true }
+func (liveHost) Path(p string) string      { return p }
+func (liveHost) Now() time.Time            { return time.Now() }
+func (liveHost) Stat(path string) FileInfo { return statPath(path, path) }
+func (liveHost) Users() (*Users, error)    { return loadUsers("/etc/passwd", "/etc/group") }
+func (liveHost) Processes(ctx context.Context) ([]Process, error) {
+	return readProcesses(ctx, "/proc")
+}
+func (liveHost) Listeners(ctx context.Context) ([]Listener, error) {
+	return readListeners(ctx, "/proc")
+}
+
+// offlineHost reads files under root as if root were "/". It has no
+// processes or sockets: those checks are skipped, never guessed.
+type offlineHost struct{ root string }
+
+func (offlineHost) Live() bool { return false }
+
+func (h offlineHost) Path(p string) string {
+	// Clean against "/" first so "../.." cannot climb out of the root.
+	return filepath.Join(h.root, filepath.Clean("/"+p))
+}
+
+func (offlineHost) Now() time.Time { return time.Now() }
+
+func (h offlineHost) Stat(path string) FileInfo {
+	fi := statPath(path, h.Path(path))
+	return fi
+}
+
+func (h offlineHost) Users() (*Users, error) {
+	return loadUsers(h.Path("/etc/passwd"), h.Path("/etc/group"))
+}
+
+func (offlineHost) Processes(context.Context) ([]Process, error)  { return nil, ErrOffline }
+func (offlineHost) Listeners(context.Context) ([]Listener, error) { return nil, ErrOffline }
+
+// Exists reports whether path exists on h.
+func Exists(h Host, path string) bool {
+	_, err := os.Stat(h.Path(path))
+	return err == nil
+}
+
+// Glob expands pattern on h and returns host paths.
+func Glob(h Host, pattern string) []string {
+	matches, _ := filepath.Glob(h.Path(pattern))
+	if !h.Live() {
+		prefix := h.Path("/")
+		for i, m := range matches {
+			matches[i] = "/" + strings.TrimPrefix(strings.TrimPrefix(m, prefix), "/")
+		}
+	}
+	return matches
+}

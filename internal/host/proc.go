@@ -1,0 +1,166 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/procfs"
+)
+
+// Process is what fpmdoctor needs to know about one nginx or php-fpm
+// process.
+type Process struct {
+	PID, PPID int
+	// Title is the command line as the process shows it; both servers
+	// rewrite it ("nginx: master process …", "php-fpm: pool www").
+	Title string
+	Args  []string
+	Exe   string
+	// UID, GID are effective ids; Groups the supplementary groups.
+	UID, GID int
+	Groups   []int
+	Start    time.Time
+}
+
+// Role of a server process, read from its title.
+type Role int
+
+const (
+	RoleOther Role = iota
+	RoleNginxMaster
+	RoleNginxWorker
+	RoleFPMMaster
+	RoleFPMWorker
+)
+
+// Role classifies p by its title.
+func (p Process) Role() Role {
+	switch {
+	case strings.HasPrefix(p.Title, "nginx: master process"):
+		return RoleNginxMaster
+	case strings.HasPrefix(p.Title, "nginx: worker process"):
+		return RoleNginxWorker
+	case strings.HasPrefix(p.Title, "php-fpm: master process"):
+		return RoleFPMMaster
+	case strings.HasPrefix(p.Title, "php-fpm: pool "):
+		return RoleFPMWorker
+	}
+	return RoleOther
+}
+
+// FPMConfig is the config path in a php-fpm master's title,
+// "php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)".
+func (p Process) FPMConfig() string {
+	t := p.Title
+	i, j := strings.IndexByte(t, '('), strings.LastIndexByte(t, ')')
+	if i < 0 || j <= i {
+		return ""
+	}
+	return t[i+1 : j]
+}
+
+// FPMPool is the pool name in a php-fpm worker's title.
+func (p Process) FPMPool() string {
+	return strings.TrimSpace(strings.TrimPrefix(p.Title, "php-fpm: pool "))
+}
+
+// NginxArgs returns the -c and -p arguments of an nginx master's title,
+// "nginx: master process /usr/sbin/nginx -c /etc/nginx/nginx.conf".
+func (p Process) NginxArgs() (conf, prefix string) {
+	f := strings.Fields(strings.TrimPrefix(p.Title, "nginx: master process"))
+	for i := 0; i < len(f); i++ {
+		switch {
+		case f[i] == "-c" && i+1 < len(f):
+			conf = f[i+1]
+			i++
+		case f[i] == "-p" && i+1 < len(f):
+			prefix = f[i+1]
+			i++
+		case strings.HasPrefix(f[i], "-c") && len(f[i]) > 2:
+			conf = f[i][2:]
+		case strings.HasPrefix(f[i], "-p") && len(f[i]) > 2:
+			prefix = f[i][2:]
+		}
+	}
+	return conf, prefix
+}
+
+// readProcesses lists the nginx and php-fpm processes under procRoot. Other
+// processes are skipped after reading only their title.
+func readProcesses(ctx context.Context, procRoot string) ([]Process, error) {
+	fs, err := procfs.NewFS(procRoot)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", procRoot, err)
+	}
+	procs, err := fs.AllProcs()
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	boot, err := fs.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read %s/stat: %w", procRoot, err)
+	}
+	var out []Process
+	for _, pr := range procs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		args, err := pr.CmdLine()
+		if err != nil || len(args) == 0 {
+			continue // exited meanwhile, or a kernel thread
+		}
+		p := Process{PID: pr.PID, Args: args, Title: strings.Join(args, " ")}
+		if p.Role() == RoleOther {
+			continue
+		}
+		if st, err := pr.Stat(); err == nil {
+			p.PPID = st.PPID
+			// starttime is in clock ticks since boot; USER_HZ is 100 on Linux.
+			p.Start = time.Unix(int64(boot.BootTime), 0).Add(time.Duration(st.Starttime) * time.Second / 100)
+		}
+		p.Exe, _ = pr.Executable()
+		if err := readIDs(filepath.Join(procRoot, strconv.Itoa(pr.PID), "status"), &p); err != nil {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// readIDs reads effective uid/gid and supplementary groups from
+// /proc/PID/status (procfs does not expose Groups).
+func readIDs(path string, p *Process) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		key, val, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(val)
+		switch key {
+		case "Uid":
+			if len(f) > 1 {
+				p.UID, _ = strconv.Atoi(f[1])
+			}
+		case "Gid":
+			if len(f) > 1 {
+				p.GID, _ = strconv.Atoi(f[1])
+			}
+		case "Groups":
+			for _, g := range f {
+				if n, err := strconv.Atoi(g); err == nil {
+					p.Groups = append(p.Groups, n)
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Format is an output format name.
+type Format string
+
+// The formats every inspecting command accepts.
+const (
+	FormatText  Format = "text"
+	FormatJSON  Format = "json"
+	FormatSARIF Format = "sarif"
+)
+
+// ParseFormat checks a --format value.
+func ParseFormat(s string) (Format, error) {
+	switch Format(s) {
+	case FormatText, FormatJSON, FormatSARIF:
+		return Format(s), nil
+	}
+	return "", fmt.Errorf("unknown format %q (want text, json or sarif)", s)
+}
+
+// Render writes r in format f. color applies to text only.
+func Render(w io.Writer, r *Report, f Format, color bool) error {
+	switch f {
+	case FormatJSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	case FormatSARIF:
+		return writeSARIF(w, r)
+	default:
+		return writeText(w, r, color)
+	}
+}
+
+type palette struct{ red, yellow, green, dim, bold, reset string }
+
+func newPalette(color bool) palette {
+	if !color {
+		return palette{}
+	}
+	return palette{red: "\x1b[31m", yellow: "\x1b[33m", green: "\x1b[32m", dim: "\x1b[2m", bold: "\x1b[1m", reset: "\x1b[0m"}
+}
+
+// writeText prints one block per site with a mark per step, then every
+// finding with its evidence and fix. Lines stay short enough for a phone.
+func writeText(w io.Writer, r *Report, color bool) error {
+	p := newPalette(color)
+	var b strings.Builder
+	if len(r.Sites) == 0 {
+		b.WriteString("No PHP site found (no fastcgi_pass in the nginx config).\n")
+	}
+	for _, s := range r.Sites {
+		fmt.Fprintf(&b, "%s%s%s  %s%s:%d%s\n", p.bold, s.Name, p.reset, p.dim, s.File, s.Line, p.reset)
+		chain := "  " + s.Location + " → " + s.Pass
+		if s.Pool != "" {
+			chain += " → pool " + s.Pool
+		} else {
+			chain += " → no pool"
+		}
+		b.WriteString(chain + "\n  ")
+		for i, st := range s.Steps {
+			if i > 0 {
+				b.WriteString(" ")
+			}
+			b.WriteString(mark(p, st.Status) + st.Step)
+		}
+		b.WriteString("\n\n")
+	}
+	for i, f := range r.Findings {
+		sev := string(f.Severity)
+		switch f.Severity {
+		case Error:
+			sev = p.red + "ERROR" + p.reset
+		case Warning:
+			sev = p.yellow + "WARN" + p.reset
+		default:
+			sev = "INFO"
+		}
+		fmt.Fprintf(&b, "%d. %s [%s] %s%s%s\n", i+1, sev, f.Cause, p.bold, f.Title, p.reset)
+		if f.Detail != "" {
+			fmt.Fprintf(&b, "   %s\n", f.Detail)
+		}
+		for _, e := range f.Evidence {
+			loc := ""
+			if e.File != "" {
+				loc = e.File
+				if e.Line > 0 {
+					loc += fmt.Sprintf(":%d", e.Line)
+				}
+				loc += ": "
+			}
+			fmt.Fprintf(&b, "   %s%s %s%s%s\n", p.dim, e.Kind, loc, p.reset, e.Text)
+		}
+		if f.Fix != nil {
+			auto := ""
+			if f.Fix.Automatic {
+				auto = " (fpmdoctor fix can do this)"
+			}
+			fmt.Fprintf(&b, "   %sfix:%s %s%s\n", p.green, p.reset, f.Fix.Summary, auto)
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Findings) == 0 {
+		fmt.Fprintf(&b, "%sNo problems found.%s\n", p.green, p.reset)
+	}
+	if len(r.Skipped) > 0 {
+		b.WriteString("Not checked:\n")
+		for _, s := range r.Skipped {
+			fmt.Fprintf(&b, "  - %s: %s\n", s.Check, s.Reason)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func mark(p palette, status string) string {
+	switch status {
+	case "ok":
+		return p.green + "✓" + p.reset
+	case "fail":
+		return p.red + "✗" + p.reset
+	case "warn":
+		return p.yellow + "!" + p.reset
+	}
+	return p.dim + "-" + p.reset
+}

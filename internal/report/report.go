@@ -1,0 +1,195 @@
+// Package report holds the diagnosis result — the JSON contract of
+// DESIGN.md — and renders it as text, JSON or SARIF.
+package report
+
+import (
+	"sort"
+)
+
+// Schema is the version of the JSON report. Fields are only ever added.
+const Schema = 1
+
+// Severity of a finding.
+type Severity string
+
+const (
+	// Error causes 502/504 now, or will at the next restart.
+	Error Severity = "error"
+	// Warning is a real risk that is not failing requests now.
+	Warning Severity = "warning"
+	// Info is worth knowing.
+	Info Severity = "info"
+)
+
+func (s Severity) rank() int {
+	switch s {
+	case Error:
+		return 0
+	case Warning:
+		return 1
+	}
+	return 2
+}
+
+// Evidence kinds.
+const (
+	KindConfig = "config"
+	KindLog    = "log"
+	KindFact   = "fact"
+)
+
+// Evidence is one fact that proves a finding: a config line, a log line, or
+// something observed on the live host.
+type Evidence struct {
+	Kind string `json:"kind"`
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	Text string `json:"text"`
+}
+
+// Fix says how to repair a finding and whether `fpmdoctor fix` can do it.
+type Fix struct {
+	Summary   string `json:"summary"`
+	Automatic bool   `json:"automatic"`
+}
+
+// Finding is one diagnosed problem.
+type Finding struct {
+	ID       string     `json:"id"`
+	Cause    string     `json:"cause"`
+	Severity Severity   `json:"severity"`
+	Title    string     `json:"title"`
+	Detail   string     `json:"detail"`
+	Site     string     `json:"site,omitempty"`
+	Pool     string     `json:"pool,omitempty"`
+	Evidence []Evidence `json:"evidence"`
+	Fix      *Fix       `json:"fix,omitempty"`
+
+	// Step is the seed procedure's step the finding belongs to; it orders
+	// findings of equal weight the way an engineer would look at them.
+	Step Step `json:"-"`
+	// Live is set when the evidence was observed (a failed connect, a log
+	// line, a missing process) rather than inferred from config alone.
+	Live bool `json:"-"`
+}
+
+// Skipped records a check that could not run, and why.
+type Skipped struct {
+	Check  string `json:"check"`
+	Reason string `json:"reason"`
+}
+
+// Step is one step of the hand procedure fpmdoctor automates.
+type Step int
+
+// The steps, in the order the seed guide takes them.
+const (
+	StepConfig Step = iota // the configs parse and pass the servers' own rules
+	StepService
+	StepPass
+	StepListen
+	StepSocket
+	StepPermission
+	StepLogs
+	StepLimits
+	StepApplied
+)
+
+// StepNames are the short labels shown per site in the text report.
+var StepNames = [...]string{
+	StepConfig:     "config",
+	StepService:    "service",
+	StepPass:       "fastcgi_pass",
+	StepListen:     "listen",
+	StepSocket:     "socket",
+	StepPermission: "permission",
+	StepLogs:       "logs",
+	StepLimits:     "limits",
+	StepApplied:    "applied",
+}
+
+func (s Step) String() string {
+	if int(s) < len(StepNames) {
+		return StepNames[s]
+	}
+	return "other"
+}
+
+// Site is one PHP site as nginx routes it: server block → location →
+// fastcgi_pass target → pool → socket.
+type Site struct {
+	Name     string       `json:"name"`
+	File     string       `json:"file"`
+	Line     int          `json:"line"`
+	Location string       `json:"location,omitempty"`
+	Pass     string       `json:"fastcgi_pass"`
+	PassFile string       `json:"fastcgi_pass_file"`
+	PassLine int          `json:"fastcgi_pass_line"`
+	Pool     string       `json:"pool,omitempty"`
+	PoolFile string       `json:"pool_file,omitempty"`
+	Listen   string       `json:"listen,omitempty"`
+	Steps    []StepResult `json:"steps"`
+}
+
+// StepResult is the mark a site gets for one step.
+type StepResult struct {
+	Step   string `json:"step"`
+	Status string `json:"status"` // ok, fail, warn, skip
+}
+
+// Report is the whole diagnosis.
+type Report struct {
+	Schema   int       `json:"schema"`
+	Findings []Finding `json:"findings"`
+	Skipped  []Skipped `json:"skipped"`
+	Sites    []Site    `json:"sites"`
+}
+
+// New returns an empty report of the current schema.
+func New() *Report {
+	return &Report{Schema: Schema, Findings: []Finding{}, Skipped: []Skipped{}, Sites: []Site{}}
+}
+
+// Sort orders findings likeliest root cause first: errors before warnings,
+// live evidence before static risk, then the seed's step order.
+func (r *Report) Sort() {
+	sort.SliceStable(r.Findings, func(i, j int) bool {
+		a, b := r.Findings[i], r.Findings[j]
+		if a.Severity.rank() != b.Severity.rank() {
+			return a.Severity.rank() < b.Severity.rank()
+		}
+		if a.Live != b.Live {
+			return a.Live
+		}
+		return a.Step < b.Step
+	})
+}
+
+// Skip records a check that could not run.
+func (r *Report) Skip(check, reason string) {
+	for _, s := range r.Skipped {
+		if s.Check == check && s.Reason == reason {
+			return
+		}
+	}
+	r.Skipped = append(r.Skipped, Skipped{Check: check, Reason: reason})
+}
+
+// HasErrors reports whether any finding is an error.
+func (r *Report) HasErrors() bool {
+	for _, f := range r.Findings {
+		if f.Severity == Error {
+			return true
+		}
+	}
+	return false
+}
+
+// ExitCode is the documented exit status: 0 no error findings, 1 errors.
+// (2, the tool could not do its job, is decided by the caller.)
+func (r *Report) ExitCode() int {
+	if r.HasErrors() {
+		return 1
+	}
+	return 0
+}
