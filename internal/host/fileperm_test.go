@@ -67,7 +67,12 @@ func TestDecodeACL(t *testing.T) {
 // TestConnectCheckNamesBlockingDirectory builds a real tree: a private
 // directory above the socket must be named as the blocker.
 func TestConnectCheckNamesBlockingDirectory(t *testing.T) {
-	dir := t.TempDir()
+	// Not t.TempDir: its parent is 0700 and would be the blocker.
+	dir, err := os.MkdirTemp("", "connectcheck-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	priv := filepath.Join(dir, "private")
 	if err := os.Mkdir(priv, 0o700); err != nil {
 		t.Fatal(err)
@@ -77,6 +82,9 @@ func TestConnectCheckNamesBlockingDirectory(t *testing.T) {
 	}
 	sock := filepath.Join(priv, "x.sock")
 	if err := os.WriteFile(sock, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(sock, 0o666); err != nil { // beat the umask
 		t.Fatal(err)
 	}
 	h := New("")
@@ -98,7 +106,7 @@ func TestConnectCheckNamesBlockingDirectory(t *testing.T) {
 }
 
 func TestParseHexAddr(t *testing.T) {
-	ip, port, err := parseHexAddr("0100007F:1F90")
+	ip, port, err := parseHexAddr("0100007F:2328")
 	if err != nil || ip.String() != "127.0.0.1" || port != 9000 {
 		t.Fatalf("got %v %d %v", ip, port, err)
 	}
