@@ -1,0 +1,221 @@
+// Package discover finds the nginx and php-fpm instances to diagnose: the
+// masters running on the host (whatever started them: systemd, a
+// supervisor, a shell) and, when nothing runs, the configs installed in the
+// usual places of Debian/Ubuntu, the RHEL family and the official Docker
+// image. Explicit config paths override discovery.
+package discover
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/host"
+)
+
+// Nginx is one nginx installation: its config and, when it runs, its master
+// and workers.
+type Nginx struct {
+	Conf    string
+	Prefix  string // -p, or "" for the compiled default
+	Binary  string
+	Master  *host.Process
+	Workers []host.Process
+	Source  string // how it was found, for the report
+}
+
+// FPM is one php-fpm installation.
+type FPM struct {
+	Conf    string
+	Binary  string
+	Master  *host.Process
+	Workers []host.Process
+	Source  string
+}
+
+// Options override discovery.
+type Options struct {
+	NginxConf string
+	FPMConfs  []string
+}
+
+// Result is what was found.
+type Result struct {
+	Nginx []*Nginx
+	FPM   []*FPM
+}
+
+// Well-known install locations, most common first.
+var (
+	nginxConfs = []string{"/etc/nginx/nginx.conf", "/usr/local/nginx/conf/nginx.conf", "/usr/local/etc/nginx/nginx.conf", "/opt/nginx/conf/nginx.conf"}
+	fpmGlobs   = []string{"/etc/php/*/fpm/php-fpm.conf", "/etc/php-fpm.conf", "/usr/local/etc/php-fpm.conf", "/etc/opt/remi/php*/php-fpm.conf", "/opt/remi/php*/root/etc/php-fpm.conf", "/usr/local/php*/etc/php-fpm.conf"}
+)
+
+// Find discovers nginx and php-fpm on h. procs are the host's server
+// processes (nil when offline).
+func Find(ctx context.Context, h host.Host, procs []host.Process, opts Options) *Result {
+	res := &Result{}
+	byPID := map[int]host.Process{}
+	for _, p := range procs {
+		byPID[p.PID] = p
+	}
+	workersOf := func(master int) []host.Process {
+		var ws []host.Process
+		for _, p := range procs {
+			if p.PPID == master {
+				ws = append(ws, p)
+			}
+		}
+		return ws
+	}
+
+	// Running nginx masters.
+	var runningNginx []*Nginx
+	for _, p := range procs {
+		if p.Role() != host.RoleNginxMaster {
+			continue
+		}
+		p := p
+		conf, prefix := p.NginxArgs()
+		if conf == "" {
+			conf = compiledNginxConf(ctx, p.Exe)
+		} else if !filepath.IsAbs(conf) {
+			// A relative -c is relative to the prefix (-p or compiled).
+			base := prefix
+			if base == "" {
+				base = "/usr/share/nginx"
+			}
+			conf = filepath.Join(base, conf)
+		}
+		runningNginx = append(runningNginx, &Nginx{Conf: conf, Prefix: prefix, Binary: p.Exe, Master: &p, Workers: workersOf(p.PID), Source: "running master pid " + strconv.Itoa(p.PID)})
+	}
+	// Running php-fpm masters.
+	var runningFPM []*FPM
+	for _, p := range procs {
+		if p.Role() != host.RoleFPMMaster {
+			continue
+		}
+		p := p
+		runningFPM = append(runningFPM, &FPM{Conf: p.FPMConfig(), Binary: p.Exe, Master: &p, Workers: workersOf(p.PID), Source: "running master pid " + strconv.Itoa(p.PID)})
+	}
+
+	if opts.NginxConf != "" {
+		n := &Nginx{Conf: opts.NginxConf, Source: "--nginx-conf"}
+		for _, r := range runningNginx {
+			if samePath(h, r.Conf, n.Conf) {
+				n.Master, n.Workers, n.Prefix, n.Binary = r.Master, r.Workers, r.Prefix, r.Binary
+			}
+		}
+		res.Nginx = []*Nginx{n}
+	} else if len(runningNginx) > 0 {
+		res.Nginx = runningNginx
+	} else {
+		for _, c := range nginxConfs {
+			if host.Exists(h, c) {
+				res.Nginx = append(res.Nginx, &Nginx{Conf: c, Source: "installed (not running)"})
+				break
+			}
+		}
+	}
+
+	if len(opts.FPMConfs) > 0 {
+		for _, c := range opts.FPMConfs {
+			f := &FPM{Conf: c, Source: "--fpm-conf"}
+			for _, r := range runningFPM {
+				if samePath(h, r.Conf, c) {
+					f.Master, f.Workers, f.Binary = r.Master, r.Workers, r.Binary
+				}
+			}
+			res.FPM = append(res.FPM, f)
+		}
+	} else {
+		res.FPM = runningFPM
+		// Installed configs with no running master matter too: a stopped
+		// php-fpm is the commonest 502 of all.
+		for _, g := range fpmGlobs {
+			for _, c := range host.Glob(h, g) {
+				known := false
+				for _, f := range res.FPM {
+					if samePath(h, f.Conf, c) {
+						known = true
+					}
+				}
+				if !known {
+					res.FPM = append(res.FPM, &FPM{Conf: c, Source: "installed (not running)"})
+				}
+			}
+		}
+	}
+	for _, f := range res.FPM {
+		if f.Binary == "" {
+			f.Binary = FPMBinaryFor(h, f.Conf)
+		}
+	}
+	for _, n := range res.Nginx {
+		if n.Binary == "" && host.Exists(h, "/usr/sbin/nginx") {
+			n.Binary = "/usr/sbin/nginx"
+		}
+	}
+	sort.SliceStable(res.FPM, func(i, j int) bool { return res.FPM[i].Conf < res.FPM[j].Conf })
+	return res
+}
+
+var debianFPMConf = regexp.MustCompile(`^/etc/php/([0-9]+\.[0-9]+)/fpm/`)
+
+// FPMBinaryFor guesses the php-fpm binary that reads conf when no master
+// runs: Debian's versioned binaries, else the one php-fpm on the host.
+func FPMBinaryFor(h host.Host, conf string) string {
+	if m := debianFPMConf.FindStringSubmatch(conf); m != nil {
+		if b := "/usr/sbin/php-fpm" + m[1]; host.Exists(h, b) {
+			return b
+		}
+	}
+	for _, b := range []string{"/usr/sbin/php-fpm", "/usr/local/sbin/php-fpm"} {
+		if host.Exists(h, b) {
+			return b
+		}
+	}
+	if ms := host.Glob(h, "/usr/sbin/php-fpm*"); len(ms) > 0 {
+		sort.Strings(ms)
+		return ms[len(ms)-1]
+	}
+	return ""
+}
+
+// compiledNginxConf asks an nginx binary for its compiled --conf-path, the
+// config a master started without -c reads.
+func compiledNginxConf(ctx context.Context, exe string) string {
+	const fallback = "/etc/nginx/nginx.conf"
+	if exe == "" {
+		return fallback
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, exe, "-V").CombinedOutput()
+	if err != nil {
+		return fallback
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if v, ok := strings.CutPrefix(f, "--conf-path="); ok {
+			return v
+		}
+	}
+	return fallback
+}
+
+func samePath(h host.Host, a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	if !h.Live() {
+		return false
+	}
+	ra, err1 := filepath.EvalSymlinks(a)
+	rb, err2 := filepath.EvalSymlinks(b)
+	return err1 == nil && err2 == nil && ra == rb
+}
