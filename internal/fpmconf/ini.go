@@ -1,0 +1,482 @@
+package fpmconf
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// This file emulates the part of the Zend INI scanner and parser (NORMAL
+// mode) that php-fpm relies on, one line at a time. Checked against
+// PHP 8.2's parse_ini_string(..., INI_SCANNER_NORMAL); see ini_test.go.
+
+type stmtKind int
+
+const (
+	stmtSection   stmtKind = iota + 1
+	stmtEntry              // key = value
+	stmtArray              // key[offset] = value
+	stmtLabelOnly          // a key without '=': php-fpm's "value is NULL" error
+)
+
+type stmt struct {
+	kind     stmtKind
+	name     string // section name or key
+	offset   string // array key
+	value    string // scanned value
+	valStart int    // byte range of the value as written, relative to the line
+	valEnd   int
+}
+
+// syntaxError mimics the Zend parser's "syntax error, unexpected ..." text.
+type syntaxError struct{ msg string }
+
+func (e *syntaxError) Error() string { return "syntax error, " + e.msg }
+
+func unexpected(line string, i int) error {
+	if i >= len(line) || line[i] == '\r' {
+		return &syntaxError{"unexpected end of file"}
+	}
+	return &syntaxError{fmt.Sprintf("unexpected '%c'", line[i])}
+}
+
+// scanLine splits one physical line (without its '\n') into statements.
+// A '\r' ends a statement as a newline does in the Zend scanner, and a NUL
+// ends the line because php-fpm hands the line over as a C string.
+func scanLine(line string, env func(string) string) ([]stmt, error) {
+	if i := strings.IndexByte(line, 0); i >= 0 {
+		line = line[:i]
+	}
+	var out []stmt
+	for pos := 0; pos < len(line); {
+		st, next, err := scanStatement(line, pos, env)
+		if err != nil {
+			return out, err
+		}
+		if st.kind != 0 {
+			out = append(out, st)
+		}
+		if next <= pos {
+			next = pos + 1 // cannot happen; guards against a loop
+		}
+		pos = next
+	}
+	return out, nil
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
+
+func skipBlanks(line string, i int) int {
+	for i < len(line) && isBlank(line[i]) {
+		i++
+	}
+	return i
+}
+
+// endOfStatement returns the position after the statement's terminator.
+func endOfStatement(line string, i int) int {
+	for i < len(line) && line[i] != '\r' {
+		i++
+	}
+	return i + 1
+}
+
+// scanStatement scans one statement starting at pos and returns where the
+// next one starts.
+func scanStatement(line string, pos int, env func(string) string) (stmt, int, error) {
+	i := skipBlanks(line, pos)
+	if i >= len(line) {
+		return stmt{}, len(line), nil
+	}
+	switch line[i] {
+	case '\r':
+		return stmt{}, i + 1, nil
+	case ';':
+		return stmt{}, endOfStatement(line, i), nil
+	case '[':
+		name, next, err := scanBracket(line, i+1, false, env)
+		if err != nil {
+			return stmt{}, 0, err
+		}
+		// After ']' blanks and one newline are eaten; anything else on the
+		// line is a new statement.
+		next = skipBlanks(line, next)
+		if next < len(line) && line[next] == '\r' {
+			next++
+		}
+		return stmt{kind: stmtSection, name: name}, next, nil
+	}
+
+	// A key: everything up to '=', '[' or a comment, trailing blanks cut.
+	start := i
+	for i < len(line) {
+		c := line[i]
+		if c == '=' || c == '[' || c == ';' || c == '\r' {
+			break
+		}
+		if strings.IndexByte("{}|&~!()\"^$", c) >= 0 {
+			return stmt{}, 0, unexpected(line, i)
+		}
+		i++
+	}
+	key := strings.TrimRight(line[start:i], " \t")
+	if key == "" {
+		return stmt{}, 0, unexpected(line, i)
+	}
+	st := stmt{kind: stmtEntry, name: key}
+	if i < len(line) && line[i] == '[' {
+		off, next, err := scanBracket(line, i+1, true, env)
+		if err != nil {
+			return stmt{}, 0, err
+		}
+		st.kind, st.offset = stmtArray, off
+		i = skipBlanks(line, next)
+		if i >= len(line) || line[i] != '=' {
+			if i >= len(line) || line[i] == '\r' || line[i] == ';' {
+				return stmt{}, 0, &syntaxError{"unexpected end of file, expecting '='"}
+			}
+			return stmt{}, 0, &syntaxError{"unexpected TC_LABEL, expecting '='"}
+		}
+	}
+	if i >= len(line) || line[i] != '=' {
+		st.kind = stmtLabelOnly
+		return st, endOfStatement(line, i), nil
+	}
+	val, vs, ve, next, err := scanValue(line, i+1, env)
+	if err != nil {
+		return stmt{}, 0, err
+	}
+	st.value, st.valStart, st.valEnd = val, vs, ve
+	return st, next, nil
+}
+
+// scanBracket reads a section name or an array offset up to ']'. Quotes
+// are removed and ${VAR} is expanded; an offset loses its leading blanks.
+func scanBracket(line string, i int, offset bool, env func(string) string) (string, int, error) {
+	if offset {
+		i = skipBlanks(line, i)
+	}
+	var b strings.Builder
+	for {
+		if i >= len(line) || line[i] == '\r' {
+			return "", 0, &syntaxError{"unexpected end of file, expecting ']'"}
+		}
+		c := line[i]
+		switch {
+		case c == ']':
+			return b.String(), i + 1, nil
+		case c == '"':
+			s, next, err := scanDoubleQuoted(line, i+1, env)
+			if err != nil {
+				return "", 0, err
+			}
+			b.WriteString(s)
+			i = next
+		case c == '$' && i+1 < len(line) && line[i+1] == '{':
+			s, next, err := scanVar(line, i+2, env)
+			if err != nil {
+				return "", 0, err
+			}
+			b.WriteString(s)
+			i = next
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+}
+
+func scanVar(line string, i int, env func(string) string) (string, int, error) {
+	j := i
+	for j < len(line) && line[j] != '}' && line[j] != '\r' {
+		j++
+	}
+	if j >= len(line) || line[j] != '}' {
+		return "", 0, &syntaxError{"unexpected end of file, expecting '}'"}
+	}
+	name := line[i:j]
+	if env == nil {
+		return "", j + 1, nil
+	}
+	return env(name), j + 1, nil
+}
+
+// scanDoubleQuoted reads a "..." string (i is after the opening quote).
+// Only \" \\ and \$ are escapes, as in the Zend INI scanner.
+func scanDoubleQuoted(line string, i int, env func(string) string) (string, int, error) {
+	var b strings.Builder
+	for i < len(line) {
+		c := line[i]
+		switch {
+		case c == '"':
+			return b.String(), i + 1, nil
+		case c == '\\' && i+1 < len(line) && (line[i+1] == '"' || line[i+1] == '\\' || line[i+1] == '$'):
+			b.WriteByte(line[i+1])
+			i += 2
+		case c == '$' && i+1 < len(line) && line[i+1] == '{':
+			s, next, err := scanVar(line, i+2, env)
+			if err != nil {
+				return "", 0, err
+			}
+			b.WriteString(s)
+			i = next
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return "", 0, &syntaxError{"unexpected end of file, expecting TC_DOLLAR_CURLY or TC_QUOTED_STRING or '\"'"}
+}
+
+// token of a value: a string (raw text, quoted parts and ${VAR}s glued
+// together) or one of the operators | & ^ ~ ! ( ).
+type token struct {
+	op   byte // 0 for a string
+	text string
+	bare bool // a single unquoted run: may be a keyword or a constant
+}
+
+// scanValue reads a value starting after '='. It returns the scanned
+// value, the byte range of the value as written and where the next
+// statement starts.
+func scanValue(line string, i int, env func(string) string) (val string, vs, ve, next int, err error) {
+	i = skipBlanks(line, i)
+	vs = i
+	var (
+		toks     []token
+		cur      strings.Builder
+		inStr    bool // cur holds a string token
+		parts    int  // pieces in cur
+		rawOnly  = true
+		trimLead = true // blanks at the start of the next raw run are dropped
+	)
+	flush := func() {
+		if inStr {
+			toks = append(toks, token{text: cur.String(), bare: parts == 1 && rawOnly})
+		}
+		cur.Reset()
+		inStr, parts, rawOnly = false, 0, true
+	}
+	addRaw := func(run string, trimTrail bool) {
+		if trimLead {
+			run = strings.TrimLeft(run, " \t")
+		}
+		if trimTrail {
+			run = strings.TrimRight(run, " \t")
+		}
+		if run == "" {
+			return
+		}
+		cur.WriteString(run)
+		inStr = true
+		parts++
+	}
+	end := len(line)
+	for i < len(line) {
+		c := line[i]
+		if c == ';' || c == '\r' {
+			end = i
+			break
+		}
+		switch {
+		case c == '"':
+			s, n, e := scanDoubleQuoted(line, i+1, env)
+			if e != nil {
+				return "", 0, 0, 0, e
+			}
+			cur.WriteString(s)
+			inStr, rawOnly = true, false
+			parts++
+			i, trimLead = n, true
+		case c == '\'':
+			j := strings.IndexByte(line[i+1:], '\'')
+			if j < 0 {
+				// The scanner drops an unterminated single-quoted tail.
+				end = len(line)
+				i = len(line)
+				break
+			}
+			cur.WriteString(line[i+1 : i+1+j])
+			inStr, rawOnly = true, false
+			parts++
+			i, trimLead = i+j+2, true
+		case c == '$' && i+1 < len(line) && line[i+1] == '{':
+			s, n, e := scanVar(line, i+2, env)
+			if e != nil {
+				return "", 0, 0, 0, e
+			}
+			cur.WriteString(s)
+			inStr, rawOnly = true, false
+			parts++
+			i, trimLead = n, false
+		case strings.IndexByte("|&^~!()", c) >= 0:
+			flush()
+			toks = append(toks, token{op: c})
+			i++
+			trimLead = true
+		case c == '=':
+			return "", 0, 0, 0, unexpected(line, i)
+		default:
+			// A raw run up to the next special character.
+			j := i
+			for j < len(line) && strings.IndexByte("\"'|&^~!()=;\r", line[j]) < 0 &&
+				!(line[j] == '$' && j+1 < len(line) && line[j+1] == '{') {
+				j++
+			}
+			trimTrail := j >= len(line) || strings.IndexByte("\"'|&^~!();\r", line[j]) >= 0
+			addRaw(line[i:j], trimTrail)
+			i = j
+			trimLead = false
+		}
+	}
+	flush()
+	ve = end
+	for ve > vs && isBlank(line[ve-1]) {
+		ve--
+	}
+	if end < len(line) {
+		next = endOfStatement(line, end)
+	} else {
+		next = len(line)
+	}
+	val, err = evalTokens(toks)
+	return val, vs, ve, next, err
+}
+
+// constants the INI parser replaces in values; php-fpm runs after the
+// engine registered them. Only the error-level constants are worth knowing
+// in FPM configs (php_value[error_reporting]).
+var iniConstants = map[string]int64{
+	"E_ERROR": 1, "E_WARNING": 2, "E_PARSE": 4, "E_NOTICE": 8,
+	"E_CORE_ERROR": 16, "E_CORE_WARNING": 32, "E_COMPILE_ERROR": 64,
+	"E_COMPILE_WARNING": 128, "E_USER_ERROR": 256, "E_USER_WARNING": 512,
+	"E_USER_NOTICE": 1024, "E_STRICT": 2048, "E_RECOVERABLE_ERROR": 4096,
+	"E_DEPRECATED": 8192, "E_USER_DEPRECATED": 16384, "E_ALL": 32767,
+}
+
+var boolWords = map[string]string{
+	"true": "1", "on": "1", "yes": "1",
+	"false": "", "off": "", "no": "", "none": "", "null": "",
+}
+
+func evalTokens(toks []token) (string, error) {
+	if len(toks) == 0 {
+		return "", nil
+	}
+	if len(toks) == 1 && toks[0].op == 0 {
+		t := toks[0]
+		if !t.bare {
+			return t.text, nil
+		}
+		if v, ok := boolWords[strings.ToLower(t.text)]; ok {
+			return v, nil
+		}
+		// "yes please": the keyword is a token of its own.
+		if i := strings.IndexAny(t.text, " \t"); i > 0 {
+			if _, ok := boolWords[strings.ToLower(t.text[:i])]; ok {
+				return "", &syntaxError{"unexpected TC_CONSTANT"}
+			}
+		}
+		if v, ok := iniConstants[t.text]; ok {
+			return strconv.FormatInt(v, 10), nil
+		}
+		return t.text, nil
+	}
+	e := exprParser{toks: toks}
+	v, err := e.expr()
+	if err != nil {
+		return "", err
+	}
+	if e.pos < len(toks) {
+		return "", e.unexpected()
+	}
+	return strconv.FormatInt(v, 10), nil
+}
+
+// exprParser evaluates | & ^ (one precedence, left to right) and the
+// unary ~ ! with parentheses, like zend_ini_parser.y.
+type exprParser struct {
+	toks []token
+	pos  int
+}
+
+func (e *exprParser) unexpected() error {
+	if e.pos >= len(e.toks) {
+		return &syntaxError{"unexpected END_OF_LINE"}
+	}
+	t := e.toks[e.pos]
+	if t.op == 0 {
+		return &syntaxError{"unexpected TC_STRING"}
+	}
+	return &syntaxError{fmt.Sprintf("unexpected '%c'", t.op)}
+}
+
+func (e *exprParser) expr() (int64, error) {
+	v, err := e.unary()
+	if err != nil {
+		return 0, err
+	}
+	for e.pos < len(e.toks) {
+		op := e.toks[e.pos].op
+		if op != '|' && op != '&' && op != '^' {
+			break
+		}
+		e.pos++
+		r, err := e.unary()
+		if err != nil {
+			return 0, err
+		}
+		switch op {
+		case '|':
+			v |= r
+		case '&':
+			v &= r
+		case '^':
+			v ^= r
+		}
+	}
+	return v, nil
+}
+
+func (e *exprParser) unary() (int64, error) {
+	if e.pos >= len(e.toks) {
+		return 0, e.unexpected()
+	}
+	t := e.toks[e.pos]
+	switch t.op {
+	case 0:
+		e.pos++
+		if t.bare {
+			if v, ok := iniConstants[t.text]; ok {
+				return v, nil
+			}
+			if b, ok := boolWords[strings.ToLower(t.text)]; ok {
+				return int64(atoi(b)), nil
+			}
+		}
+		return int64(atoi(t.text)), nil
+	case '~':
+		e.pos++
+		v, err := e.unary()
+		return ^v, err
+	case '!':
+		e.pos++
+		v, err := e.unary()
+		if v == 0 {
+			return 1, err
+		}
+		return 0, err
+	case '(':
+		e.pos++
+		v, err := e.expr()
+		if err != nil {
+			return 0, err
+		}
+		if e.pos >= len(e.toks) || e.toks[e.pos].op != ')' {
+			return 0, e.unexpected()
+		}
+		e.pos++
+		return v, nil
+	}
+	return 0, e.unexpected()
+}

@@ -1,0 +1,208 @@
+package fpmconf
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// rootFS reads host paths, optionally below a root directory. Symlinks are
+// followed inside the root so that neither ".." nor a link can leave it.
+type rootFS struct{ root string }
+
+var errTooManyLinks = errors.New("too many levels of symbolic links")
+
+// resolve maps a host path to the path to open on this machine.
+func (r rootFS) resolve(p string) (string, error) {
+	if r.root == "" {
+		return p, nil
+	}
+	comps := strings.Split(path.Clean("/"+p), "/")
+	resolved := "/"
+	hops := 0
+	for len(comps) > 0 {
+		c := comps[0]
+		comps = comps[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			resolved = path.Dir(resolved)
+			continue
+		}
+		next := path.Join(resolved, c)
+		fi, err := os.Lstat(filepath.Join(r.root, filepath.FromSlash(next)))
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			resolved = next
+			continue
+		}
+		if hops++; hops > 40 {
+			return "", fmt.Errorf("resolve %s under %s: %w", p, r.root, errTooManyLinks)
+		}
+		target, err := os.Readlink(filepath.Join(r.root, filepath.FromSlash(next)))
+		if err != nil {
+			return "", fmt.Errorf("resolve %s under %s: %w", p, r.root, err)
+		}
+		if path.IsAbs(target) {
+			resolved = "/"
+		}
+		comps = append(strings.Split(target, "/"), comps...)
+	}
+	return filepath.Join(r.root, filepath.FromSlash(resolved)), nil
+}
+
+func (r rootFS) stat(p string) (fs.FileInfo, error) {
+	rp, err := r.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	return os.Stat(rp)
+}
+
+func (r rootFS) isDir(p string) bool {
+	fi, err := r.stat(p)
+	return err == nil && fi.IsDir()
+}
+
+var errFileTooLarge = errors.New("file too large")
+
+// readFile reads at most limit bytes of a regular file.
+func (r rootFS) readFile(p string, limit int64) ([]byte, error) {
+	rp, err := r.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(rp)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		// A FIFO or device would block or never end.
+		return nil, fmt.Errorf("%s: not a regular file", p)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: %w (more than %d bytes)", p, errFileTooLarge, limit)
+	}
+	return data, nil
+}
+
+// Results of glob, as glob(3) returns them with GLOB_ERR | GLOB_MARK.
+var (
+	errGlobNoMatch = errors.New("no match")     // GLOB_NOMATCH (3)
+	errGlobAborted = errors.New("glob aborted") // GLOB_ABORTED (2)
+)
+
+func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
+
+// glob expands an absolute host pattern like glob(3): sorted, '*' does not
+// match a leading dot, a directory that cannot be read before the first
+// wildcard aborts. Directories are returned with a trailing '/' (GLOB_MARK)
+// so the caller can skip them as php-fpm does.
+func (r rootFS) glob(pattern string, maxResults int) ([]string, error) {
+	if !hasMeta(pattern) {
+		fi, err := r.stat(pattern)
+		if err != nil {
+			return nil, errGlobNoMatch
+		}
+		if fi.IsDir() {
+			return []string{strings.TrimSuffix(pattern, "/") + "/"}, nil
+		}
+		return []string{pattern}, nil
+	}
+	comps := strings.Split(pattern, "/")
+	cands := []string{"/"}
+	if !strings.HasPrefix(pattern, "/") {
+		cands = []string{""}
+	}
+	literal := true // no wildcard expanded yet
+	for ci, c := range comps {
+		if c == "" {
+			continue
+		}
+		last := ci == len(comps)-1
+		var next []string
+		if !hasMeta(c) {
+			for _, d := range cands {
+				next = append(next, joinHost(d, c))
+			}
+			cands = next
+			continue
+		}
+		for _, d := range cands {
+			rd, err := r.resolve(dirOrDot(d))
+			var ents []os.DirEntry
+			if err == nil {
+				ents, err = os.ReadDir(rd)
+			}
+			if err != nil {
+				if literal {
+					return nil, errGlobAborted
+				}
+				continue
+			}
+			for _, e := range ents {
+				name := e.Name()
+				if name[0] == '.' && c[0] != '.' {
+					continue
+				}
+				if ok, _ := filepath.Match(c, name); ok {
+					next = append(next, joinHost(d, name))
+					if len(next) > maxResults {
+						return nil, fmt.Errorf("pattern %s: more than %d matches", pattern, maxResults)
+					}
+				}
+			}
+		}
+		literal = false
+		cands = next
+		_ = last
+	}
+	var out []string
+	for _, p := range cands {
+		fi, err := r.stat(p)
+		if err != nil {
+			continue
+		}
+		if fi.IsDir() {
+			p += "/"
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, errGlobNoMatch
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func joinHost(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	if strings.HasSuffix(dir, "/") {
+		return dir + name
+	}
+	return dir + "/" + name
+}
+
+func dirOrDot(d string) string {
+	if d == "" {
+		return "."
+	}
+	return d
+}
