@@ -1,0 +1,98 @@
+package nginxconf
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeTree writes files (path relative to dir → content) and returns dir.
+func writeTree(t testing.TB, dir string, files map[string]string) string {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// loadString loads a single main file with the given content.
+func loadString(t testing.TB, content string) *Config {
+	t.Helper()
+	dir := writeTree(t, t.TempDir(), map[string]string{"nginx.conf": content})
+	c, err := Load(context.Background(), filepath.Join(dir, "nginx.conf"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// checkOffsets asserts that every directive's and argument's byte range
+// is exactly its text in the file it came from.
+func checkOffsets(t testing.TB, c *Config) {
+	t.Helper()
+	c.Walk(func(d *Directive) bool {
+		f := c.File(d.File)
+		if f == nil {
+			t.Errorf("%s: file %q not in Config.Files", d.Pos(), d.File)
+			return true
+		}
+		if d.Start < 0 || d.End > len(f.Src) || d.Start >= d.End {
+			t.Errorf("%s: bad range %d..%d", d.Pos(), d.Start, d.End)
+			return true
+		}
+		text := string(f.Src[d.Start:d.End])
+		if !strings.HasPrefix(text, rawName(f.Src, d)) {
+			t.Errorf("%s: text %q does not start with the name %q", d.Pos(), text, d.Name)
+		}
+		want := byte(';')
+		if d.IsBlock {
+			want = '}'
+		}
+		if d.IsBlock && d.BlockClose < 0 {
+			return true // unterminated block (syntax error already reported)
+		}
+		if text[len(text)-1] != want {
+			t.Errorf("%s: text %q does not end with %q", d.Pos(), text, want)
+		}
+		if got := 1 + strings.Count(string(f.Src[:d.Start]), "\n"); got != d.Line {
+			t.Errorf("%s: Line %d, but offset %d is on line %d", d.Pos(), d.Line, d.Start, got)
+		}
+		for _, a := range d.Args {
+			if string(f.Src[a.Start:a.End]) != a.Raw {
+				t.Errorf("%s: arg range %d..%d is %q, Raw %q", d.Pos(), a.Start, a.End, f.Src[a.Start:a.End], a.Raw)
+			}
+		}
+		if d.IsBlock && f.Src[d.BlockOpen] != '{' {
+			t.Errorf("%s: BlockOpen %d is %q", d.Pos(), d.BlockOpen, f.Src[d.BlockOpen])
+		}
+		return true
+	})
+}
+
+func rawName(src []byte, d *Directive) string {
+	// The name token's raw text ends where the first argument or the
+	// terminator begins; comparing the unquoted name is enough here.
+	s := string(src[d.Start:])
+	if strings.HasPrefix(s, `"`) || strings.HasPrefix(s, `'`) {
+		return s[:1]
+	}
+	return d.Name
+}
+
+// names lists the directive names of the spliced tree, depth first.
+func names(ds []*Directive) []string {
+	var out []string
+	Walk(ds, func(d *Directive) bool {
+		out = append(out, d.Name)
+		return true
+	})
+	return out
+}

@@ -1,0 +1,436 @@
+package nginxconf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// Options control where files are read from and how much may be read.
+// The zero value is usable.
+type Options struct {
+	// Root, when set, makes every absolute path (the main file, includes,
+	// symlink targets) be read under Root, as if Root were "/": an offline
+	// copy of a host. Reported paths stay as the host sees them.
+	Root string
+	// Limits against hostile or broken input. Zero means the default.
+	MaxIncludeDepth int   // nested includes (default 64)
+	MaxBlockDepth   int   // nested blocks within one file (default 128)
+	MaxFiles        int   // distinct files read (default 100000)
+	MaxBytes        int64 // total bytes read (default 1 GiB)
+	MaxDirectives   int   // directives in the spliced tree (default 4,000,000)
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxIncludeDepth <= 0 {
+		o.MaxIncludeDepth = 64
+	}
+	if o.MaxBlockDepth <= 0 {
+		o.MaxBlockDepth = 128
+	}
+	if o.MaxFiles <= 0 {
+		o.MaxFiles = 100000
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 1 << 30
+	}
+	if o.MaxDirectives <= 0 {
+		o.MaxDirectives = 4000000
+	}
+	return o
+}
+
+// Config is a loaded configuration.
+type Config struct {
+	// Main is the main file as the host sees it; Prefix is its directory,
+	// against which nginx resolves relative include paths (conf_prefix).
+	Main, Prefix string
+	// Files holds every file read, in the order nginx first opens them
+	// (the order of `nginx -T`).
+	Files []*File
+	// Directives is the top level, with includes spliced in.
+	Directives []*Directive
+	// Includes lists every include directive as it appears in the spliced
+	// tree (an include inside a file included twice appears twice).
+	Includes []*Include
+	// Problems are errors nginx would report, in the order it would meet
+	// them. nginx stops at the first; we go on where we can.
+	Problems []Problem
+
+	byPath map[string]*File
+}
+
+// File is one file that was read.
+type File struct {
+	Path string // as the host sees it
+	Src  []byte
+
+	dirs     []*Directive // parsed once; spliced (copied) at each include
+	problems []Problem
+	spliced  bool
+}
+
+// Include is one include directive and what it brought in.
+type Include struct {
+	Directive *Directive
+	// Pattern is the argument made absolute against Config.Prefix.
+	Pattern string
+	// Files are the files spliced in, in nginx's order.
+	Files []string
+}
+
+// File returns the file read from path (host view), or nil.
+func (c *Config) File(path string) *File { return c.byPath[path] }
+
+// Walk visits every directive of the spliced tree in file order.
+func (c *Config) Walk(fn func(*Directive) bool) { Walk(c.Directives, fn) }
+
+// Find returns the top-level directives named name.
+func (c *Config) Find(name string) []*Directive { return find(c.Directives, name) }
+
+// Load reads mainFile and everything it includes. The error is non-nil only
+// when the main file cannot be read at all (or ctx ends); every other
+// problem is in Config.Problems.
+func Load(ctx context.Context, mainFile string, opts Options) (*Config, error) {
+	opts = opts.withDefaults()
+	fs := fsys{root: opts.Root}
+	if !filepath.IsAbs(mainFile) {
+		if opts.Root != "" {
+			mainFile = "/" + mainFile
+		} else if abs, err := filepath.Abs(mainFile); err == nil {
+			mainFile = abs
+		}
+	}
+	mainFile = filepath.Clean(mainFile)
+	l := &loader{
+		ctx:   ctx,
+		opts:  opts,
+		fs:    fs,
+		globs: map[string][]string{},
+		cfg: &Config{
+			Main:   mainFile,
+			Prefix: filepath.Dir(mainFile),
+			byPath: map[string]*File{},
+		},
+	}
+	f, err := l.file(mainFile)
+	if err != nil {
+		return nil, fmt.Errorf("read nginx config: %w", err)
+	}
+	l.stack = append(l.stack, mainFile)
+	l.cfg.Directives = l.splice(f, nil, nil, false)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("load %s: %w", mainFile, err)
+	}
+	return l.cfg, nil
+}
+
+type loader struct {
+	ctx   context.Context
+	opts  Options
+	fs    fsys
+	cfg   *Config
+	globs map[string][]string // pattern → matches, so a snippet's include is globbed once
+	bytes int64
+	count int      // directives in the spliced tree
+	stack []string // include chain, for cycles
+	full  bool     // a limit was hit: stop adding
+}
+
+func (l *loader) problem(file string, line int, format string, args ...any) {
+	l.cfg.Problems = append(l.cfg.Problems, Problem{File: file, Line: line, Message: fmt.Sprintf(format, args...)})
+}
+
+// file returns the parsed file, reading it the first time only.
+func (l *loader) file(path string) (*File, error) {
+	if f := l.cfg.byPath[path]; f != nil {
+		return f, nil
+	}
+	if len(l.cfg.Files) >= l.opts.MaxFiles {
+		return nil, fmt.Errorf("more than %d files", l.opts.MaxFiles)
+	}
+	src, err := l.fs.readFile(path, l.opts.MaxBytes-l.bytes)
+	if err != nil {
+		return nil, err
+	}
+	l.bytes += int64(len(src))
+	f := &File{Path: path, Src: src}
+	f.dirs, f.problems = parseFile(path, src, l.opts.MaxBlockDepth)
+	l.cfg.Files = append(l.cfg.Files, f)
+	l.cfg.byPath[path] = f
+	return f, nil
+}
+
+// splice copies the parsed directives of f under parent, replacing each
+// include by the directives of the files it names.
+func (l *loader) splice(f *File, parent *Directive, via *Include, custom bool) []*Directive {
+	if !f.spliced {
+		f.spliced = true
+		l.cfg.Problems = append(l.cfg.Problems, f.problems...)
+	}
+	return l.copyTree(f.dirs, parent, via, custom)
+}
+
+func (l *loader) copyTree(tmpl []*Directive, parent *Directive, via *Include, custom bool) []*Directive {
+	out := make([]*Directive, 0, len(tmpl))
+	slab := make([]Directive, len(tmpl)) // one allocation per block, not per directive
+	for i, t := range tmpl {
+		if l.full {
+			break
+		}
+		if l.count%4096 == 0 && l.ctx.Err() != nil {
+			l.full = true
+			break
+		}
+		if t.Name == "include" && !t.IsBlock {
+			inc := &Include{Directive: &slab[i]}
+			*inc.Directive = *t
+			inc.Directive.Parent, inc.Directive.Via = parent, via
+			l.cfg.Includes = append(l.cfg.Includes, inc)
+			out = append(out, l.include(inc, parent, custom)...)
+			continue
+		}
+		l.count++
+		if l.count > l.opts.MaxDirectives {
+			l.problem(t.File, t.Line, "more than %d directives in the configuration", l.opts.MaxDirectives)
+			l.full = true
+			break
+		}
+		d := &slab[i]
+		*d = *t
+		d.Parent, d.Via = parent, via
+		l.check(d, custom)
+		if t.IsBlock {
+			d.Block = l.copyTree(t.Block, d, via, custom || customBlocks[t.Name])
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// check reports the block/simple mismatches nginx's ngx_conf_handler
+// reports, for the directives whose kind we know.
+func (l *loader) check(d *Directive, custom bool) {
+	switch {
+	case custom && d.IsBlock:
+		// Inside map, types, geo… nginx hands lines to the block's own
+		// handler, which accepts no nested block.
+		l.problem(d.File, d.Line, `unexpected "{"`)
+	case custom:
+	case !d.IsBlock && blockDirectives[d.Name] && !(d.Name == "server" && d.Parent != nil && d.Parent.Name == "upstream"):
+		l.problem(d.File, d.Line, `directive "%s" has no opening "{"`, d.Name)
+	case d.IsBlock && (simpleDirectives[d.Name] || d.Name == "server" && d.Parent != nil && d.Parent.Name == "upstream"):
+		l.problem(d.File, d.Line, `directive "%s" is not terminated by ";"`, d.Name)
+	}
+}
+
+func (l *loader) include(inc *Include, parent *Directive, custom bool) []*Directive {
+	d := inc.Directive
+	if len(d.Args) != 1 {
+		l.problem(d.File, d.Line, `invalid number of arguments in "include" directive`)
+		return nil
+	}
+	pattern := d.Args[0].Value
+	if !strings.HasPrefix(pattern, "/") {
+		pattern = l.cfg.Prefix + "/" + pattern
+	}
+	inc.Pattern = pattern
+	var names []string
+	if strings.ContainsAny(pattern, "*?[") {
+		var ok bool
+		if names, ok = l.globs[pattern]; !ok {
+			names = l.fs.glob(pattern)
+			l.globs[pattern] = names
+		}
+	} else {
+		names = []string{pattern}
+	}
+	var out []*Directive
+	for _, name := range names {
+		if l.full {
+			break
+		}
+		if err := l.ctx.Err(); err != nil {
+			l.full = true
+			break
+		}
+		if i := indexOf(l.stack, name); i >= 0 {
+			chain := append(append([]string(nil), l.stack[i:]...), name)
+			l.problem(d.File, d.Line, `include cycle: %s`, strings.Join(chain, " -> "))
+			continue
+		}
+		if len(l.stack) > l.opts.MaxIncludeDepth {
+			l.problem(d.File, d.Line, `includes nested deeper than %d levels`, l.opts.MaxIncludeDepth)
+			continue
+		}
+		f, err := l.file(name)
+		if err != nil {
+			l.problem(d.File, d.Line, `open() "%s" failed %s`, name, errnoText(err))
+			continue
+		}
+		inc.Files = append(inc.Files, name)
+		l.stack = append(l.stack, name)
+		out = append(out, l.splice(f, parent, inc, custom)...)
+		l.stack = l.stack[:len(l.stack)-1]
+	}
+	return out
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// errnoText renders an error as nginx does: "(2: No such file or directory)".
+func errnoText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		msg := errno.Error()
+		if msg != "" {
+			msg = strings.ToUpper(msg[:1]) + msg[1:]
+		}
+		return fmt.Sprintf("(%d: %s)", int(errno), msg)
+	}
+	return "(" + err.Error() + ")"
+}
+
+// customBlocks are blocks whose contents nginx passes to the block's own
+// handler (cf->handler) instead of the directive table: they lex the same
+// but hold no nested blocks.
+var customBlocks = map[string]bool{
+	"map": true, "types": true, "geo": true, "split_clients": true, "charset_map": true, "match": true,
+}
+
+// blockDirectives must open a block (NGX_CONF_BLOCK in nginx's tables).
+// "server" is one too, except inside upstream.
+var blockDirectives = map[string]bool{
+	"http": true, "events": true, "server": true, "location": true, "upstream": true, "if": true,
+	"map": true, "types": true, "geo": true, "split_clients": true, "limit_except": true,
+	"mail": true, "stream": true, "charset_map": true,
+}
+
+// simpleDirectives are directives the model interprets that may not open a
+// block.
+var simpleDirectives = map[string]bool{
+	"include": true, "user": true, "pid": true, "error_log": true, "listen": true, "server_name": true,
+	"root": true, "fastcgi_pass": true, "fastcgi_param": true, "fastcgi_read_timeout": true,
+	"fastcgi_connect_timeout": true, "fastcgi_send_timeout": true, "fastcgi_buffer_size": true,
+	"fastcgi_buffers": true, "fastcgi_next_upstream": true, "worker_processes": true,
+}
+
+// fsys reads files of the host, or of an offline copy under root.
+type fsys struct{ root string }
+
+// real maps a host path to the path to open. Under a root it resolves
+// symlinks itself, re-rooting absolute targets and clamping "..", so that
+// nothing outside the root is ever read (chroot semantics).
+func (fs fsys) real(p string) (string, error) {
+	if fs.root == "" {
+		return p, nil
+	}
+	pending := strings.Split(p, "/")
+	cur := "/"
+	hops := 0
+	for len(pending) > 0 {
+		name := pending[0]
+		pending = pending[1:]
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, name)
+		fi, err := os.Lstat(filepath.Join(fs.root, next))
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			// A missing component is left for open() to report.
+			cur = next
+			continue
+		}
+		hops++
+		if hops > 40 {
+			return "", &os.PathError{Op: "open", Path: p, Err: syscall.ELOOP}
+		}
+		target, err := os.Readlink(filepath.Join(fs.root, next))
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(target, "/") {
+			cur = "/"
+		}
+		pending = append(strings.Split(target, "/"), pending...)
+	}
+	return filepath.Join(fs.root, cur), nil
+}
+
+func (fs fsys) readFile(p string, budget int64) ([]byte, error) {
+	rp, err := fs.real(p)
+	if err != nil {
+		return nil, err
+	}
+	fh, err := os.Open(rp)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return nil, &os.PathError{Op: "read", Path: p, Err: syscall.EISDIR}
+	}
+	if budget <= 0 || fi.Size() > budget {
+		return nil, fmt.Errorf("%s: configuration larger than the byte limit", p)
+	}
+	// Read at most budget+1 bytes: the size may change, or the file may be
+	// a pipe or a device that never ends.
+	src, err := io.ReadAll(io.LimitReader(fh, budget+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(src)) > budget {
+		return nil, fmt.Errorf("%s: configuration larger than the byte limit", p)
+	}
+	return src, nil
+}
+
+func (fs fsys) readDirNames(p string) []string {
+	rp, err := fs.real(p)
+	if err != nil {
+		return nil
+	}
+	fh, err := os.Open(rp)
+	if err != nil {
+		return nil
+	}
+	defer fh.Close()
+	names, _ := fh.Readdirnames(-1)
+	return names
+}
+
+func (fs fsys) exists(p string) bool {
+	if fs.root == "" {
+		_, err := os.Lstat(p)
+		return err == nil
+	}
+	// Under a root the final component may be a symlink pointing anywhere;
+	// glob(3) lists it either way, so only the name has to exist.
+	dir, name := filepath.Split(p)
+	rp, err := fs.real(dir)
+	if err != nil {
+		return false
+	}
+	_, err = os.Lstat(filepath.Join(rp, name))
+	return err == nil
+}

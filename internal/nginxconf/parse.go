@@ -1,0 +1,293 @@
+package nginxconf
+
+import (
+	"fmt"
+	"strings"
+)
+
+// confBuffer is NGX_CONF_BUFFER: nginx reads a file through a buffer of this
+// size and rejects a token that does not fit ("too long parameter").
+const confBuffer = 4096
+
+// stop says how a statement ended, like the return codes of
+// ngx_conf_read_token.
+type stop int
+
+const (
+	stopSemicolon  stop = iota // NGX_OK
+	stopBlockStart             // NGX_CONF_BLOCK_START
+	stopBlockDone              // NGX_CONF_BLOCK_DONE
+	stopFile                   // NGX_CONF_FILE_DONE
+)
+
+// lexer is a transcription of ngx_conf_read_token's state machine over a
+// whole file held in memory, with byte offsets kept.
+type lexer struct {
+	src  []byte
+	text string // string(src): Raw and unescaped-free Values are substrings of it
+	pos  int
+	line int
+	// bufEnd simulates the end of nginx's 4096-byte read buffer so that
+	// "too long parameter" fires exactly where nginx's would.
+	bufEnd int
+}
+
+type lexError struct {
+	line int
+	msg  string
+}
+
+func newLexer(src []byte, text string) *lexer {
+	return &lexer{src: src, text: text, line: 1, bufEnd: min(confBuffer, len(src))}
+}
+
+// statement reads the words of one directive. It returns them, how the
+// statement ended and the offset of the terminating character.
+func (lx *lexer) statement() (args []Arg, line int, how stop, term int, err *lexError) {
+	var (
+		needSpace, lastSpace = false, true
+		comment, variable    = false, false
+		quoted, sq, dq       = false, false, false
+		tokQuoted            bool
+		start                = lx.pos // nginx: start = b->pos
+		startLine            = lx.line
+		hasEscape            bool
+	)
+	for {
+		if lx.pos >= lx.bufEnd {
+			if lx.bufEnd >= len(lx.src) {
+				if len(args) > 0 || !lastSpace {
+					return nil, 0, 0, 0, &lexError{lx.line, `unexpected end of file, expecting ";" or "}"`}
+				}
+				return args, line, stopFile, len(lx.src), nil
+			}
+			if lx.pos-start == confBuffer {
+				switch {
+				case dq:
+					return nil, 0, 0, 0, &lexError{startLine, `too long parameter, probably missing terminating """ character`}
+				case sq:
+					return nil, 0, 0, 0, &lexError{startLine, `too long parameter, probably missing terminating "'" character`}
+				}
+				return nil, 0, 0, 0, &lexError{startLine, fmt.Sprintf(`too long parameter "%s..." started`, lx.text[start:start+10])}
+			}
+			lx.bufEnd = min(start+confBuffer, len(lx.src))
+		}
+
+		ch := lx.src[lx.pos]
+		lx.pos++
+
+		if ch == '\n' {
+			lx.line++
+			comment = false
+		}
+		if comment {
+			continue
+		}
+		if quoted {
+			quoted = false
+			continue
+		}
+		if needSpace {
+			switch ch {
+			case ' ', '\t', '\r', '\n':
+				lastSpace, needSpace = true, false
+				continue
+			case ';':
+				return args, line, stopSemicolon, lx.pos - 1, nil
+			case '{':
+				return args, line, stopBlockStart, lx.pos - 1, nil
+			case ')':
+				lastSpace, needSpace = true, false
+			default:
+				return nil, 0, 0, 0, &lexError{lx.line, fmt.Sprintf(`unexpected "%c"`, ch)}
+			}
+		}
+
+		if lastSpace {
+			start = lx.pos - 1
+			startLine = lx.line
+			tokQuoted, hasEscape = false, false
+			switch ch {
+			case ' ', '\t', '\r', '\n':
+				continue
+			case ';', '{':
+				if len(args) == 0 {
+					return nil, 0, 0, 0, &lexError{lx.line, fmt.Sprintf(`unexpected "%c"`, ch)}
+				}
+				if ch == '{' {
+					return args, line, stopBlockStart, lx.pos - 1, nil
+				}
+				return args, line, stopSemicolon, lx.pos - 1, nil
+			case '}':
+				if len(args) != 0 {
+					return nil, 0, 0, 0, &lexError{lx.line, `unexpected "}"`}
+				}
+				return args, line, stopBlockDone, lx.pos - 1, nil
+			case '#':
+				comment = true
+				continue
+			case '\\':
+				quoted, lastSpace, hasEscape = true, false, true
+				continue
+			case '"':
+				start++
+				dq, lastSpace, tokQuoted = true, false, true
+				continue
+			case '\'':
+				start++
+				sq, lastSpace, tokQuoted = true, false, true
+				continue
+			case '$':
+				variable, lastSpace = true, false
+				continue
+			default:
+				lastSpace = false
+			}
+			continue
+		}
+
+		if ch == '{' && variable {
+			continue
+		}
+		variable = false
+		if ch == '\\' {
+			quoted, hasEscape = true, true
+			continue
+		}
+		if ch == '$' {
+			variable = true
+			continue
+		}
+
+		found := false
+		switch {
+		case dq:
+			if ch == '"' {
+				dq, needSpace, found = false, true, true
+			}
+		case sq:
+			if ch == '\'' {
+				sq, needSpace, found = false, true, true
+			}
+		case ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == ';' || ch == '{':
+			lastSpace, found = true, true
+		}
+		if !found {
+			continue
+		}
+
+		end := lx.pos - 1 // the terminator (closing quote or separator)
+		a := Arg{Start: start, End: end, Quoted: tokQuoted}
+		if tokQuoted {
+			a.Start, a.End = start-1, end+1
+		}
+		a.Raw = lx.text[a.Start:a.End]
+		if hasEscape {
+			a.Value = unescape(lx.src[start:end])
+		} else {
+			a.Value = lx.text[start:end]
+		}
+		if len(args) == 0 {
+			line = startLine
+		}
+		args = append(args, a)
+
+		if ch == ';' {
+			return args, line, stopSemicolon, lx.pos - 1, nil
+		}
+		if ch == '{' {
+			return args, line, stopBlockStart, lx.pos - 1, nil
+		}
+	}
+}
+
+// unescape applies the escapes nginx applies to every word, quoted or not.
+// Other backslashes are kept as they are.
+func unescape(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == '\\' && i+1 < len(b) {
+			switch b[i+1] {
+			case '"', '\'', '\\':
+				i++
+				c = b[i]
+			case 't':
+				i++
+				c = '\t'
+			case 'r':
+				i++
+				c = '\r'
+			case 'n':
+				i++
+				c = '\n'
+			}
+		}
+		sb.WriteByte(c)
+	}
+	return sb.String()
+}
+
+// parseFile builds the directive tree of one file, without resolving
+// includes. Like nginx it stops at the first syntax error; the directives
+// read so far are kept.
+func parseFile(path string, src []byte, maxDepth int) ([]*Directive, []Problem) {
+	text := string(src)
+	lx := newLexer(src, text)
+	var (
+		top   []*Directive
+		stack []*Directive
+	)
+	add := func(d *Directive) {
+		if n := len(stack); n > 0 {
+			d.Parent = stack[n-1]
+			stack[n-1].Block = append(stack[n-1].Block, d)
+		} else {
+			top = append(top, d)
+		}
+	}
+	fail := func(line int, msg string) ([]*Directive, []Problem) {
+		for _, d := range stack {
+			d.End = len(src)
+		}
+		return top, []Problem{{File: path, Line: line, Message: msg}}
+	}
+	for {
+		args, line, how, term, err := lx.statement()
+		if err != nil {
+			return fail(err.line, err.msg)
+		}
+		switch how {
+		case stopFile:
+			if len(stack) > 0 {
+				return fail(lx.line, `unexpected end of file, expecting "}"`)
+			}
+			return top, nil
+		case stopBlockDone:
+			if len(stack) == 0 {
+				return fail(lx.line, `unexpected "}"`)
+			}
+			d := stack[len(stack)-1]
+			d.BlockClose, d.End = term, term+1
+			stack = stack[:len(stack)-1]
+		default:
+			d := &Directive{
+				Name:  args[0].Value,
+				Args:  args[1:len(args):len(args)],
+				File:  path,
+				Line:  line,
+				Start: args[0].Start,
+				End:   term + 1,
+			}
+			add(d)
+			if how == stopBlockStart {
+				if len(stack) >= maxDepth {
+					return fail(lx.line, fmt.Sprintf("blocks nested deeper than %d levels", maxDepth))
+				}
+				d.IsBlock, d.BlockOpen, d.BlockClose = true, term, -1
+				stack = append(stack, d)
+			}
+		}
+	}
+}

@@ -1,0 +1,122 @@
+package nginxconf
+
+import (
+	"errors"
+	"math"
+	"time"
+)
+
+var errInvalidValue = errors.New("invalid value")
+
+// ParseDuration parses a time the way nginx's ngx_conf_set_msec_slot does
+// (ngx_parse_time with is_sec = 0): a bare number is seconds; units are
+// ms, s, m, h, d, w, each at most once and from largest to smallest,
+// optionally separated by spaces ("1m30s", "1h 30m", "500ms"). "M" and
+// "y" are not accepted in this form, as in nginx.
+func ParseDuration(s string) (time.Duration, error) {
+	const (
+		stMonth = iota + 2
+		stWeek
+		stDay
+		stHour
+		stMin
+		stSec
+		stMsec
+		stLast
+	)
+	step := stMonth
+	var total, value int64
+	valid := false
+	for i := 0; i < len(s); {
+		c := s[i]
+		i++
+		if c >= '0' && c <= '9' {
+			if value > (math.MaxInt64-9)/10 {
+				return 0, errInvalidValue
+			}
+			value = value*10 + int64(c-'0')
+			valid = true
+			continue
+		}
+		var scale int64 // in milliseconds
+		next := 0
+		switch c {
+		case 'w':
+			next, scale = stWeek, 7*24*3600*1000
+		case 'd':
+			next, scale = stDay, 24*3600*1000
+		case 'h':
+			next, scale = stHour, 3600*1000
+		case 'm':
+			if i < len(s) && s[i] == 's' {
+				i++
+				next, scale = stMsec, 1
+			} else {
+				next, scale = stMin, 60*1000
+			}
+		case 's':
+			next, scale = stSec, 1000
+		case ' ':
+			// A bare number followed by a space counts as seconds.
+			if step >= stSec {
+				return 0, errInvalidValue
+			}
+			next, scale = stLast, 1000
+		default:
+			return 0, errInvalidValue
+		}
+		if next != stLast && step >= next {
+			return 0, errInvalidValue
+		}
+		step = next
+		if value > math.MaxInt64/scale || total > math.MaxInt64-value*scale {
+			return 0, errInvalidValue
+		}
+		total += value * scale
+		value = 0
+		for i < len(s) && s[i] == ' ' {
+			i++
+		}
+	}
+	if !valid {
+		return 0, errInvalidValue
+	}
+	if value > math.MaxInt64/1000 || total > math.MaxInt64-value*1000 {
+		return 0, errInvalidValue
+	}
+	total += value * 1000
+	if total > math.MaxInt64/int64(time.Millisecond) {
+		return 0, errInvalidValue
+	}
+	return time.Duration(total) * time.Millisecond, nil
+}
+
+// ParseSize parses a size like nginx's ngx_parse_size: digits with an
+// optional k/K (KiB) or m/M (MiB) suffix. nginx 1.22 has no "g" for sizes.
+func ParseSize(s string) (int64, error) {
+	if s == "" {
+		return 0, errInvalidValue
+	}
+	scale := int64(1)
+	switch s[len(s)-1] {
+	case 'k', 'K':
+		scale, s = 1024, s[:len(s)-1]
+	case 'm', 'M':
+		scale, s = 1024*1024, s[:len(s)-1]
+	}
+	if s == "" {
+		return 0, errInvalidValue
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' || n > (math.MaxInt64-9)/10 {
+			return 0, errInvalidValue
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if n > math.MaxInt64/scale {
+		return 0, errInvalidValue
+	}
+	return n * scale, nil
+}
