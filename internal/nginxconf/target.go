@@ -74,8 +74,6 @@ func (t Target) Address() string {
 			h = "[" + h + "]"
 		}
 		return h + ":" + strconv.Itoa(t.Port)
-	case TargetUpstream:
-		return t.Host
 	}
 	return t.Raw
 }
