@@ -1,0 +1,110 @@
+package logscan
+
+import (
+	"strings"
+	"time"
+)
+
+// Entry is one classified logical log entry. All string fields are
+// substrings of Raw, so an Entry costs one allocation and may be kept after
+// the callback returns.
+type Entry struct {
+	Source Source
+	Kind   Kind
+	// Time is the entry's own timestamp. Lines without one (undecorated
+	// worker output, plain dmesg) inherit the last time seen in the stream
+	// and have TimeInherited set; Time is zero when none was seen yet.
+	Time          time.Time
+	TimeInherited bool
+	Level         string // as written: "error", "crit", "WARNING", ...
+	// Status is the HTTP status nginx answered because of this entry (502,
+	// 504, 500), or 0 when the entry does not decide one (for example a
+	// reset "while reading upstream", after the client already got 200).
+	Status int
+
+	Message string // message text without errno and context
+	Errno   int    // errno number, 0 when absent; match numbers, texts differ by libc
+	ErrText string // errno text as written ("Connection refused", "Operation timed out")
+
+	// nginx context.
+	PID      int
+	Conn     int64  // *N connection serial number, 0 when absent
+	Action   string // after "while": "connecting to upstream", "reading response header from upstream", ...
+	Client   string
+	Server   string
+	Request  string // full request line: "GET /x?y HTTP/1.1"
+	Upstream string // as logged: "fastcgi://unix:/run/php.sock:"
+	Host     string
+	Referrer string
+	// Target is the normalized upstream or listen address: a unix socket
+	// path ("/run/php/php8.2-fpm.sock"), "host:port" ("127.0.0.1:9000",
+	// "[::1]:9000"), or an upstream group name ("php_pool"). TargetKind is
+	// "unix", "tcp" or "group".
+	Target     string
+	TargetKind string
+	ConfFile   string // "in FILE:LINE" of configuration errors
+	ConfLine   int
+
+	// php-fpm context.
+	Pool       string
+	Child      int     // child pid
+	Signal     int     // signal number of child-exited-signal
+	SignalName string  // "SIGSEGV"
+	CoreDumped bool    // "- core dumped"
+	ExitCode   int     // child-exited-code
+	Seconds    float64 // child lifetime, or request duration for timed-out / slow
+	Script     string  // script path of timed-out / slow requests
+	Limit      int     // max_children value, or memory_limit bytes for memory-exhausted
+	Idle       int     // seems-busy: idle children
+	Total      int     // seems-busy: total children
+	Address    string  // listen address of bind / inherited-socket lines, client IP of connection-disallowed
+
+	// Kernel and journal context.
+	Process string // process name of OOM kills ("php-fpm8.2")
+	RSSKiB  int64  // anon-rss of an OOM-killed process
+	Unit    string // systemd unit (journal)
+
+	// Position.
+	File      string
+	Offset    int64 // byte offset of the entry in the (uncompressed) stream
+	Line      int64 // 1-based line number, 0 when unknown (after a seek)
+	Truncated bool  // the entry was cut: nginx's 2048-byte limit, or our entry cap
+	Raw       string
+}
+
+// Method returns the request method, "" when unknown.
+func (e *Entry) Method() string {
+	m, _, _ := strings.Cut(e.requestLine(), " ")
+	return m
+}
+
+// URI returns the request URI with its query string, "" when unknown.
+// php-fpm timeout lines carry "METHOD URI" without a protocol.
+func (e *Entry) URI() string {
+	r := e.requestLine()
+	_, rest, ok := strings.Cut(r, " ")
+	if !ok {
+		return ""
+	}
+	if i := strings.LastIndexByte(rest, ' '); i >= 0 && strings.HasPrefix(rest[i+1:], "HTTP/") {
+		rest = rest[:i]
+	}
+	return rest
+}
+
+// Path returns the URI without its query string.
+func (e *Entry) Path() string {
+	u := e.URI()
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		u = u[:i]
+	}
+	return u
+}
+
+func (e *Entry) requestLine() string { return e.Request }
+
+// IsFailure reports whether the entry is an nginx upstream failure that
+// answered the client with 502 or 504.
+func (e *Entry) IsFailure() bool {
+	return e.Source == SourceNginx && (e.Status == 502 || e.Status == 504)
+}
