@@ -273,10 +273,13 @@ func (v *validator) pool(p *Pool) {
 	}
 	chroot := ""
 	if cr := s.Value("chroot"); cr != "" {
-		chroot = v.chrootPath(cr, poolPrefix)
-		if chroot == "" {
-			fail("chroot", "'$prefix' must be use at the beginning of the value", "$prefix may only start the chroot value")
-			return
+		var prefixMisplaced bool
+		chroot, prefixMisplaced = v.chrootPath(cr, poolPrefix)
+		if prefixMisplaced {
+			// php-fpm logs this, ignores it and goes on with the value as is.
+			f, l := at(s, "chroot")
+			v.add(Problem{Pool: name, Directive: "chroot", File: f, Line: l,
+				Message: "'$prefix' must be use at the beginning of the value", Rule: "$prefix may only start the chroot value"})
 		}
 		if chroot[0] != '/' {
 			fail("chroot", fmt.Sprintf("the chroot path '%s' must start with a '/'", chroot), "chroot must be absolute")
@@ -307,27 +310,29 @@ func (v *validator) pool(p *Pool) {
 	}
 }
 
-// chrootPath is fpm_evaluate_full_path with $prefix expansion; "" means
-// $prefix was not at the start.
-func (v *validator) chrootPath(cr, poolPrefix string) string {
+// chrootPath is fpm_evaluate_full_path with $prefix expansion. A value
+// with $prefix elsewhere than at the start is returned unchanged with
+// misplaced set, as php-fpm does.
+func (v *validator) chrootPath(cr, poolPrefix string) (p string, misplaced bool) {
+	if cr[0] == '/' {
+		return cr, false
+	}
+	prefix := poolPrefix
+	if prefix == "" {
+		prefix = v.c.opts.Prefix
+	}
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
 	if i := strings.Index(cr, "$prefix"); i >= 0 {
 		if i != 0 {
-			return ""
+			return cr, true
 		}
-		prefix := poolPrefix
-		if prefix == "" {
-			prefix = v.c.opts.Prefix
+		if cr = cr[len("$prefix"):]; cr == "" {
+			return prefix, false
 		}
-		if prefix == "" {
-			prefix = DefaultPrefix
-		}
-		rest := cr[len("$prefix"):]
-		if rest == "" {
-			return prefix
-		}
-		return prefix + "/" + rest
 	}
-	return v.c.fullPath(cr, poolPrefix, "")
+	return prefix + "/" + cr, false
 }
 
 // checkWebPath applies php-fpm's rules for pm.status_path and ping.path.
