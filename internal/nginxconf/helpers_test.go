@@ -96,3 +96,12 @@ func names(ds []*Directive) []string {
 	})
 	return out
 }
+
+func mustLoad(t testing.TB, main string, opts Options) *Config {
+	t.Helper()
+	c, err := Load(context.Background(), main, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

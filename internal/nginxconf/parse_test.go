@@ -75,38 +75,45 @@ func TestQuotedFlagAndRaw(t *testing.T) {
 	}
 }
 
-// TestSyntaxErrors: messages and lines are nginx's (checked against nginx
-// 1.22 by TestAgainstNginxErrors when it is installed).
+// syntaxErrors use only real directives before the error, so that nginx
+// reports the same first error: TestAgainstNginxErrors runs them through
+// nginx -t when it is installed.
+var syntaxErrors = []struct {
+	src, msg string
+	line     int
+}{
+	{"worker_processes 1;\n}\n", `unexpected "}"`, 2},
+	{"events {\n worker_connections 10;\n", `unexpected end of file, expecting "}"`, 3},
+	{"worker_processes 1", `unexpected end of file, expecting ";" or "}"`, 1},
+	{"worker_processes 1\n\n", `unexpected end of file, expecting ";" or "}"`, 3},
+	{"worker_processes \"1\"2;", `unexpected "2"`, 1},
+	{"worker_processes '1'#;", `unexpected "#"`, 1},
+	{";", `unexpected ";"`, 1},
+	{"\n{", `unexpected "{"`, 2},
+	{"worker_processes 1 }", `unexpected "}"`, 1},
+	{"worker_processes \"1;\n", `unexpected end of file, expecting ";" or "}"`, 2},
+	{"worker_processes '1;\n\n", `unexpected end of file, expecting ";" or "}"`, 3},
+	{"worker_processes " + strings.Repeat("x", 5000) + ";", `too long parameter "xxxxxxxxxx..." started`, 1},
+	{"worker_processes 1;\nenv \"" + strings.Repeat("x", 5000) + "\";", `too long parameter, probably missing terminating """ character`, 2},
+	{"env '" + strings.Repeat("x", 5000) + "';", `too long parameter, probably missing terminating "'" character`, 1},
+	{"events {}\nhttp { server; }", `directive "server" has no opening "{"`, 2},
+	{"events {}\nhttp { server { location / ; } }", `directive "location" has no opening "{"`, 2},
+	{"events {}\nhttp { map $a $b { x { } } }", `unexpected "{"`, 2},
+	{"events {}\nhttp { types { include x { } } }", `unexpected "{"`, 2},
+	{"include {}", `directive "include" is not terminated by ";"`, 1},
+	{"events {}\nhttp { server { location / { fastcgi_pass x {} } } }", `directive "fastcgi_pass" is not terminated by ";"`, 2},
+}
+
 func TestSyntaxErrors(t *testing.T) {
-	tests := []struct {
-		src, msg string
-		line     int
-	}{
-		{"a b;\n}\n", `unexpected "}"`, 2},
-		{"http {\n a b;\n", `unexpected end of file, expecting "}"`, 3},
-		{"a b", `unexpected end of file, expecting ";" or "}"`, 1},
-		{"a b\n\n", `unexpected end of file, expecting ";" or "}"`, 3},
-		{"a \"b\"c;", `unexpected "c"`, 1},
-		{";", `unexpected ";"`, 1},
-		{"\n{", `unexpected "{"`, 2},
-		{"a b }", `unexpected "}"`, 1},
-		{"a \"b;\n", `unexpected end of file, expecting ";" or "}"`, 2},
-		{"a " + strings.Repeat("x", 5000) + ";", `too long parameter "xxxxxxxxxx..." started`, 1},
-		{"a \"" + strings.Repeat("x", 5000) + "\";", `too long parameter, probably missing terminating """ character`, 1},
-		{"server;", `directive "server" has no opening "{"`, 1},
-		{"location / ;", `directive "location" has no opening "{"`, 1},
-		{"http { map $a $b { x { } } }", `unexpected "{"`, 1},
-		{"include {}", `directive "include" is not terminated by ";"`, 1},
-	}
-	for _, tt := range tests {
+	for _, tt := range syntaxErrors {
 		c := loadString(t, tt.src)
 		if len(c.Problems) == 0 {
-			t.Errorf("%q: no problem, want %q", tt.src, tt.msg)
+			t.Errorf("%.40q: no problem, want %q", tt.src, tt.msg)
 			continue
 		}
 		p := c.Problems[0]
 		if p.Message != tt.msg || p.Line != tt.line || !strings.HasSuffix(p.File, "nginx.conf") {
-			t.Errorf("%q: got %q line %d, want %q line %d", tt.src, p.Message, p.Line, tt.msg, tt.line)
+			t.Errorf("%.40q: got %q line %d, want %q line %d", tt.src, p.Message, p.Line, tt.msg, tt.line)
 		}
 	}
 }
