@@ -266,4 +266,3 @@ func TestAgainstNginxTargets(t *testing.T) {
 		}
 	}
 }
-
