@@ -396,9 +396,13 @@ func evalTokens(toks []token) (string, error) {
 // exprParser evaluates | & ^ (one precedence, left to right) and the
 // unary ~ ! with parentheses, like zend_ini_parser.y.
 type exprParser struct {
-	toks []token
-	pos  int
+	toks  []token
+	pos   int
+	depth int
 }
+
+// maxExprDepth bounds nesting like bison's parser stack does in PHP.
+const maxExprDepth = 1000
 
 func (e *exprParser) unexpected() error {
 	if e.pos >= len(e.toks) {
@@ -442,6 +446,10 @@ func (e *exprParser) unary() (int64, error) {
 	if e.pos >= len(e.toks) {
 		return 0, e.unexpected()
 	}
+	if e.depth++; e.depth > maxExprDepth {
+		return 0, &syntaxError{"memory exhausted"}
+	}
+	defer func() { e.depth-- }()
 	t := e.toks[e.pos]
 	switch t.op {
 	case 0:

@@ -109,6 +109,11 @@ func (l *loader) loadFile(file string, depth int, _ []string, from Position) err
 	l.stack = append(l.stack, file)
 	defer func() { l.stack = l.stack[:len(l.stack)-1] }()
 
+	return l.parseData(file, data, depth)
+}
+
+// parseData parses the content of one file, line by line like php-fpm.
+func (l *loader) parseData(file string, data []byte, depth int) error {
 	lineNo := 0
 	for off := 0; off < len(data); {
 		lineNo++

@@ -1,0 +1,63 @@
+package fpmconf
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzLoad feeds arbitrary bytes to the reader and the validator: no
+// panic, no hang, and every setting's byte ranges must point into the file.
+func FuzzLoad(f *testing.F) {
+	for _, p := range []string{
+		"testdata/debian/etc/php/8.2/fpm/php-fpm.conf", "testdata/debian/etc/php/8.2/fpm/pool.d/www.conf",
+		"testdata/rhel/etc/php-fpm.d/www.conf", "testdata/docker/usr/local/etc/php-fpm.d/docker.conf",
+	} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(basePool + "[x] y\nenv[A] = ${B}\nphp_value[e] = E_ALL & ~(E_NOTICE | !1)\n\r\x00a=\"b\ninclude = *\n"))
+	f.Add([]byte("[a]\nlisten = [::1]:0\npm = ondemand\nchroot = x$prefix\ninclude=/etc/*.conf\n"))
+	f.Add([]byte(strings.Repeat("(", 5000) + "\n"))
+	f.Add([]byte("a = " + strings.Repeat("(", 5000) + "\n"))
+
+	root := f.TempDir() // includes resolve below an empty root
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c := &Config{Path: "/fuzz.conf", opts: Options{Root: root, Env: func(string) string { return "$pool${X}" }}}
+		c.Global = &Section{Name: "global", File: c.Path, global: true, cfg: c}
+		l := &loader{ctx: ctx, cfg: c, fs: rootFS{root: root}}
+		start := time.Now()
+		if err := l.parseData(c.Path, data, 0); err != nil {
+			t.Fatalf("parseData: %v", err)
+		}
+		_ = Validate(c)
+		for _, p := range c.Pools {
+			_, _ = p.Listen()
+			_ = p.Value("pm.start_servers")
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("took %v for %d bytes", d, len(data))
+		}
+		check := func(s *Section) {
+			for _, st := range s.Settings {
+				if st.LineStart < 0 || st.LineEnd > len(data) || st.ValueStart < st.LineStart || st.ValueEnd > st.LineEnd || st.ValueStart > st.ValueEnd {
+					t.Fatalf("bad range %+v in %d bytes", st, len(data))
+				}
+				if string(data[st.ValueStart:st.ValueEnd]) != st.Raw {
+					t.Fatalf("Raw %q does not match the range %q", st.Raw, data[st.ValueStart:st.ValueEnd])
+				}
+			}
+		}
+		check(c.Global)
+		for _, p := range c.Pools {
+			check(&p.Section)
+		}
+	})
+}
