@@ -41,6 +41,12 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// Bare `fpmdoctor` diagnoses, as an on-call engineer expects.
+	diag := newDiagnoseCmd()
+	root.RunE = diag.RunE
+	root.Args = cobra.NoArgs
+	root.Flags().AddFlagSet(diag.Flags())
 	root.AddCommand(subcommands()...)
+	root.AddCommand(diag)
 	return root
 }

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/doctor"
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+)
+
+// siteFlags are the flags of every command that inspects a site.
+type siteFlags struct {
+	nginxConf string
+	fpmConfs  []string
+	root      string
+	format    string
+	since     time.Duration
+	noProbe   bool
+}
+
+func (f *siteFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.nginxConf, "nginx-conf", "", "nginx main config (default: discovered from the running master or the usual paths)")
+	fl.StringArrayVar(&f.fpmConfs, "fpm-conf", nil, "php-fpm main config; repeat for several (default: discovered)")
+	fl.StringVar(&f.root, "root", "", "read configs under `DIR` as if it were / (offline: live checks are skipped)")
+	fl.StringVar(&f.format, "format", "text", "output format: text, json or sarif")
+	fl.DurationVar(&f.since, "since", time.Hour, "log window to read")
+	fl.BoolVar(&f.noProbe, "no-probe", false, "do not talk FastCGI to the pools")
+}
+
+func (f *siteFlags) options() doctor.Options {
+	return doctor.Options{Root: f.root, NginxConf: f.nginxConf, FPMConfs: f.fpmConfs}
+}
+
+func newDiagnoseCmd() *cobra.Command {
+	var flags siteFlags
+	cmd := &cobra.Command{
+		Use:   "diagnose",
+		Short: "Find why nginx answers 502/504 for PHP sites (read-only)",
+		Long: `diagnose finds every nginx and php-fpm on the host (or reads the configs
+given), follows each PHP site from its server block to the php-fpm pool
+and socket, and reports what is wrong, with evidence. It changes nothing.
+
+Exit status: 0 no error findings, 1 error findings, 2 fpmdoctor could not
+do its job.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDiagnose(cmd.Context(), &flags)
+		},
+	}
+	flags.register(cmd)
+	return cmd
+}
+
+func runDiagnose(ctx context.Context, flags *siteFlags) error {
+	format, err := report.ParseFormat(flags.format)
+	if err != nil {
+		return err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	r, _, err := doctor.Diagnose(ctx, flags.options())
+	if err != nil {
+		return err
+	}
+	if err := report.Render(os.Stdout, r, format, colorOK(os.Stdout)); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if code := r.ExitCode(); code != 0 {
+		return exitError{code: code}
+	}
+	return nil
+}
+
+// colorOK: colour only on a terminal, and never when NO_COLOR is set.
+func colorOK(f *os.File) bool {
+	if _, set := os.LookupEnv("NO_COLOR"); set {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

@@ -1,0 +1,82 @@
+package checks
+
+import (
+	"strconv"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
+)
+
+// fpmDown: nginx targets a pool whose php-fpm master does not run. When the
+// config is invalid, fpm-config-invalid names the reason instead; when the
+// socket file was left behind, stale-socket does.
+var fpmDown = Check{
+	ID:    "fpm-down",
+	Cause: "fpm-down",
+	Step:  report.StepService,
+	Live:  true,
+	Run: func(s *snapshot.Snapshot) []report.Finding {
+		if skipped(s, "processes") {
+			return nil
+		}
+		var out []report.Finding
+		seen := map[*snapshot.Pool]bool{}
+		for _, site := range s.Sites {
+			for _, t := range site.Targets {
+				p := t.Pool
+				if p == nil || seen[p] || p.FPM.Running() || fpmconf.HasFatal(fatalOnly(p.FPM.Problems)) {
+					continue
+				}
+				if p.Listen.Network == "unix" && p.Socket.Exists {
+					continue // stale-socket reports it with the left-over file
+				}
+				seen[p] = true
+				sites := sitesUsing(s, p)
+				ev := []report.Evidence{directiveEvidence(t.Directive)}
+				if p.Setting != nil {
+					ev = append(ev, settingEvidence(p.Setting))
+				} else {
+					ev = append(ev, poolHeaderEvidence(p))
+				}
+				ev = append(ev, fact("no php-fpm master process runs with %s (checked every process in /proc)", p.FPM.Conf))
+				if p.Listen.Network == "unix" {
+					ev = append(ev, fact("%s does not exist, so nginx logs connect() ... failed (2: No such file or directory)", p.Listen.Path))
+				} else {
+					ev = append(ev, fact("nothing listens on %s, so nginx logs connect() failed (111: Connection refused)", p.Listen.String()))
+				}
+				out = append(out, report.Finding{
+					Severity: report.Error,
+					Live:     true,
+					Pool:     p.ID(),
+					Title:    "php-fpm is not running: pool " + p.Name + " has no master",
+					Detail:   "nginx passes " + siteNames(sites) + " to pool " + p.Name + " of " + p.FPM.Conf + ", but no php-fpm runs with that config, so every PHP request gets 502.",
+					Evidence: ev,
+					Fix:      &report.Fix{Summary: "start php-fpm: " + fpmStartCommand(p.FPM)},
+				})
+			}
+		}
+		return out
+	},
+}
+
+func fatalOnly(ps []fpmconf.Problem) []fpmconf.Problem {
+	var out []fpmconf.Problem
+	for _, p := range ps {
+		if p.Severity == fpmconf.Fatal && !p.Extra && !p.StartOnly {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func skipped(s *snapshot.Snapshot, check string) bool {
+	for _, sk := range s.Skipped {
+		if sk.Check == check {
+			return true
+		}
+	}
+	return false
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,53 @@
+package checks_test
+
+import (
+	"testing"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/lab"
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+)
+
+// TestFPMDownRealServers: nginx runs, php-fpm does not: a real 502, and the
+// finding names the pool's listen line and the fastcgi_pass line.
+func TestFPMDownRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.MustStartNginx()
+	l.MustStatus("/ok.php", 502)
+
+	r := diagnose(t, l)
+	first(t, r, "fpm-down")
+	f := finding(t, r, "fpm-down", report.Error)
+	evidenceAt(t, f, l.Path("etc/php/fpm/pool.d/www.conf"), lineOf(t, l.Expand(lab.DefaultPool), "listen ="))
+	evidenceAt(t, f, l.Path("etc/nginx/conf.d/site.conf"), lineOf(t, lab.DefaultSite, "fastcgi_pass"))
+	evidenceText(t, f, report.KindFact, "does not exist")
+	if r.Sites[0].Steps[1].Step != "service" || r.Sites[0].Steps[1].Status != "fail" {
+		t.Fatalf("site marks: %+v", r.Sites[0].Steps)
+	}
+}
+
+// TestFPMConfigInvalidRealServers: php-fpm refuses pm.max_children = 0 and
+// cannot start; the finding names the directive's line and php-fpm's rule.
+func TestFPMConfigInvalidRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", "pm.max_children = 5", "pm.max_children = 0")
+	if err := l.StartFPM(); err == nil {
+		t.Fatal("php-fpm started with pm.max_children = 0")
+	}
+	l.MustStartNginx()
+	l.MustStatus("/ok.php", 502)
+
+	r := diagnose(t, l)
+	first(t, r, "fpm-config-invalid")
+	f := finding(t, r, "fpm-config-invalid", report.Error)
+	evidenceAt(t, f, l.Path("etc/php/fpm/pool.d/www.conf"), lineOf(t, lab.DefaultPool, "pm.max_children"))
+	evidenceText(t, f, report.KindConfig, "pm.max_children must be a positive value")
+	// php-fpm -t confirms it.
+	evidenceText(t, f, report.KindFact, "-t -y")
+	for _, other := range r.Findings {
+		if other.Cause == "fpm-down" {
+			t.Fatalf("fpm-down reported next to fpm-config-invalid: the invalid config is the cause\n%s", dump(r))
+		}
+	}
+}

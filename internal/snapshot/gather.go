@@ -1,0 +1,385 @@
+package snapshot
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/discover"
+	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
+	"github.com/fpmdoctor/fpmdoctor/internal/host"
+	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+)
+
+// Options say what to gather.
+type Options struct {
+	// Root reads an offline tree as if it were "/" (configs from git, a
+	// copy of a server). Live facts are then skipped, never guessed.
+	Root      string
+	NginxConf string
+	FPMConfs  []string
+}
+
+// Gather builds a Snapshot. It fails only when there is nothing to
+// diagnose at all (no nginx config found or readable); everything else
+// becomes a finding or a skipped check.
+func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
+	h := host.New(opts.Root)
+	s := &Snapshot{Host: h, Now: h.Now(), Live: h.Live()}
+	if !s.Live {
+		s.Root = opts.Root
+		if _, err := os.Stat(opts.Root); err != nil {
+			return nil, fmt.Errorf("offline root: %w", err)
+		}
+	}
+	users, err := h.Users()
+	if err != nil {
+		s.skip("users", "cannot read the user database: "+err.Error())
+	}
+	s.Users = users
+
+	var procs []host.Process
+	if s.Live {
+		procs, err = h.Processes(ctx)
+		if err != nil {
+			s.skip("processes", "cannot list processes: "+err.Error())
+		}
+		s.Listeners, err = h.Listeners(ctx)
+		if err != nil {
+			s.skip("sockets", "cannot read listening sockets: "+err.Error())
+		}
+	} else {
+		s.skip("service", "offline mode (--root): whether nginx and php-fpm run is not checked")
+		s.skip("socket", "offline mode (--root): sockets and listeners are not checked")
+		s.skip("permission", "offline mode (--root): socket permissions are not checked")
+		s.skip("applied", "offline mode (--root): running configs are not compared with files")
+	}
+
+	found := discover.Find(ctx, h, procs, discover.Options{NginxConf: opts.NginxConf, FPMConfs: opts.FPMConfs})
+	if len(found.Nginx) == 0 {
+		return nil, errors.New("no nginx found: nothing runs and no config is installed in the usual places (use --nginx-conf)")
+	}
+
+	// nginx and php-fpm configs are independent: read them side by side.
+	var wg sync.WaitGroup
+	s.Nginx = make([]*Nginx, len(found.Nginx))
+	for i, n := range found.Nginx {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Nginx[i] = loadNginx(ctx, s, n)
+		}()
+	}
+	s.FPM = make([]*FPM, len(found.FPM))
+	for i, f := range found.FPM {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.FPM[i] = loadFPM(ctx, s, f)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(s.Nginx) == 1 && s.Nginx[0].LoadErr != nil {
+		return nil, s.Nginx[0].LoadErr
+	}
+	if len(s.FPM) == 0 {
+		s.skip("pools", "no php-fpm config found (running or installed); use --fpm-conf")
+	}
+
+	live := newListenerIndex(s)
+	for _, f := range s.FPM {
+		for _, p := range f.Pools {
+			live.attachPool(s, p)
+		}
+	}
+	hosts := readHosts(h)
+	for _, n := range s.Nginx {
+		if n.Model == nil {
+			continue
+		}
+		for _, pass := range n.Model.FastCGIPasses {
+			site := &Site{Nginx: n, Server: pass.Server, Pass: pass, Name: "_"}
+			if pass.Server != nil && len(pass.Server.Names) > 0 && pass.Server.Names[0] != "" {
+				site.Name = pass.Server.Names[0]
+			}
+			if pass.Target.Kind == nginxconf.TargetUpstream && pass.Target.Upstream != nil {
+				for _, us := range pass.Target.Upstream.Servers {
+					site.Targets = append(site.Targets, s.target(us.Target, us.Directive, hosts, live))
+				}
+			} else {
+				site.Targets = append(site.Targets, s.target(pass.Target, pass.Directive, hosts, live))
+			}
+			s.Sites = append(s.Sites, site)
+		}
+	}
+	return s, nil
+}
+
+func (s *Snapshot) skip(check, reason string) {
+	s.Skipped = append(s.Skipped, report.Skipped{Check: check, Reason: reason})
+}
+
+func loadNginx(ctx context.Context, s *Snapshot, d *discover.Nginx) *Nginx {
+	n := &Nginx{Nginx: d}
+	cfg, err := nginxconf.Load(ctx, d.Conf, nginxconf.Options{Root: s.Root})
+	if err != nil {
+		n.LoadErr = fmt.Errorf("read nginx config: %w", err)
+		return n
+	}
+	n.Config = cfg
+	n.Model = cfg.Model()
+	n.Cred, n.CredSource = workerCred(s, n)
+	return n
+}
+
+// workerCred finds the credentials nginx's workers use to connect: the
+// running workers' own, else what the user directive (or nginx's default)
+// gives through initgroups.
+func workerCred(s *Snapshot, n *Nginx) (*host.Cred, string) {
+	if len(n.Workers) > 0 {
+		w := n.Workers[0]
+		return &host.Cred{UID: w.UID, GID: w.GID, Groups: w.Groups}, "running worker pid " + strconv.Itoa(w.PID)
+	}
+	if s.Users == nil {
+		return nil, ""
+	}
+	user, group, source := "nobody", "nogroup", "nginx's compiled default user (no user directive)"
+	if d := n.Model.UserDirective; d != nil {
+		user, group = n.Model.User, n.Model.Group
+		source = "user directive"
+		n.CredFile, n.CredLine = d.File, d.Line
+	}
+	u, ok := s.Users.Lookup(user)
+	if !ok {
+		return nil, ""
+	}
+	gid := u.GID
+	if g, ok := s.Users.LookupGroup(group); ok {
+		gid = g.GID
+	}
+	c := s.Users.CredFor(u, gid)
+	return &c, source
+}
+
+func loadFPM(ctx context.Context, s *Snapshot, d *discover.FPM) *FPM {
+	f := &FPM{FPM: d}
+	opts := fpmconf.Options{Root: s.Root}
+	if d.Master != nil {
+		env := masterEnv(d.Master.PID)
+		opts.Env = func(k string) string { return env[k] }
+	}
+	cfg, err := fpmconf.Load(ctx, d.Conf, opts)
+	if err != nil {
+		f.LoadErr = fmt.Errorf("read php-fpm config: %w", err)
+		return f
+	}
+	f.Config = cfg
+	f.Problems = append(append([]fpmconf.Problem{}, cfg.Problems...), fpmconf.Validate(cfg)...)
+	if s.Live && f.Binary != "" && fpmconf.HasFatal(f.Problems) {
+		f.Test = runConfigTest(ctx, f.Binary, "-t", "-y", d.Conf)
+	}
+	for _, p := range cfg.Pools {
+		pool := &Pool{FPM: f, Pool: p, Name: p.Name, Setting: p.Get("listen")}
+		pool.Listen, pool.ListenErr = p.Listen()
+		f.Pools = append(f.Pools, pool)
+	}
+	return f
+}
+
+// runConfigTest runs a server's config test with a deadline. php-fpm -t
+// only reads; it is run only to confirm a problem already found.
+func runConfigTest(ctx context.Context, bin string, args ...string) *ConfigTest {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	return &ConfigTest{Command: bin + " " + strings.Join(args, " "), Output: string(out), OK: err == nil}
+}
+
+// masterEnv reads a php-fpm master's environment for ${VAR} in its config.
+func masterEnv(pid int) map[string]string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	env := map[string]string{}
+	if err != nil {
+		return env
+	}
+	for _, kv := range bytes.Split(b, []byte{0}) {
+		if k, v, ok := strings.Cut(string(kv), "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// listenerIndex finds live listening sockets by path or address.
+type listenerIndex struct {
+	unix map[string]*host.Listener
+	tcp  []*host.Listener
+}
+
+func newListenerIndex(s *Snapshot) *listenerIndex {
+	idx := &listenerIndex{unix: map[string]*host.Listener{}}
+	for i := range s.Listeners {
+		l := &s.Listeners[i]
+		if l.Network == "unix" {
+			idx.unix[resolvePath(s, l.Path)] = l
+		} else {
+			idx.tcp = append(idx.tcp, l)
+		}
+	}
+	return idx
+}
+
+func (idx *listenerIndex) unixAt(s *Snapshot, path string) *host.Listener {
+	return idx.unix[resolvePath(s, path)]
+}
+
+func (idx *listenerIndex) tcpAt(ip net.IP, port int) *host.Listener {
+	var wildcard *host.Listener
+	for _, l := range idx.tcp {
+		if l.Port != port {
+			continue
+		}
+		if l.IP.Equal(ip) {
+			return l
+		}
+		// [::] listens dual-stack on Linux by default; 0.0.0.0 only v4.
+		if l.IP.IsUnspecified() && (l.IP.To4() == nil || ip.To4() != nil) {
+			wildcard = l
+		}
+	}
+	return wildcard
+}
+
+func (idx *listenerIndex) attachPool(s *Snapshot, p *Pool) {
+	if p.ListenErr != nil {
+		return
+	}
+	switch p.Listen.Network {
+	case "unix":
+		p.Socket = s.Host.Stat(p.Listen.Path)
+		if s.Live {
+			p.Listener = idx.unixAt(s, p.Listen.Path)
+		}
+	case "tcp":
+		if !s.Live {
+			return
+		}
+		ip := p.Listen.IP
+		if ip == nil {
+			ip = net.IPv4zero
+			if p.Listen.Wildcard {
+				ip = net.IPv6unspecified
+			}
+		}
+		for _, l := range idx.tcp {
+			if l.Port == p.Listen.Port && (l.IP.Equal(ip) || (p.Listen.Wildcard && l.IP.IsUnspecified())) {
+				p.Listener = l
+			}
+		}
+	}
+}
+
+// resolvePath resolves symlinks in a socket's directory on the live host
+// (/var/run → /run), so two spellings of one socket compare equal.
+func resolvePath(s *Snapshot, p string) string {
+	p = filepath.Clean(p)
+	if !s.Live {
+		return p
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+		return filepath.Join(dir, filepath.Base(p))
+	}
+	return p
+}
+
+func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts map[string][]net.IP, idx *listenerIndex) *Target {
+	tg := &Target{Target: t, Directive: d}
+	switch t.Kind {
+	case nginxconf.TargetUnix:
+		tg.Socket = s.Host.Stat(t.Path)
+		if s.Live {
+			tg.Listener = idx.unixAt(s, t.Path)
+		}
+		want := resolvePath(s, t.Path)
+		for _, f := range s.FPM {
+			for _, p := range f.Pools {
+				if p.ListenErr == nil && p.Listen.Network == "unix" && resolvePath(s, p.Listen.Path) == want {
+					tg.Pool = choosePool(tg.Pool, p)
+				}
+			}
+		}
+	case nginxconf.TargetTCP:
+		if ip := net.ParseIP(t.Host); ip != nil {
+			tg.IPs = []net.IP{ip}
+		} else if ips, ok := hosts[strings.ToLower(t.Host)]; ok {
+			tg.IPs = ips
+		} else {
+			tg.Unresolved = true
+		}
+		for _, ip := range tg.IPs {
+			if s.Live && tg.Listener == nil {
+				tg.Listener = idx.tcpAt(ip, t.Port)
+			}
+			for _, f := range s.FPM {
+				for _, p := range f.Pools {
+					if p.ListenErr == nil && p.Listen.Network == "tcp" && p.Listen.Covers(ip, t.Port) {
+						tg.Pool = choosePool(tg.Pool, p)
+					}
+				}
+			}
+		}
+	}
+	return tg
+}
+
+// choosePool prefers a pool whose php-fpm runs when two configs (say an
+// old and a new PHP version) both claim one address.
+func choosePool(have, cand *Pool) *Pool {
+	if have == nil || (!have.FPM.Running() && cand.FPM.Running()) {
+		return cand
+	}
+	return have
+}
+
+// readHosts parses the hosts file: nginx resolves upstream names when it
+// loads its config, and for local names that means /etc/hosts.
+func readHosts(h host.Host) map[string][]net.IP {
+	out := map[string][]net.IP{}
+	f, err := os.Open(h.Path("/etc/hosts"))
+	if err != nil {
+		out["localhost"] = []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}
+		return out
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		ip := net.ParseIP(fields[0])
+		if ip == nil {
+			continue
+		}
+		for _, name := range fields[1:] {
+			name = strings.ToLower(name)
+			out[name] = append(out[name], ip)
+		}
+	}
+	return out
+}

@@ -1,0 +1,128 @@
+// Package snapshot gathers everything fpmdoctor knows about a host into one
+// value: the discovered servers, their parsed configs, the live facts, and
+// the PHP sites linking them (server block → location → fastcgi_pass
+// target → pool → socket). Checks read only the Snapshot, so the same checks
+// serve the live host, an offline tree (--root) and the watcher.
+package snapshot
+
+import (
+	"net"
+	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/discover"
+	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
+	"github.com/fpmdoctor/fpmdoctor/internal/host"
+	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+)
+
+// Snapshot is one consistent picture of a host.
+type Snapshot struct {
+	Host  host.Host
+	Users *host.Users
+	Now   time.Time
+	// Live is false for an offline tree: processes, sockets and probes are
+	// not looked at, and the checks that need them are listed in Skipped.
+	Live bool
+	// Root is the offline tree, "" on the live host.
+	Root string
+	// Listeners are the host's listening sockets (nil when not live or
+	// unreadable).
+	Listeners []host.Listener
+	Nginx     []*Nginx
+	FPM       []*FPM
+	Sites     []*Site
+	Skipped   []report.Skipped
+}
+
+// Nginx is one nginx installation with its parsed config.
+type Nginx struct {
+	*discover.Nginx
+	Config  *nginxconf.Config
+	Model   *nginxconf.Model
+	LoadErr error
+	// Cred is the workers' credentials, from running workers when there are
+	// some, else from the user directive; nil when unknown.
+	Cred *host.Cred
+	// CredSource says where Cred came from, for evidence.
+	CredSource string
+	// CredFile/CredLine point at the user directive when it decided.
+	CredFile string
+	CredLine int
+}
+
+// FPM is one php-fpm installation with its parsed config.
+type FPM struct {
+	*discover.FPM
+	Config   *fpmconf.Config
+	LoadErr  error
+	Problems []fpmconf.Problem // parse and validation problems
+	Pools    []*Pool
+	// Test is php-fpm's own verdict (php-fpm -t), run only when the
+	// validator found a fatal problem, to confirm it.
+	Test *ConfigTest
+}
+
+// ConfigTest is the result of a server's own config test.
+type ConfigTest struct {
+	Command string
+	Output  string
+	OK      bool
+}
+
+// Running reports whether a master of this installation runs.
+func (f *FPM) Running() bool { return f.Master != nil }
+
+// Pool is one php-fpm pool and what is known of its socket.
+type Pool struct {
+	FPM    *FPM
+	Pool   *fpmconf.Pool
+	Name   string
+	Listen fpmconf.Address
+	// ListenErr is set when the listen value cannot be parsed.
+	ListenErr error
+	Setting   *fpmconf.Setting // the listen line; nil when missing
+	// Socket is the unix socket file (Exists false when absent).
+	Socket host.FileInfo
+	// Listener is the live listening socket serving this pool, nil when
+	// none was found (or not live).
+	Listener *host.Listener
+}
+
+// ID names the pool uniquely across installations: "www (/etc/php/8.2/fpm/php-fpm.conf)".
+func (p *Pool) ID() string { return p.Name + " (" + p.FPM.Conf + ")" }
+
+// Site is one fastcgi_pass: the PHP site nginx routes through it.
+type Site struct {
+	Nginx   *Nginx
+	Server  *nginxconf.Server
+	Pass    *nginxconf.FastCGIPass
+	Name    string // first server_name, or "_" when there is none
+	Targets []*Target
+}
+
+// Key identifies a site in findings.
+func (s *Site) Key() string {
+	return s.Name + " " + s.Pass.Directive.Pos()
+}
+
+// Target is one address nginx connects to for a site: the fastcgi_pass
+// itself, or each server of the upstream it names.
+type Target struct {
+	nginxconf.Target
+	// Directive is where the address is written (fastcgi_pass, or the
+	// upstream's server line).
+	Directive *nginxconf.Directive
+	// IPs are the addresses nginx connects to for a TCP target (a literal,
+	// or a name resolved through the hosts file as nginx does at load).
+	IPs []net.IP
+	// Unresolved is set when a host name is not in the hosts file; nginx
+	// would ask DNS at load time, which fpmdoctor does not guess.
+	Unresolved bool
+	// Pool is the pool listening there, nil when none is configured to.
+	Pool *Pool
+	// Socket is the unix socket file as found on disk.
+	Socket host.FileInfo
+	// Listener is the live listening socket at the address, if any.
+	Listener *host.Listener
+}
