@@ -1,0 +1,51 @@
+package checks_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/lab"
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+)
+
+// TestSocketPermissionSocketModeRealServers: listen.owner/group left to the
+// master (root): the socket is root:root 0660 and www-data cannot write it.
+func TestSocketPermissionSocketModeRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", "listen.owner = www-data\nlisten.group = www-data\n", "")
+	l.Start()
+	l.MustStatus("/ok.php", 502)
+
+	r := diagnose(t, l)
+	first(t, r, "socket-permission")
+	f := finding(t, r, "socket-permission", report.Error)
+	evidenceText(t, f, report.KindFact, l.Path("run/php-fpm.sock")+" is 0660 root:root; www-data (uid 33")
+	evidenceText(t, f, report.KindFact, "cannot write it")
+	evidenceText(t, f, report.KindFact, "running worker pid")
+	evidenceAt(t, f, l.Path("etc/php/fpm/pool.d/www.conf"), 1) // the pool sets no listen.owner
+	if !strings.Contains(f.Fix.Summary, "listen.owner = www-data") {
+		t.Fatalf("fix: %+v", f.Fix)
+	}
+}
+
+// TestSocketPermissionDirectoryRealServers: the socket is fine but sits in
+// a 0700 root directory nginx's workers cannot search; the directory is
+// named as the blocker.
+func TestSocketPermissionDirectoryRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	priv := l.Path("run/php-private")
+	if err := os.Mkdir(priv, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l.Edit("etc/php/fpm/pool.d/www.conf", "run/php-fpm.sock", "run/php-private/php-fpm.sock")
+	l.Edit("etc/nginx/conf.d/site.conf", "run/php-fpm.sock", "run/php-private/php-fpm.sock")
+	l.Start()
+	l.MustStatus("/ok.php", 502)
+
+	r := diagnose(t, l)
+	f := finding(t, r, "socket-permission", report.Error)
+	evidenceText(t, f, report.KindFact, priv+" is 0700 root:root; www-data (uid 33, groups www-data) cannot search it")
+}
