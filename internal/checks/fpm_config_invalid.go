@@ -31,13 +31,17 @@ var fpmConfigInvalid = Check{
 					Title:    "php-fpm refuses its configuration: " + p.Message,
 					Detail:   p.Rule,
 					Evidence: []report.Evidence{{Kind: report.KindConfig, File: p.File, Line: p.Line, Text: p.Message}},
-					Fix:      &report.Fix{Summary: "correct " + p.Directive + " in " + p.File + ", then check with " + binOr(f, "php-fpm") + " -t -y " + f.Conf},
+					Fix:      &report.Fix{Summary: fixFor(f, p)},
 				}
 				if f.Running() {
-					fd.Detail = strings.TrimSpace(fd.Detail + " The running php-fpm (pid " + itoa(f.Master.PID) + ") still uses the config it started with; the next restart or reload will fail and take the pools down.")
+					fd.Detail = strings.TrimSpace(sentence(fd.Detail) + " The running php-fpm (pid " + itoa(f.Master.PID) + ") still uses the config it started with; the next restart or reload will fail and take the pools down.")
 				} else {
-					fd.Detail = strings.TrimSpace(fd.Detail + " php-fpm is not running and cannot start until this is fixed.")
-					fd.Live = s.Live
+					if s.Live {
+						fd.Detail = sentence(fd.Detail) + " php-fpm is not running and cannot start until this is fixed."
+						fd.Live = true
+					} else {
+						fd.Detail = sentence(fd.Detail) + " php-fpm cannot start with this config."
+					}
 				}
 				if t := f.Test; t != nil {
 					fd.Evidence = append(fd.Evidence, fact("%s: %s", t.Command, firstLines(t.Output, 3)))
@@ -47,6 +51,27 @@ var fpmConfigInvalid = Check{
 		}
 		return out
 	},
+}
+
+func fixFor(f *snapshot.FPM, p fpmconf.Problem) string {
+	what := "the setting"
+	if p.Directive != "" {
+		what = p.Directive
+	}
+	where := p.File
+	if p.Line > 0 {
+		where += ":" + itoa(p.Line)
+	}
+	return "correct " + what + " at " + where + ", then check with " + binOr(f, "php-fpm") + " -t -y " + f.Conf
+}
+
+// sentence ends s with a period so details can be joined.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.HasSuffix(s, ".") {
+		return s
+	}
+	return s + "."
 }
 
 // poolIDFor names pool in f as findings do, "" for global problems.

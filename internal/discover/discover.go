@@ -31,7 +31,11 @@ type Nginx struct {
 
 // FPM is one php-fpm installation.
 type FPM struct {
-	Conf    string
+	Conf string
+	// Prefix is php-fpm's prefix, against which relative paths (include=)
+	// resolve: the build's, guessed from where it is installed, "" for the
+	// distribution default (/usr).
+	Prefix  string
 	Binary  string
 	Master  *host.Process
 	Workers []host.Process
@@ -155,6 +159,7 @@ func Find(ctx context.Context, h host.Host, procs []host.Process, opts Options) 
 		if f.Binary == "" {
 			f.Binary = FPMBinaryFor(h, f.Conf)
 		}
+		f.Prefix = fpmPrefix(f)
 	}
 	for _, n := range res.Nginx {
 		if n.Binary == "" && host.Exists(h, "/usr/sbin/nginx") {
@@ -163,6 +168,23 @@ func Find(ctx context.Context, h host.Host, procs []host.Process, opts Options) 
 	}
 	sort.SliceStable(res.FPM, func(i, j int) bool { return res.FPM[i].Conf < res.FPM[j].Conf })
 	return res
+}
+
+// fpmPrefix guesses php-fpm's compiled prefix: a running master's binary
+// sits in PREFIX/sbin; an installed config at PREFIX/etc/php-fpm.conf
+// (the official Docker image: /usr/local). Distribution packages use /usr,
+// which fpmconf assumes when this is "".
+func fpmPrefix(f *FPM) string {
+	if f.Master != nil && f.Binary != "" {
+		if p := filepath.Dir(filepath.Dir(f.Binary)); p != "/usr" && p != "/" {
+			return p
+		}
+		return ""
+	}
+	if p, ok := strings.CutSuffix(f.Conf, "/etc/php-fpm.conf"); ok && p != "" && p != "/usr" {
+		return p
+	}
+	return ""
 }
 
 var debianFPMConf = regexp.MustCompile(`^/etc/php/([0-9]+\.[0-9]+)/fpm/`)

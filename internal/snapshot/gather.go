@@ -177,7 +177,7 @@ func workerCred(s *Snapshot, n *Nginx) (*host.Cred, string) {
 
 func loadFPM(ctx context.Context, s *Snapshot, d *discover.FPM) *FPM {
 	f := &FPM{FPM: d}
-	opts := fpmconf.Options{Root: s.Root}
+	opts := fpmconf.Options{Root: s.Root, Prefix: d.Prefix}
 	if d.Master != nil {
 		env := masterEnv(d.Master.PID)
 		opts.Env = func(k string) string { return env[k] }
@@ -188,7 +188,7 @@ func loadFPM(ctx context.Context, s *Snapshot, d *discover.FPM) *FPM {
 		return f
 	}
 	f.Config = cfg
-	f.Problems = append(append([]fpmconf.Problem{}, cfg.Problems...), fpmconf.Validate(cfg)...)
+	f.Problems = fpmconf.Validate(cfg) // includes the reading problems
 	if s.Live && f.Binary != "" && fpmconf.HasFatal(f.Problems) {
 		f.Test = runConfigTest(ctx, f.Binary, "-t", "-y", d.Conf)
 	}
