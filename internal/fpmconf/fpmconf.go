@@ -77,8 +77,9 @@ func (c *Config) Options() Options { return c.opts }
 // Pool returns the pool with this name (php-fpm compares names
 // case-insensitively), or nil.
 func (c *Config) Pool(name string) *Pool {
+	key := asciiLower(name)
 	for _, p := range c.Pools {
-		if strings.EqualFold(p.Name, name) {
+		if asciiLower(p.Name) == key {
 			return p
 		}
 	}

@@ -31,7 +31,8 @@ type loader struct {
 	ctx   context.Context
 	cfg   *Config
 	fs    rootFS
-	cur   *Section // nil: global
+	cur   *Section         // nil: global
+	pools map[string]*Pool // by ASCII-lowered name (php-fpm uses strcasecmp)
 	bytes int64
 	nfile int
 	seen  map[string]bool
@@ -211,14 +212,17 @@ func (l *loader) openSection(name, file string, line int) {
 		l.cur = nil
 		return
 	}
-	for _, p := range l.cfg.Pools {
-		if strings.EqualFold(p.Name, name) {
-			p.Reopened = append(p.Reopened, Position{file, line})
-			l.cur = &p.Section
-			return
-		}
+	key := asciiLower(name)
+	if p := l.pools[key]; p != nil {
+		p.Reopened = append(p.Reopened, Position{file, line})
+		l.cur = &p.Section
+		return
 	}
 	p := &Pool{Section: Section{Name: name, File: file, Line: line, cfg: l.cfg}}
+	if l.pools == nil {
+		l.pools = map[string]*Pool{}
+	}
+	l.pools[key] = p
 	l.cfg.Pools = append(l.cfg.Pools, p)
 	l.cur = &p.Section
 }
@@ -373,4 +377,15 @@ func (l *loader) include(s *Setting, depth int) {
 			return // context ended
 		}
 	}
+}
+
+// asciiLower folds like strcasecmp in the C locale: ASCII letters only.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

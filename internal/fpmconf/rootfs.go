@@ -1,6 +1,7 @@
 package fpmconf
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -91,10 +92,12 @@ func (r rootFS) readFile(p string, limit int64) ([]byte, error) {
 		// A FIFO or device would block or never end.
 		return nil, fmt.Errorf("%s: not a regular file", p)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
+	// Size the buffer from Stat so that a file is read in one call.
+	buf := bytes.NewBuffer(make([]byte, 0, min(fi.Size(), limit)+1))
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
 		return nil, err
 	}
+	data := buf.Bytes()
 	if int64(len(data)) > limit {
 		return nil, fmt.Errorf("%s: %w (more than %d bytes)", p, errFileTooLarge, limit)
 	}
@@ -130,12 +133,15 @@ func (r rootFS) glob(pattern string, maxResults int) ([]string, error) {
 		cands = []string{""}
 	}
 	literal := true // no wildcard expanded yet
-	for ci, c := range comps {
+	// Types of the entries of the last expanded component: for plain files
+	// and directories ReadDir already tells what a stat would.
+	types := map[string]fs.FileMode{}
+	for _, c := range comps {
 		if c == "" {
 			continue
 		}
-		last := ci == len(comps)-1
 		var next []string
+		clear(types)
 		if !hasMeta(c) {
 			for _, d := range cands {
 				next = append(next, joinHost(d, c))
@@ -161,7 +167,9 @@ func (r rootFS) glob(pattern string, maxResults int) ([]string, error) {
 					continue
 				}
 				if ok, _ := filepath.Match(c, name); ok {
-					next = append(next, joinHost(d, name))
+					p := joinHost(d, name)
+					next = append(next, p)
+					types[p] = e.Type()
 					if len(next) > maxResults {
 						return nil, fmt.Errorf("pattern %s: more than %d matches", pattern, maxResults)
 					}
@@ -170,15 +178,18 @@ func (r rootFS) glob(pattern string, maxResults int) ([]string, error) {
 		}
 		literal = false
 		cands = next
-		_ = last
 	}
 	var out []string
 	for _, p := range cands {
-		fi, err := r.stat(p)
-		if err != nil {
-			continue
+		t, known := types[p]
+		if !known || t&fs.ModeSymlink != 0 {
+			fi, err := r.stat(p)
+			if err != nil {
+				continue
+			}
+			t = fi.Mode().Type()
 		}
-		if fi.IsDir() {
+		if t.IsDir() {
 			p += "/"
 		}
 		out = append(out, p)

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"fmt"
 	"path"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -378,18 +380,25 @@ func (v *validator) duplicateListen() {
 			ls = append(ls, listener{p.Name + "_status", v.listenKey(&p.Section, sl), &p.Section, "pm.status_listen"})
 		}
 	}
-	for i := range ls {
-		for j := range ls {
-			if i == j || ls[i].key != ls[j].key {
-				continue
-			}
-			f, l := at(ls[j].sec, ls[j].setting)
-			v.add(Problem{Pool: ls[j].pool, Directive: ls[j].setting, File: f, Line: l,
-				Message: fmt.Sprintf("[pool %s] unable to set listen address as it's already used in another pool '%s'", ls[j].pool, ls[i].pool),
-				Rule:    "two pools cannot listen on the same address"})
-			v.sharedSockets(ls)
-			return // php-fpm stops at the first pair
+	// php-fpm compares every pair in order and stops at the first: the
+	// earliest listener with a twin, and its first twin after it.
+	first := map[string]int{}
+	a, b := -1, -1
+	for j, l := range ls {
+		i, ok := first[l.key]
+		if !ok {
+			first[l.key] = j
+			continue
 		}
+		if a < 0 || i < a {
+			a, b = i, j
+		}
+	}
+	if a >= 0 {
+		f, l := at(ls[b].sec, ls[b].setting)
+		v.add(Problem{Pool: ls[b].pool, Directive: ls[b].setting, File: f, Line: l,
+			Message: fmt.Sprintf("[pool %s] unable to set listen address as it's already used in another pool '%s'", ls[b].pool, ls[a].pool),
+			Rule:    "two pools cannot listen on the same address"})
 	}
 	v.sharedSockets(ls)
 }
@@ -398,23 +407,42 @@ func (v *validator) duplicateListen() {
 // socket: php-fpm does not notice and silently shares one listening socket,
 // so requests land in either pool.
 func (v *validator) sharedSockets(ls []listener) {
-	for i := range ls {
-		ai, err := ParseListen(ls[i].key)
+	type parsed struct {
+		i    int
+		addr Address
+	}
+	buckets := map[string][]parsed{} // by socket path or TCP port
+	for i, l := range ls {
+		a, err := ParseListen(l.key)
 		if err != nil {
 			continue
 		}
-		for j := i + 1; j < len(ls); j++ {
-			if ls[i].key == ls[j].key {
-				continue
+		k := "unix:" + a.Path
+		if a.Network == "tcp" {
+			k = "tcp:" + strconv.Itoa(a.Port)
+		}
+		buckets[k] = append(buckets[k], parsed{i, a})
+	}
+	var keys []string
+	for k, b := range buckets {
+		if len(b) > 1 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b := buckets[k]
+		for x := range b {
+			for y := x + 1; y < len(b); y++ {
+				li, lj := ls[b[x].i], ls[b[y].i]
+				if li.key == lj.key || !b[x].addr.SameSocket(b[y].addr) {
+					continue
+				}
+				f, l := at(lj.sec, lj.setting)
+				v.add(Problem{Pool: lj.pool, Directive: lj.setting, File: f, Line: l, Severity: Warning, Extra: true,
+					Message: fmt.Sprintf("pools '%s' and '%s' listen on the same socket (%s and %s)", li.pool, lj.pool, li.key, lj.key),
+					Rule:    "php-fpm compares listen strings only; equivalent addresses share one socket and requests go to either pool"})
 			}
-			aj, err := ParseListen(ls[j].key)
-			if err != nil || !ai.SameSocket(aj) {
-				continue
-			}
-			f, l := at(ls[j].sec, ls[j].setting)
-			v.add(Problem{Pool: ls[j].pool, Directive: ls[j].setting, File: f, Line: l, Severity: Warning, Extra: true,
-				Message: fmt.Sprintf("pools '%s' and '%s' listen on the same socket (%s and %s)", ls[i].pool, ls[j].pool, ls[i].key, ls[j].key),
-				Rule:    "php-fpm compares listen strings only; equivalent addresses share one socket and requests go to either pool"})
 		}
 	}
 }
