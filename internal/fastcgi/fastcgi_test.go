@@ -16,6 +16,11 @@ import (
 	"time"
 )
 
+// slack is how late a deadline may fire on a loaded machine (2 CPUs shared
+// with other packages' tests saw timers fire over a second late); every test
+// that checks a deadline holds the peer for much longer than this.
+const slack = 3 * time.Second
+
 // rec builds one raw record with explicit padding, as a scripted server
 // would send it.
 func rec(typ uint8, id uint16, content string, pad int) []byte {
@@ -350,7 +355,7 @@ func TestServerThatNeverAnswers(t *testing.T) {
 	if !errors.As(err, &te) || te.Phase != PhaseFirstByte || te.Limit != 150*time.Millisecond {
 		t.Fatalf("err %v, want first-byte timeout of 150ms", err)
 	}
-	if elapsed > 600*time.Millisecond {
+	if elapsed > 150*time.Millisecond+slack {
 		t.Fatalf("took %s, deadline was 150ms", elapsed)
 	}
 }
@@ -368,7 +373,7 @@ func TestServerThatNeverReads(t *testing.T) {
 	go func() {
 		c, err := ln.Accept()
 		if err == nil {
-			time.Sleep(2 * time.Second)
+			time.Sleep(10 * time.Second)
 			c.Close()
 		}
 	}()
@@ -379,7 +384,7 @@ func TestServerThatNeverReads(t *testing.T) {
 	if !errors.As(err, &te) || te.Phase != PhaseWrite {
 		t.Fatalf("err %v, want write timeout", err)
 	}
-	if time.Since(start) > time.Second {
+	if time.Since(start) > 100*time.Millisecond+slack {
 		t.Fatalf("took %s", time.Since(start))
 	}
 }
@@ -402,7 +407,7 @@ func TestTrickleCannotBeatTotalDeadline(t *testing.T) {
 	if !errors.As(err, &te) || te.Phase != PhaseRead {
 		t.Fatalf("err %v, want read-phase timeout", err)
 	}
-	if d := time.Since(start); d > 800*time.Millisecond {
+	if d := time.Since(start); d > 300*time.Millisecond+slack {
 		t.Fatalf("took %s past a 300ms total", d)
 	}
 }
@@ -419,7 +424,7 @@ func TestContextCancelStopsExchange(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}
-	if time.Since(start) > time.Second {
+	if time.Since(start) > 100*time.Millisecond+slack {
 		t.Fatalf("cancel took %s", time.Since(start))
 	}
 	// A context deadline is a timeout in the phase it hit.

@@ -111,7 +111,14 @@ func TestRealFPMStoppedAndStale(t *testing.T) {
 	t.Parallel()
 	l, c := startLab(t, "")
 	l.KillFPM() // SIGKILL leaves the socket file behind
-	_, err := c.Do(context.Background(), get("/ping", "/x.php", ""))
+	// KillFPM waits for the master only; until the workers are reaped too,
+	// the shared listening socket still accepts (and then resets).
+	var err error
+	_ = lab.WaitFor(func() bool {
+		_, err = c.Do(context.Background(), get("/ping", "/x.php", ""))
+		var closed *ClosedError
+		return !errors.As(err, &closed)
+	}, 3*time.Second)
 	var ce *ConnectError
 	if !errors.As(err, &ce) || ce.Errno != syscall.ECONNREFUSED {
 		t.Fatalf("stale socket: %v", err)

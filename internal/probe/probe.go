@@ -38,7 +38,9 @@ type Thresholds struct {
 	MaxActive      *int64 // unhealthy when "active processes" (the probe's own included) is above
 }
 
-func (t Thresholds) any() bool { return t.MaxListenQueue != nil || t.MinIdle != nil || t.MaxActive != nil }
+func (t Thresholds) any() bool {
+	return t.MaxListenQueue != nil || t.MinIdle != nil || t.MaxActive != nil
+}
 
 // Validate reports option combinations a probe cannot honour.
 func (o Options) Validate() error {
