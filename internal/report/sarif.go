@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"io"
 	"sort"
+
+	"github.com/fpmdoctor/fpmdoctor/docs"
 )
 
 // SARIF 2.1.0, the subset code-scanning services read: one rule per cause,
@@ -86,7 +88,11 @@ func writeSARIF(w io.Writer, r *Report) error {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRule{ID: id, ShortDescription: sarifMessage{Text: id}})
+		desc := docs.Title(id)
+		if desc == "" {
+			desc = id
+		}
+		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRule{ID: id, ShortDescription: sarifMessage{Text: desc}})
 	}
 	if run.Tool.Driver.Rules == nil {
 		run.Tool.Driver.Rules = []sarifRule{}
