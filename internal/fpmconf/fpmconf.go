@@ -10,6 +10,13 @@
 // `include` takes a glob whose relative form is resolved against php-fpm's
 // prefix (not the including file's directory).
 //
+// Values go through the INI scanner as php does: `;` starts a comment but
+// `#` does not; quotes keep blanks; unquoted yes/on/true read "1" and
+// no/off/false/none/null read ""; E_* constants and | & ^ ~ ! ( ) are
+// evaluated; ${NAME} comes from Options.Env. `$pool` is replaced by the
+// pool name in string options and array values (an error in [global]).
+// `$prefix` is only understood at the start of `chroot`, as in php-fpm.
+//
 // Load never fails because of the content of a file: every problem php-fpm
 // would report is kept in Config.Problems, and Validate adds the checks
 // php-fpm runs after reading (fpm_conf_post_process and
@@ -35,11 +42,11 @@ type Options struct {
 	// first, then its environment; pass the master's environment here.
 	// Nil means an empty environment: every ${NAME} expands to "".
 	Env func(string) string
-	// NonRoot says the master runs as an unprivileged user (a container with
-	// USER, or php-fpm -R is NOT meant here). php-fpm then does not require
-	// `user`.
+	// NonRoot says the master runs as an unprivileged user (for example a
+	// container with USER www-data); php-fpm then does not require `user`.
 	NonRoot bool
-	// AllowRunAsRoot mirrors php-fpm's -R / --allow-to-run-as-root.
+	// AllowRunAsRoot mirrors php-fpm's -R / --allow-to-run-as-root, which
+	// also makes `user` optional.
 	AllowRunAsRoot bool
 }
 
@@ -134,12 +141,23 @@ func (s *Section) IsGlobal() bool { return s.global }
 // Get returns the setting php-fpm uses for key, or nil if it is not set.
 // Option names compare case-insensitively as in php-fpm; array keys are
 // written in full ("env[DB_HOST]") and compare exactly. For repeated
-// options the last one wins, as php-fpm overwrites them.
+// options and php_value/php_admin_value/php_flag entries the last one wins;
+// for a repeated env[NAME] the FIRST one wins, because php-fpm keeps the
+// entries newest first and calls setenv for each in turn (observed with
+// php-fpm 8.2: env[A] = first, env[A] = second gives "first").
 func (s *Section) Get(key string) *Setting {
 	if s == nil {
 		return nil
 	}
 	name, akey, isArr := splitArrayKey(key)
+	if isArr && name == "env" {
+		for _, st := range s.Settings {
+			if st.IsArray && st.Name == name && st.ArrayKey == akey {
+				return st
+			}
+		}
+		return nil
+	}
 	for i := len(s.Settings) - 1; i >= 0; i-- {
 		st := s.Settings[i]
 		if isArr {

@@ -159,6 +159,9 @@ listen.owner = "www data"
 pm = ondemand
 pm.max_children = 4
 env[DB_HOST] = ${DB_HOST}
+env[DB_HOST] = ignored
+php_value[memory_limit] = 64M
+php_value[memory_limit] = 128M
 env[DB_PASSWORD] = "s3cr;et"   ; quoted semicolon
 php_admin_value[error_reporting] = E_ALL & ~E_DEPRECATED
 php_admin_flag[log_errors] = on
@@ -187,7 +190,8 @@ pm.max_children = 2
 		"listen":                           "/run/php/site-a.sock",
 		"listen.owner":                     "www data",
 		"pm.max_children":                  "8",
-		"env[DB_HOST]":                     "db.internal",
+		"env[DB_HOST]":                     "db.internal", // the first env[X] wins
+		"php_value[memory_limit]":          "128M",        // the last php_value wins
 		"env[DB_PASSWORD]":                 "s3cr;et",
 		"php_admin_value[error_reporting]": "24575",
 		"php_admin_flag[log_errors]":       "1",
