@@ -57,7 +57,7 @@ func (p Problem) String() string {
 	return fmt.Sprintf("%s: %s: %s", loc, p.Severity, p.Message)
 }
 
-// Fatal reports whether any problem would stop php-fpm.
+// HasFatal reports whether any problem would stop php-fpm.
 func HasFatal(ps []Problem) bool {
 	for _, p := range ps {
 		if p.Severity == Fatal {
