@@ -1,6 +1,7 @@
 package nginxconf
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -62,7 +63,7 @@ func checkOffsets(t testing.TB, c *Config) {
 		if text[len(text)-1] != want {
 			t.Errorf("%s: text %q does not end with %q", d.Pos(), text, want)
 		}
-		if got := 1 + strings.Count(string(f.Src[:d.Start]), "\n"); got != d.Line {
+		if got := lineOf(f.Src, d.Start); got != d.Line {
 			t.Errorf("%s: Line %d, but offset %d is on line %d", d.Pos(), d.Line, d.Start, got)
 		}
 		for _, a := range d.Args {
@@ -81,8 +82,8 @@ func rawName(src []byte, d *Directive) string {
 	// The name token's raw text ends where the first argument or the
 	// terminator begins; comparing the unquoted name is enough here.
 	s := string(src[d.Start:])
-	if strings.HasPrefix(s, `"`) || strings.HasPrefix(s, `'`) {
-		return s[:1]
+	if strings.HasPrefix(s, `"`) || strings.HasPrefix(s, `'`) || strings.Contains(s[:min(len(s), len(d.Name)+1)], `\`) {
+		return s[:1] // quoted or escaped: the value differs from the source
 	}
 	return d.Name
 }
@@ -104,4 +105,9 @@ func mustLoad(t testing.TB, main string, opts Options) *Config {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// lineOf returns the 1-based line of offset in src.
+func lineOf(src []byte, offset int) int {
+	return 1 + bytes.Count(src[:offset], []byte{'\n'})
 }

@@ -307,7 +307,7 @@ func errnoText(err error) string {
 // handler (cf->handler) instead of the directive table: they lex the same
 // but hold no nested blocks.
 var customBlocks = map[string]bool{
-	"map": true, "types": true, "geo": true, "split_clients": true, "charset_map": true, "match": true,
+	"map": true, "types": true, "geo": true, "split_clients": true, "charset_map": true,
 }
 
 // blockDirectives must open a block (NGX_CONF_BLOCK in nginx's tables).
