@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/probe"
 )
 
 // exitError carries an exit status through cobra without printing twice.
@@ -16,7 +18,12 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() {
+	if probe.MaybeRunConnectHelper() { // the probe's --as-user child; exits itself
+		return
+	}
+	os.Exit(run(os.Args[1:]))
+}
 
 func run(args []string) int {
 	root := newRootCmd()

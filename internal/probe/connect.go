@@ -166,7 +166,9 @@ func connectAs(ctx context.Context, cred *Credentials, path string) (net.Conn, e
 
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, "/proc/self/exe")
-	cmd.Args = []string{"fpmdoctor-connect-helper"}
+	// argv[0] "fpmdoctor": under testscript (cmd/fpmdoctor tests) the test
+	// binary dispatches on it, and an unknown name would run the whole suite.
+	cmd.Args = []string{"fpmdoctor"}
 	cmd.Env = []string{
 		helperEnv + "=" + path,
 		helperTimeoutEnv + "=" + strconv.FormatInt(max(time.Until(deadline).Milliseconds(), 1), 10),
