@@ -182,8 +182,6 @@ func (r Result) judge(resp *fastcgi.Response, o Options, script string) Result {
 		switch {
 		case scriptUnknown:
 			return r.healthy("a worker answered 404 \"Primary script unknown\" for " + script)
-		case resp.Status == 403 && strings.Contains(string(resp.Stderr), "security.limit_extensions"):
-			return r.healthy("a worker refused " + script + " by security.limit_extensions (403)")
 		case resp.Status >= 500:
 			return r.unhealthy("error-status", fmt.Sprintf("status %d for a missing script", resp.Status))
 		}

@@ -211,7 +211,6 @@ func TestProbeAgainstFakePool(t *testing.T) {
 		{"status not configured", notFound, func(o *Options) { o.StatusPath = "/status" }, MethodStatus, VerdictUnhealthy, "status-not-configured"},
 		{"error status", fcgiAnswer("Status: 500 Internal Server Error\r\n\r\n", ""), func(*Options) {}, MethodUnknownScript, VerdictUnhealthy, "error-status"},
 		{"script ran", fcgiAnswer("Content-type: text/html\r\n\r\nhello", ""), func(*Options) {}, MethodUnknownScript, VerdictUnhealthy, "unexpected-response"},
-		{"limit_extensions", fcgiAnswer("Status: 403 Forbidden\r\n\r\nAccess denied.\n", "Access to the script '/x' has been denied (see security.limit_extensions)"), func(*Options) {}, MethodUnknownScript, VerdictHealthy, "ok"},
 		{"overloaded", []byte{1, 3, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0}, func(*Options) {}, MethodUnknownScript, VerdictUnhealthy, "request-refused"},
 		{"early close", []byte{1, 6, 0, 1, 0, 4, 0, 0, 'S', 't', 'a'}, func(*Options) {}, MethodUnknownScript, VerdictFailed, "early-close"},
 	}
