@@ -97,10 +97,13 @@ func (c *Client) dialError(ctx, dialCtx context.Context, err error, start time.T
 	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("fastcgi: connect to %s: %w", displayAddr(c.Network, c.Address), ctx.Err())
 	}
-	if isTimeout(err) || dialCtx.Err() != nil {
+	// A system error is the connect's own answer, even one that Go calls a
+	// timeout: EAGAIN is a unix socket's full backlog, not a slow peer.
+	errno := errnoOf(err)
+	if dialCtx.Err() != nil || errno == 0 && isTimeout(err) {
 		return &TimeoutError{Phase: PhaseConnect, Limit: min(limit, c.Options.total()), Elapsed: time.Since(start), Err: err}
 	}
-	return &ConnectError{Network: c.Network, Address: c.Address, Errno: errnoOf(err), Err: err}
+	return &ConnectError{Network: c.Network, Address: c.Address, Errno: errno, Err: err}
 }
 
 // Exchange runs one request on an already-connected conn under opts (its

@@ -157,6 +157,7 @@ func connectAs(ctx context.Context, cred *Credentials, path string) (net.Conn, e
 	if !ok {
 		deadline = time.Now().Add(fastcgi.DefaultTimeout)
 	}
+	limit := time.Until(deadline)
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, &HelperError{fmt.Errorf("socketpair: %w", err)}
@@ -202,7 +203,7 @@ func connectAs(ctx context.Context, cred *Credentials, path string) (net.Conn, e
 	n, oobn, _, _, err := uc.ReadMsgUnix(msg, oob)
 	if err != nil || n != 4 {
 		if ctx.Err() != nil || isTimeout(err) {
-			return nil, &fastcgi.TimeoutError{Phase: fastcgi.PhaseConnect, Limit: time.Until(deadline), Err: errors.Join(err, ctx.Err())}
+			return nil, &fastcgi.TimeoutError{Phase: fastcgi.PhaseConnect, Limit: limit, Err: errors.Join(err, ctx.Err())}
 		}
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()

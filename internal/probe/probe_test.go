@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) {
@@ -271,5 +273,52 @@ func TestProbeNeverWaitsPastDeadline(t *testing.T) {
 	}
 	if d := time.Since(start); d > 200*time.Millisecond+slack {
 		t.Fatalf("took %s with a 200ms timeout", d)
+	}
+}
+
+// TestBacklogFull: a unix listener whose queue is full refuses a
+// non-blocking connect with EAGAIN, which nginx logs as
+// "(11: Resource temporarily unavailable)". Both the direct connect and the
+// credential helper must report it, at once.
+func TestBacklogFull(t *testing.T) {
+	dir, err := os.MkdirTemp("", "probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	path := filepath.Join(dir, "full.sock")
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, 0o777)
+	if err := unix.Listen(fd, 0); err != nil { // never accepts
+		t.Fatal(err)
+	}
+	// Fill the queue (backlog 0 still admits one connection).
+	for range 3 {
+		if c, err := net.Dial("unix", path); err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+	}
+	target := Target{"unix", path}
+	r := Probe(context.Background(), target, Options{Timeout: 2 * time.Second})
+	if r.Verdict != VerdictUnreachable || r.Reason != "backlog-full" || r.Latency > time.Second {
+		t.Fatalf("%s/%s after %s: %s", r.Verdict, r.Reason, r.Latency, r.Detail)
+	}
+	if os.Geteuid() == 0 {
+		nobody, err := LookupUser("nobody")
+		if err != nil {
+			t.Skip("no user nobody")
+		}
+		r = Probe(context.Background(), target, Options{Timeout: 2 * time.Second, As: nobody})
+		if r.Verdict != VerdictUnreachable || r.Reason != "backlog-full" || r.AsUser != "nobody" {
+			t.Fatalf("as nobody: %s/%s: %s", r.Verdict, r.Reason, r.Detail)
+		}
 	}
 }
