@@ -7,7 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -73,6 +76,7 @@ type File struct {
 	dirs     []*Directive // parsed once; spliced (copied) at each include
 	problems []Problem
 	spliced  bool
+	err      error // reading failed (files read ahead report it when used)
 }
 
 // Include is one include directive and what it brought in.
@@ -112,6 +116,7 @@ func Load(ctx context.Context, mainFile string, opts Options) (*Config, error) {
 		opts:  opts,
 		fs:    fs,
 		globs: map[string][]string{},
+		ahead: map[string]*File{},
 		cfg: &Config{
 			Main:   mainFile,
 			Prefix: filepath.Dir(mainFile),
@@ -136,6 +141,7 @@ type loader struct {
 	fs    fsys
 	cfg   *Config
 	globs map[string][]string // pattern → matches, so a snippet's include is globbed once
+	ahead map[string]*File    // read and parsed in parallel, not yet used
 	bytes int64
 	count int      // directives in the spliced tree
 	stack []string // include chain, for cycles
@@ -154,16 +160,78 @@ func (l *loader) file(path string) (*File, error) {
 	if len(l.cfg.Files) >= l.opts.MaxFiles {
 		return nil, fmt.Errorf("more than %d files", l.opts.MaxFiles)
 	}
-	src, err := l.fs.readFile(path, l.opts.MaxBytes-l.bytes)
-	if err != nil {
-		return nil, err
+	f, ok := l.ahead[path]
+	if ok {
+		delete(l.ahead, path)
+	} else {
+		f = l.read(path, l.opts.MaxBytes-l.bytes)
 	}
-	l.bytes += int64(len(src))
-	f := &File{Path: path, Src: src}
-	f.dirs, f.problems = parseFile(path, src, l.opts.MaxBlockDepth)
+	if f.err != nil {
+		return nil, f.err
+	}
+	if l.bytes+int64(len(f.Src)) > l.opts.MaxBytes {
+		return nil, fmt.Errorf("%s: configuration larger than the byte limit", path)
+	}
+	l.bytes += int64(len(f.Src))
 	l.cfg.Files = append(l.cfg.Files, f)
 	l.cfg.byPath[path] = f
 	return f, nil
+}
+
+func (l *loader) read(path string, budget int64) *File {
+	src, err := l.fs.readFile(path, budget)
+	if err != nil {
+		return &File{Path: path, err: err}
+	}
+	f := &File{Path: path, Src: src}
+	f.dirs, f.problems = parseFile(path, src, l.opts.MaxBlockDepth)
+	return f
+}
+
+// readAhead reads and parses the files of a glob in parallel, before they
+// are spliced in order: a hosting server's sites-enabled/* holds thousands
+// of files, and parsing them is independent. It reads no more files and
+// bytes than the limits still allow.
+func (l *loader) readAhead(names []string) {
+	var todo []string
+	for _, name := range names {
+		if l.cfg.byPath[name] == nil && l.ahead[name] == nil && indexOf(l.stack, name) < 0 {
+			todo = append(todo, name)
+		}
+	}
+	todo = todo[:min(len(todo), l.opts.MaxFiles-len(l.cfg.Files)-len(l.ahead))]
+	workers := min(runtime.GOMAXPROCS(0), len(todo))
+	if workers < 2 {
+		return
+	}
+	out := make([]*File, len(todo))
+	var (
+		next   atomic.Int64
+		used   atomic.Int64
+		budget = l.opts.MaxBytes - l.bytes
+		wg     sync.WaitGroup
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(todo) || l.ctx.Err() != nil || used.Load() > budget {
+					return
+				}
+				f := l.read(todo[i], budget-used.Load())
+				used.Add(int64(len(f.Src)))
+				out[i] = f
+			}
+		}()
+	}
+	wg.Wait()
+	for _, f := range out {
+		if f != nil {
+			l.ahead[f.Path] = f
+		}
+	}
 }
 
 // splice copies the parsed directives of f under parent, replacing each
@@ -247,6 +315,7 @@ func (l *loader) include(inc *Include, parent *Directive, custom bool) []*Direct
 			names = l.fs.glob(pattern)
 			l.globs[pattern] = names
 		}
+		l.readAhead(names)
 	} else {
 		names = []string{pattern}
 	}
@@ -393,14 +462,11 @@ func (fs fsys) readFile(p string, budget int64) ([]byte, error) {
 	if budget <= 0 || fi.Size() > budget {
 		return nil, fmt.Errorf("%s: configuration larger than the byte limit", p)
 	}
-	// Read at most budget+1 bytes: the size may change, or the file may be
-	// a pipe or a device that never ends.
-	src, err := io.ReadAll(io.LimitReader(fh, budget+1))
-	if err != nil {
+	// Like nginx, read as many bytes as fstat reported: a pipe or a device
+	// reads as empty instead of never ending, and a growing file stops.
+	src := make([]byte, fi.Size())
+	if _, err := io.ReadFull(fh, src); err != nil {
 		return nil, err
-	}
-	if int64(len(src)) > budget {
-		return nil, fmt.Errorf("%s: configuration larger than the byte limit", p)
 	}
 	return src, nil
 }

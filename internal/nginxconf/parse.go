@@ -30,6 +30,30 @@ type lexer struct {
 	// bufEnd simulates the end of nginx's 4096-byte read buffer so that
 	// "too long parameter" fires exactly where nginx's would.
 	bufEnd int
+	// arena holds the Args of many directives in one allocation: with
+	// thousands of files, per-directive slices dominate allocation and GC.
+	arena []Arg
+}
+
+// scratch returns an empty slice whose appends land in the arena.
+func (lx *lexer) scratch() []Arg {
+	if cap(lx.arena)-len(lx.arena) < 16 {
+		// Start near the file's needs (about one word per 8 bytes),
+		// then grow in chunks.
+		lx.arena = make([]Arg, 0, min(max(len(lx.src)/8, 32), 1024))
+	}
+	return lx.arena[len(lx.arena):len(lx.arena)]
+}
+
+// keep claims args from the arena (when appends stayed inside it) and
+// caps it so that appends by callers cannot overwrite a neighbour.
+func (lx *lexer) keep(args []Arg) []Arg {
+	n := len(args)
+	free := lx.arena[len(lx.arena):cap(lx.arena)]
+	if n > 0 && n <= len(free) && &free[0] == &args[0] {
+		lx.arena = lx.arena[:len(lx.arena)+n]
+	}
+	return args[:n:n]
 }
 
 type lexError struct {
@@ -53,6 +77,7 @@ func (lx *lexer) statement() (args []Arg, line int, how stop, term int, err *lex
 		startLine            = lx.line
 		hasEscape            bool
 	)
+	args = lx.scratch()
 	for {
 		if lx.pos >= lx.bufEnd {
 			if lx.bufEnd >= len(lx.src) {
@@ -236,22 +261,28 @@ func parseFile(path string, src []byte, maxDepth int) ([]*Directive, []Problem) 
 	text := string(src)
 	lx := newLexer(src, text)
 	var (
-		top   []*Directive
-		stack []*Directive
+		stack []*Directive // open blocks
+		// kids collects the children of every open block, innermost last;
+		// marks[i] is where stack[i]'s children start. Each block gets an
+		// exact-size slice when it closes.
+		kids  []*Directive
+		marks []int
+		slab  []Directive
 	)
-	add := func(d *Directive) {
-		if n := len(stack); n > 0 {
-			d.Parent = stack[n-1]
-			stack[n-1].Block = append(stack[n-1].Block, d)
-		} else {
-			top = append(top, d)
+	closeBlock := func(d *Directive, from int) {
+		d.Block = append([]*Directive(nil), kids[from:]...)
+		kids = kids[:from]
+	}
+	finish := func() []*Directive {
+		for i := len(stack) - 1; i >= 0; i-- {
+			stack[i].End = len(src)
+			closeBlock(stack[i], marks[i])
 		}
+		top := append([]*Directive(nil), kids...)
+		return top
 	}
 	fail := func(line int, msg string) ([]*Directive, []Problem) {
-		for _, d := range stack {
-			d.End = len(src)
-		}
-		return top, []Problem{{File: path, Line: line, Message: msg}}
+		return finish(), []Problem{{File: path, Line: line, Message: msg}}
 	}
 	for {
 		args, line, how, term, err := lx.statement()
@@ -263,30 +294,42 @@ func parseFile(path string, src []byte, maxDepth int) ([]*Directive, []Problem) 
 			if len(stack) > 0 {
 				return fail(lx.line, `unexpected end of file, expecting "}"`)
 			}
-			return top, nil
+			return finish(), nil
 		case stopBlockDone:
-			if len(stack) == 0 {
+			n := len(stack)
+			if n == 0 {
 				return fail(lx.line, `unexpected "}"`)
 			}
-			d := stack[len(stack)-1]
+			d := stack[n-1]
 			d.BlockClose, d.End = term, term+1
-			stack = stack[:len(stack)-1]
+			closeBlock(d, marks[n-1])
+			stack, marks = stack[:n-1], marks[:n-1]
 		default:
-			d := &Directive{
+			args = lx.keep(args)
+			if len(slab) == 0 {
+				slab = make([]Directive, min(max(len(src)/32, 8), 256))
+			}
+			d := &slab[0]
+			slab = slab[1:]
+			*d = Directive{
 				Name:  args[0].Value,
-				Args:  args[1:len(args):len(args)],
+				Args:  args[1:],
 				File:  path,
 				Line:  line,
 				Start: args[0].Start,
 				End:   term + 1,
 			}
-			add(d)
+			if n := len(stack); n > 0 {
+				d.Parent = stack[n-1]
+			}
+			kids = append(kids, d)
 			if how == stopBlockStart {
 				if len(stack) >= maxDepth {
 					return fail(lx.line, fmt.Sprintf("blocks nested deeper than %d levels", maxDepth))
 				}
 				d.IsBlock, d.BlockOpen, d.BlockClose = true, term, -1
 				stack = append(stack, d)
+				marks = append(marks, len(kids))
 			}
 		}
 	}
