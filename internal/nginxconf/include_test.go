@@ -212,3 +212,72 @@ func TestGlobSubdirectories(t *testing.T) {
 		t.Fatalf("tree %q problems %v", got, c.Problems)
 	}
 }
+
+func TestIncludeDirectoryAndDevice(t *testing.T) {
+	dir := writeTree(t, t.TempDir(), map[string]string{
+		"nginx.conf": "include d/*;\ninclude /dev/null;\n",
+		"d/a.conf":   "a;\n",
+		"d/sub/x":    "x;\n",
+	})
+	c := mustLoad(t, filepath.Join(dir, "nginx.conf"), Options{})
+	// nginx 1.22: pread() "…/d/sub" failed (21: Is a directory)
+	if len(c.Problems) != 1 || c.Problems[0].Message != `pread() "`+dir+`/d/sub" failed (21: Is a directory)` {
+		t.Fatalf("problems %v", c.Problems)
+	}
+	if got := strings.Join(names(c.Directives), " "); got != "a" {
+		t.Fatalf("tree %q", got)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	files := map[string]string{"nginx.conf": "include sites/*.conf;\n"}
+	for i := 0; i < 50; i++ {
+		files["sites/"+itoa(100+i)+".conf"] = "server { listen 80; }\n"
+	}
+	dir := writeTree(t, t.TempDir(), files)
+	main := filepath.Join(dir, "nginx.conf")
+
+	c := mustLoad(t, main, Options{MaxFiles: 10})
+	if len(c.Files) != 10 || len(c.Problems) != 41 || !strings.Contains(c.Problems[0].Message, "more than 10 files") {
+		t.Fatalf("MaxFiles: %d files, %d problems %v", len(c.Files), len(c.Problems), c.Problems[:1])
+	}
+	c = mustLoad(t, main, Options{MaxBytes: 22 + 22*5})
+	if len(c.Files) != 6 || !strings.Contains(c.Problems[0].Message, "byte limit") {
+		t.Fatalf("MaxBytes: %d files, problems %v", len(c.Files), c.Problems)
+	}
+	c = loadString(t, strings.Repeat("a {", 200)+strings.Repeat("}", 200))
+	if len(c.Problems) != 1 || c.Problems[0].Message != "blocks nested deeper than 128 levels" {
+		t.Fatalf("MaxBlockDepth: %v", c.Problems)
+	}
+	chain := map[string]string{"nginx.conf": "include c0.conf;\n"}
+	for i := 0; i < 100; i++ {
+		chain["c"+itoa(i)+".conf"] = "include c" + itoa(i+1) + ".conf;\n"
+	}
+	dir = writeTree(t, t.TempDir(), chain)
+	c = mustLoad(t, filepath.Join(dir, "nginx.conf"), Options{MaxIncludeDepth: 10})
+	if len(c.Problems) != 1 || c.Problems[0].Message != "includes nested deeper than 10 levels" {
+		t.Fatalf("MaxIncludeDepth: %v", c.Problems)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Load(ctx, main, Options{}); err == nil {
+		t.Fatal("cancelled context: no error")
+	}
+}
+
+func TestReadAheadWithinLimits(t *testing.T) {
+	// Two globs whose files are read ahead while the file limit is close.
+	files := map[string]string{"nginx.conf": "include a/*.conf;\ninclude b/*.conf;\n"}
+	for i := 0; i < 8; i++ {
+		files["a/"+itoa(i)+".conf"] = "include b/" + itoa(i) + ".conf;\n"
+		files["b/"+itoa(i)+".conf"] = "x;\n"
+	}
+	dir := writeTree(t, t.TempDir(), files)
+	for limit := 1; limit < 20; limit++ {
+		c := mustLoad(t, filepath.Join(dir, "nginx.conf"), Options{MaxFiles: limit})
+		if len(c.Files) > limit {
+			t.Fatalf("limit %d: %d files", limit, len(c.Files))
+		}
+	}
+}

@@ -199,7 +199,7 @@ func (l *loader) readAhead(names []string) {
 			todo = append(todo, name)
 		}
 	}
-	todo = todo[:min(len(todo), l.opts.MaxFiles-len(l.cfg.Files)-len(l.ahead))]
+	todo = todo[:max(0, min(len(todo), l.opts.MaxFiles-len(l.cfg.Files)-len(l.ahead)))]
 	workers := min(runtime.GOMAXPROCS(0), len(todo))
 	if workers < 2 {
 		return
@@ -339,7 +339,11 @@ func (l *loader) include(inc *Include, parent *Directive, custom bool) []*Direct
 		}
 		f, err := l.file(name)
 		if err != nil {
-			l.problem(d.File, d.Line, `open() "%s" failed %s`, name, errnoText(err))
+			op := "open"
+			if pe := (*os.PathError)(nil); errors.As(err, &pe) && pe.Op == "pread" {
+				op = "pread"
+			}
+			l.problem(d.File, d.Line, `%s() "%s" failed %s`, op, name, errnoText(err))
 			continue
 		}
 		inc.Files = append(inc.Files, name)
@@ -457,7 +461,8 @@ func (fs fsys) readFile(p string, budget int64) ([]byte, error) {
 		return nil, err
 	}
 	if fi.IsDir() {
-		return nil, &os.PathError{Op: "read", Path: p, Err: syscall.EISDIR}
+		// open(2) succeeds on a directory; nginx fails at the first read.
+		return nil, &os.PathError{Op: "pread", Path: p, Err: syscall.EISDIR}
 	}
 	if budget <= 0 || fi.Size() > budget {
 		return nil, fmt.Errorf("%s: configuration larger than the byte limit", p)
