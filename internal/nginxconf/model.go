@@ -300,8 +300,7 @@ func upstreamServer(d *Directive, problem func(*Directive, string, ...any)) Upst
 				problem(d, `invalid parameter "%s"`, a.Value)
 			}
 		case "fail_timeout":
-			// ngx_parse_time(…, 1): seconds.
-			if dur, err := ParseDuration(val); err == nil {
+			if dur, err := parseSeconds(val); err == nil {
 				us.FailTimeout = dur
 			} else {
 				problem(d, `invalid parameter "%s"`, a.Value)

@@ -73,6 +73,21 @@ func TestParseDuration(t *testing.T) {
 	}
 }
 
+func TestParseSeconds(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"10": 10 * time.Second, "30s": 30 * time.Second, "1y": 365 * 24 * time.Hour, "1M2d": 32 * 24 * time.Hour, "1m 1": 61 * time.Second,
+	} {
+		if got, err := parseSeconds(in); err != nil || got != want {
+			t.Errorf("parseSeconds(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"500ms", "1s1m", "", "1d1y"} {
+		if _, err := parseSeconds(in); err == nil {
+			t.Errorf("parseSeconds(%q) accepted", in)
+		}
+	}
+}
+
 func TestParseSize(t *testing.T) {
 	tests := []struct {
 		in   string

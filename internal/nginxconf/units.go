@@ -14,8 +14,30 @@ var errInvalidValue = errors.New("invalid value")
 // optionally separated by spaces ("1m30s", "1h 30m", "500ms"). "M" and
 // "y" are not accepted in this form, as in nginx.
 func ParseDuration(s string) (time.Duration, error) {
+	ms, err := parseTime(s, false)
+	if err != nil || ms > math.MaxInt64/int64(time.Millisecond) {
+		return 0, errInvalidValue
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// parseSeconds is ngx_parse_time with is_sec = 1, used by parameters such
+// as fail_timeout: y (365d) and M (30d) are allowed, ms is not.
+func parseSeconds(s string) (time.Duration, error) {
+	sec, err := parseTime(s, true)
+	if err != nil || sec > math.MaxInt64/int64(time.Second) {
+		return 0, errInvalidValue
+	}
+	return time.Duration(sec) * time.Second, nil
+}
+
+// parseTime transcribes ngx_parse_time: the result is in milliseconds, or
+// in seconds when isSec is set.
+func parseTime(s string, isSec bool) (int64, error) {
 	const (
-		stMonth = iota + 2
+		stStart = iota
+		stYear
+		stMonth
 		stWeek
 		stDay
 		stHour
@@ -25,6 +47,9 @@ func ParseDuration(s string) (time.Duration, error) {
 		stLast
 	)
 	step := stMonth
+	if isSec {
+		step = stStart
+	}
 	var total, value int64
 	valid := false
 	for i := 0; i < len(s); {
@@ -38,37 +63,50 @@ func ParseDuration(s string) (time.Duration, error) {
 			valid = true
 			continue
 		}
-		var scale int64 // in milliseconds
+		var scale int64 // seconds, except for ms
 		next := 0
 		switch c {
+		case 'y':
+			if step > stStart {
+				return 0, errInvalidValue
+			}
+			next, scale = stYear, 365*24*3600
+		case 'M':
+			next, scale = stMonth, 30*24*3600
 		case 'w':
-			next, scale = stWeek, 7*24*3600*1000
+			next, scale = stWeek, 7*24*3600
 		case 'd':
-			next, scale = stDay, 24*3600*1000
+			next, scale = stDay, 24*3600
 		case 'h':
-			next, scale = stHour, 3600*1000
+			next, scale = stHour, 3600
 		case 'm':
 			if i < len(s) && s[i] == 's' {
+				if isSec {
+					return 0, errInvalidValue
+				}
 				i++
 				next, scale = stMsec, 1
 			} else {
-				next, scale = stMin, 60*1000
+				next, scale = stMin, 60
 			}
 		case 's':
-			next, scale = stSec, 1000
+			next, scale = stSec, 1
 		case ' ':
 			// A bare number followed by a space counts as seconds.
 			if step >= stSec {
 				return 0, errInvalidValue
 			}
-			next, scale = stLast, 1000
+			next, scale = stLast, 1
 		default:
 			return 0, errInvalidValue
 		}
-		if next != stLast && step >= next {
+		if next != stLast && next != stYear && step >= next {
 			return 0, errInvalidValue
 		}
 		step = next
+		if next != stMsec && !isSec {
+			scale *= 1000
+		}
 		if value > math.MaxInt64/scale || total > math.MaxInt64-value*scale {
 			return 0, errInvalidValue
 		}
@@ -81,14 +119,16 @@ func ParseDuration(s string) (time.Duration, error) {
 	if !valid {
 		return 0, errInvalidValue
 	}
-	if value > math.MaxInt64/1000 || total > math.MaxInt64-value*1000 {
+	if !isSec {
+		if value > math.MaxInt64/1000 {
+			return 0, errInvalidValue
+		}
+		value *= 1000
+	}
+	if total > math.MaxInt64-value {
 		return 0, errInvalidValue
 	}
-	total += value * 1000
-	if total > math.MaxInt64/int64(time.Millisecond) {
-		return 0, errInvalidValue
-	}
-	return time.Duration(total) * time.Millisecond, nil
+	return total + value, nil
 }
 
 // ParseSize parses a size like nginx's ngx_parse_size: digits with an
