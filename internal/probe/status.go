@@ -30,18 +30,6 @@ type Status struct {
 	SlowRequests       int64     `json:"slow_requests"`
 }
 
-// StatusFormat is a query string php-fpm's status page understands.
-type StatusFormat string
-
-// The status page formats; "full" can be combined with any of them.
-const (
-	FormatText        StatusFormat = ""
-	FormatJSON        StatusFormat = "json"
-	FormatXML         StatusFormat = "xml"
-	FormatOpenMetrics StatusFormat = "openmetrics"
-	FormatHTML        StatusFormat = "html" // not parsed
-)
-
 // ParseStatus parses a status page body in the text, JSON, XML or
 // OpenMetrics format, with or without ?full (per-process blocks are
 // ignored). The format is recognised from the body itself.
