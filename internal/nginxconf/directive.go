@@ -22,9 +22,21 @@ type Arg struct {
 // files are spliced into the tree where the include was; each keeps the
 // File, Line and offsets of the file it was read from.
 //
-// Args and the strings in them are shared between the copies of a file that
-// is included from several places: treat them as read-only.
+// What was written (name, arguments, position) is in the embedded Syntax,
+// shared by every splice of a file included from several places; only the
+// tree links (Block, Parent, Via) are per splice. Treat Syntax as read-only.
 type Directive struct {
+	*Syntax
+	Block []*Directive
+	// Parent is the enclosing block directive, nil at the top level.
+	Parent *Directive
+	// Via is the include that brought this directive into the tree, nil for
+	// directives of the main file.
+	Via *Include
+}
+
+// Syntax is a directive as written in its file.
+type Syntax struct {
 	Name string
 	Args []Arg
 	// File is the path as the host sees it (without Options.Root).
@@ -38,12 +50,6 @@ type Directive struct {
 	// "{" and BlockClose the offset of "}" (or -1 when the file ended first).
 	IsBlock               bool
 	BlockOpen, BlockClose int
-	Block                 []*Directive
-	// Parent is the enclosing block directive, nil at the top level.
-	Parent *Directive
-	// Via is the include that brought this directive into the tree, nil for
-	// directives of the main file.
-	Via *Include
 }
 
 // ArgValues returns the values of the arguments.

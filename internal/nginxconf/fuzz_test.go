@@ -3,6 +3,7 @@ package nginxconf
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,6 +71,13 @@ func FuzzParse(f *testing.F) {
 		if n > len(src) {
 			t.Fatalf("%d directives from %d bytes", n, len(src))
 		}
+		// The fast path must not change anything.
+		slow := newLexer(src, string(src))
+		slow.noFastPath = true
+		sdirs, sprobs := parse(slow, path, 64)
+		if got, want := dumpTree(dirs, probs), dumpTree(sdirs, sprobs); got != want {
+			t.Fatalf("fast path differs:\n%s\nslow:\n%s", got, want)
+		}
 		if len(probs) == 0 && len(src) < 1<<12 { // checkOffsets is quadratic
 			checkOffsets(t, c)
 		}
@@ -115,4 +123,32 @@ func FuzzLoad(f *testing.F) {
 		}
 		_ = c.Model()
 	})
+}
+
+// dumpTree renders everything the parser produced, for comparisons.
+func dumpTree(ds []*Directive, probs []Problem) string {
+	var b strings.Builder
+	Walk(ds, func(d *Directive) bool {
+		fmt.Fprintf(&b, "%q %d %d-%d %v %d-%d %+v\n", d.Name, d.Line, d.Start, d.End, d.IsBlock, d.BlockOpen, d.BlockClose, d.Args)
+		return true
+	})
+	fmt.Fprintf(&b, "%v", probs)
+	return b.String()
+}
+
+// TestFastPathAtBufferBoundaries: tokens ending right around nginx's 4096
+// byte buffer edges lex the same with and without the fast path.
+func TestFastPathAtBufferBoundaries(t *testing.T) {
+	for pad := 4080; pad < 4100; pad++ {
+		for _, shape := range []string{"a %s;\n", "a \"%s\";\n", "a '%s';\n", "#%s\na;\n", "x;\n%s\n;", "a $%s{b};\n"} {
+			src := []byte(fmt.Sprintf("x y;\n"+shape+"z;\n", strings.Repeat("w", pad)))
+			fast, fp := parseFile("f", src, 64)
+			slow := newLexer(src, string(src))
+			slow.noFastPath = true
+			sd, sp := parse(slow, "f", 64)
+			if got, want := dumpTree(fast, fp), dumpTree(sd, sp); got != want {
+				t.Fatalf("pad %d shape %q:\n%s\nslow:\n%s", pad, shape, got, want)
+			}
+		}
+	}
 }

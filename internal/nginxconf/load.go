@@ -257,8 +257,7 @@ func (l *loader) copyTree(tmpl []*Directive, parent *Directive, via *Include, cu
 		}
 		if t.Name == "include" && !t.IsBlock {
 			inc := &Include{Directive: &slab[i]}
-			*inc.Directive = *t
-			inc.Directive.Parent, inc.Directive.Via = parent, via
+			*inc.Directive = Directive{Syntax: t.Syntax, Parent: parent, Via: via}
 			l.cfg.Includes = append(l.cfg.Includes, inc)
 			out = append(out, l.include(inc, parent, custom)...)
 			continue
@@ -270,8 +269,7 @@ func (l *loader) copyTree(tmpl []*Directive, parent *Directive, via *Include, cu
 			break
 		}
 		d := &slab[i]
-		*d = *t
-		d.Parent, d.Via = parent, via
+		*d = Directive{Syntax: t.Syntax, Parent: parent, Via: via}
 		l.check(d, custom)
 		if t.IsBlock {
 			d.Block = l.copyTree(t.Block, d, via, custom || customBlocks[t.Name])

@@ -30,6 +30,8 @@ type lexer struct {
 	// bufEnd simulates the end of nginx's 4096-byte read buffer so that
 	// "too long parameter" fires exactly where nginx's would.
 	bufEnd int
+	// noFastPath disables the byte-skipping fast path (tests compare both).
+	noFastPath bool
 	// arena holds the Args of many directives in one allocation: with
 	// thousands of files, per-directive slices dominate allocation and GC.
 	arena []Arg
@@ -40,7 +42,7 @@ func (lx *lexer) scratch() []Arg {
 	if cap(lx.arena)-len(lx.arena) < 16 {
 		// Start near the file's needs (about one word per 8 bytes),
 		// then grow in chunks.
-		lx.arena = make([]Arg, 0, min(max(len(lx.src)/8, 32), 1024))
+		lx.arena = make([]Arg, 0, min(max(len(lx.src)/12, 32), 1024))
 	}
 	return lx.arena[len(lx.arena):len(lx.arena)]
 }
@@ -79,6 +81,31 @@ func (lx *lexer) statement() (args []Arg, line int, how stop, term int, err *lex
 	)
 	args = lx.scratch()
 	for {
+		// Fast path: skip bytes that change no state (the body of a word,
+		// a quoted string or a comment). It stops at the simulated buffer
+		// end so that the refill check below sees the same positions.
+		if !lx.noFastPath && (!lastSpace && !needSpace && !quoted && !variable || comment) {
+			p, lim, src := lx.pos, lx.bufEnd, lx.src
+			switch {
+			case comment:
+				for p < lim && src[p] != '\n' {
+					p++
+				}
+			case dq:
+				for p < lim && src[p] != '"' && src[p] != '\\' && src[p] != '\n' && src[p] != '$' {
+					p++
+				}
+			case sq:
+				for p < lim && src[p] != '\'' && src[p] != '\\' && src[p] != '\n' && src[p] != '$' {
+					p++
+				}
+			default:
+				for p < lim && wordByte(src[p]) {
+					p++
+				}
+			}
+			lx.pos = p
+		}
 		if lx.pos >= lx.bufEnd {
 			if lx.bufEnd >= len(lx.src) {
 				if len(args) > 0 || !lastSpace {
@@ -226,6 +253,16 @@ func (lx *lexer) statement() (args []Arg, line int, how stop, term int, err *lex
 	}
 }
 
+// wordByte reports whether c continues an unquoted word without changing
+// the lexer's state.
+func wordByte(c byte) bool {
+	switch c {
+	case ' ', '\t', '\r', '\n', ';', '{', '\\', '$':
+		return false
+	}
+	return true
+}
+
 // unescape applies the escapes nginx applies to every word, quoted or not.
 // Other backslashes are kept as they are.
 func unescape(b []byte) string {
@@ -258,8 +295,11 @@ func unescape(b []byte) string {
 // includes. Like nginx it stops at the first syntax error; the directives
 // read so far are kept.
 func parseFile(path string, src []byte, maxDepth int) ([]*Directive, []Problem) {
-	text := string(src)
-	lx := newLexer(src, text)
+	return parse(newLexer(src, string(src)), path, maxDepth)
+}
+
+func parse(lx *lexer, path string, maxDepth int) ([]*Directive, []Problem) {
+	src := lx.src
 	var (
 		stack []*Directive // open blocks
 		// kids collects the children of every open block, innermost last;
@@ -268,6 +308,7 @@ func parseFile(path string, src []byte, maxDepth int) ([]*Directive, []Problem) 
 		kids  []*Directive
 		marks []int
 		slab  []Directive
+		syns  []Syntax
 	)
 	closeBlock := func(d *Directive, from int) {
 		d.Block = append([]*Directive(nil), kids[from:]...)
@@ -307,11 +348,13 @@ func parseFile(path string, src []byte, maxDepth int) ([]*Directive, []Problem) 
 		default:
 			args = lx.keep(args)
 			if len(slab) == 0 {
-				slab = make([]Directive, min(max(len(src)/32, 8), 256))
+				n := min(max(len(src)/32, 8), 256)
+				slab, syns = make([]Directive, n), make([]Syntax, n)
 			}
 			d := &slab[0]
-			slab = slab[1:]
-			*d = Directive{
+			d.Syntax = &syns[0]
+			slab, syns = slab[1:], syns[1:]
+			*d.Syntax = Syntax{
 				Name:  args[0].Value,
 				Args:  args[1:],
 				File:  path,
