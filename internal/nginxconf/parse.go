@@ -40,9 +40,9 @@ type lexer struct {
 // scratch returns an empty slice whose appends land in the arena.
 func (lx *lexer) scratch() []Arg {
 	if cap(lx.arena)-len(lx.arena) < 16 {
-		// Start near the file's needs (about one word per 8 bytes),
-		// then grow in chunks.
-		lx.arena = make([]Arg, 0, min(max(len(lx.src)/12, 32), 1024))
+		// Size chunks by what is left to read: real configs have about
+		// one word per 15 bytes (comments included).
+		lx.arena = make([]Arg, 0, min((len(lx.src)-lx.pos)/12+16, 1024))
 	}
 	return lx.arena[len(lx.arena):len(lx.arena)]
 }
@@ -348,7 +348,8 @@ func parse(lx *lexer, path string, maxDepth int) ([]*Directive, []Problem) {
 		default:
 			args = lx.keep(args)
 			if len(slab) == 0 {
-				n := min(max(len(src)/32, 8), 256)
+				// About one directive per 50 bytes in real configs.
+				n := min((len(src)-lx.pos)/40+4, 256)
 				slab, syns = make([]Directive, n), make([]Syntax, n)
 			}
 			d := &slab[0]
