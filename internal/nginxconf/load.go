@@ -272,7 +272,7 @@ func (l *loader) copyTree(tmpl []*Directive, parent *Directive, via *Include, cu
 		*d = Directive{Syntax: t.Syntax, Parent: parent, Via: via}
 		l.check(d, custom)
 		if t.IsBlock {
-			d.Block = l.copyTree(t.Block, d, via, custom || customBlocks[t.Name])
+			d.Block = l.copyTree(t.Block, d, via, custom || isCustomBlock(t.Name))
 		}
 		out = append(out, d)
 	}
@@ -288,9 +288,9 @@ func (l *loader) check(d *Directive, custom bool) {
 		// handler, which accepts no nested block.
 		l.problem(d.File, d.Line, `unexpected "{"`)
 	case custom:
-	case !d.IsBlock && blockDirectives[d.Name] && !(d.Name == "server" && d.Parent != nil && d.Parent.Name == "upstream"):
+	case !d.IsBlock && isBlockDirective(d.Name) && !(d.Name == "server" && d.Parent != nil && d.Parent.Name == "upstream"):
 		l.problem(d.File, d.Line, `directive "%s" has no opening "{"`, d.Name)
-	case d.IsBlock && (simpleDirectives[d.Name] || d.Name == "server" && d.Parent != nil && d.Parent.Name == "upstream"):
+	case d.IsBlock && (isSimpleDirective(d.Name) || d.Name == "server" && d.Parent != nil && d.Parent.Name == "upstream"):
 		l.problem(d.File, d.Line, `directive "%s" is not terminated by ";"`, d.Name)
 	}
 }
@@ -374,28 +374,40 @@ func errnoText(err error) string {
 	return "(" + err.Error() + ")"
 }
 
-// customBlocks are blocks whose contents nginx passes to the block's own
-// handler (cf->handler) instead of the directive table: they lex the same
-// but hold no nested blocks.
-var customBlocks = map[string]bool{
-	"map": true, "types": true, "geo": true, "split_clients": true, "charset_map": true,
+// isCustomBlock reports blocks whose contents nginx passes to the block's
+// own handler (cf->handler) instead of the directive table: they lex the
+// same but hold no nested blocks.
+func isCustomBlock(name string) bool {
+	switch name {
+	case "map", "types", "geo", "split_clients", "charset_map":
+		return true
+	}
+	return false
 }
 
-// blockDirectives must open a block (NGX_CONF_BLOCK in nginx's tables).
-// "server" is one too, except inside upstream.
-var blockDirectives = map[string]bool{
-	"http": true, "events": true, "server": true, "location": true, "upstream": true, "if": true,
-	"map": true, "types": true, "geo": true, "split_clients": true, "limit_except": true,
-	"mail": true, "stream": true, "charset_map": true,
+// isBlockDirective reports directives that must open a block
+// (NGX_CONF_BLOCK in nginx's tables). "server" is one too, except inside
+// upstream; the caller checks that.
+func isBlockDirective(name string) bool {
+	switch name {
+	case "http", "events", "server", "location", "upstream", "if", "map", "types", "geo",
+		"split_clients", "limit_except", "mail", "stream", "charset_map":
+		return true
+	}
+	return false
 }
 
-// simpleDirectives are directives the model interprets that may not open a
-// block.
-var simpleDirectives = map[string]bool{
-	"include": true, "user": true, "pid": true, "error_log": true, "listen": true, "server_name": true,
-	"root": true, "fastcgi_pass": true, "fastcgi_param": true, "fastcgi_read_timeout": true,
-	"fastcgi_connect_timeout": true, "fastcgi_send_timeout": true, "fastcgi_buffer_size": true,
-	"fastcgi_buffers": true, "fastcgi_next_upstream": true, "worker_processes": true,
+// isSimpleDirective reports directives the model interprets that may not
+// open a block.
+func isSimpleDirective(name string) bool {
+	switch name {
+	case "include", "user", "pid", "error_log", "listen", "server_name", "root",
+		"fastcgi_pass", "fastcgi_param", "fastcgi_read_timeout", "fastcgi_connect_timeout",
+		"fastcgi_send_timeout", "fastcgi_buffer_size", "fastcgi_buffers", "fastcgi_next_upstream",
+		"worker_processes":
+		return true
+	}
+	return false
 }
 
 // fsys reads files of the host, or of an offline copy under root.

@@ -143,7 +143,7 @@ func (c *Config) Model() *Model {
 	}
 
 	c.Walk(func(d *Directive) bool {
-		if d.IsBlock && customBlocks[d.Name] {
+		if d.IsBlock && isCustomBlock(d.Name) {
 			return false // map, types…: their lines are data, not directives
 		}
 		switch d.Name {
@@ -239,7 +239,7 @@ func (m *Model) server(sd *Directive, problem func(*Directive, string, ...any)) 
 				}
 				s.FastCGIPasses = append(s.FastCGIPasses, p)
 				m.FastCGIPasses = append(m.FastCGIPasses, p)
-			case d.IsBlock && !customBlocks[d.Name] && d.Name != "server":
+			case d.IsBlock && !isCustomBlock(d.Name) && d.Name != "server":
 				walk(d.Block, loc) // if, limit_except…
 			}
 		}

@@ -6,7 +6,9 @@ import (
 	"time"
 )
 
-var errInvalidValue = errors.New("invalid value")
+// ErrInvalidValue is returned by ParseDuration and ParseSize; nginx says
+// "invalid value" for the same inputs.
+var ErrInvalidValue = errors.New("invalid value")
 
 // ParseDuration parses a time the way nginx's ngx_conf_set_msec_slot does
 // (ngx_parse_time with is_sec = 0): a bare number is seconds; units are
@@ -16,7 +18,7 @@ var errInvalidValue = errors.New("invalid value")
 func ParseDuration(s string) (time.Duration, error) {
 	ms, err := parseTime(s, false)
 	if err != nil || ms > math.MaxInt64/int64(time.Millisecond) {
-		return 0, errInvalidValue
+		return 0, ErrInvalidValue
 	}
 	return time.Duration(ms) * time.Millisecond, nil
 }
@@ -26,7 +28,7 @@ func ParseDuration(s string) (time.Duration, error) {
 func parseSeconds(s string) (time.Duration, error) {
 	sec, err := parseTime(s, true)
 	if err != nil || sec > math.MaxInt64/int64(time.Second) {
-		return 0, errInvalidValue
+		return 0, ErrInvalidValue
 	}
 	return time.Duration(sec) * time.Second, nil
 }
@@ -57,7 +59,7 @@ func parseTime(s string, isSec bool) (int64, error) {
 		i++
 		if c >= '0' && c <= '9' {
 			if value > (math.MaxInt64-9)/10 {
-				return 0, errInvalidValue
+				return 0, ErrInvalidValue
 			}
 			value = value*10 + int64(c-'0')
 			valid = true
@@ -68,7 +70,7 @@ func parseTime(s string, isSec bool) (int64, error) {
 		switch c {
 		case 'y':
 			if step > stStart {
-				return 0, errInvalidValue
+				return 0, ErrInvalidValue
 			}
 			next, scale = stYear, 365*24*3600
 		case 'M':
@@ -82,7 +84,7 @@ func parseTime(s string, isSec bool) (int64, error) {
 		case 'm':
 			if i < len(s) && s[i] == 's' {
 				if isSec {
-					return 0, errInvalidValue
+					return 0, ErrInvalidValue
 				}
 				i++
 				next, scale = stMsec, 1
@@ -94,21 +96,21 @@ func parseTime(s string, isSec bool) (int64, error) {
 		case ' ':
 			// A bare number followed by a space counts as seconds.
 			if step >= stSec {
-				return 0, errInvalidValue
+				return 0, ErrInvalidValue
 			}
 			next, scale = stLast, 1
 		default:
-			return 0, errInvalidValue
+			return 0, ErrInvalidValue
 		}
 		if next != stLast && next != stYear && step >= next {
-			return 0, errInvalidValue
+			return 0, ErrInvalidValue
 		}
 		step = next
 		if next != stMsec && !isSec {
 			scale *= 1000
 		}
 		if value > math.MaxInt64/scale || total > math.MaxInt64-value*scale {
-			return 0, errInvalidValue
+			return 0, ErrInvalidValue
 		}
 		total += value * scale
 		value = 0
@@ -117,16 +119,16 @@ func parseTime(s string, isSec bool) (int64, error) {
 		}
 	}
 	if !valid {
-		return 0, errInvalidValue
+		return 0, ErrInvalidValue
 	}
 	if !isSec {
 		if value > math.MaxInt64/1000 {
-			return 0, errInvalidValue
+			return 0, ErrInvalidValue
 		}
 		value *= 1000
 	}
 	if total > math.MaxInt64-value {
-		return 0, errInvalidValue
+		return 0, ErrInvalidValue
 	}
 	return total + value, nil
 }
@@ -135,7 +137,7 @@ func parseTime(s string, isSec bool) (int64, error) {
 // optional k/K (KiB) or m/M (MiB) suffix. nginx 1.22 has no "g" for sizes.
 func ParseSize(s string) (int64, error) {
 	if s == "" {
-		return 0, errInvalidValue
+		return 0, ErrInvalidValue
 	}
 	scale := int64(1)
 	switch s[len(s)-1] {
@@ -145,18 +147,18 @@ func ParseSize(s string) (int64, error) {
 		scale, s = 1024*1024, s[:len(s)-1]
 	}
 	if s == "" {
-		return 0, errInvalidValue
+		return 0, ErrInvalidValue
 	}
 	var n int64
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < '0' || c > '9' || n > (math.MaxInt64-9)/10 {
-			return 0, errInvalidValue
+			return 0, ErrInvalidValue
 		}
 		n = n*10 + int64(c-'0')
 	}
 	if n > math.MaxInt64/scale {
-		return 0, errInvalidValue
+		return 0, ErrInvalidValue
 	}
 	return n * scale, nil
 }
