@@ -12,7 +12,7 @@ func fpmClock(s string, loc *time.Location) (time.Time, int, bool) {
 	if len(s) < 22 || s[0] != '[' || s[3] != '-' || s[7] != '-' || s[12] != ' ' || s[15] != ':' || s[18] != ':' {
 		return time.Time{}, 0, false
 	}
-	b := []byte(s[:21])
+	b := s[:21]
 	d, mo, y := digits2(b, 1), monthFromAbbr(b[4:7]), digits4(b, 8)
 	h, mi, sec := digits2(b, 13), digits2(b, 16), digits2(b, 19)
 	if !validDate(y, mo, d, h, mi, sec) {

@@ -76,11 +76,11 @@ func ParseKernel(s string, loc *time.Location, ref time.Time) (e Entry, ok bool)
 // ("2026-11-26T19:14:51.123+01:00 host kernel: ") or dmesg -T
 // ("[Thu Nov 26 19:14:51 2026] ") prefix.
 func kernelClock(s string, loc *time.Location, ref time.Time) (time.Time, string, bool) {
-	b := []byte(s[:min(len(s), 40)])
+	b := s[:min(len(s), 40)]
 	switch {
 	case len(b) >= 16 && b[3] == ' ' && b[6] == ' ' && b[9] == ':' && b[12] == ':' && monthFromAbbr(b) > 0:
 		mo := monthFromAbbr(b)
-		d := digits2([]byte{orZero(b[4]), b[5]}, 0)
+		d := int(orZero(b[4])-'0')*10 + int(b[5]-'0')
 		h, mi, sec := digits2(b, 7), digits2(b, 10), digits2(b, 13)
 		y := ref.Year()
 		if ref.IsZero() {

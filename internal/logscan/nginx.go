@@ -12,14 +12,14 @@ const nginxMaxLine = 2048
 
 // isNginxHead reports whether line starts a new nginx error-log entry:
 // "YYYY/MM/DD HH:MM:SS [". Everything else is a continuation line.
-func isNginxHead(b []byte) bool {
+func isNginxHead[T string | []byte](b T) bool {
 	return len(b) >= 22 && b[4] == '/' && b[7] == '/' && b[10] == ' ' && b[13] == ':' &&
 		b[16] == ':' && b[19] == ' ' && b[20] == '['
 }
 
 // nginxClock reads the timestamp of a head line; ok is false when the
 // fields are not digits or out of range.
-func nginxClock(b []byte) (y, mo, d, h, mi, s int, ok bool) {
+func nginxClock[T string | []byte](b T) (y, mo, d, h, mi, s int, ok bool) {
 	y, mo, d = digits4(b, 0), digits2(b, 5), digits2(b, 8)
 	h, mi, s = digits2(b, 11), digits2(b, 14), digits2(b, 17)
 	return y, mo, d, h, mi, s, validDate(y, mo, d, h, mi, s)
@@ -29,22 +29,28 @@ var nginxLevels = [...]string{"emerg", "alert", "crit", "error", "warn", "notice
 
 // nginxMessageStart returns the offset of the message in a head line (after
 // "[level] pid#tid: " and an optional "*N "), or -1.
-func nginxMessageStart(b []byte) int {
-	j := bytes.IndexByte(b[21:min(len(b), 30)], ']')
-	if j < 0 {
+func nginxMessageStart[T string | []byte](b T) int {
+	i := 21
+	for i < len(b) && i < 30 && b[i] != ']' {
+		i++
+	}
+	if i >= len(b) || b[i] != ']' {
 		return -1
 	}
-	i := 21 + j + 1
+	i++
 	if i >= len(b) || b[i] != ' ' {
 		return -1
 	}
 	i++
 	// pid#tid: ; a few platforms print other thread ids, so only the shape is checked.
-	k := bytes.Index(b[i:min(len(b), i+48)], []byte(": "))
-	if k < 0 {
+	limit := min(len(b)-1, i+48)
+	for i < limit && !(b[i] == ':' && b[i+1] == ' ') {
+		i++
+	}
+	if i >= limit {
 		return -1
 	}
-	i += k + 2
+	i += 2
 	if i < len(b) && b[i] == '*' {
 		k := i + 1
 		for k < len(b) && b[k] >= '0' && b[k] <= '9' {
@@ -108,8 +114,8 @@ func ParseNginx(s string, loc *time.Location) (e Entry, ok bool) {
 		loc = time.Local
 	}
 	var t time.Time
-	if len(s) >= 22 && isNginxHead([]byte(s[:22])) {
-		y, mo, d, h, mi, sec, good := nginxClock([]byte(s[:19]))
+	if isNginxHead(s) {
+		y, mo, d, h, mi, sec, good := nginxClock(s)
 		if !good {
 			return e, false
 		}
@@ -125,9 +131,9 @@ func parseNginxAt(s string, t time.Time, e *Entry) bool {
 	e.Raw = s
 	var body string
 	switch {
-	case len(s) >= 22 && isNginxHead([]byte(s[:22])):
+	case isNginxHead(s):
 		e.Time = t
-		i := nginxMessageStart([]byte(s[:min(len(s), 96)]))
+		i := nginxMessageStart(s)
 		if i < 0 {
 			return false
 		}
@@ -169,12 +175,15 @@ func parseNginxAt(s string, t time.Time, e *Entry) bool {
 func parseNginxBody(body string, e *Entry) {
 	msg := splitNginxTail(body, e)
 
-	if i := strings.LastIndex(msg, " while "); i >= 0 && isAction(msg[i+7:]) {
+	if a := knownAction(msg); a != "" {
+		e.Action = a
+		msg = msg[:len(msg)-len(a)-7]
+	} else if i := lastIndex(msg, " while "); i >= 0 && isAction(msg[i+7:]) {
 		e.Action = msg[i+7:]
 		msg = msg[:i]
 	}
 	if strings.HasSuffix(msg, ")") {
-		if i := strings.LastIndex(msg, " ("); i >= 0 {
+		if i := lastIndex(msg, " ("); i >= 0 {
 			if n, rest, ok := leadingInt(msg[i+2 : len(msg)-1]); ok && strings.HasPrefix(rest, ": ") {
 				e.Errno = n
 				e.ErrText = rest[2:]
@@ -186,6 +195,18 @@ func parseNginxBody(body string, e *Entry) {
 	}
 	e.Message = msg
 	classifyNginx(e)
+}
+
+// knownAction returns the action msg ends with (" while <action>"), if it
+// is one nginx's upstream module sets; a cheap suffix test for the common case.
+func knownAction(msg string) string {
+	for _, a := range [...]string{"connecting to upstream", "reading response header from upstream",
+		"sending request to upstream", "reading upstream"} {
+		if len(msg) > len(a)+7 && msg[len(msg)-len(a):] == a && msg[len(msg)-len(a)-7:len(msg)-len(a)] == " while " {
+			return a
+		}
+	}
+	return ""
 }
 
 // isAction accepts the lowercase words nginx puts after "while".
@@ -202,34 +223,87 @@ func isAction(s string) bool {
 	return true
 }
 
+// tailFields are the context fields nginx appends, right to left.
+var tailFields = [...]struct {
+	name   string // ", name: " plus a quote for quoted fields
+	quoted bool
+}{
+	{`, referrer: "`, true},
+	{`, host: "`, true},
+	{`, upstream: "`, true},
+	{`, subrequest: "`, true},
+	{`, request: "`, true},
+	{", server: ", false},
+	{", client: ", false},
+}
+
 // splitNginxTail removes the context fields nginx appends and returns what
-// is left. Fields are taken from the right because a request line can
-// itself contain ", "; a value that would span another field is refused.
-// If that fails (a line cut at 2048 bytes), fields are read from the left.
+// is left. Fields are found in one backward pass: a request line or a
+// referrer can itself contain ", " or quotes, so the rightmost marker of
+// each field wins, fields must come in nginx's order, and a value that
+// would span another field's separator is refused. If no client field is
+// found that way (a line cut at 2048 bytes), fields are read from the left.
 func splitNginxTail(body string, e *Entry) string {
-	rest := body
-	var sub string
-	rest = takeQuoted(rest, `, referrer: "`, &e.Referrer)
-	rest = takeQuoted(rest, `, host: "`, &e.Host)
-	rest = takeQuoted(rest, `, upstream: "`, &e.Upstream)
-	rest = takeQuoted(rest, `, subrequest: "`, &sub)
-	rest = takeQuoted(rest, `, request: "`, &e.Request)
-	rest = takeUnquoted(rest, ", server: ", &e.Server)
-	if i := strings.LastIndex(rest, ", client: "); i >= 0 && !strings.Contains(rest[i+10:], ", ") {
-		e.Client = rest[i+10:]
-		return rest[:i]
+	if msg, ok := splitTailForward(body, e); ok {
+		return msg
 	}
-	if e.Request != "" || e.Upstream != "" || e.Host != "" {
-		return rest
+	e.Client, e.Server, e.Request, e.Upstream, e.Host, e.Referrer = "", "", "", "", "", ""
+	end := len(body)
+	next := 0           // index in tailFields of the next field that may match
+	sepInValue := false // a ", " was passed since the last accepted field
+	quoteSep := false   // a "\", " was passed since the last accepted field
+	var vals [len(tailFields)]string
+	found := false
+	for i := end - 2; i > 0 && next < len(tailFields); i-- {
+		if body[i] != ',' || body[i+1] != ' ' {
+			continue
+		}
+		matched := false
+		for k := next; k < len(tailFields); k++ {
+			f := tailFields[k]
+			if !strings.HasPrefix(body[i:end], f.name) {
+				continue
+			}
+			if f.quoted && (quoteSep || body[end-1] != '"' || end-1 < i+len(f.name)) {
+				continue
+			}
+			if !f.quoted && sepInValue {
+				continue
+			}
+			if f.quoted {
+				vals[k] = body[i+len(f.name) : end-1]
+			} else {
+				vals[k] = body[i+len(f.name) : end]
+			}
+			end, next, matched, found = i, k+1, true, true
+			sepInValue, quoteSep = false, false
+			break
+		}
+		if !matched {
+			sepInValue = true
+			if body[i-1] == '"' {
+				quoteSep = true
+			}
+		}
+	}
+	if found && next == len(tailFields) {
+		e.Referrer, e.Host, e.Upstream = vals[0], vals[1], vals[2]
+		e.Request, e.Server, e.Client = vals[4], vals[5], vals[6]
+		return body[:end]
 	}
 	// Cut line: read "..., client: A, server: B, request: "C..." left to right,
 	// starting after the action so text inside a stderr message is skipped.
-	from := strings.LastIndex(body, " while ")
+	from := lastIndex(body, " while ")
 	if from < 0 {
 		from = 0
 	}
 	i := strings.Index(body[from:], ", client: ")
 	if i < 0 {
+		if found { // fields without a client: resolver-less runtime lines, odd builds
+			e.Referrer, e.Host, e.Upstream = vals[0], vals[1], vals[2]
+			e.Request, e.Server = vals[4], vals[5]
+			return body[:end]
+		}
 		return body
 	}
 	i += from
@@ -253,29 +327,80 @@ func splitNginxTail(body string, e *Entry) string {
 	return msg
 }
 
-func takeQuoted(rest, marker string, dst *string) string {
-	if !strings.HasSuffix(rest, `"`) {
-		return rest
+// splitTailForward is the fast path for well-formed lines: it reads the
+// fields left to right with SIMD-backed searches and reports whether they
+// ran exactly to the end of the line. Anything unusual (a request with
+// quotes, ", client: " inside a stderr message, a cut line) fails the check
+// and goes to the careful backward pass.
+func splitTailForward(body string, e *Entry) (string, bool) {
+	i := strings.Index(body, ", client: ")
+	if i < 0 {
+		return "", false
 	}
-	i := strings.LastIndex(rest, marker)
-	if i < 0 || i+len(marker) > len(rest)-1 {
-		return rest
+	msg, r := body[:i], body[i+10:]
+	j := strings.Index(r, ", ")
+	if j < 0 {
+		e.Client = r
+		return msg, true
 	}
-	v := rest[i+len(marker) : len(rest)-1]
-	if strings.Contains(v, `", `) {
-		return rest
+	e.Client, r = r[:j], r[j:]
+	if v, ok := strings.CutPrefix(r, ", server: "); ok {
+		if j := strings.Index(v, ", "); j >= 0 {
+			e.Server, r = v[:j], v[j:]
+		} else {
+			e.Server, r = v, ""
+		}
 	}
-	*dst = v
-	return rest[:i]
+	var sub string
+	for _, f := range [...]struct {
+		marker string
+		dst    *string
+	}{{`, request: "`, &e.Request}, {`, subrequest: "`, &sub}, {`, upstream: "`, &e.Upstream}, {`, host: "`, &e.Host}, {`, referrer: "`, &e.Referrer}} {
+		v, ok := strings.CutPrefix(r, f.marker)
+		if !ok {
+			continue
+		}
+		val, rest, ok := quotedValue(v)
+		if !ok {
+			return "", false
+		}
+		*f.dst, r = val, rest
+	}
+	return msg, r == ""
 }
 
-func takeUnquoted(rest, marker string, dst *string) string {
-	i := strings.LastIndex(rest, marker)
-	if i < 0 || strings.Contains(rest[i+len(marker):], ", ") {
-		return rest
+// quotedValue splits `value", next...` at the quote that is followed by the
+// end or by the next field's marker.
+func quotedValue(v string) (val, rest string, ok bool) {
+	from := 0
+	for {
+		k := strings.IndexByte(v[from:], '"')
+		if k < 0 {
+			return "", "", false
+		}
+		k += from
+		after := v[k+1:]
+		if after == "" || strings.HasPrefix(after, `, upstream: "`) || strings.HasPrefix(after, `, host: "`) ||
+			strings.HasPrefix(after, `, referrer: "`) || strings.HasPrefix(after, `, subrequest: "`) {
+			return v[:k], after, true
+		}
+		from = k + 1
 	}
-	*dst = rest[i+len(marker):]
-	return rest[:i]
+}
+
+// lastIndex is strings.LastIndex for short patterns, scanning back for the
+// first byte: much cheaper than the generic Rabin-Karp on log lines.
+func lastIndex(s, sub string) int {
+	if sub == "" {
+		return len(s)
+	}
+	c := sub[0]
+	for i := len(s) - len(sub); i >= 0; i-- {
+		if s[i] == c && s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
 }
 
 // classifyNginx sets Kind, Status and Target from the parsed fields. Errno

@@ -2,6 +2,7 @@ package logscan
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 )
 
@@ -27,6 +28,11 @@ func newLineReader(r io.Reader, off int64, max int) *lineReader {
 		size = 2 * max
 	}
 	return &lineReader{r: r, buf: make([]byte, size), off: off, max: max}
+}
+
+// newBytesLineReader splits data in place, without copying it.
+func newBytesLineReader(data []byte, off int64, max int) *lineReader {
+	return &lineReader{buf: data, end: len(data), off: off, max: max, eof: true}
 }
 
 // next returns the next line without its "\n" and without a trailing "\r",
@@ -115,4 +121,8 @@ func (c countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	*c.n += int64(n)
 	return n, err
+}
+
+func readErrf(name string, err error) error {
+	return fmt.Errorf("logscan: read %s: %w", name, err)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -268,10 +269,43 @@ type scanner struct {
 	lineKnown bool
 	cur       Entry
 	done      bool
+	arena     stringArena
+}
+
+// stringArena hands out strings carved from shared 8 KiB blocks, so a
+// relevant entry costs a copy, not an allocation. strings.Builder only
+// appends, so a string handed out earlier never changes. A kept entry keeps
+// at most its block alive.
+type stringArena struct {
+	b strings.Builder
+}
+
+func (a *stringArena) str(p []byte) string {
+	const block = 8 << 10
+	if len(p) > block/4 {
+		return string(p)
+	}
+	if a.b.Cap()-a.b.Len() < len(p) {
+		a.b = strings.Builder{}
+		a.b.Grow(block)
+	}
+	start := a.b.Len()
+	a.b.Write(p)
+	return a.b.String()[start:]
 }
 
 func scanStream(ctx context.Context, r io.Reader, name string, off int64, fromStart bool, opt Options, fn Func, st *Stats) error {
+	// Parallel only when reading to the end: its read-ahead of a few chunks
+	// would waste reads on a window that ends early.
+	if opt.Format == FormatNginx && opt.Window.Until.IsZero() && runtime.GOMAXPROCS(0) > 1 {
+		return scanParallel(ctx, r, name, off, fromStart, opt, fn, st)
+	}
+	sc := newScanner(name, fromStart, opt, fn, st)
 	lr := newLineReader(r, off, opt.MaxEntry)
+	return sc.run(ctx, lr)
+}
+
+func newScanner(name string, fromStart bool, opt Options, fn Func, st *Stats) *scanner {
 	sc := &scanner{opt: opt, fn: fn, file: name, st: st, lineKnown: fromStart}
 	sc.mc.loc = opt.Location
 	if !opt.Window.Since.IsZero() {
@@ -281,6 +315,12 @@ func scanStream(ctx context.Context, r io.Reader, name string, off int64, fromSt
 		sc.hasU, sc.until = true, opt.Window.Until.Unix()
 		sc.stopAt = sc.until + int64(opt.Slack/time.Second)
 	}
+	return sc
+}
+
+// run feeds every line of lr to the scanner.
+func (sc *scanner) run(ctx context.Context, lr *lineReader) error {
+	st, opt, name := sc.st, sc.opt, sc.file
 	var lineNo int64
 	var err error
 	for n := 0; ; n++ {
@@ -394,7 +434,7 @@ func (sc *scanner) flush() error {
 		return nil
 	}
 	sc.pendOn = false
-	s := string(sc.pend)
+	s := sc.arena.str(sc.pend)
 	sc.cur = Entry{}
 	if !parseNginxAt(s, time.Unix(sc.pendTime, 0).In(sc.opt.Location), &sc.cur) {
 		return nil

@@ -50,7 +50,7 @@ func leadingFloat(s string) (float64, string, bool) {
 }
 
 // digits2 / digits4 read fixed-width decimal fields; -1 means "not digits".
-func digits2(b []byte, i int) int {
+func digits2[T string | []byte](b T, i int) int {
 	c0, c1 := b[i]-'0', b[i+1]-'0'
 	if c0 > 9 || c1 > 9 {
 		return -1
@@ -58,7 +58,7 @@ func digits2(b []byte, i int) int {
 	return int(c0)*10 + int(c1)
 }
 
-func digits4(b []byte, i int) int {
+func digits4[T string | []byte](b T, i int) int {
 	h, l := digits2(b, i), digits2(b, i+2)
 	if h < 0 || l < 0 {
 		return -1
@@ -74,7 +74,7 @@ func validDate(y, mo, d, h, mi, s int) bool {
 
 var monthAbbr = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
 
-func monthFromAbbr(b []byte) int {
+func monthFromAbbr[T string | []byte](b T) int {
 	if len(b) < 3 {
 		return 0
 	}

@@ -1,0 +1,182 @@
+package logscan
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeRealisticLog writes about size bytes of nginx error log ending at
+// end, one entry every step: a mix of upstream failures (about 40%, some
+// multi-line FastCGI stderr) and the usual noise of a busy site.
+func writeRealisticLog(path string, size int64, end time.Time, step time.Duration) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	// Estimate the line count from an average entry size, then stamp
+	// backwards from end so the last line is close to end.
+	const avg = 290
+	n := size / avg
+	start := end.Add(-time.Duration(n) * step)
+	var written int64
+	for i := int64(0); written < size; i++ {
+		ts := start.Add(time.Duration(i) * step)
+		stamp := ts.Format("2006/01/02 15:04:05")
+		pid := 1000 + i%4
+		var line string
+		switch i % 20 {
+		case 0, 1:
+			line = fmt.Sprintf("%s [error] %d#%d: *%d connect() to unix:/run/php/php8.2-fpm.sock failed (11: Resource temporarily unavailable) while connecting to upstream, client: 203.0.113.%d, server: example.com, request: \"GET /api/items?page=%d HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"example.com\"\n", stamp, pid, pid, i, i%250, i%97)
+		case 2, 3:
+			line = fmt.Sprintf("%s [error] %d#%d: *%d recv() failed (104: Connection reset by peer) while reading response header from upstream, client: 198.51.100.%d, server: example.com, request: \"POST /checkout HTTP/2.0\", upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"example.com\", referrer: \"https://example.com/cart\"\n", stamp, pid, pid, i, i%250)
+		case 4:
+			line = fmt.Sprintf("%s [error] %d#%d: *%d upstream timed out (110: Connection timed out) while reading response header from upstream, client: 192.0.2.%d, server: example.com, request: \"GET /report.php?year=2026 HTTP/1.1\", upstream: \"fastcgi://127.0.0.1:9000\", host: \"example.com\"\n", stamp, pid, pid, i, i%250)
+		case 5:
+			line = fmt.Sprintf("%s [error] %d#%d: *%d FastCGI sent in stderr: \"PHP message: PHP Fatal error:  Uncaught Exception: boom in /var/www/app.php:%d\nStack trace:\n#0 {main}\n  thrown in /var/www/app.php on line %d\" while reading response header from upstream, client: 192.0.2.%d, server: example.com, request: \"GET /app.php HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"example.com\"\n", stamp, pid, pid, i, i%300, i%300, i%250)
+		case 6:
+			line = fmt.Sprintf("%s [error] %d#%d: *%d upstream prematurely closed connection while reading response header from upstream, client: 192.0.2.%d, server: example.com, request: \"GET /slow.php HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"example.com\"\n", stamp, pid, pid, i, i%250)
+		case 7:
+			line = fmt.Sprintf("%s [warn] %d#%d: *%d upstream server temporarily disabled while connecting to upstream, client: 192.0.2.%d, server: example.com, request: \"GET / HTTP/1.1\", upstream: \"fastcgi://[::1]:9000\", host: \"example.com\"\n", stamp, pid, pid, i, i%250)
+		case 8, 9, 10, 11:
+			line = fmt.Sprintf("%s [error] %d#%d: *%d open() \"/var/www/html/wp-content/uploads/2026/11/image-%d.png\" failed (2: No such file or directory), client: 203.0.113.%d, server: example.com, request: \"GET /wp-content/uploads/2026/11/image-%d.png HTTP/1.1\", host: \"example.com\", referrer: \"https://example.com/blog/post-%d\"\n", stamp, pid, pid, i, i, i%250, i, i%1000)
+		case 12, 13, 14:
+			line = fmt.Sprintf("%s [info] %d#%d: *%d client prematurely closed connection while sending response to client, client: 198.51.100.%d, server: example.com, request: \"GET /video/%d.mp4 HTTP/1.1\", host: \"example.com\"\n", stamp, pid, pid, i, i%250, i)
+		case 15, 16:
+			line = fmt.Sprintf("%s [error] %d#%d: *%d limiting requests, excess: 10.%03d by zone \"perip\", client: 198.51.100.%d, server: example.com, request: \"GET /login HTTP/1.1\", host: \"example.com\"\n", stamp, pid, pid, i, i%1000, i%250)
+		case 17:
+			line = fmt.Sprintf("%s [crit] %d#%d: *%d SSL_do_handshake() failed (SSL: error:0A00006C:SSL routines::bad key share) while SSL handshaking, client: 192.0.2.%d, server: 0.0.0.0:443\n", stamp, pid, pid, i, i%250)
+		case 18:
+			line = fmt.Sprintf("%s [error] %d#%d: *%d access forbidden by rule, client: 203.0.113.%d, server: example.com, request: \"GET /.env HTTP/1.1\", host: \"example.com\"\n", stamp, pid, pid, i, i%250)
+		case 19:
+			line = fmt.Sprintf("%s [notice] %d#%d: signal process started\n", stamp, pid, pid)
+		}
+		n, err := w.WriteString(line)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		written += int64(n)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// peakRSS reads this process's peak resident set size from /proc.
+func peakRSS() string {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			return strings.TrimSpace(l[6:])
+		}
+	}
+	return "unknown"
+}
+
+// benchFile returns LOGSCAN_BENCH_FILE, or a generated 64 MB log.
+func benchFile(b *testing.B) string {
+	if p := os.Getenv("LOGSCAN_BENCH_FILE"); p != "" {
+		return p
+	}
+	p := filepath.Join(b.TempDir(), "error.log")
+	if err := writeRealisticLog(p, 64<<20, time.Now(), 100*time.Millisecond); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+func BenchmarkFullScan(b *testing.B) {
+	path := benchFile(b)
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(fi.Size())
+	b.ResetTimer()
+	var st Stats
+	for i := 0; i < b.N; i++ {
+		st, err = Scan(context.Background(), path, Options{Format: FormatNginx}, func(e *Entry) error { return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(st.Entries), "entries")
+	b.Logf("read %d bytes, %d lines, %d entries, peak RSS %s", st.BytesRead, st.Lines, st.Entries, peakRSS())
+}
+
+func BenchmarkSeekLastHour(b *testing.B) {
+	path := benchFile(b)
+	b.ResetTimer()
+	var st Stats
+	var err error
+	for i := 0; i < b.N; i++ {
+		st, err = Scan(context.Background(), path, Options{Format: FormatNginx, Window: Window{Since: time.Now().Add(-time.Hour)}}, func(e *Entry) error { return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(st.BytesRead), "bytes-read")
+}
+
+// TestBenchTool serves bench/logscan.sh; it does nothing unless
+// LOGSCAN_BENCH_MODE is set:
+//
+//	gen:   write LOGSCAN_BENCH_SIZE bytes of log to LOGSCAN_BENCH_FILE, ending now
+//	full:  full scan of LOGSCAN_BENCH_FILE
+//	since: scan of the last LOGSCAN_BENCH_SINCE (a duration) of it
+func TestBenchTool(t *testing.T) {
+	mode, path := os.Getenv("LOGSCAN_BENCH_MODE"), os.Getenv("LOGSCAN_BENCH_FILE")
+	if mode == "" || path == "" {
+		t.Skip("set LOGSCAN_BENCH_MODE and LOGSCAN_BENCH_FILE (see bench/logscan.sh)")
+	}
+	switch mode {
+	case "gen":
+		size, err := strconv.ParseInt(os.Getenv("LOGSCAN_BENCH_SIZE"), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 1 GB at 290 bytes per entry over ~30 days: one entry per 0.75 s.
+		step := time.Duration(30 * 24 * float64(time.Hour) / float64(size/290))
+		if err := writeRealisticLog(path, size, time.Now(), step); err != nil {
+			t.Fatal(err)
+		}
+		return
+	case "full", "since":
+	default:
+		t.Fatalf("unknown mode %q", mode)
+	}
+	opt := Options{Format: FormatNginx}
+	if mode == "since" {
+		d, err := time.ParseDuration(os.Getenv("LOGSCAN_BENCH_SINCE"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt.Window.Since = time.Now().Add(-d)
+	}
+	kinds := map[Kind]int{}
+	start := time.Now()
+	st, err := Scan(context.Background(), path, opt, func(e *Entry) error {
+		kinds[e.Kind]++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	el := time.Since(start)
+	fmt.Printf("logscan %s: %.3fs, %.0f MB/s, size %d, bytes read %d, lines %d, entries %d, peak RSS %s\n",
+		mode, el.Seconds(), float64(st.BytesRead)/el.Seconds()/1e6, st.Size, st.BytesRead, st.Lines, st.Entries, peakRSS())
+	fmt.Printf("logscan %s kinds: %v\n", mode, kinds)
+}
