@@ -3,6 +3,7 @@ package logscan
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -76,6 +77,15 @@ func FuzzScan(f *testing.F) {
 	}
 	f.Add([]byte("2026/11/26 19:13:50 [error] 1#1: FastCGI sent in stderr: \"\x00\xff\r\n\r\n"), uint8(1), int64(1795720000))
 	f.Fuzz(func(t *testing.T, data []byte, format uint8, since int64) {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second): // a hang, not a slow machine
+				panic(fmt.Sprintf("hang: format %d since %d data %q", format, since, data))
+			}
+		}()
 		opt := Options{Format: Format(format % 5), Location: time.UTC, MaxEntry: 4096, All: format&8 != 0}
 		if since != 0 {
 			opt.Window.Since = time.Unix(since%4e9, 0)

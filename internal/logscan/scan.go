@@ -338,6 +338,9 @@ func (sc *scanner) run(ctx context.Context, lr *lineReader) error {
 			st.Cut++
 		}
 		if sc.opt.Format == FormatAuto {
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
 			sc.opt.Format = detectFormatBytes(line)
 		}
 		ln := int64(0)
