@@ -12,23 +12,19 @@ import (
 	"time"
 )
 
-// writeRealisticLog writes about size bytes of nginx error log ending at
-// end, one entry every step: a mix of upstream failures (about 40%, some
+// writeRealisticLog writes about size bytes of nginx error log spanning
+// span and ending at end (times follow the byte position): a mix of upstream failures (about 40%, some
 // multi-line FastCGI stderr) and the usual noise of a busy site.
-func writeRealisticLog(path string, size int64, end time.Time, step time.Duration) error {
+func writeRealisticLog(path string, size int64, end time.Time, span time.Duration) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	// Estimate the line count from an average entry size, then stamp
-	// backwards from end so the last line is close to end.
-	const avg = 290
-	n := size / avg
-	start := end.Add(-time.Duration(n) * step)
+	start := end.Add(-span)
 	var written int64
 	for i := int64(0); written < size; i++ {
-		ts := start.Add(time.Duration(i) * step)
+		ts := start.Add(time.Duration(float64(span) * float64(written) / float64(size)))
 		stamp := ts.Format("2006/01/02 15:04:05")
 		pid := 1000 + i%4
 		var line string
@@ -92,7 +88,7 @@ func benchFile(b *testing.B) string {
 		return p
 	}
 	p := filepath.Join(b.TempDir(), "error.log")
-	if err := writeRealisticLog(p, 64<<20, time.Now(), 100*time.Millisecond); err != nil {
+	if err := writeRealisticLog(p, 64<<20, time.Now(), 8*time.Hour); err != nil {
 		b.Fatal(err)
 	}
 	return p
@@ -148,9 +144,8 @@ func TestBenchTool(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// 1 GB at 290 bytes per entry over ~30 days: one entry per 0.75 s.
-		step := time.Duration(30 * 24 * float64(time.Hour) / float64(size/290))
-		if err := writeRealisticLog(path, size, time.Now(), step); err != nil {
+		// 30 days: 1 GiB is then about 1.5 MB per hour.
+		if err := writeRealisticLog(path, size, time.Now(), 30*24*time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		return

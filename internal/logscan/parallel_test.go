@@ -17,7 +17,7 @@ import (
 func TestParallelMatchesSequential(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "error.log")
-	writeRealisticLog(path, 6<<20, genBase.Add(48*time.Hour), 100*time.Millisecond)
+	writeRealisticLog(path, 6<<20, genBase.Add(48*time.Hour), 48*time.Hour)
 	// Append a line longer than a chunk, a run of continuation lines longer
 	// than a chunk, binary garbage, and normal lines after them.
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
@@ -67,7 +67,7 @@ func TestParallelMatchesSequential(t *testing.T) {
 // A callback error or ErrStop ends a parallel scan promptly and cleanly.
 func TestParallelStop(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "error.log")
-	writeRealisticLog(path, 8<<20, genBase, 100*time.Millisecond)
+	writeRealisticLog(path, 8<<20, genBase, 8*time.Hour)
 	for _, stop := range []error{ErrStop, fmt.Errorf("boom")} {
 		n := 0
 		st, err := Scan(context.Background(), path, Options{Format: FormatNginx}, func(e *Entry) error {
