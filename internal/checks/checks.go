@@ -78,8 +78,24 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report) []report.Site {
 	for _, sk := range r.Skipped {
 		skippedStep[sk.Check] = true
 	}
+	// Index findings once: a hosting company has thousands of sites and,
+	// on a bad day, thousands of findings.
+	bySite := map[string][]*report.Finding{}
+	byPool := map[string][]*report.Finding{}
+	var global []*report.Finding
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		switch {
+		case f.Site != "":
+			bySite[f.Site] = append(bySite[f.Site], f)
+		case f.Pool != "":
+			byPool[f.Pool] = append(byPool[f.Pool], f)
+		default:
+			global = append(global, f)
+		}
+	}
 	steps := []report.Step{report.StepConfig, report.StepService, report.StepPass, report.StepListen, report.StepSocket, report.StepPermission, report.StepApplied}
-	var out []report.Site
+	out := []report.Site{}
 	for _, site := range s.Sites {
 		rs := report.Site{
 			Name:     site.Name,
@@ -93,13 +109,21 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report) []report.Site {
 		if loc := site.Pass.Location; loc != nil {
 			rs.Location = strings.TrimSpace("location " + loc.Modifier + " " + loc.Path)
 		}
-		pools := map[string]bool{}
+		concerning := bySite[site.Key()]
+		seenPool := map[string]bool{}
 		for _, t := range site.Targets {
-			if t.Pool != nil {
-				pools[t.Pool.ID()] = true
-				if rs.Pool == "" {
-					rs.Pool, rs.PoolFile, rs.Listen = t.Pool.Name, t.Pool.Pool.File, t.Pool.Listen.String()
-				}
+			if t.Pool == nil || seenPool[t.Pool.ID()] {
+				continue
+			}
+			seenPool[t.Pool.ID()] = true
+			concerning = append(concerning, byPool[t.Pool.ID()]...)
+			if rs.Pool == "" {
+				rs.Pool, rs.PoolFile, rs.Listen = t.Pool.Name, t.Pool.Pool.File, t.Pool.Listen.String()
+			}
+		}
+		for _, f := range global {
+			if concernsNginx(*f, site) {
+				concerning = append(concerning, f)
 			}
 		}
 		failed := false
@@ -111,8 +135,8 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report) []report.Site {
 			if skippedStep[st.String()] || failed {
 				status = "skip"
 			}
-			for _, f := range r.Findings {
-				if f.Step != st || !(f.Site == site.Key() || (f.Pool != "" && pools[f.Pool]) || (f.Site == "" && f.Pool == "" && concernsNginx(f, site))) {
+			for _, f := range concerning {
+				if f.Step != st {
 					continue
 				}
 				switch {
@@ -126,9 +150,6 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report) []report.Site {
 			rs.Steps = append(rs.Steps, report.StepResult{Step: st.String(), Status: status})
 		}
 		out = append(out, rs)
-	}
-	if out == nil {
-		out = []report.Site{}
 	}
 	return out
 }
@@ -162,18 +183,7 @@ func fact(format string, args ...any) report.Evidence {
 }
 
 // sitesUsing lists the sites whose targets reach pool p.
-func sitesUsing(s *snapshot.Snapshot, p *snapshot.Pool) []*snapshot.Site {
-	var out []*snapshot.Site
-	for _, site := range s.Sites {
-		for _, t := range site.Targets {
-			if t.Pool == p {
-				out = append(out, site)
-				break
-			}
-		}
-	}
-	return out
-}
+func sitesUsing(_ *snapshot.Snapshot, p *snapshot.Pool) []*snapshot.Site { return p.Sites }
 
 func siteNames(sites []*snapshot.Site) string {
 	names := make([]string, 0, len(sites))

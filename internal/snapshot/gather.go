@@ -35,7 +35,7 @@ type Options struct {
 // diagnose at all (no nginx config found or readable); everything else
 // becomes a finding or a skipped check.
 func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
-	h := host.New(opts.Root)
+	h := host.Cached(host.New(opts.Root))
 	s := &Snapshot{Host: h, Now: h.Now(), Live: h.Live()}
 	if !s.Live {
 		s.Root = opts.Root
@@ -101,6 +101,7 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 	}
 
 	live := newListenerIndex(s)
+	pools := newPoolIndex(s)
 	for _, f := range s.FPM {
 		for _, p := range f.Pools {
 			live.attachPool(s, p)
@@ -118,10 +119,15 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 			}
 			if pass.Target.Kind == nginxconf.TargetUpstream && pass.Target.Upstream != nil {
 				for _, us := range pass.Target.Upstream.Servers {
-					site.Targets = append(site.Targets, s.target(us.Target, us.Directive, hosts, live))
+					site.Targets = append(site.Targets, s.target(us.Target, us.Directive, hosts, live, pools))
 				}
 			} else {
-				site.Targets = append(site.Targets, s.target(pass.Target, pass.Directive, hosts, live))
+				site.Targets = append(site.Targets, s.target(pass.Target, pass.Directive, hosts, live, pools))
+			}
+			for _, t := range site.Targets {
+				if t.Pool != nil && (len(t.Pool.Sites) == 0 || t.Pool.Sites[len(t.Pool.Sites)-1] != site) {
+					t.Pool.Sites = append(t.Pool.Sites, site)
+				}
 			}
 			s.Sites = append(s.Sites, site)
 		}
@@ -300,13 +306,24 @@ func resolvePath(s *Snapshot, p string) string {
 	if !s.Live {
 		return p
 	}
-	if dir, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
-		return filepath.Join(dir, filepath.Base(p))
+	dir := filepath.Dir(p)
+	s.resolveMu.Lock()
+	defer s.resolveMu.Unlock()
+	if s.resolved == nil {
+		s.resolved = map[string]string{}
 	}
-	return p
+	real, ok := s.resolved[dir]
+	if !ok {
+		var err error
+		if real, err = filepath.EvalSymlinks(dir); err != nil {
+			real = dir
+		}
+		s.resolved[dir] = real
+	}
+	return filepath.Join(real, filepath.Base(p))
 }
 
-func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts map[string][]net.IP, idx *listenerIndex) *Target {
+func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts map[string][]net.IP, idx *listenerIndex, pools *poolIndex) *Target {
 	tg := &Target{Target: t, Directive: d}
 	switch t.Kind {
 	case nginxconf.TargetUnix:
@@ -314,14 +331,7 @@ func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts map[
 		if s.Live {
 			tg.Listener = idx.unixAt(s, t.Path)
 		}
-		want := resolvePath(s, t.Path)
-		for _, f := range s.FPM {
-			for _, p := range f.Pools {
-				if p.ListenErr == nil && p.Listen.Network == "unix" && resolvePath(s, p.Listen.Path) == want {
-					tg.Pool = choosePool(tg.Pool, p)
-				}
-			}
-		}
+		tg.Pool = pools.unix[resolvePath(s, t.Path)]
 	case nginxconf.TargetTCP:
 		if ip := net.ParseIP(t.Host); ip != nil {
 			tg.IPs = []net.IP{ip}
@@ -334,16 +344,41 @@ func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts map[
 			if s.Live && tg.Listener == nil {
 				tg.Listener = idx.tcpAt(ip, t.Port)
 			}
-			for _, f := range s.FPM {
-				for _, p := range f.Pools {
-					if p.ListenErr == nil && p.Listen.Network == "tcp" && p.Listen.Covers(ip, t.Port) {
-						tg.Pool = choosePool(tg.Pool, p)
-					}
+			for _, p := range pools.tcp[t.Port] {
+				if p.Listen.Covers(ip, t.Port) {
+					tg.Pool = choosePool(tg.Pool, p)
 				}
 			}
 		}
 	}
 	return tg
+}
+
+// poolIndex finds pools by socket path or port, so linking N sites to N
+// pools costs N lookups, not N² comparisons (hosting companies have
+// thousands of each).
+type poolIndex struct {
+	unix map[string]*Pool
+	tcp  map[int][]*Pool
+}
+
+func newPoolIndex(s *Snapshot) *poolIndex {
+	idx := &poolIndex{unix: map[string]*Pool{}, tcp: map[int][]*Pool{}}
+	for _, f := range s.FPM {
+		for _, p := range f.Pools {
+			if p.ListenErr != nil {
+				continue
+			}
+			switch p.Listen.Network {
+			case "unix":
+				key := resolvePath(s, p.Listen.Path)
+				idx.unix[key] = choosePool(idx.unix[key], p)
+			case "tcp":
+				idx.tcp[p.Listen.Port] = append(idx.tcp[p.Listen.Port], p)
+			}
+		}
+	}
+	return idx
 }
 
 // choosePool prefers a pool whose php-fpm runs when two configs (say an

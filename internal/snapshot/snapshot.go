@@ -7,6 +7,7 @@ package snapshot
 
 import (
 	"net"
+	"sync"
 	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/discover"
@@ -33,6 +34,11 @@ type Snapshot struct {
 	FPM       []*FPM
 	Sites     []*Site
 	Skipped   []report.Skipped
+
+	// resolved caches symlink resolution of socket directories: thousands
+	// of sockets share a handful of directories.
+	resolveMu sync.Mutex
+	resolved  map[string]string
 }
 
 // Nginx is one nginx installation with its parsed config.
@@ -87,6 +93,8 @@ type Pool struct {
 	// Listener is the live listening socket serving this pool, nil when
 	// none was found (or not live).
 	Listener *host.Listener
+	// Sites are the sites nginx routes to this pool.
+	Sites []*Site
 }
 
 // ID names the pool uniquely across installations: "www (/etc/php/8.2/fpm/php-fpm.conf)".
@@ -99,11 +107,15 @@ type Site struct {
 	Pass    *nginxconf.FastCGIPass
 	Name    string // first server_name, or "_" when there is none
 	Targets []*Target
+	key     string
 }
 
 // Key identifies a site in findings.
 func (s *Site) Key() string {
-	return s.Name + " " + s.Pass.Directive.Pos()
+	if s.key == "" {
+		s.key = s.Name + " " + s.Pass.Directive.Pos()
+	}
+	return s.key
 }
 
 // Target is one address nginx connects to for a site: the fastcgi_pass

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Side-by-side wall time and peak memory of `fpmdoctor diagnose` against the
+# servers' own config tests, measured in the same run:
+#   1. a stock Debian host with one PHP site, nginx and php-fpm running
+#      (live checks included): fpmdoctor vs `nginx -t` + `php-fpm8.2 -t`;
+#   2. a generated host with N server blocks and N pools (default 5,000):
+#      fpmdoctor vs `nginx -t` on the same config.
+# Needs root, nginx, php8.2-fpm, hyperfine and GNU time. Usage:
+#   sudo bench/diagnose.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-5000}
+go build -o /tmp/fpmdoctor-bench ./cmd/fpmdoctor
+FD=/tmp/fpmdoctor-bench
+W=$(mktemp -d /tmp/fpmdoctor-bench.XXXXXX)
+chmod 755 "$W"
+cleanup() {
+  [ -f "$W/one/run/nginx.pid" ] && kill -QUIT "$(cat "$W/one/run/nginx.pid")" 2>/dev/null || true
+  [ -f "$W/one/run/php-fpm.pid" ] && kill -QUIT "$(cat "$W/one/run/php-fpm.pid")" 2>/dev/null || true
+  sleep 0.2; rm -rf "$W"
+}
+trap cleanup EXIT
+
+# 1. Stock Debian configs, moved into a prefix, with one PHP site.
+O=$W/one; mkdir -p "$O"/{run,log,www,conf.d,pool.d,tmp}
+sed -e "s#/run/nginx.pid#$O/run/nginx.pid#" -e "s#/var/log/nginx/#$O/log/#g" \
+    -e "s#include /etc/nginx/conf.d/\*.conf;#include $O/conf.d/*.conf;#" \
+    -e "s#include /etc/nginx/sites-enabled/\*;##" -e "s#include /etc/nginx/modules-enabled/\*.conf;##" \
+    /etc/nginx/nginx.conf > "$O/nginx.conf"
+PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+cat > "$O/conf.d/site.conf" <<SITE
+server {
+    listen 127.0.0.1:$PORT;
+    server_name example.com;
+    root $O/www;
+    index index.php;
+    location ~ \.php\$ {
+        include snippets/fastcgi-php.conf;
+        fastcgi_pass unix:$O/run/php8.2-fpm.sock;
+    }
+}
+SITE
+sed -e "s#^pid = .*#pid = $O/run/php-fpm.pid#" -e "s#^error_log = .*#error_log = $O/log/php-fpm.log#" \
+    -e "s#^include=.*#include=$O/pool.d/*.conf#" /etc/php/8.2/fpm/php-fpm.conf > "$O/php-fpm.conf"
+sed -e "s#^listen = .*#listen = $O/run/php8.2-fpm.sock#" /etc/php/8.2/fpm/pool.d/www.conf > "$O/pool.d/www.conf"
+echo '<?php echo "ok";' > "$O/www/index.php"
+cp -r /etc/nginx/snippets /etc/nginx/fastcgi.conf "$O/"
+/usr/sbin/php-fpm8.2 --fpm-config "$O/php-fpm.conf" --prefix "$O"
+nginx -c "$O/nginx.conf" -p "$O/"
+sleep 0.3
+curl -s -o /dev/null -w 'stock host: GET /index.php -> %{http_code}\n' "http://127.0.0.1:$PORT/index.php"
+echo "== stock Debian host, one site (live): fpmdoctor diagnose vs nginx -t + php-fpm8.2 -t"
+hyperfine -N -w 3 -r 30 --style basic \
+  -n "fpmdoctor diagnose" "$FD diagnose --nginx-conf $O/nginx.conf --fpm-conf $O/php-fpm.conf" \
+  -n "nginx -t + php-fpm8.2 -t" "bash -c 'nginx -t -q -c $O/nginx.conf -p $O/ && /usr/sbin/php-fpm8.2 -t -y $O/php-fpm.conf --prefix $O 2>/dev/null'" \
+  2>&1 | grep -E 'Time|±|faster|fpmdoctor|nginx' || true
+
+# 2. A hosting company: N vhosts in sites-enabled, N pools in pool.d.
+G=$W/gen; mkdir -p "$G"/{sites,pools,run,log,tmp}
+cat > "$G/nginx.conf" <<CONF
+user www-data;
+worker_processes 1;
+pid $G/run/nginx.pid;
+error_log $G/log/error.log;
+events { worker_connections 64; }
+http {
+    include /etc/nginx/mime.types;
+    server_names_hash_bucket_size 128;
+    server_names_hash_max_size 65536;
+    include $G/sites/*.conf;
+}
+CONF
+printf '[global]\npid = %s/run/fpm.pid\nerror_log = %s/log/fpm.log\ninclude = %s/pools/*.conf\n' "$G" "$G" "$G" > "$G/php-fpm.conf"
+python3 - "$G" "$N" <<'PY'
+import sys, os
+g, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    with open(f"{g}/sites/site{i:05d}.conf", "w") as f:
+        f.write(f"""server {{
+    listen 127.0.0.1:8080;
+    server_name site{i}.example.com www.site{i}.example.com;
+    root /var/www/site{i}/public;
+    index index.php index.html;
+    access_log off;
+    location / {{
+        try_files $uri $uri/ /index.php?$args;
+    }}
+    location ~ \\.php$ {{
+        include /etc/nginx/fastcgi_params;
+        fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+        fastcgi_read_timeout 120s;
+        fastcgi_pass unix:{g}/run/site{i}.sock;
+    }}
+}}
+""")
+    with open(f"{g}/pools/site{i:05d}.conf", "w") as f:
+        f.write(f"""[site{i}]
+user = www-data
+group = www-data
+listen = {g}/run/$pool.sock
+listen.owner = www-data
+listen.group = www-data
+pm = ondemand
+pm.max_children = 5
+pm.process_idle_timeout = 10s
+php_admin_value[memory_limit] = 128M
+""")
+PY
+echo "== generated host: $N server blocks, $N pools: fpmdoctor diagnose vs nginx -t (same config)"
+hyperfine -N -w 1 -r 5 --style basic -i \
+  -n "fpmdoctor diagnose" "$FD diagnose --nginx-conf $G/nginx.conf --fpm-conf $G/php-fpm.conf --format json" \
+  -n "nginx -t" "nginx -t -q -c $G/nginx.conf -p $G/" \
+  2>&1 | grep -E 'Time|±|faster|fpmdoctor|nginx' || true
+echo "== peak memory (max RSS)"
+/usr/bin/time -f 'fpmdoctor diagnose: %M KB, %e s' "$FD" diagnose --nginx-conf "$G/nginx.conf" --fpm-conf "$G/php-fpm.conf" --format json >/dev/null || true
+/usr/bin/time -f 'nginx -t:           %M KB, %e s' nginx -t -q -c "$G/nginx.conf" -p "$G/" || true
+"$FD" diagnose --nginx-conf "$G/nginx.conf" --fpm-conf "$G/php-fpm.conf" --format json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("fpmdoctor saw", len(r["sites"]), "sites;", len(r["findings"]), "findings")'
