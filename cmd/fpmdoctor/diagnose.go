@@ -11,6 +11,7 @@ import (
 
 	"github.com/fpmdoctor/fpmdoctor/internal/doctor"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
+	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
 )
 
 // siteFlags are the flags of every command that inspects a site.
@@ -21,6 +22,8 @@ type siteFlags struct {
 	format    string
 	since     time.Duration
 	noProbe   bool
+	probeWait time.Duration
+	probeMax  int
 }
 
 func (f *siteFlags) register(cmd *cobra.Command) {
@@ -31,10 +34,17 @@ func (f *siteFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.format, "format", "text", "output format: text, json or sarif")
 	fl.DurationVar(&f.since, "since", time.Hour, "log window to read")
 	fl.BoolVar(&f.noProbe, "no-probe", false, "do not talk FastCGI to the pools")
+	fl.DurationVar(&f.probeWait, "probe-timeout", snapshot.DefaultProbeTimeout, "deadline of each FastCGI probe")
+	fl.IntVar(&f.probeMax, "probe-limit", snapshot.DefaultProbeLimit, "probe at most this many fastcgi_pass targets (-1: all)")
 }
 
 func (f *siteFlags) options() doctor.Options {
-	return doctor.Options{Root: f.root, NginxConf: f.nginxConf, FPMConfs: f.fpmConfs}
+	limit := f.probeMax
+	if limit == 0 {
+		limit = -1 // the flag's 0 means none probed: same as --no-probe
+	}
+	return doctor.Options{Root: f.root, NginxConf: f.nginxConf, FPMConfs: f.fpmConfs,
+		NoProbe: f.noProbe || f.probeMax == 0, ProbeTimeout: f.probeWait, ProbeLimit: limit}
 }
 
 func newDiagnoseCmd() *cobra.Command {

@@ -57,7 +57,9 @@ func Run(s *snapshot.Snapshot) *report.Report {
 			if f.ID == "" {
 				f.ID = c.ID
 			}
-			f.Cause = c.Cause
+			if f.Cause == "" {
+				f.Cause = c.Cause
+			}
 			f.Step = c.Step
 			if f.Evidence == nil {
 				f.Evidence = []report.Evidence{}
@@ -65,6 +67,7 @@ func Run(s *snapshot.Snapshot) *report.Report {
 			r.Findings = append(r.Findings, f)
 		}
 	}
+	applyProbes(s, r)
 	r.Sort()
 	r.Sites = siteMarks(s, r)
 	return r

@@ -29,6 +29,12 @@ type Options struct {
 	Root      string
 	NginxConf string
 	FPMConfs  []string
+	// NoProbe turns off live FastCGI exchanges with the pools.
+	NoProbe bool
+	// ProbeTimeout bounds each probe (0: DefaultProbeTimeout); ProbeLimit
+	// caps how many targets are probed (0: DefaultProbeLimit, <0: all).
+	ProbeTimeout time.Duration
+	ProbeLimit   int
 }
 
 // Gather builds a Snapshot. It fails only when there is nothing to
@@ -131,6 +137,14 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 			}
 			s.Sites = append(s.Sites, site)
 		}
+	}
+	switch {
+	case !s.Live:
+		s.skip("probe", "offline mode (--root): pools are not probed")
+	case opts.NoProbe:
+		s.skip("probe", "--no-probe: pools were not asked over FastCGI")
+	default:
+		probeTargets(ctx, s, opts)
 	}
 	return s, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/host"
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
+	"github.com/fpmdoctor/fpmdoctor/internal/probe"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 )
 
@@ -137,4 +138,7 @@ type Target struct {
 	Socket host.FileInfo
 	// Listener is the live listening socket at the address, if any.
 	Listener *host.Listener
+	// Probe is the live FastCGI exchange with the address, nil when not
+	// probed (offline, --no-probe, over the limit).
+	Probe *probe.Result
 }

@@ -1,0 +1,108 @@
+package snapshot
+
+import (
+	"context"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
+	"github.com/fpmdoctor/fpmdoctor/internal/probe"
+)
+
+// Probe defaults: a probe never waits past its deadline, and a hosting
+// host's thousands of pools are not all woken up by one diagnosis.
+const (
+	DefaultProbeTimeout = 2 * time.Second
+	DefaultProbeLimit   = 64
+	probeWorkers        = 8
+)
+
+// probeTargets talks FastCGI to the targets nginx uses, the way nginx does:
+// as its worker user when fpmdoctor runs as root. It asks ping.path, the
+// status page, or a script that cannot exist, so no application code runs.
+func probeTargets(ctx context.Context, s *Snapshot, opts Options) {
+	timeout := opts.ProbeTimeout
+	if timeout <= 0 {
+		timeout = DefaultProbeTimeout
+	}
+	limit := opts.ProbeLimit
+	if limit == 0 {
+		limit = DefaultProbeLimit
+	}
+	type job struct {
+		targets []*Target
+		site    *Site
+	}
+	byAddr := map[string]*job{}
+	var order []string
+	for _, site := range s.Sites {
+		for _, t := range site.Targets {
+			if t.Kind != nginxconf.TargetUnix && (t.Kind != nginxconf.TargetTCP || len(t.IPs) == 0) {
+				continue
+			}
+			key := probeAddress(t)
+			j, ok := byAddr[key]
+			if !ok {
+				j = &job{site: site}
+				byAddr[key] = j
+				order = append(order, key)
+			}
+			j.targets = append(j.targets, t)
+		}
+	}
+	if limit > 0 && len(order) > limit {
+		s.skip("probe", "probed "+strconv.Itoa(limit)+" of "+strconv.Itoa(len(order))+" fastcgi_pass targets (--probe-limit; 0 probes all)")
+		order = order[:limit]
+	}
+	root := os.Geteuid() == 0
+	var wg sync.WaitGroup
+	work := make(chan string)
+	for range min(probeWorkers, len(order)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for key := range work {
+				j := byAddr[key]
+				t := j.targets[0]
+				po := probe.Options{Timeout: timeout}
+				if p := t.Pool; p != nil {
+					po.PingPath = p.Pool.Value("ping.path")
+					po.PingResponse = p.Pool.Value("ping.response")
+					po.StatusPath = p.Pool.Value("pm.status_path")
+				}
+				n := j.site.Nginx
+				if root && t.Kind == nginxconf.TargetUnix && n.Cred != nil && n.Cred.UID != 0 {
+					c := &probe.Credentials{User: s.Users.UserName(n.Cred.UID), UID: uint32(n.Cred.UID), GID: uint32(n.Cred.GID)}
+					for _, g := range n.Cred.Groups {
+						c.Groups = append(c.Groups, uint32(g))
+					}
+					po.As = c
+				}
+				pt, err := probe.ParseTarget(key)
+				if err != nil {
+					continue
+				}
+				res := probe.Probe(ctx, pt, po)
+				for _, t := range j.targets {
+					t.Probe = &res
+				}
+			}
+		}()
+	}
+	for _, key := range order {
+		work <- key
+	}
+	close(work)
+	wg.Wait()
+}
+
+// probeAddress is the address nginx connects to first for a target.
+func probeAddress(t *Target) string {
+	if t.Kind == nginxconf.TargetUnix {
+		return "unix:" + t.Path
+	}
+	return net.JoinHostPort(t.IPs[0].String(), strconv.Itoa(t.Port))
+}
