@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/fpmdoctor/fpmdoctor/internal/host"
 	"github.com/fpmdoctor/fpmdoctor/internal/probe"
+	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
 )
 
 type probeFlags struct {
@@ -27,8 +33,10 @@ func newProbeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "probe TARGET",
 		Short: "Ask a PHP-FPM pool over FastCGI whether it answers, without running application code",
-		Long: `probe sends one FastCGI request to TARGET (unix:/path, /path, host:port or
-[v6]:port) and says whether a worker answered. It asks the pool's ping page
+		Long: `probe sends one FastCGI request to TARGET (unix:/path, /path, host:port,
+[v6]:port, or a pool or nginx upstream name found on the host) and says
+whether a worker answered. As root it connects to a unix socket as the
+running nginx workers do (--as-user auto). It asks the pool's ping page
 (--ping-path), else its status page (--status-path), else a script that cannot
 exist, which php-fpm answers with 404 "Primary script unknown".
 
@@ -51,7 +59,7 @@ See docs/probe.md.`,
 	fl.Int64Var(&f.maxListenQueue, "max-listen-queue", 0, "unhealthy when the status page's listen queue is above N (needs --status-path)")
 	fl.Int64Var(&f.minIdle, "min-idle", 0, "unhealthy when fewer than N processes are idle (needs --status-path)")
 	fl.Int64Var(&f.maxActive, "max-active", 0, "unhealthy when more than N processes are active, the probe's own included (needs --status-path)")
-	fl.StringVar(&f.asUser, "as-user", "", "connect to a unix socket as this user (nginx's worker user; needs root)")
+	fl.StringVar(&f.asUser, "as-user", "auto", "connect to a unix socket as this user (needs root); auto: as the running nginx workers, self: as fpmdoctor")
 	fl.StringVar(&f.format, "format", "text", "output format: text or json")
 	return cmd
 }
@@ -63,7 +71,11 @@ func runProbe(cmd *cobra.Command, raw string, f probeFlags) error {
 	if f.timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive")
 	}
-	target, err := resolveTarget(raw)
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	target, err := resolveTarget(ctx, raw, &f, cmd.Flags().Changed)
 	if err != nil {
 		return err
 	}
@@ -84,7 +96,13 @@ func runProbe(cmd *cobra.Command, raw string, f probeFlags) error {
 	if fl.Changed("max-active") {
 		opts.Thresholds.MaxActive = &f.maxActive
 	}
-	if f.asUser != "" {
+	switch f.asUser {
+	case "self", "":
+	case "auto":
+		if os.Geteuid() == 0 && target.Network == "unix" {
+			opts.As = workerCredentials(ctx)
+		}
+	default:
 		if opts.As, err = probe.LookupUser(f.asUser); err != nil {
 			return err
 		}
@@ -95,7 +113,7 @@ func runProbe(cmd *cobra.Command, raw string, f probeFlags) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	r := probe.Probe(cmd.Context(), target, opts)
+	r := probe.Probe(ctx, target, opts)
 	out := cmd.OutOrStdout()
 	if f.format == "json" {
 		enc := json.NewEncoder(out)
@@ -112,16 +130,86 @@ func runProbe(cmd *cobra.Command, raw string, f probeFlags) error {
 	return nil
 }
 
-// resolveTarget turns the TARGET argument into an address. For now it
-// accepts addresses only (unix:/path, /path, host:port, [v6]:port); pool
-// names and fastcgi_pass upstream names will be looked up through host
-// discovery (internal/discover) here.
-func resolveTarget(raw string) (probe.Target, error) {
+// resolveTarget turns the TARGET argument into an address: an address as
+// written (unix:/path, /path, host:port, [v6]:port), else a pool name or an
+// nginx upstream name found by discovering the host's configs. For a pool,
+// its ping.path, ping.response and pm.status_path fill the flags not given.
+func resolveTarget(ctx context.Context, raw string, f *probeFlags, changed func(string) bool) (probe.Target, error) {
 	t, err := probe.ParseTarget(raw)
-	if err != nil {
-		return probe.Target{}, fmt.Errorf("%w (pool and upstream names are not resolved yet: pass the pool's listen address)", err)
+	if err == nil {
+		return t, nil
 	}
-	return t, nil
+	s, gerr := snapshot.Gather(ctx, snapshot.Options{NoProbe: true})
+	if gerr != nil {
+		return probe.Target{}, fmt.Errorf("%q is not an address, and looking it up as a pool failed: %w", raw, gerr)
+	}
+	var matches []*snapshot.Pool
+	for _, fpm := range s.FPM {
+		for _, p := range fpm.Pools {
+			if strings.EqualFold(p.Name, raw) && p.ListenErr == nil {
+				matches = append(matches, p)
+			}
+		}
+	}
+	switch {
+	case len(matches) == 1:
+		p := matches[0]
+		if !changed("ping-path") {
+			f.pingPath = p.Pool.Value("ping.path")
+		}
+		if !changed("ping-response") && p.Pool.Value("ping.response") != "" {
+			f.pingResponse = p.Pool.Value("ping.response")
+		}
+		if !changed("status-path") {
+			f.statusPath = p.Pool.Value("pm.status_path")
+		}
+		addr := p.Listen.Path
+		if p.Listen.Network == "tcp" {
+			host := p.Listen.Host
+			if p.Listen.Wildcard || host == "" {
+				host = "127.0.0.1"
+			}
+			addr = net.JoinHostPort(host, strconv.Itoa(p.Listen.Port))
+		}
+		return probe.ParseTarget(addr)
+	case len(matches) > 1:
+		var ids []string
+		for _, p := range matches {
+			ids = append(ids, p.ID())
+		}
+		return probe.Target{}, fmt.Errorf("pool %q is defined by several php-fpm configs (%s): pass its listen address", raw, strings.Join(ids, "; "))
+	}
+	for _, n := range s.Nginx {
+		if n.Model == nil {
+			continue
+		}
+		if u := n.Model.Upstream(raw); u != nil && len(u.Servers) > 0 {
+			return probe.ParseTarget(u.Servers[0].Target.Address())
+		}
+	}
+	return probe.Target{}, fmt.Errorf("%q is not an address (unix:/path, /path, host:port) and no pool or nginx upstream has that name", raw)
+}
+
+// workerCredentials are the running nginx workers' uid and groups: as root,
+// probe connects as they would, so a permission problem shows as nginx
+// sees it. nil when no nginx worker runs.
+func workerCredentials(ctx context.Context) *probe.Credentials {
+	procs, err := host.New("").Processes(ctx)
+	if err != nil {
+		return nil
+	}
+	users, _ := host.New("").Users()
+	for _, p := range procs {
+		if p.Role() != host.RoleNginxWorker || p.UID == 0 {
+			continue
+		}
+		c := &probe.Credentials{User: users.UserName(p.UID), UID: uint32(p.UID), GID: uint32(p.GID)}
+		for _, g := range p.Groups {
+			c.Groups = append(c.Groups, uint32(g))
+		}
+		return c
+	}
+	return nil
 }
 
 func writeProbeText(w io.Writer, r probe.Result) {
