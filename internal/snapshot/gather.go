@@ -138,6 +138,10 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 			s.Sites = append(s.Sites, site)
 		}
 	}
+	// Facts that later checks need (memory, kernel socket queues, logs)
+	// are gathered below; each lives in its own file of this package.
+	gatherExtra(ctx, s, opts)
+
 	switch {
 	case !s.Live:
 		s.skip("probe", "offline mode (--root): pools are not probed")

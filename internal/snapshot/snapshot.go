@@ -142,3 +142,25 @@ type Target struct {
 	// probed (offline, --no-probe, over the limit).
 	Probe *probe.Result
 }
+
+// SiteByKey finds the site a finding names in its Site field.
+func (s *Snapshot) SiteByKey(key string) *Site {
+	for _, site := range s.Sites {
+		if site.Key() == key {
+			return site
+		}
+	}
+	return nil
+}
+
+// PoolByID finds the pool a finding names in its Pool field.
+func (s *Snapshot) PoolByID(id string) *Pool {
+	for _, f := range s.FPM {
+		for _, p := range f.Pools {
+			if p.ID() == id {
+				return p
+			}
+		}
+	}
+	return nil
+}
