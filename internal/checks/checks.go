@@ -39,6 +39,8 @@ func All() []Check {
 		socketPermission,
 		allowedClients,
 		configNotApplied,
+		memoryOvercommit,
+		backlogQueue,
 	}
 }
 

@@ -5,4 +5,8 @@ import "context"
 // gatherExtra collects the facts beyond configs, processes and sockets.
 // Each collector is one function in its own file; add yours here.
 func gatherExtra(ctx context.Context, s *Snapshot, opts Options) {
+	// Memory and kernel queues (memory.go): read before the probes, which
+	// would add a connection to the queue they measure.
+	gatherMemory(ctx, s)
+	gatherQueues(ctx, s)
 }

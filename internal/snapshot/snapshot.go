@@ -35,6 +35,8 @@ type Snapshot struct {
 	FPM       []*FPM
 	Sites     []*Site
 	Skipped   []report.Skipped
+	Memory    *MemoryFacts // memory.go: nil when not live or unreadable
+	Queues    *QueueFacts  // memory.go: nil when not live
 
 	// resolved caches symlink resolution of socket directories: thousands
 	// of sockets share a handful of directories.
@@ -94,6 +96,8 @@ type Pool struct {
 	// Listener is the live listening socket serving this pool, nil when
 	// none was found (or not live).
 	Listener *host.Listener
+	Queue    *host.Queue    // memory.go: the listener's accept queue (sock_diag), nil when unknown
+	Workers  []host.ProcMem // memory.go: measured workers (a sample of at most 32)
 	// Sites are the sites nginx routes to this pool.
 	Sites []*Site
 }
