@@ -41,6 +41,13 @@ func All() []Check {
 		configNotApplied,
 		memoryOvercommit,
 		backlogQueue,
+		poolExhausted,
+		logBacklogOverflow,
+		requestTimeout,
+		workerCrash,
+		workerOOM,
+		headerTooBig,
+		upstreamTimeout,
 	}
 }
 
@@ -70,6 +77,7 @@ func Run(s *snapshot.Snapshot) *report.Report {
 		}
 	}
 	applyProbes(s, r)
+	applyLogs(s, r)
 	r.Sort()
 	r.Sites = siteMarks(s, r)
 	return r

@@ -39,19 +39,28 @@ func applyProbes(s *snapshot.Snapshot, r *report.Report) {
 	}
 	for _, f := range fails {
 		ev := probeEvidence(f.t)
+		own, hasOwn := probeFinding(s, f.site, f.t, ev)
+		related := func(fd *report.Finding) bool {
+			return fd.Site == f.site.Key() || (f.t.Pool != nil && fd.Pool == f.t.Pool.ID())
+		}
+		sameCause := false
 		explained := false
 		for i := range r.Findings {
 			fd := &r.Findings[i]
-			if fd.Site == f.site.Key() || (f.t.Pool != nil && fd.Pool == f.t.Pool.ID()) {
-				fd.Evidence = append(fd.Evidence, ev)
-				fd.Live = true
-				explained = true
+			if !related(fd) {
+				continue
 			}
+			fd.Evidence = append(fd.Evidence, ev)
+			fd.Live = true
+			explained = true
+			sameCause = sameCause || (hasOwn && fd.Cause == own.Cause)
 		}
-		if !explained {
-			if fd, ok := probeFinding(s, f.site, f.t, ev); ok {
-				r.Findings = append(r.Findings, fd)
-			}
+		// A saturated pool or a full backlog is the root cause of the
+		// timeouts and resets logged beside it: report it even when those
+		// symptoms already have findings.
+		strong := hasOwn && (own.Cause == "pool-exhausted" || own.Cause == "backlog-overflow")
+		if hasOwn && !sameCause && (!explained || strong) {
+			r.Findings = append(r.Findings, own)
 		}
 	}
 }

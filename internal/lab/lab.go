@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -419,4 +420,89 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// Load sends n GET requests for path, at most concurrency at a time, and
+// returns how many got each status (0 counts transport errors). Bounded
+// in count and time: every request has the given deadline.
+func (l *Lab) Load(path string, n, concurrency int, deadline time.Duration) map[int]int {
+	counts := map[int]int{}
+	var mu sync.Mutex
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			code, _, err := l.GetTimeout(path, deadline)
+			if err != nil {
+				code = 0
+			}
+			mu.Lock()
+			counts[code]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return counts
+}
+
+// LimitFPMMemory moves the running php-fpm master and workers into a new
+// cgroup (v1 memory controller) limited to limit bytes, so a script that
+// allocates without bounds is killed by the kernel's OOM killer, as on a
+// host or container that runs out of memory. It returns "" when the
+// controller is not available here (the caller skips), and removes the
+// cgroup when the test ends.
+func (l *Lab) LimitFPMMemory(limit int64) string {
+	l.t.Helper()
+	base := "/sys/fs/cgroup/memory"
+	if _, err := os.Stat(filepath.Join(base, "memory.limit_in_bytes")); err != nil {
+		return ""
+	}
+	cg := filepath.Join(base, filepath.Base(l.Dir))
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		l.t.Fatalf("lab: cgroup: %v", err)
+	}
+	l.t.Cleanup(func() {
+		// Move survivors back to the root so the cgroup can go.
+		b, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
+		for _, pid := range strings.Fields(string(b)) {
+			_ = os.WriteFile(filepath.Join(base, "cgroup.procs"), []byte(pid), 0o644)
+		}
+		_ = os.Remove(cg)
+	})
+	if err := os.WriteFile(filepath.Join(cg, "memory.limit_in_bytes"), []byte(strconv.FormatInt(limit, 10)), 0o644); err != nil {
+		l.t.Fatalf("lab: cgroup limit: %v", err)
+	}
+	master := l.FPMPid()
+	if master == 0 {
+		l.t.Fatal("lab: php-fpm is not running")
+	}
+	pids := []int{master}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		if i := strings.LastIndexByte(s, ')'); i > 0 {
+			f := strings.Fields(s[i+1:])
+			if len(f) > 2 && f[1] == strconv.Itoa(master) {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	for _, pid := range pids {
+		if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			l.t.Fatalf("lab: move %d into cgroup: %v", pid, err)
+		}
+	}
+	return cg
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // Format is an output format name.
@@ -99,6 +100,19 @@ func writeText(w io.Writer, r *Report, color bool) error {
 			}
 			fmt.Fprintf(&b, "   %s%s %s%s%s\n", p.dim, e.Kind, loc, p.reset, e.Text)
 		}
+		if l := f.Logs; l != nil {
+			fmt.Fprintf(&b, "   %slogs:%s %d× between %s and %s", p.dim, p.reset, l.Count, l.First.Format("15:04:05"), l.Last.Format("15:04:05"))
+			if len(l.TopURLs) > 0 {
+				b.WriteString("; top:")
+				for i, u := range l.TopURLs {
+					if i == 3 {
+						break
+					}
+					fmt.Fprintf(&b, " %s (%d)", u.URL, u.Count)
+				}
+			}
+			b.WriteString("\n")
+		}
 		if f.Fix != nil {
 			auto := ""
 			if f.Fix.Automatic {
@@ -111,6 +125,7 @@ func writeText(w io.Writer, r *Report, color bool) error {
 	if len(r.Findings) == 0 {
 		fmt.Fprintf(&b, "%sNo problems found.%s\n", p.green, p.reset)
 	}
+	writeTimeline(&b, r.Timeline, p)
 	if len(r.Skipped) > 0 {
 		b.WriteString("Not checked:\n")
 		for _, s := range r.Skipped {
@@ -131,4 +146,55 @@ func mark(p palette, status string) string {
 		return p.yellow + "!" + p.reset
 	}
 	return p.dim + "-" + p.reset
+}
+
+// writeTimeline draws the last hour as two rows of one character per
+// minute: nginx failures (a bar by count, 5 for minutes with 504s only) and
+// php-fpm events (x), so a burst of 502s lines up with the crash beside it.
+func writeTimeline(b *strings.Builder, tl []Bucket, p palette) {
+	if len(tl) == 0 {
+		return
+	}
+	first := tl[0].Minute
+	last := tl[len(tl)-1].Minute
+	if span := last.Sub(first); span > 59*time.Minute {
+		first = last.Add(-59 * time.Minute)
+	}
+	n := int(last.Sub(first)/time.Minute) + 1
+	fails := make([]int, n)
+	only504 := make([]bool, n)
+	events := make([]int, n)
+	max := 0
+	for _, bk := range tl {
+		i := int(bk.Minute.Sub(first) / time.Minute)
+		if i < 0 || i >= n {
+			continue
+		}
+		fails[i] = bk.Nginx502 + bk.Nginx504
+		only504[i] = bk.Nginx502 == 0 && bk.Nginx504 > 0
+		events[i] = bk.FPM
+		if fails[i] > max {
+			max = fails[i]
+		}
+	}
+	bars := []rune("▁▂▃▄▅▆▇█")
+	var row1, row2 strings.Builder
+	for i := 0; i < n; i++ {
+		switch {
+		case fails[i] == 0:
+			row1.WriteRune('·')
+		case only504[i]:
+			row1.WriteRune('5')
+		default:
+			row1.WriteRune(bars[(fails[i]*(len(bars)-1))/max])
+		}
+		if events[i] > 0 {
+			row2.WriteRune('x')
+		} else {
+			row2.WriteRune('·')
+		}
+	}
+	fmt.Fprintf(b, "\nTimeline %s → %s (one mark per minute):\n", first.Format("15:04"), last.Format("15:04"))
+	fmt.Fprintf(b, "  nginx 502/504  %s%s%s\n", p.red, row1.String(), p.reset)
+	fmt.Fprintf(b, "  php-fpm events %s\n", row2.String())
 }

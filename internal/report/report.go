@@ -4,6 +4,7 @@ package report
 
 import (
 	"sort"
+	"time"
 )
 
 // Schema is the version of the JSON report. Fields are only ever added.
@@ -64,6 +65,8 @@ type Finding struct {
 	Pool     string     `json:"pool,omitempty"`
 	Evidence []Evidence `json:"evidence"`
 	Fix      *Fix       `json:"fix,omitempty"`
+	// Logs summarises the log entries behind a finding, when there are some.
+	Logs *LogSummary `json:"logs,omitempty"`
 
 	// Step is the seed procedure's step the finding belongs to; it orders
 	// findings of equal weight the way an engineer would look at them.
@@ -71,6 +74,28 @@ type Finding struct {
 	// Live is set when the evidence was observed (a failed connect, a log
 	// line, a missing process) rather than inferred from config alone.
 	Live bool `json:"-"`
+}
+
+// LogSummary counts the log entries behind a finding.
+type LogSummary struct {
+	Count   int        `json:"count"`
+	First   time.Time  `json:"first_seen"`
+	Last    time.Time  `json:"last_seen"`
+	TopURLs []URLCount `json:"top_urls,omitempty"`
+}
+
+// URLCount is a request path and how often it failed.
+type URLCount struct {
+	URL   string `json:"url"`
+	Count int    `json:"count"`
+}
+
+// Bucket is one minute of the timeline.
+type Bucket struct {
+	Minute   time.Time `json:"minute"`
+	Nginx502 int       `json:"nginx_502"`
+	Nginx504 int       `json:"nginx_504"`
+	FPM      int       `json:"php_fpm_events"`
 }
 
 // Skipped records a check that could not run, and why.
@@ -143,6 +168,20 @@ type Report struct {
 	Findings []Finding `json:"findings"`
 	Skipped  []Skipped `json:"skipped"`
 	Sites    []Site    `json:"sites"`
+	// Timeline counts, per minute of the log window, nginx's 502 and 504
+	// failures against php-fpm's events; empty when the logs were quiet.
+	Timeline []Bucket `json:"timeline,omitempty"`
+	// LogsRead says which logs were read and how much of them.
+	LogsRead []LogRead `json:"logs_read,omitempty"`
+}
+
+// LogRead is one log that was read: seeking by time keeps BytesRead far
+// below Size on big logs.
+type LogRead struct {
+	Path      string `json:"path"`
+	Size      int64  `json:"size"`
+	BytesRead int64  `json:"bytes_read"`
+	Entries   int64  `json:"entries"`
 }
 
 // New returns an empty report of the current schema.

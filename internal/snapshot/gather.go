@@ -35,6 +35,8 @@ type Options struct {
 	// caps how many targets are probed (0: DefaultProbeLimit, <0: all).
 	ProbeTimeout time.Duration
 	ProbeLimit   int
+	// Since is the log window (0: DefaultSince).
+	Since time.Duration
 }
 
 // Gather builds a Snapshot. It fails only when there is nothing to
@@ -141,6 +143,7 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 	// Facts that later checks need (memory, kernel socket queues, logs)
 	// are gathered below; each lives in its own file of this package.
 	gatherExtra(ctx, s, opts)
+	gatherLogs(ctx, s, opts)
 
 	switch {
 	case !s.Live:

@@ -37,6 +37,8 @@ type Snapshot struct {
 	Skipped   []report.Skipped
 	Memory    *MemoryFacts // memory.go: nil when not live or unreadable
 	Queues    *QueueFacts  // memory.go: nil when not live
+	// Logs is what the logs say in the window (nil before they are read).
+	Logs *Logs
 
 	// resolved caches symlink resolution of socket directories: thousands
 	// of sockets share a handful of directories.

@@ -1,0 +1,197 @@
+package checks_test
+
+import (
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/lab"
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+)
+
+// These tests drive real HTTP load (or scripts that sleep, crash or
+// allocate) through real nginx into real php-fpm, then check that the
+// logs are read, tied to the pool, counted and correlated.
+
+const staticOne = "pm = static\npm.max_children = 1\n"
+const dynamicDefault = "pm = dynamic\npm.max_children = 5\npm.start_servers = 2\npm.min_spare_servers = 1\npm.max_spare_servers = 3\n"
+
+func TestPoolExhaustedUnderLoadRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", dynamicDefault, "pm = dynamic\npm.max_children = 2\npm.start_servers = 1\npm.min_spare_servers = 1\npm.max_spare_servers = 1\n")
+	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass", "fastcgi_read_timeout 1s;\n        fastcgi_pass")
+	l.Start()
+	// 8 requests of 2.5 s on 2 workers, all at once: php-fpm's
+	// maintenance (every second) finds no idle worker and says so; queued
+	// requests wait past the 1 s read timeout: 504.
+	counts := l.Load("/sleep.php?s=2.5", 8, 8, 10*time.Second)
+	if counts[504] == 0 {
+		t.Fatalf("no 504 under load: %v", counts)
+	}
+	// php-fpm's maintenance runs once a second: wait for its warning.
+	if err := lab.WaitFor(func() bool {
+		b, _ := os.ReadFile(l.Path("log/php-fpm.log"))
+		return strings.Contains(string(b), "server reached pm.max_children")
+	}, 3*time.Second); err != nil {
+		t.Fatal("php-fpm never logged reaching pm.max_children")
+	}
+	r := diagnose(t, l)
+	first(t, r, "pool-exhausted")
+	f := finding(t, r, "pool-exhausted", report.Error)
+	evidenceText(t, f, report.KindLog, "server reached pm.max_children setting (2)")
+	evidenceText(t, f, report.KindLog, "upstream timed out (110")
+	evidenceText(t, f, report.KindConfig, "pm.max_children = 2")
+	if f.Logs == nil || f.Logs.Count < 1 || len(f.Logs.TopURLs) == 0 || f.Logs.TopURLs[0].URL != "/sleep.php" {
+		t.Fatalf("log summary: %+v", f.Logs)
+	}
+	// The 504s are listed too, as the symptom.
+	if up := finding(t, r, "upstream-timeout", report.Warning); up.Logs.Count != counts[504] {
+		t.Fatalf("upstream-timeout counts %d, nginx answered %d × 504", up.Logs.Count, counts[504])
+	}
+	if len(r.Timeline) == 0 || r.Timeline[len(r.Timeline)-1].Nginx504 == 0 {
+		t.Fatalf("timeline: %+v", r.Timeline)
+	}
+}
+
+func TestBacklogOverflowUnderLoadRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", dynamicDefault, staticOne+"listen.backlog = 1\n")
+	l.Start()
+	counts := l.Load("/sleep.php?s=1", 10, 10, 15*time.Second)
+	if counts[502] == 0 {
+		t.Fatalf("no 502 from a full backlog: %v", counts)
+	}
+	r := diagnose(t, l)
+	f := finding(t, r, "backlog-overflow", report.Error)
+	evidenceText(t, f, report.KindLog, "(11: Resource temporarily unavailable)")
+	if f.Logs.Count != counts[502] {
+		t.Fatalf("counted %d overflows, nginx answered %d × 502", f.Logs.Count, counts[502])
+	}
+	evidenceText(t, f, report.KindConfig, "listen.backlog = 1")
+}
+
+func TestRequestTimeoutRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", "catch_workers_output = yes", "catch_workers_output = yes\nrequest_terminate_timeout = 1s")
+	l.Start()
+	l.MustStatus("/sleep.php?s=3", 502)
+	r := diagnose(t, l)
+	first(t, r, "request-timeout")
+	f := finding(t, r, "request-timeout", report.Error)
+	evidenceText(t, f, report.KindLog, "execution timed out")
+	evidenceText(t, f, report.KindLog, "sleep.php")
+	evidenceText(t, f, report.KindConfig, "request_terminate_timeout = 1s")
+}
+
+// TestRequestTimeoutStatic: no traffic, only a terminate timeout shorter
+// than nginx's default 60 s read timeout: a warning, with both settings.
+func TestRequestTimeoutStaticRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", "catch_workers_output = yes", "catch_workers_output = yes\nrequest_terminate_timeout = 30s")
+	l.Start()
+	l.MustStatus("/ok.php", 200)
+	r := diagnose(t, l)
+	f := finding(t, r, "request-timeout", report.Warning)
+	evidenceText(t, f, report.KindConfig, "request_terminate_timeout = 30s")
+	evidenceText(t, f, report.KindFact, "default is 1m0s")
+	noErrors(t, r)
+}
+
+func TestWorkerCrashRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Start()
+	for range 3 {
+		l.MustStatus("/crash.php?sig=11", 502)
+	}
+	r := diagnose(t, l)
+	first(t, r, "worker-crash")
+	f := finding(t, r, "worker-crash", report.Error)
+	if !strings.Contains(f.Title, "3 times on signal 11 (SIGSEGV)") || !strings.Contains(f.Detail, "not configuration") {
+		t.Fatalf("title %q detail %q", f.Title, f.Detail)
+	}
+	evidenceText(t, f, report.KindLog, "exited on signal 11 (SIGSEGV)")
+	evidenceText(t, f, report.KindLog, "crash.php")
+}
+
+func TestHeaderTooBigRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Start()
+	l.MustStatus("/header.php?n=8000", 502)
+	l.MustStatus("/header.php?n=100", 200)
+	r := diagnose(t, l)
+	first(t, r, "header-too-big")
+	f := finding(t, r, "header-too-big", report.Error)
+	evidenceText(t, f, report.KindLog, "upstream sent too big header")
+	evidenceText(t, f, report.KindConfig, "nginx's default 4096 bytes")
+}
+
+func TestUpstreamTimeoutRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass", "fastcgi_read_timeout 1s;\n        fastcgi_pass")
+	l.Start()
+	l.MustStatus("/sleep.php?s=2", 504)
+	r := diagnose(t, l)
+	first(t, r, "upstream-timeout")
+	f := finding(t, r, "upstream-timeout", report.Error)
+	evidenceText(t, f, report.KindLog, "upstream timed out (110")
+	evidenceText(t, f, report.KindConfig, "fastcgi_read_timeout 1s;")
+}
+
+func TestMemoryLimitRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Start()
+	l.MustStatus("/alloc.php?limit=16M", 500)
+	r := diagnose(t, l)
+	f := finding(t, r, "worker-oom", report.Warning)
+	evidenceText(t, f, report.KindLog, "Allowed memory size of 16777216 bytes exhausted")
+}
+
+// TestHealthyBusySiteRealServers: sustained load within capacity reports
+// no error finding.
+func TestHealthyBusySiteRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Start()
+	var wg sync.WaitGroup
+	counts := l.Load("/ok.php", 200, 4, 5*time.Second)
+	wg.Wait()
+	if counts[200] != 200 {
+		t.Fatalf("healthy load: %v", counts)
+	}
+	noErrors(t, diagnose(t, l))
+}
+
+// TestKernelOOMKillRealServers: php-fpm runs in a memory-limited cgroup;
+// a script allocating without a memory_limit is killed by the kernel's OOM
+// killer, php-fpm logs the SIGKILL, nginx answers 502, and fpmdoctor ties
+// the kernel's record to the pool.
+func TestKernelOOMKillRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", dynamicDefault, staticOne)
+	l.Start()
+	if l.LimitFPMMemory(96<<20) == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI must run the OOM test: no cgroup v1 memory controller")
+		}
+		t.Skip("no cgroup v1 memory controller on this machine: cannot make the kernel OOM-kill php-fpm")
+	}
+	l.MustStatus("/alloc.php?limit=-1", 502)
+	r := diagnose(t, l)
+	f := finding(t, r, "worker-oom", report.Error)
+	evidenceText(t, f, report.KindLog, "Killed process")
+	evidenceText(t, f, report.KindLog, "exited on signal 9 (SIGKILL)")
+	if f.Pool == "" {
+		t.Fatalf("OOM kill not tied to the pool: %+v", f)
+	}
+}

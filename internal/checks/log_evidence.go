@@ -1,0 +1,87 @@
+package checks
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
+	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
+)
+
+// connectKinds are nginx's connection-level failures and the cause each
+// points at when no current finding explains it (the failure is over).
+var connectKinds = map[logscan.Kind]string{
+	logscan.KindConnectENOENT:        "fpm-down",
+	logscan.KindConnectRefused:       "stale-socket",
+	logscan.KindConnectEACCES:        "socket-permission",
+	logscan.KindNoLiveUpstreams:      "fpm-down",
+	logscan.KindConnectionDisallowed: "allowed-clients",
+}
+
+// applyLogs adds nginx's logged connection failures to the findings about
+// the same site or pool (so a finding shows how many users it hit, since
+// when), reports failures no current finding explains as past outages,
+// and fills the report's timeline and list of logs read.
+func applyLogs(s *snapshot.Snapshot, r *report.Report) {
+	if s.Logs == nil {
+		return
+	}
+	for _, lf := range s.Logs.Files {
+		r.LogsRead = append(r.LogsRead, report.LogRead{Path: lf.Path, Size: lf.Stats.Size, BytesRead: lf.Stats.BytesRead, Entries: lf.Stats.Entries})
+	}
+	for _, b := range s.Logs.Agg.Timeline() {
+		r.Timeline = append(r.Timeline, report.Bucket{Minute: b.Minute, Nginx502: b.Nginx502, Nginx504: b.Nginx504, FPM: b.FPM})
+	}
+	// Which site does a logged target belong to (for failures not tied to
+	// a pool: a socket nobody listens on)?
+	siteByTarget := map[string]*snapshot.Site{}
+	for _, site := range s.Sites {
+		for _, t := range site.Targets {
+			if t.Kind == nginxconf.TargetUnix || t.Kind == nginxconf.TargetTCP {
+				if tg, _ := logscan.NormalizeUpstream(t.Target.Address(), false); tg != "" {
+					siteByTarget[tg] = site
+				}
+			}
+		}
+	}
+	for _, g := range s.Logs.Agg.Groups() {
+		cause, ok := connectKinds[g.Kind]
+		if !ok {
+			continue
+		}
+		site := siteByTarget[g.Target]
+		explained := false
+		for i := range r.Findings {
+			f := &r.Findings[i]
+			if (g.Target != "" && f.Pool == g.Target) || (site != nil && f.Site == site.Key()) {
+				f.Evidence = append(f.Evidence, logEvidence(g.Example))
+				if f.Logs == nil {
+					f.Logs = summary(g)
+				}
+				explained = true
+			}
+		}
+		if explained {
+			continue
+		}
+		f := report.Finding{
+			ID:       cause + "-past",
+			Cause:    cause,
+			Severity: report.Warning,
+			Live:     true,
+			Step:     report.StepLogs,
+			Title:    fmt.Sprintf("earlier in the window: %s, last at %s; the cause is not present now", countWord(g.Count, "failure", "failures"), g.Last.Format(time.TimeOnly)),
+			Detail:   "nginx logged these failures, but what caused them is gone now (php-fpm was restarted, a permission was fixed). If it comes back, the same line will show in nginx's error log.",
+			Evidence: []report.Evidence{logEvidence(g.Example)},
+			Logs:     summary(g),
+		}
+		if p := poolFor(s, g.Target); p != nil {
+			f.Pool = p.ID()
+		} else if site != nil {
+			f.Site = site.Key()
+		}
+		r.Findings = append(r.Findings, f)
+	}
+}

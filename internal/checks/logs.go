@@ -1,0 +1,125 @@
+package checks
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
+)
+
+// correlationWindow: a 502 within this of a php-fpm event on the same pool
+// is taken as one story (the event caused the failure).
+const correlationWindow = 3 * time.Second
+
+// logGroups returns the log groups of the given kinds, largest first.
+func logGroups(s *snapshot.Snapshot, kinds ...logscan.Kind) []logscan.Group {
+	if s.Logs == nil {
+		return nil
+	}
+	var out []logscan.Group
+	for _, g := range s.Logs.Agg.Groups() {
+		for _, k := range kinds {
+			if g.Kind == k {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// logEvidence quotes one log entry with its file and line.
+func logEvidence(e logscan.Entry) report.Evidence {
+	text := strings.TrimSpace(e.Raw)
+	if len(text) > 400 {
+		text = text[:400] + "…"
+	}
+	return report.Evidence{Kind: report.KindLog, File: e.File, Line: int(e.Line), Text: text}
+}
+
+func summary(g logscan.Group) *report.LogSummary {
+	ls := &report.LogSummary{Count: g.Count, First: g.First, Last: g.Last}
+	for _, u := range g.TopURLs {
+		ls.TopURLs = append(ls.TopURLs, report.URLCount{URL: u.URL, Count: u.Count})
+	}
+	return ls
+}
+
+// eventsOf returns the kept php-fpm/kernel events of kind for a pool ID.
+func eventsOf(s *snapshot.Snapshot, pool string, kinds ...logscan.Kind) []logscan.Entry {
+	var out []logscan.Entry
+	for _, e := range s.Logs.Events {
+		if pool != "" && e.Pool != pool {
+			continue
+		}
+		for _, k := range kinds {
+			if e.Kind == k {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// failuresNear returns the nginx failures on the same pool within the
+// correlation window of any of events, and how many there are.
+func failuresNear(s *snapshot.Snapshot, events []logscan.Entry) (int, []logscan.Entry) {
+	if len(events) == 0 || len(s.Logs.Failures) == 0 {
+		return 0, nil
+	}
+	n := 0
+	var examples []logscan.Entry
+	for _, c := range logscan.Correlate(events, s.Logs.Failures, correlationWindow, nil) {
+		n += c.Count
+		if len(examples) < 2 && len(c.Examples) > 0 {
+			examples = append(examples, c.Examples[0])
+		}
+	}
+	return n, examples
+}
+
+// nginxGroupsFor returns the nginx failure groups of kinds about a pool.
+func nginxGroupsFor(s *snapshot.Snapshot, pool string, kinds ...logscan.Kind) []logscan.Group {
+	var out []logscan.Group
+	for _, g := range logGroups(s, kinds...) {
+		if g.Source == logscan.SourceNginx && g.Target == pool {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// poolFor maps a log group's target (a pool ID when the entry was tied to
+// a pool) back to the pool.
+func poolFor(s *snapshot.Snapshot, target string) *snapshot.Pool {
+	if target == "" {
+		return nil
+	}
+	return s.PoolByID(target)
+}
+
+// poolName is how a finding names the pool of a log group.
+func poolName(p *snapshot.Pool, target string) string {
+	if p != nil {
+		return p.Name
+	}
+	return target
+}
+
+func poolID(p *snapshot.Pool) string {
+	if p == nil {
+		return ""
+	}
+	return p.ID()
+}
+
+func countWord(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,145 @@
+package checks
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
+)
+
+// workerOOM: workers killed by the kernel's OOM killer (SIGKILL, with the
+// kernel's record of the kill), or scripts hitting PHP's memory_limit.
+var workerOOM = Check{
+	ID:    "worker-oom",
+	Cause: "worker-oom",
+	Step:  report.StepLogs,
+	Run: func(s *snapshot.Snapshot) []report.Finding {
+		if s.Logs == nil {
+			return nil
+		}
+		var out []report.Finding
+		// Kernel OOM kills of php-fpm processes. The kernel log is the
+		// whole machine's: a kill belongs to one of our pools only when
+		// that pool's php-fpm logged the same pid exiting on SIGKILL.
+		killed := map[int]logscan.Entry{}
+		for _, e := range eventsOf(s, "", logscan.KindChildExitedSignal) {
+			if e.Signal == 9 && e.Pool != "" {
+				killed[e.Child] = e
+			}
+		}
+		fpmLogRead := false
+		for _, lf := range s.Logs.Files {
+			fpmLogRead = fpmLogRead || (lf.Source == logscan.SourceFPM && lf.Err == nil && lf.Stats.Files > 0)
+		}
+		byPool := map[string][]logscan.Entry{}
+		var poolOrder []string
+		oomed := map[int]bool{}
+		var unattributed []logscan.Entry
+		for _, k := range eventsOf(s, "", logscan.KindOOMKilled) {
+			if !strings.Contains(k.Process, "php") {
+				continue
+			}
+			e, ok := killed[k.PID]
+			if !ok {
+				unattributed = append(unattributed, k)
+				continue
+			}
+			oomed[k.PID] = true
+			if _, seen := byPool[e.Pool]; !seen {
+				poolOrder = append(poolOrder, e.Pool)
+			}
+			byPool[e.Pool] = append(byPool[e.Pool], k)
+		}
+		for _, pool := range poolOrder {
+			kills := byPool[pool]
+			p := poolFor(s, pool)
+			f := report.Finding{
+				Severity: report.Error,
+				Live:     true,
+				Pool:     pool,
+				Title:    fmt.Sprintf("the kernel's OOM killer killed %s of pool %s", countWord(len(kills), "worker", "workers"), poolName(p, pool)),
+				Detail:   "The host (or the cgroup php-fpm runs in) ran out of memory and the kernel killed php-fpm workers; their requests failed with 502.",
+				Evidence: []report.Evidence{logEvidence(kills[0]), logEvidence(killed[kills[0].PID])},
+				Logs:     &report.LogSummary{Count: len(kills), First: kills[0].Time, Last: kills[len(kills)-1].Time},
+				Fix:      &report.Fix{Summary: "lower pm.max_children so that max_children × worker memory fits the memory limit (fpmdoctor tune), or lower memory_limit"},
+			}
+			if p != nil {
+				if st := p.Pool.Get("pm.max_children"); st != nil {
+					f.Evidence = append(f.Evidence, settingEvidence(st))
+				}
+			}
+			if n, examples := failuresNear(s, kills); n > 0 {
+				for _, e := range examples {
+					f.Evidence = append(f.Evidence, logEvidence(e))
+				}
+			}
+			out = append(out, f)
+		}
+		if !fpmLogRead && len(unattributed) > 0 {
+			out = append(out, report.Finding{
+				Severity: report.Warning,
+				Live:     true,
+				Title:    fmt.Sprintf("the kernel's OOM killer killed %s on this host", countWord(len(unattributed), "php-fpm process", "php-fpm processes")),
+				Detail:   "php-fpm's own log could not be read, so the kills cannot be tied to a pool; they are php-fpm processes of this machine.",
+				Evidence: []report.Evidence{logEvidence(unattributed[0])},
+				Logs:     &report.LogSummary{Count: len(unattributed), First: unattributed[0].Time, Last: unattributed[len(unattributed)-1].Time},
+			})
+		}
+		// memory_limit: PHP ends the script with a fatal error (500).
+		for _, g := range logGroups(s, logscan.KindMemoryExhausted) {
+			p := poolFor(s, g.Target)
+			f := report.Finding{
+				Severity: report.Warning,
+				Live:     true,
+				Pool:     poolID(p),
+				Title:    fmt.Sprintf("scripts hit PHP's memory_limit %s", countWord(g.Count, "time", "times")),
+				Detail:   fmt.Sprintf("\"Allowed memory size of %d bytes exhausted\": PHP stops the script with a fatal error and the client gets 500 (or a truncated page).", g.Example.Limit),
+				Evidence: []report.Evidence{logEvidence(g.Example)},
+				Logs:     summary(g),
+				Fix:      &report.Fix{Summary: "fix the script's memory use (often an unbounded query or array), or raise memory_limit for that site while keeping pm.max_children × memory_limit within RAM"},
+			}
+			if p != nil {
+				if st := p.Pool.Get("php_admin_value[memory_limit]"); st != nil {
+					f.Evidence = append(f.Evidence, settingEvidence(st))
+				}
+			}
+			out = append(out, f)
+		}
+		// SIGKILL with no kernel record: an outside kill (a supervisor, a
+		// watchdog, kill -9), named as such rather than guessed as OOM.
+		var outside []logscan.Entry
+		for pid, e := range killed {
+			if !oomed[pid] {
+				outside = append(outside, e)
+			}
+		}
+		if len(outside) > 0 {
+			sortEntries(outside)
+			p := poolFor(s, outside[0].Pool)
+			f := report.Finding{
+				Severity: report.Warning,
+				Live:     true,
+				Pool:     poolID(p),
+				Title:    fmt.Sprintf("%s of pool %s killed with SIGKILL, with no OOM-killer record in the kernel log", countWord(len(outside), "worker was", "workers were"), poolName(p, outside[0].Pool)),
+				Detail:   "Something outside php-fpm killed the workers (kill -9, a watchdog, a container runtime). The kernel log has no OOM kill for them.",
+				Evidence: []report.Evidence{logEvidence(outside[0])},
+				Logs:     &report.LogSummary{Count: len(outside), First: outside[0].Time, Last: outside[len(outside)-1].Time},
+			}
+			if skipped(s, "kernel-log") {
+				f.Detail = "Something killed the workers with SIGKILL; the kernel log could not be read, so an OOM kill is neither confirmed nor ruled out."
+			}
+			out = append(out, f)
+		}
+		return out
+	},
+}
+
+func sortEntries(es []logscan.Entry) {
+	for i := 1; i < len(es); i++ {
+		for j := i; j > 0 && es[j].Time.Before(es[j-1].Time); j-- {
+			es[j], es[j-1] = es[j-1], es[j]
+		}
+	}
+}

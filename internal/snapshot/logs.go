@@ -1,0 +1,316 @@
+package snapshot
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
+)
+
+// DefaultSince is the log window when none is given: recent enough to be
+// about the outage at hand, long enough to see a pattern.
+const DefaultSince = time.Hour
+
+// keepEntries bounds the entries kept per source for correlation, so a
+// log flooded with failures costs fixed memory: the aggregator keeps the
+// counts, these keep the most recent examples.
+const keepEntries = 20000
+
+// maxLogFiles bounds how many log families one diagnosis reads (hosting
+// hosts give every vhost its own error_log).
+const maxLogFiles = 2000
+
+// Logs is what the logs say inside the window.
+type Logs struct {
+	Window logscan.Window
+	// Files read, with what reading cost (seeking keeps it small).
+	Files []LogFile
+	// Agg counts every classified entry by kind and target (pool ID when
+	// the entry could be tied to a pool), with a per-minute timeline.
+	Agg *logscan.Aggregator
+	// Failures are nginx's upstream failures; Events php-fpm's events and
+	// kernel OOM kills. Entry.Pool holds the pool ID when known.
+	Failures []logscan.Entry
+	Events   []logscan.Entry
+}
+
+// LogFile is one log family that was read.
+type LogFile struct {
+	Path   string
+	Source logscan.Source
+	Stats  logscan.Stats
+	Err    error
+}
+
+type logJob struct {
+	path   string
+	source logscan.Source
+	format logscan.Format
+	fpm    *FPM // for php-fpm logs: whose pools the entries name
+}
+
+// gatherLogs finds the logs the configs name, reads the window of each,
+// and ties every entry to the pool it concerns.
+func gatherLogs(ctx context.Context, s *Snapshot, opts Options) {
+	since := opts.Since
+	if since <= 0 {
+		since = DefaultSince
+	}
+	logs := &Logs{Window: logscan.Window{Since: s.Now.Add(-since)}, Agg: logscan.NewAggregator(5)}
+	s.Logs = logs
+
+	jobs := logJobs(s)
+	if len(jobs) > maxLogFiles {
+		s.skip("logs", "read the first 2000 of "+itoa(len(jobs))+" log files")
+		jobs = jobs[:maxLogFiles]
+	}
+	byTarget := poolsByTarget(s)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	work := make(chan logJob)
+	for range min(4, len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range work {
+				lf := scanLog(ctx, s, j, logs.Window, byTarget, &mu)
+				mu.Lock()
+				logs.Files = append(logs.Files, lf)
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, j := range jobs {
+		work <- j
+	}
+	close(work)
+	wg.Wait()
+	if s.Live {
+		kernelLog(ctx, s, logs, &mu)
+	}
+	sort.Slice(logs.Files, func(i, j int) bool { return logs.Files[i].Path < logs.Files[j].Path })
+	for _, lf := range logs.Files {
+		if lf.Err != nil {
+			s.skip("logs", "cannot read "+lf.Path+": "+plainErr(lf.Err))
+		}
+	}
+	sortByTime(logs.Failures)
+	sortByTime(logs.Events)
+}
+
+// logJobs lists the log files the configs write to.
+func logJobs(s *Snapshot) []logJob {
+	seen := map[string]bool{}
+	var jobs []logJob
+	add := func(j logJob) {
+		if j.path == "" || seen[j.path] {
+			return
+		}
+		seen[j.path] = true
+		jobs = append(jobs, j)
+	}
+	for _, n := range s.Nginx {
+		if n.Model == nil {
+			continue
+		}
+		for _, el := range n.Model.ErrorLogs {
+			p := el.Path
+			if p == "" || p == "stderr" || strings.HasPrefix(p, "syslog:") || strings.HasPrefix(p, "memory:") || p == "/dev/null" {
+				continue
+			}
+			if !filepath.IsAbs(p) {
+				prefix := n.Prefix
+				if prefix == "" {
+					prefix = "/usr/share/nginx"
+				}
+				p = filepath.Join(prefix, p)
+			}
+			add(logJob{path: p, source: logscan.SourceNginx, format: logscan.FormatNginx})
+		}
+	}
+	for _, f := range s.FPM {
+		if f.Config == nil {
+			continue
+		}
+		if p := f.Config.Global.Path("error_log"); p != "" && p != "syslog" && !strings.HasPrefix(p, "/proc/") && !strings.HasPrefix(p, "/dev/") {
+			add(logJob{path: p, source: logscan.SourceFPM, format: logscan.FormatFPM, fpm: f})
+		}
+		for _, p := range f.Pools {
+			// PHP's own error_log (memory_limit exhaustion, fatals).
+			for _, key := range []string{"php_admin_value[error_log]", "php_value[error_log]"} {
+				if st := p.Pool.Get(key); st != nil && filepath.IsAbs(st.Value) {
+					add(logJob{path: st.Value, source: logscan.SourceFPM, format: logscan.FormatFPM, fpm: f})
+				}
+			}
+		}
+	}
+	return jobs
+}
+
+func scanLog(ctx context.Context, s *Snapshot, j logJob, w logscan.Window, byTarget map[string]*Pool, mu *sync.Mutex) LogFile {
+	lf := LogFile{Path: j.path, Source: j.source}
+	local := s.Host.Path(j.path)
+	if _, err := os.Stat(local); err != nil && errors.Is(err, os.ErrNotExist) {
+		if rot, _ := logscan.Rotated(local); len(rot) == 0 {
+			return lf // never written: nothing to say
+		}
+	}
+	opt := logscan.Options{Format: j.format, Window: w, Now: s.Now}
+	stats, err := logscan.ScanRotated(ctx, local, opt, func(e *logscan.Entry) error {
+		e.File = j.path
+		tieToPool(s, e, j, byTarget)
+		mu.Lock()
+		defer mu.Unlock()
+		s.Logs.Agg.Add(e)
+		switch {
+		case e.Source == logscan.SourceNginx && (e.Status >= 500 || isUpstreamFailure(e.Kind)):
+			s.Logs.Failures = keep(s.Logs.Failures, *e)
+		case e.Source != logscan.SourceNginx:
+			s.Logs.Events = keep(s.Logs.Events, *e)
+		}
+		return nil
+	})
+	lf.Stats, lf.Err = stats, err
+	return lf
+}
+
+func isUpstreamFailure(k logscan.Kind) bool {
+	switch k {
+	case logscan.KindTooBigHeader, logscan.KindUpstreamTimeout, logscan.KindPrematureClose, logscan.KindRecvReset,
+		logscan.KindConnectEAGAIN, logscan.KindConnectENOENT, logscan.KindConnectEACCES, logscan.KindConnectRefused,
+		logscan.KindNoLiveUpstreams, logscan.KindMemoryExhausted, logscan.KindPHPFatal:
+		return true
+	}
+	return false
+}
+
+// keep appends e, dropping the oldest half when full: recent entries are
+// the ones that explain the outage at hand.
+func keep(list []logscan.Entry, e logscan.Entry) []logscan.Entry {
+	if len(list) >= keepEntries {
+		list = append(list[:0], list[len(list)/2:]...)
+	}
+	return append(list, e)
+}
+
+// tieToPool sets e.Pool to the pool ID the entry concerns: an nginx entry
+// by its upstream address, a php-fpm entry by the pool name it logs in the
+// config whose log it is.
+func tieToPool(s *Snapshot, e *logscan.Entry, j logJob, byTarget map[string]*Pool) {
+	switch {
+	case e.Source == logscan.SourceNginx && e.Target != "":
+		if p := byTarget[e.Target]; p != nil {
+			e.Pool = p.ID()
+		}
+	case j.fpm != nil && e.Pool != "":
+		for _, p := range j.fpm.Pools {
+			if strings.EqualFold(p.Name, e.Pool) {
+				e.Pool = p.ID()
+				return
+			}
+		}
+	}
+}
+
+// poolsByTarget maps nginx's logged upstream form of every address a site
+// connects to (and every pool listen) to its pool.
+func poolsByTarget(s *Snapshot) map[string]*Pool {
+	m := map[string]*Pool{}
+	for _, site := range s.Sites {
+		for _, t := range site.Targets {
+			if t.Pool == nil {
+				continue
+			}
+			if tg, _ := logscan.NormalizeUpstream(t.Target.Address(), false); tg != "" {
+				m[tg] = t.Pool
+			}
+			for _, ip := range t.IPs {
+				if tg, _ := logscan.NormalizeUpstream(joinHostPort(ip.String(), t.Port), false); tg != "" {
+					m[tg] = t.Pool
+				}
+			}
+		}
+	}
+	for _, f := range s.FPM {
+		for _, p := range f.Pools {
+			if p.ListenErr != nil {
+				continue
+			}
+			if tg, _ := logscan.NormalizeListen(p.Listen.Raw); tg != "" && m[tg] == nil {
+				m[tg] = p
+			}
+			if p.Listen.Network == "unix" && m[p.Listen.Path] == nil {
+				m[p.Listen.Path] = p
+			}
+		}
+	}
+	return m
+}
+
+// kernelLog reads OOM-killer records: kern.log when syslog writes one,
+// else the kernel ring buffer (dmesg), which only root may read on most
+// systems.
+func kernelLog(ctx context.Context, s *Snapshot, logs *Logs, mu *sync.Mutex) {
+	add := func(e *logscan.Entry) error {
+		if e.Kind != logscan.KindOOMKilled {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		logs.Agg.Add(e)
+		logs.Events = keep(logs.Events, *e)
+		return nil
+	}
+	for _, p := range []string{"/var/log/kern.log", "/var/log/messages"} {
+		if _, err := os.Stat(p); err == nil {
+			st, err := logscan.ScanRotated(ctx, p, logscan.Options{Format: logscan.FormatKernel, Window: logs.Window, Now: s.Now}, add)
+			logs.Files = append(logs.Files, LogFile{Path: p, Source: logscan.SourceKernel, Stats: st, Err: err})
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	// -T prints wall-clock times (approximate after suspend, good enough
+	// to line kills up with 502s).
+	cmd := exec.CommandContext(ctx, "dmesg", "-T")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return
+	}
+	if err := cmd.Start(); err != nil {
+		s.skip("kernel-log", "cannot run dmesg: "+plainErr(err))
+		return
+	}
+	st, _ := logscan.ScanReader(ctx, bufio.NewReader(out), "dmesg", logscan.Options{Format: logscan.FormatKernel, Window: logs.Window, Now: s.Now}, add)
+	if err := cmd.Wait(); err != nil {
+		s.skip("kernel-log", "cannot read the kernel log (dmesg): "+plainErr(err)+"; OOM kills are not checked")
+		return
+	}
+	logs.Files = append(logs.Files, LogFile{Path: "dmesg", Source: logscan.SourceKernel, Stats: st})
+}
+
+func sortByTime(es []logscan.Entry) {
+	sort.SliceStable(es, func(i, j int) bool { return es[i].Time.Before(es[j].Time) })
+}
+
+func plainErr(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func joinHostPort(h string, port int) string { return net.JoinHostPort(h, strconv.Itoa(port)) }
