@@ -1,0 +1,63 @@
+package fix
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
+)
+
+// site finds the site a finding names.
+func (p *Planner) site(f report.Finding) (*snapshot.Site, error) {
+	if f.Site == "" {
+		return nil, errors.New("the finding names no site")
+	}
+	s := p.S.SiteByKey(f.Site)
+	if s == nil {
+		return nil, fmt.Errorf("site %q is not in the snapshot", f.Site)
+	}
+	return s, nil
+}
+
+// pool finds the pool a finding names.
+func (p *Planner) pool(f report.Finding) (*snapshot.Pool, error) {
+	if f.Pool == "" {
+		return nil, errors.New("the finding names no pool")
+	}
+	pl := p.S.PoolByID(f.Pool)
+	if pl == nil {
+		return nil, fmt.Errorf("pool %q is not in the snapshot", f.Pool)
+	}
+	return pl, nil
+}
+
+// poolChecks verifies every site routed to pool (or the pool alone when
+// nginx routes no site there).
+func poolChecks(pl *snapshot.Pool) []Check {
+	if len(pl.Sites) == 0 {
+		return []Check{{Pool: pl}}
+	}
+	out := make([]Check, 0, len(pl.Sites))
+	for _, s := range pl.Sites {
+		out = append(out, Check{Site: s, Pool: pl})
+	}
+	return out
+}
+
+// fpmChecks verifies every site of every pool of an installation.
+func fpmChecks(f *snapshot.FPM) []Check {
+	var out []Check
+	for _, pl := range f.Pools {
+		out = append(out, poolChecks(pl)...)
+	}
+	return out
+}
+
+// requireLive refuses remedies that need the running host.
+func (p *Planner) requireLive() error {
+	if !p.S.Live {
+		return errors.New("offline tree (--root): services are not touched")
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package fix
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+)
+
+// socketPermission lets nginx's worker user connect to the pool's socket
+// through the pool's own settings: listen.owner/listen.group (or, when the
+// pool uses ACLs, which make php-fpm ignore owner and group, an entry in
+// listen.acl_users). listen.mode gets owner and group write if it lacks
+// them. These apply only when php-fpm creates the socket: a restart, not
+// a reload. A directory above the socket that blocks is never chmod-ed
+// behind the user's back: that finding stays manual.
+var socketPermission = Remedy{
+	Cause: "socket-permission",
+	Plan: func(p *Planner, f report.Finding) (*Action, error) {
+		if f.Pool == "" {
+			return nil, errors.New("a directory above the socket blocks nginx: fpmdoctor does not change system directories; " + manualStep(f))
+		}
+		pl, err := p.pool(f)
+		if err != nil {
+			return nil, err
+		}
+		site, err := p.site(f)
+		if err != nil {
+			return nil, err
+		}
+		cred := site.Nginx.Cred
+		if cred == nil || p.S.Users == nil {
+			return nil, errors.New("nginx's worker user is unknown")
+		}
+		user, group := p.S.Users.UserName(cred.UID), p.S.Users.GroupName(cred.GID)
+		if user == "" || user == strconv.Itoa(cred.UID) {
+			return nil, fmt.Errorf("uid %d has no name php-fpm could use", cred.UID)
+		}
+		a := &Action{Ops: []Op{{Kind: FPMRestart, FPM: pl.FPM}}, Checks: poolChecks(pl)}
+		a.Why = "listen.* apply only when php-fpm creates the socket, so php-fpm is restarted (a reload keeps the old socket)"
+		if st := pl.Pool.Get("listen.acl_users"); st != nil || pl.Pool.Get("listen.acl_groups") != nil {
+			val := user
+			if st != nil && strings.TrimSpace(st.Value) != "" {
+				val = strings.TrimSpace(st.Value) + "," + user
+			}
+			e, err := p.FPMSet(pl, "listen.acl_users", val)
+			if err != nil {
+				return nil, err
+			}
+			a.Edits = append(a.Edits, e)
+			a.Summary = fmt.Sprintf("add %s to listen.acl_users of pool %s", user, pl.Name)
+			a.Why = "the pool uses ACLs (php-fpm then ignores listen.owner/group); " + a.Why
+			return a, nil
+		}
+		for _, kv := range [][2]string{{"listen.owner", user}, {"listen.group", group}} {
+			if st := pl.Pool.Get(kv[0]); st != nil && st.Value == kv[1] {
+				continue
+			}
+			e, err := p.FPMSet(pl, kv[0], kv[1])
+			if err != nil {
+				return nil, err
+			}
+			a.Edits = append(a.Edits, e)
+		}
+		if st := pl.Pool.Get("listen.mode"); st != nil {
+			m, err := strconv.ParseUint(strings.TrimSpace(st.Value), 8, 32)
+			if err != nil || m&0o660 != 0o660 {
+				e, err := p.FPMSet(pl, "listen.mode", fmt.Sprintf("0%o", (m|0o660)&0o777))
+				if err != nil {
+					return nil, err
+				}
+				a.Edits = append(a.Edits, e)
+			}
+		}
+		if len(a.Edits) == 0 {
+			return nil, errors.New("the pool's settings already give nginx access: the socket is from an older config (config-not-applied)")
+		}
+		a.Summary = fmt.Sprintf("give %s:%s the socket of pool %s (listen.owner/group), then restart php-fpm", user, group, pl.Name)
+		return a, nil
+	},
+}
+
+// manualStep is a finding's own advice, for findings left to a person.
+func manualStep(f report.Finding) string {
+	if f.Fix != nil && f.Fix.Summary != "" {
+		return f.Fix.Summary
+	}
+	return "see fpmdoctor explain " + f.Cause
+}

@@ -1,0 +1,218 @@
+package fix
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/probe"
+	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
+)
+
+// Verdict is what one check saw.
+type Verdict struct {
+	OK bool
+	// HTTP is nginx's status for the site (0: not requested or no answer);
+	// Probe the pool's FastCGI verdict.
+	HTTP   int
+	Detail string
+}
+
+// Verifier runs checks; tests wrap it to inject a failed verification.
+type Verifier interface {
+	Verify(ctx context.Context, c Check) Verdict
+}
+
+// Live checks a site by requesting, through nginx, a script that cannot
+// exist under its PHP location (php-fpm answers 404 "Primary script
+// unknown": the whole chain works, and no application code runs), and its
+// pool with a FastCGI probe as nginx's worker user. A 502, 503 or 504, no
+// answer, or a failed probe is a failure.
+type Live struct {
+	Timeout time.Duration // each request (0: 3s)
+}
+
+// Verify implements Verifier.
+func (v Live) Verify(ctx context.Context, c Check) Verdict {
+	timeout := v.Timeout
+	if timeout <= 0 {
+		timeout = 3 * time.Second
+	}
+	var parts []string
+	out := Verdict{OK: true}
+	if c.Pool != nil {
+		res := probePool(ctx, c, timeout)
+		if !res.OK() {
+			out.OK = false
+		}
+		parts = append(parts, fmt.Sprintf("probe %s: %s", res.Target, res.Reason))
+	}
+	if c.Site != nil {
+		if req, ok := siteRequest(c.Site); ok {
+			code, err := req.get(ctx, timeout)
+			out.HTTP = code
+			switch {
+			case err != nil:
+				out.OK = false
+				parts = append(parts, fmt.Sprintf("GET %s: %v", req, err))
+			case code == 502 || code == 503 || code == 504:
+				out.OK = false
+				parts = append(parts, fmt.Sprintf("GET %s: %d", req, code))
+			default:
+				parts = append(parts, fmt.Sprintf("GET %s: %d", req, code))
+			}
+		}
+	}
+	out.Detail = strings.Join(parts, "; ")
+	return out
+}
+
+func probePool(ctx context.Context, c Check, timeout time.Duration) probe.Result {
+	pl := c.Pool
+	t, err := probe.ParseTarget(nginxAddress(pl))
+	if err != nil {
+		return probe.Result{Reason: "usage", Detail: err.Error()}
+	}
+	po := probe.Options{Timeout: timeout, PingPath: pl.Pool.Value("ping.path"), PingResponse: pl.Pool.Value("ping.response"), StatusPath: pl.Pool.Value("pm.status_path")}
+	var n *snapshot.Nginx
+	if c.Site != nil {
+		n = c.Site.Nginx
+	} else if len(pl.Sites) > 0 {
+		n = pl.Sites[0].Nginx
+	}
+	if t.Network == "unix" && os.Geteuid() == 0 && n != nil && n.Cred != nil && n.Cred.UID != 0 {
+		cr := &probe.Credentials{UID: uint32(n.Cred.UID), GID: uint32(n.Cred.GID), User: strconv.Itoa(n.Cred.UID)}
+		for _, g := range n.Cred.Groups {
+			cr.Groups = append(cr.Groups, uint32(g))
+		}
+		po.As = cr
+	}
+	return probe.Probe(ctx, t, po)
+}
+
+// siteReq is one HTTP request through nginx to a site's PHP location.
+type siteReq struct {
+	network, addr string // where nginx listens
+	https         bool
+	host, path    string
+}
+
+func (r siteReq) String() string {
+	scheme := "http"
+	if r.https {
+		scheme = "https"
+	}
+	return scheme + "://" + r.host + r.path + " via " + r.addr
+}
+
+func (r siteReq) get(ctx context.Context, timeout time.Duration) (int, error) {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, r.network, r.addr)
+		},
+		TLSClientConfig:   &tls.Config{ServerName: r.host, InsecureSkipVerify: true}, // the chain to php-fpm is checked, not the certificate
+		DisableKeepAlives: true,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	scheme := "http"
+	if r.https {
+		scheme = "https"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+r.host+r.path, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("User-Agent", "fpmdoctor-fix-verify")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	return resp.StatusCode, nil
+}
+
+// siteRequest builds the request for a site: nginx's listen address (a
+// wildcard becomes loopback), the server_name as Host, and a path under
+// the PHP location. An exact (=) or named (@) location cannot be reached
+// without running the application, so only the pool is probed then.
+func siteRequest(site *snapshot.Site) (siteReq, bool) {
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	script := "fpmdoctor-check-" + hex.EncodeToString(rnd[:]) + ".php"
+	path := "/" + script
+	if loc := site.Pass.Location; loc != nil {
+		switch loc.Modifier {
+		case "=", "@":
+			return siteReq{}, false
+		case "", "^~":
+			path = strings.TrimSuffix(loc.Path, "/") + "/" + script
+		default:
+			for p := loc.Parent; p != nil; p = p.Parent {
+				if p.Modifier == "" || p.Modifier == "^~" {
+					path = strings.TrimSuffix(p.Path, "/") + "/" + script
+					break
+				}
+			}
+		}
+		if strings.HasPrefix(loc.Path, "@") {
+			return siteReq{}, false
+		}
+	}
+	r := siteReq{network: "tcp", addr: "127.0.0.1:80", host: site.Name, path: path}
+	if r.host == "" || r.host == "_" || strings.ContainsAny(r.host, "*~") {
+		r.host = "localhost"
+	}
+	if site.Server == nil || len(site.Server.Listens) == 0 {
+		return r, true
+	}
+	l := site.Server.Listens[0]
+	for _, cand := range site.Server.Listens {
+		if !strings.HasPrefix(cand.Address, "unix:") {
+			l = cand
+			break
+		}
+	}
+	if l.Directive != nil {
+		for _, a := range l.Directive.Args[1:] {
+			if a.Value == "ssl" {
+				r.https = true
+			}
+		}
+	}
+	addr := l.Address
+	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+		r.network, r.addr = "unix", p
+		return r, true
+	}
+	if _, err := strconv.Atoi(addr); err == nil {
+		r.addr = "127.0.0.1:" + addr
+		return r, true
+	}
+	h, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		h, port = strings.Trim(addr, "[]"), "80"
+		if r.https {
+			port = "443"
+		}
+	}
+	switch h {
+	case "", "*", "0.0.0.0":
+		h = "127.0.0.1"
+	case "::":
+		h = "::1"
+	}
+	r.addr = net.JoinHostPort(h, port)
+	return r, true
+}
