@@ -262,7 +262,9 @@ func seedComparison(s *snapshot.Snapshot, g *snapshot.MemoryGroup, st snapshot.W
 	if st.AvgRSS > 0 {
 		sd.MaxChildren = int(mem.Total / st.AvgRSS)
 	}
-	d := func(format string, args ...any) { sd.Differences = append(sd.Differences, fmt.Sprintf(format, args...)) }
+	d := func(format string, args ...any) {
+		sd.Differences = append(sd.Differences, fmt.Sprintf(format, args...))
+	}
 	d("Total RAM / average process size = %s / %s RSS = %d, against %d here", mib(mem.Total), mib(st.AvgRSS), sd.MaxChildren, ours)
 	if st.AvgRSS > st.AvgPSS {
 		d("RSS counts pages shared by all workers (opcache, the PHP binary, libraries) once per worker: %s RSS against %s PSS on average", mib(st.AvgRSS), mib(st.AvgPSS))
