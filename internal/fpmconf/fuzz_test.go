@@ -61,3 +61,36 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScanFastPaths checks that the copy-free paths of the INI scanner
+// (plain values, plain section names and array keys) give exactly what
+// the general scanner gives.
+func FuzzScanFastPaths(f *testing.F) {
+	for _, l := range iniCorpus {
+		f.Add(l)
+	}
+	env := func(k string) string { return "<" + k + ">" }
+	f.Fuzz(func(t *testing.T, line string) {
+		for i := 0; i <= len(line); i++ {
+			if i != skipBlanks(line, i) {
+				continue // both start past the blanks
+			}
+			if ve, next, ok := plainValue(line, i); ok {
+				val, err := "", error(nil)
+				if ve > i {
+					val, err = evalBare(line[i:ve])
+				}
+				wval, wvs, wve, wnext, werr := scanTokens(line, i, env)
+				if (err == nil) != (werr == nil) || err == nil && (val != wval || i != wvs || ve != wve || next != wnext) ||
+					err != nil && err.Error() != werr.Error() {
+					t.Fatalf("%q at %d: plain %q %d %d %v, general %q %d %d %d %v", line, i, val, ve, next, err, wval, wvs, wve, wnext, werr)
+				}
+			}
+			got, gnext, gerr := scanBracket(line, i, false, env)
+			want, wnext, werr := scanBracketCopy(line, i, env)
+			if got != want || gnext != wnext || (gerr == nil) != (werr == nil) {
+				t.Fatalf("%q at %d: bracket %q %d %v, general %q %d %v", line, i, got, gnext, gerr, want, wnext, werr)
+			}
+		}
+	})
+}

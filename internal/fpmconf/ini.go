@@ -44,10 +44,15 @@ func unexpected(line string, i int) error {
 // A '\r' ends a statement as a newline does in the Zend scanner, and a NUL
 // ends the line because php-fpm hands the line over as a C string.
 func scanLine(line string, env func(string) string) ([]stmt, error) {
+	return appendStmts(nil, line, env)
+}
+
+// appendStmts is scanLine appending to out, so that a reader can reuse one
+// slice for every line.
+func appendStmts(out []stmt, line string, env func(string) string) ([]stmt, error) {
 	if i := strings.IndexByte(line, 0); i >= 0 {
 		line = line[:i]
 	}
-	var out []stmt
 	for pos := 0; pos < len(line); {
 		st, next, err := scanStatement(line, pos, env)
 		if err != nil {
@@ -114,7 +119,7 @@ func scanStatement(line string, pos int, env func(string) string) (stmt, int, er
 		if c == '=' || c == '[' || c == ';' || c == '\r' {
 			break
 		}
-		if strings.IndexByte("{}|&~!()\"^$", c) >= 0 {
+		if badKeyByte(c) {
 			return stmt{}, 0, unexpected(line, i)
 		}
 		i++
@@ -156,6 +161,19 @@ func scanBracket(line string, i int, offset bool, env func(string) string) (stri
 	if offset {
 		i = skipBlanks(line, i)
 	}
+	// Most names have no quotes or ${VAR}: the name is then the text up to
+	// ']' as written, without copying it.
+	if k := strings.IndexByte(line[i:], ']'); k >= 0 {
+		if name := line[i : i+k]; strings.IndexByte(name, '"') < 0 && strings.IndexByte(name, '\r') < 0 && !strings.Contains(name, "${") {
+			return name, i + k + 1, nil
+		}
+	}
+	return scanBracketCopy(line, i, env)
+}
+
+// scanBracketCopy is scanBracket for any name (i is past the '[' and, for
+// an offset, past the leading blanks).
+func scanBracketCopy(line string, i int, env func(string) string) (string, int, error) {
 	var b strings.Builder
 	for {
 		if i >= len(line) || line[i] == '\r' {
@@ -241,6 +259,17 @@ type token struct {
 // statement starts.
 func scanValue(line string, i int, env func(string) string) (val string, vs, ve, next int, err error) {
 	i = skipBlanks(line, i)
+	if ve, next, ok := plainValue(line, i); ok {
+		if ve > i {
+			val, err = evalBare(line[i:ve])
+		}
+		return val, i, ve, next, err
+	}
+	return scanTokens(line, i, env)
+}
+
+// scanTokens is scanValue for any value (i is past the leading blanks).
+func scanTokens(line string, i int, env func(string) string) (val string, vs, ve, next int, err error) {
 	vs = i
 	var (
 		toks     []token
@@ -343,6 +372,51 @@ func scanValue(line string, i int, env func(string) string) (val string, vs, ve,
 	return val, vs, ve, next, err
 }
 
+// badKeyByte reports the bytes the INI scanner does not accept in a key.
+func badKeyByte(c byte) bool {
+	switch c {
+	case '{', '}', '|', '&', '~', '!', '(', ')', '"', '^', '$':
+		return true
+	}
+	return false
+}
+
+// plainStop reports the bytes that end a plain value's run of text (or
+// make it something else: quotes, operators, a stray '=').
+func plainStop(c byte) bool {
+	switch c {
+	case '"', '\'', '|', '&', '^', '~', '!', '(', ')', '=':
+		return true
+	}
+	return false
+}
+
+// plainValue handles the value most lines have: one unquoted run of text
+// up to the end of the line or a comment, without quotes, ${VAR} or
+// operators. Such a value is a single bare token, the run without its
+// trailing blanks (i is past the leading ones); scanValue's general loop
+// gives the same for it, only with a copy. It returns the end of the value
+// as written and where the next statement starts, or ok false when the
+// value is anything else.
+func plainValue(line string, i int) (ve, next int, ok bool) {
+	end := i
+	for ; end < len(line) && line[end] != ';' && line[end] != '\r'; end++ {
+		c := line[end]
+		if plainStop(c) || c == '$' && end+1 < len(line) && line[end+1] == '{' {
+			return 0, 0, false
+		}
+	}
+	ve = end
+	for ve > i && isBlank(line[ve-1]) {
+		ve--
+	}
+	next = len(line)
+	if end < len(line) {
+		next = endOfStatement(line, end)
+	}
+	return ve, next, true
+}
+
 // constants the INI parser replaces in values; php-fpm runs after the
 // engine registered them. Only the error-level constants are worth knowing
 // in FPM configs (php_value[error_reporting]).
@@ -368,19 +442,7 @@ func evalTokens(toks []token) (string, error) {
 		if !t.bare {
 			return t.text, nil
 		}
-		if v, ok := boolWords[strings.ToLower(t.text)]; ok {
-			return v, nil
-		}
-		// "yes please": the keyword is a token of its own.
-		if i := strings.IndexAny(t.text, " \t"); i > 0 {
-			if _, ok := boolWords[strings.ToLower(t.text[:i])]; ok {
-				return "", &syntaxError{"unexpected TC_CONSTANT"}
-			}
-		}
-		if v, ok := iniConstants[t.text]; ok {
-			return strconv.FormatInt(v, 10), nil
-		}
-		return t.text, nil
+		return evalBare(t.text)
 	}
 	e := exprParser{toks: toks}
 	v, err := e.expr()
@@ -392,6 +454,36 @@ func evalTokens(toks []token) (string, error) {
 	}
 	return strconv.FormatInt(v, 10), nil
 }
+
+// evalBare is the value of a single unquoted token: a yes/no keyword, a
+// constant, or the text itself.
+//
+// The keywords are at most 5 bytes, and the only runes outside ASCII that
+// lower to an ASCII letter are U+0130 (i) and the Kelvin sign (k), letters
+// of no keyword: longer text is no keyword, which spares lowering and
+// looking up most values.
+func evalBare(text string) (string, error) {
+	if len(text) <= maxBoolWord {
+		if v, ok := boolWords[strings.ToLower(text)]; ok {
+			return v, nil
+		}
+	}
+	// "yes please": the keyword is a token of its own.
+	if i := strings.IndexAny(text, " \t"); i > 0 && i <= maxBoolWord {
+		if _, ok := boolWords[strings.ToLower(text[:i])]; ok {
+			return "", &syntaxError{"unexpected TC_CONSTANT"}
+		}
+	}
+	if strings.HasPrefix(text, "E_") { // every constant is E_*
+		if v, ok := iniConstants[text]; ok {
+			return strconv.FormatInt(v, 10), nil
+		}
+	}
+	return text, nil
+}
+
+// maxBoolWord is the length of the longest key of boolWords.
+const maxBoolWord = len("false")
 
 // exprParser evaluates | & ^ (one precedence, left to right) and the
 // unary ~ ! with parentheses, like zend_ini_parser.y.

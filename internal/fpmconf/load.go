@@ -6,17 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Load reads the main configuration file and everything it includes. The
 // error is non-nil only when the main file cannot be read (or ctx ends);
 // everything php-fpm would object to while reading is in Config.Problems.
 func Load(ctx context.Context, path string, opts Options) (*Config, error) {
+	return loadConfig(ctx, path, opts, true)
+}
+
+// loadConfig is Load; tests compare it with and without reading ahead.
+func loadConfig(ctx context.Context, path string, opts Options, readAhead bool) (*Config, error) {
 	c := &Config{Path: path, opts: opts}
 	c.Global = &Section{Name: "global", File: path, global: true, cfg: c}
-	l := &loader{ctx: ctx, cfg: c, fs: rootFS{root: opts.Root}}
-	if err := l.loadFile(path, 0, nil, Position{}); err != nil {
+	l := &loader{ctx: ctx, cfg: c, fs: rootFS{root: opts.Root}, noReadAhead: !readAhead}
+	if err := l.loadFile(path, 0, Position{}, nil); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -37,6 +45,11 @@ type loader struct {
 	nfile int
 	seen  map[string]bool
 	stack []string
+
+	noReadAhead bool // read included files one by one (tests)
+
+	stmts    []stmt    // the statements of the current line
+	settings []Setting // the rest of the chunk newSetting hands out
 }
 
 func (l *loader) problem(file string, line int, pool, directive, msg, rule string) {
@@ -55,7 +68,8 @@ func (l *loader) section() *Section {
 
 // loadFile reads one file. from is where it was included (zero for the
 // main file); depth counts the files already open, as ini_recursion does.
-func (l *loader) loadFile(file string, depth int, _ []string, from Position) error {
+// ahead, when not nil, is the file read ahead of time (see prefetch).
+func (l *loader) loadFile(file string, depth int, from Position, ahead *fetched) error {
 	if err := l.ctx.Err(); err != nil {
 		return err
 	}
@@ -71,7 +85,16 @@ func (l *loader) loadFile(file string, depth int, _ []string, from Position) err
 			"fpmdoctor reads at most this many files")
 		return nil
 	}
-	data, err := l.fs.readFile(file, MaxFileBytes)
+	var (
+		data []byte
+		err  error
+	)
+	if ahead != nil && ahead.wait() {
+		data, err = ahead.data, ahead.err
+		ahead.data = nil // the parser keeps what it needs
+	} else {
+		data, err = l.fs.readFile(file, MaxFileBytes)
+	}
 	if err != nil {
 		if depth == 0 {
 			return fmt.Errorf("failed to open configuration file '%s': %w", file, err)
@@ -115,6 +138,9 @@ func (l *loader) loadFile(file string, depth int, _ []string, from Position) err
 
 // parseData parses the content of one file, line by line like php-fpm.
 func (l *loader) parseData(file string, data []byte, depth int) error {
+	// One string for the whole file: lines, keys and values are substrings
+	// of it instead of one allocation per line.
+	text := string(data)
 	lineNo := 0
 	for off := 0; off < len(data); {
 		lineNo++
@@ -139,7 +165,7 @@ func (l *loader) parseData(file string, data []byte, depth int) error {
 				"fpmdoctor does not read lines this long; php-fpm would, but no valid setting needs it")
 			continue
 		}
-		l.parseLine(file, lineNo, lineStart, string(data[lineStart:end]), depth)
+		l.parseLine(file, lineNo, lineStart, text[lineStart:end], depth)
 	}
 	return nil
 }
@@ -161,7 +187,11 @@ func (l *loader) env(name string) string {
 }
 
 func (l *loader) parseLine(file string, lineNo, lineStart int, line string, depth int) {
-	stmts, err := scanLine(line, l.env)
+	// l.stmts is reused line after line; the include, which parses other
+	// files, runs after the loop over stmts.
+	var err error
+	l.stmts, err = appendStmts(l.stmts[:0], line, l.env)
+	stmts := l.stmts
 	if err != nil {
 		// php prints "PHP:  syntax error, ... in Unknown on line 1" and then
 		// "failed to load configuration file"; the line number is always 1
@@ -178,7 +208,8 @@ func (l *loader) parseLine(file string, lineNo, lineStart int, line string, dept
 			l.problem(file, lineNo, l.poolName(), st.name, "value is NULL for a ZEND_INI_PARSER_ENTRY",
 				"a line with a name must have `= value`")
 		case stmtEntry, stmtArray:
-			s := &Setting{
+			s := l.newSetting()
+			*s = Setting{
 				Key: st.name, Name: st.name, Raw: line[st.valStart:st.valEnd], Value: st.value,
 				File: file, Line: lineNo,
 				LineStart: lineStart, LineEnd: lineStart + len(line),
@@ -207,6 +238,18 @@ func (l *loader) parseLine(file string, lineNo, lineStart int, line string, dept
 	}
 }
 
+// newSetting returns a zero Setting from a chunk: a hosting host has
+// tens of thousands of settings, and one allocation each is most of what
+// reading costs.
+func (l *loader) newSetting() *Setting {
+	if len(l.settings) == 0 {
+		l.settings = make([]Setting, 64)
+	}
+	s := &l.settings[0]
+	l.settings = l.settings[1:]
+	return s
+}
+
 func (l *loader) openSection(name, file string, line int) {
 	if strings.EqualFold(name, "global") {
 		l.cur = nil
@@ -229,10 +272,11 @@ func (l *loader) openSection(name, file string, line int) {
 
 func (l *loader) addEntry(s *Setting) {
 	sec := l.section()
-	opt, ok := lookupOption(sec.global, strings.ToLower(s.Name))
+	canonical := strings.ToLower(s.Name)
+	opt, ok := lookupOption(sec.global, canonical)
 	if !ok {
 		rule := "not a php-fpm 8.2 " + map[bool]string{true: "global", false: "pool"}[sec.global] + " option"
-		if _, other := lookupOption(!sec.global, strings.ToLower(s.Name)); other {
+		if _, other := lookupOption(!sec.global, canonical); other {
 			if sec.global {
 				rule = "a pool option written before any [pool] section (or in [global])"
 			} else {
@@ -243,7 +287,6 @@ func (l *loader) addEntry(s *Setting) {
 		sec.Settings = append(sec.Settings, s)
 		return
 	}
-	canonical := strings.ToLower(s.Name)
 	if opt.kind == kindString && strings.Contains(s.Value, "$pool") {
 		if sec.global {
 			l.problem(s.File, s.Line, "", canonical,
@@ -364,14 +407,25 @@ func (l *loader) include(s *Setting, depth int) {
 		l.problem(s.File, s.Line, l.poolName(), "include", err.Error(), "")
 		return
 	}
+	// files are the paths read, raw the matches as glob returned them
+	// (php-fpm names those in its messages).
+	files, raw := make([]string, 0, len(matches)), make([]string, 0, len(matches))
 	for _, m := range matches {
-		if strings.HasSuffix(m, "/") {
-			continue // php-fpm skips directories
+		if !strings.HasSuffix(m, "/") { // php-fpm skips directories
+			files, raw = append(files, filepath.Clean(m)), append(raw, m)
 		}
-		if err := l.loadFile(filepath.Clean(m), depth+1, nil, from); err != nil {
+	}
+	var ahead *prefetch // nil: no read-ahead
+	if depth+1 < MaxIncludeDepth && !l.noReadAhead {
+		// Too deep, the first file fails the include: nothing to read ahead.
+		ahead = l.prefetch(files)
+		defer ahead.close()
+	}
+	for i, file := range files {
+		if err := l.loadFile(file, depth+1, from, ahead.file(i)); err != nil {
 			if errors.Is(err, errIncludeFailed) {
 				l.problem(s.File, s.Line, l.poolName(), "include",
-					fmt.Sprintf("Unable to include %s from %s at line %d", m, s.File, s.Line), "")
+					fmt.Sprintf("Unable to include %s from %s at line %d", raw[i], s.File, s.Line), "")
 				return
 			}
 			return // context ended
@@ -381,6 +435,9 @@ func (l *loader) include(s *Setting, depth int) {
 
 // asciiLower folds like strcasecmp in the C locale: ASCII letters only.
 func asciiLower(s string) string {
+	if !hasASCIIUpper(s) {
+		return s // most names are lower case already: no copy
+	}
 	b := []byte(s)
 	for i, c := range b {
 		if 'A' <= c && c <= 'Z' {
@@ -388,4 +445,94 @@ func asciiLower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// prefetch reads the files of one include pattern in parallel, ahead of the
+// loop that parses them. A hosting host's pool.d holds thousands of small
+// files, and reading them one after the other is mostly waiting for
+// open/read syscalls. Parsing stays strictly sequential and in php-fpm's
+// order: pools are created, and problems reported, in include order; only
+// the reading moves ahead. Files are read by a few workers in index order,
+// so the parser rarely waits. The byte budget still left is respected: a
+// file beyond it is not read ahead and loadFile reads it (and reports the
+// limit) as before.
+type prefetch struct {
+	wg    sync.WaitGroup
+	stop  atomic.Bool
+	slots []fetched
+}
+
+type fetched struct {
+	ready chan struct{} // closed when data and err are set
+	data  []byte
+	err   error
+	read  bool // false: skipped (budget or stop), loadFile reads the file
+}
+
+func (l *loader) prefetch(files []string) *prefetch {
+	// Files beyond MaxFiles are not read at all, so not ahead either.
+	n := min(len(files), MaxFiles-l.nfile)
+	workers := min(n, max(2, runtime.GOMAXPROCS(0)))
+	if workers < 2 {
+		return nil
+	}
+	p := &prefetch{slots: make([]fetched, n)}
+	for i := range p.slots {
+		p.slots[i].ready = make(chan struct{})
+	}
+	budget := MaxTotalBytes - l.bytes
+	var next, used atomic.Int64
+	for range workers {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				sl := &p.slots[i]
+				if !p.stop.Load() && l.ctx.Err() == nil && used.Load() <= budget {
+					sl.data, sl.err = l.fs.readFile(files[i], MaxFileBytes)
+					sl.read = true
+					used.Add(int64(len(sl.data)))
+				}
+				close(sl.ready)
+			}
+		}()
+	}
+	return p
+}
+
+// file returns the read-ahead slot of file i, nil when there is none.
+func (p *prefetch) file(i int) *fetched {
+	if p == nil || i >= len(p.slots) {
+		return nil
+	}
+	return &p.slots[i]
+}
+
+// wait waits for the worker and reports whether it read the file.
+func (f *fetched) wait() bool {
+	<-f.ready
+	return f.read
+}
+
+// close stops reading ahead (the include loop may end early) and waits
+// for the workers.
+func (p *prefetch) close() {
+	if p == nil {
+		return
+	}
+	p.stop.Store(true)
+	p.wg.Wait()
+}
+
+func hasASCIIUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
 }

@@ -1,7 +1,6 @@
 package fpmconf
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -92,12 +91,23 @@ func (r rootFS) readFile(p string, limit int64) ([]byte, error) {
 		// A FIFO or device would block or never end.
 		return nil, fmt.Errorf("%s: not a regular file", p)
 	}
-	// Size the buffer from Stat so that a file is read in one call.
-	buf := bytes.NewBuffer(make([]byte, 0, min(fi.Size(), limit)+1))
-	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
-		return nil, err
+	// Size the buffer from Stat so that a file is read in one call and one
+	// allocation (bytes.Buffer.ReadFrom would grow it once more for its
+	// 512-byte minimum read), then read to EOF or to limit+1 bytes.
+	data := make([]byte, 0, min(fi.Size(), limit)+1)
+	for int64(len(data)) <= limit {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)] // the file grew
+		}
+		n, err := f.Read(data[len(data):min(int64(cap(data)), limit+1)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	data := buf.Bytes()
 	if int64(len(data)) > limit {
 		return nil, fmt.Errorf("%s: %w (more than %d bytes)", p, errFileTooLarge, limit)
 	}
