@@ -47,13 +47,13 @@ type QueueFacts struct {
 
 // WorkerStats sums a pool's measured workers.
 type WorkerStats struct {
-	Running  int // workers of the pool seen in /proc
-	Measured int // of them, how many were measured
-	AvgPSS   uint64
-	MinPSS   uint64
-	MaxPSS   uint64
-	TotalPSS uint64 // over the measured workers
-	AvgRSS   uint64
+	Running  int    `json:"running"`  // workers of the pool seen in /proc
+	Measured int    `json:"measured"` // of them, how many were measured
+	AvgPSS   uint64 `json:"avg_pss"`
+	MinPSS   uint64 `json:"min_pss"`
+	MaxPSS   uint64 `json:"max_pss"`
+	TotalPSS uint64 `json:"total_pss"` // over the measured workers
+	AvgRSS   uint64 `json:"avg_rss"`
 }
 
 // WorkerStats summarises p.Workers; Running counts the pool's processes.
