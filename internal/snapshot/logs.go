@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -57,6 +58,9 @@ type logJob struct {
 	source logscan.Source
 	format logscan.Format
 	fpm    *FPM // for php-fpm logs: whose pools the entries name
+	// ident is set for php-fpm logging to syslog: its entries are read from
+	// the systemd journal by syslog identifier.
+	ident string
 }
 
 // gatherLogs finds the logs the configs name, reads the window of each,
@@ -142,7 +146,14 @@ func logJobs(s *Snapshot) []logJob {
 		if f.Config == nil {
 			continue
 		}
-		if p := f.Config.Global.Path("error_log"); p != "" && p != "syslog" && !strings.HasPrefix(p, "/proc/") && !strings.HasPrefix(p, "/dev/") {
+		switch p := f.Config.Global.Path("error_log"); {
+		case p == "syslog" || f.Config.Global.Value("error_log") == "syslog":
+			ident := f.Config.Global.Value("syslog.ident")
+			if ident == "" {
+				ident = "php-fpm"
+			}
+			add(logJob{path: "journal:" + ident, source: logscan.SourceFPM, format: logscan.FormatJournal, fpm: f, ident: ident})
+		case p != "" && !strings.HasPrefix(p, "/proc/") && !strings.HasPrefix(p, "/dev/"):
 			add(logJob{path: p, source: logscan.SourceFPM, format: logscan.FormatFPM, fpm: f})
 		}
 		for _, p := range f.Pools {
@@ -159,14 +170,7 @@ func logJobs(s *Snapshot) []logJob {
 
 func scanLog(ctx context.Context, s *Snapshot, j logJob, w logscan.Window, byTarget map[string]*Pool, mu *sync.Mutex) LogFile {
 	lf := LogFile{Path: j.path, Source: j.source}
-	local := s.Host.Path(j.path)
-	if _, err := os.Stat(local); err != nil && errors.Is(err, os.ErrNotExist) {
-		if rot, _ := logscan.Rotated(local); len(rot) == 0 {
-			return lf // never written: nothing to say
-		}
-	}
-	opt := logscan.Options{Format: j.format, Window: w, Now: s.Now}
-	stats, err := logscan.ScanRotated(ctx, local, opt, func(e *logscan.Entry) error {
+	collect := func(e *logscan.Entry) error {
 		e.File = j.path
 		tieToPool(s, e, j, byTarget)
 		mu.Lock()
@@ -179,9 +183,50 @@ func scanLog(ctx context.Context, s *Snapshot, j logJob, w logscan.Window, byTar
 			s.Logs.Events = keep(s.Logs.Events, *e)
 		}
 		return nil
-	})
-	lf.Stats, lf.Err = stats, err
+	}
+	if j.ident != "" {
+		lf.Stats, lf.Err = scanJournal(ctx, s, j.ident, w, collect)
+		return lf
+	}
+	local := s.Host.Path(j.path)
+	if _, err := os.Stat(local); err != nil && errors.Is(err, os.ErrNotExist) {
+		if rot, _ := logscan.Rotated(local); len(rot) == 0 {
+			return lf // never written: nothing to say
+		}
+	}
+	opt := logscan.Options{Format: j.format, Window: w, Now: s.Now}
+	lf.Stats, lf.Err = logscan.ScanRotated(ctx, local, opt, collect)
 	return lf
+}
+
+// scanJournal reads php-fpm's syslog output from the systemd journal,
+// only where a journal is there to ask (live, journalctl installed).
+func scanJournal(ctx context.Context, s *Snapshot, ident string, w logscan.Window, fn logscan.Func) (logscan.Stats, error) {
+	if !s.Live {
+		return logscan.Stats{}, errors.New("offline mode: the journal is not read")
+	}
+	if _, err := exec.LookPath("journalctl"); err != nil {
+		return logscan.Stats{}, errors.New("php-fpm logs to syslog and journalctl is not installed")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	args := []string{"-o", "json", "--no-pager", "-q", "-t", ident}
+	if !w.Since.IsZero() {
+		args = append(args, "--since", "@"+strconv.FormatInt(w.Since.Unix(), 10))
+	}
+	cmd := exec.CommandContext(ctx, "journalctl", args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return logscan.Stats{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		return logscan.Stats{}, fmt.Errorf("journalctl: %w", err)
+	}
+	st, scanErr := logscan.ScanReader(ctx, out, "journal", logscan.Options{Format: logscan.FormatJournal, Window: w, Now: s.Now}, fn)
+	if err := cmd.Wait(); err != nil && scanErr == nil {
+		scanErr = fmt.Errorf("journalctl: %w", err)
+	}
+	return st, scanErr
 }
 
 func isUpstreamFailure(k logscan.Kind) bool {
