@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Validate returns every problem php-fpm 8.2 would report for c: first
@@ -432,8 +433,19 @@ func (v *validator) sharedSockets(ls []listener) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		b := buckets[k]
+		// A port bucket may hold thousands of pools on distinct addresses
+		// (10.0.0.1:9000, 10.0.0.2:9000, ...): compare each only with the
+		// later ones that can be the same socket, found through sameKey,
+		// instead of with every later one. The pairs come out in the same
+		// order as comparing all of them.
+		later := map[string][]int{} // sameKey → positions in b, ascending
 		for x := range b {
-			for y := x + 1; y < len(b); y++ {
+			sk := sameKey(b[x].addr)
+			later[sk] = append(later[sk], x)
+		}
+		for x := range b {
+			group := later[sameKey(b[x].addr)]
+			for _, y := range group[sort.SearchInts(group, x+1):] {
 				li, lj := ls[b[x].i], ls[b[y].i]
 				if li.key == lj.key || !b[x].addr.SameSocket(b[y].addr) {
 					continue
@@ -445,6 +457,38 @@ func (v *validator) sharedSockets(ls []listener) {
 			}
 		}
 	}
+}
+
+// sameKey is equal for two addresses whenever SameSocket holds for them
+// (it may be equal when SameSocket does not; callers still ask it).
+// Within unix paths and TCP ports, as sharedSockets buckets them: all
+// wildcards are one socket; IP literals compare as IPs; names compare
+// case-insensitively, and an IP literal never equals a name that way,
+// since a name that folded to an IP literal would parse as one.
+func sameKey(a Address) string {
+	switch {
+	case a.Network != "tcp":
+		return a.Path
+	case a.Wildcard:
+		return "*"
+	case a.IP != nil:
+		return "ip:" + string(a.IP.To16())
+	}
+	return "name:" + foldKey(a.Host)
+}
+
+// foldKey maps s to a string equal for all strings strings.EqualFold
+// considers equal: every rune becomes the smallest of its case orbit.
+func foldKey(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		low := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			low = min(low, f)
+		}
+		b.WriteRune(low)
+	}
+	return b.String()
 }
 
 // accounts reproduces fpm_unix_test_config, which `php-fpm -t` runs after
