@@ -115,6 +115,16 @@ func (o Op) conf() string {
 type Check struct {
 	Site *snapshot.Site
 	Pool *snapshot.Pool
+	// Addr is where the pool is probed when the fix moves it ("" : where
+	// the snapshot saw it listen).
+	Addr string
+}
+
+func (c Check) probeAddr() string {
+	if c.Addr != "" {
+		return c.Addr
+	}
+	return nginxAddress(c.Pool)
 }
 
 // Manual is a finding without a safe automatic repair.

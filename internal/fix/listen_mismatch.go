@@ -55,7 +55,7 @@ var listenMismatch = Remedy{
 			a.Edits = []Edit{e}
 			a.Ops = []Op{{Kind: FPMRestart, FPM: pool.FPM}}
 			for _, s := range users {
-				a.Checks = append(a.Checks, Check{Site: s, Pool: pool})
+				a.Checks = append(a.Checks, Check{Site: s, Pool: pool, Addr: t.Target.Address()})
 			}
 			return a, nil
 		}

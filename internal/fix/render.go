@@ -78,7 +78,7 @@ func (p *Plan) CheckLines() []string {
 			}
 		}
 		if c.Pool != nil {
-			line += "; FastCGI probe of " + nginxAddress(c.Pool)
+			line += "; FastCGI probe of " + c.probeAddr()
 		}
 		out = append(out, line)
 	}

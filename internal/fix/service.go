@@ -96,6 +96,9 @@ func pids(ps []host.Process) map[int]bool {
 	return out
 }
 
+// absentGrace is how long a reloading php-fpm may have no master.
+const absentGrace = 3 * time.Second
+
 // Reload signals the master and waits for new workers: nginx answers a
 // config it rejects on SIGHUP by keeping the old workers, php-fpm by
 // exiting, so "new workers appeared" is the proof the reload took.
@@ -116,18 +119,42 @@ func (c Signals) Reload(ctx context.Context, s *Service) error {
 		return fmt.Errorf("reload %s: signal pid %d: %w", s, m.PID, err)
 	}
 	start := time.Now()
+	var gone time.Time
 	return poll(ctx, c.wait(), func() (bool, error) {
+		// php-fpm re-executes itself and, daemonized, forks a new master:
+		// for a moment there is none, then one with a new pid. Only a
+		// master missing for a while means it rejected the config.
 		now, kids, err := findMaster(ctx, s)
 		if err != nil {
 			return false, err
 		}
 		if now.PID == 0 {
-			return false, fmt.Errorf("reload %s: the master (pid %d) exited: it rejected the config", s, m.PID)
-		}
-		for _, k := range kids {
-			if !old[k.PID] {
-				return true, nil
+			if gone.IsZero() {
+				gone = time.Now()
 			}
+			if time.Since(gone) > absentGrace {
+				return false, fmt.Errorf("reload %s: the master (pid %d) exited and none came back: it rejected the config (see its error log)", s, m.PID)
+			}
+			return false, nil
+		}
+		gone = time.Time{}
+		if now.PID != m.PID {
+			s.NewPID = now.PID
+			old = map[int]bool{}
+		}
+		fresh, lingering := false, false
+		for _, k := range kids {
+			switch {
+			case !old[k.PID]:
+				fresh = true
+			case !strings.Contains(k.Title, "shutting down"):
+				// An nginx worker that has not seen the reload yet still
+				// accepts connections with the old config.
+				lingering = lingering || s.Kind == "nginx"
+			}
+		}
+		if fresh && !lingering {
+			return true, nil
 		}
 		// pm = ondemand keeps no idle workers: nothing new to see.
 		return len(old) == 0 && len(kids) == 0 && time.Since(start) > time.Second, nil

@@ -78,7 +78,7 @@ func (v Live) Verify(ctx context.Context, c Check) Verdict {
 
 func probePool(ctx context.Context, c Check, timeout time.Duration) probe.Result {
 	pl := c.Pool
-	t, err := probe.ParseTarget(nginxAddress(pl))
+	t, err := probe.ParseTarget(c.probeAddr())
 	if err != nil {
 		return probe.Result{Reason: "usage", Detail: err.Error()}
 	}

@@ -1,0 +1,197 @@
+package fix_test
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/lab"
+)
+
+// TestFixListenMismatchRealServers: after a PHP upgrade nginx points at the
+// old socket. The site file is a sites-enabled symlink: its target is
+// edited, the link stays, mode and owner are kept.
+func TestFixListenMismatchRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", "run/php-fpm.sock", "run/php8.2-fpm.sock")
+	l.Edit("etc/nginx/conf.d/site.conf", "run/php-fpm.sock", "run/php7.4-fpm.sock")
+	avail := l.Path("etc/nginx/sites-available/site.conf")
+	if err := os.MkdirAll(l.Path("etc/nginx/sites-available"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(l.Path("etc/nginx/conf.d/site.conf"), avail); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../sites-available/site.conf", l.Path("etc/nginx/conf.d/site.conf")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(avail, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	l.Start()
+	l.MustStatus("/ok.php", 502)
+	r, _ := plan(t, l)
+	automatic(t, r, "listen-mismatch")
+
+	p := mustFix(t, l, "listen-mismatch")
+	l.MustStatus("/ok.php", 200)
+	healthy(t, l)
+
+	if fi, err := os.Lstat(l.Path("etc/nginx/conf.d/site.conf")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the sites-enabled link was replaced: %v %v", fi.Mode(), err)
+	}
+	fi, err := os.Stat(avail)
+	if err != nil || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("mode not kept: %v %v", fi.Mode(), err)
+	}
+	b, _ := os.ReadFile(avail)
+	if !strings.Contains(string(b), "fastcgi_pass unix:"+l.Path("run/php8.2-fpm.sock")+";") || !strings.Contains(string(b), "    location ~ \\.php$ {") {
+		t.Fatalf("edited file:\n%s", b)
+	}
+	if len(p.Files) != 1 || p.Files[0].Real != avail || !strings.Contains(p.Files[0].Diff, "+        fastcgi_pass unix:") {
+		t.Fatalf("plan files: %+v", p.Files)
+	}
+}
+
+// TestFixListenMismatchPoolSideRealServers: two sites name the same wrong
+// socket and the pool serves no site: the pool's listen moves (one edit,
+// nothing else breaks) and php-fpm is restarted.
+func TestFixListenMismatchPoolSideRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	port2 := lab.FreePort(t)
+	l.Edit("etc/nginx/conf.d/site.conf", "run/php-fpm.sock", "run/php-fpm-old.sock")
+	l.Write("etc/nginx/conf.d/second.conf", strings.NewReplacer("127.0.0.1:{{PORT}}", "127.0.0.1:"+itoa(port2), "lab.test", "second.test", "run/php-fpm.sock", "run/php-fpm-old.sock").Replace(lab.DefaultSite))
+	l.Start()
+	l.MustStatus("/ok.php", 502)
+
+	p := mustFix(t, l, "listen-mismatch")
+	if len(p.Files) != 1 || !strings.HasSuffix(p.Files[0].Path, "pool.d/www.conf") {
+		t.Fatalf("expected one edit of the pool: %+v", p.Files)
+	}
+	l.MustStatus("/ok.php", 200)
+	if c := get(t, port2, "second.test", "/ok.php"); c != 200 {
+		t.Fatalf("second site: %d", c)
+	}
+	healthy(t, l)
+}
+
+// TestFixSocketPermissionRealServers: the pool sets no listen.owner/group,
+// the socket is root:root 0660; fix inserts them and restarts php-fpm.
+func TestFixSocketPermissionRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", "listen.owner = www-data\nlisten.group = www-data\n", "")
+	l.Start()
+	l.MustStatus("/ok.php", 502)
+	old := l.FPMPid()
+
+	p := mustFix(t, l, "socket-permission")
+	l.MustStatus("/ok.php", 200)
+	healthy(t, l)
+	if l.FPMPid() == old {
+		t.Fatal("php-fpm was not restarted")
+	}
+	if !strings.Contains(p.Files[0].Diff, "+listen.owner = www-data") {
+		t.Fatalf("diff:\n%s", p.Files[0].Diff)
+	}
+}
+
+// TestFixAllowedClientsRealServers: a TCP pool allows only another host.
+func TestFixAllowedClientsRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	port := itoa(lab.FreePort(t))
+	l.Edit("etc/php/fpm/pool.d/www.conf", "listen = {{DIR}}/run/php-fpm.sock", "listen = 127.0.0.1:"+port+"\nlisten.allowed_clients = 10.20.30.40")
+	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", "fastcgi_pass 127.0.0.1:"+port+";")
+	l.Start()
+	l.MustStatus("/ok.php", 502)
+
+	mustFix(t, l, "allowed-clients")
+	l.MustStatus("/ok.php", 200)
+	healthy(t, l)
+	b, _ := os.ReadFile(l.Path("etc/php/fpm/pool.d/www.conf"))
+	if !strings.Contains(string(b), "listen.allowed_clients = 10.20.30.40,127.0.0.1\n") {
+		t.Fatalf("pool:\n%s", b)
+	}
+}
+
+// TestFixFPMDownRealServers: php-fpm is not running; fix starts it.
+func TestFixFPMDownRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.MustStartNginx()
+	l.MustStatus("/ok.php", 502)
+
+	p := mustFix(t, l, "fpm-down")
+	if len(p.Files) != 0 {
+		t.Fatalf("fpm-down edits files: %+v", p.Files)
+	}
+	l.MustStatus("/ok.php", 200)
+	healthy(t, l)
+}
+
+// TestFixConfigNotAppliedRealServers: listen.owner was fixed on disk but
+// php-fpm only reloaded; the inherited socket still denies nginx. fix
+// restarts php-fpm.
+func TestFixConfigNotAppliedRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", "listen.owner = www-data\nlisten.group = www-data\n", "")
+	l.Start()
+	l.Edit("etc/php/fpm/pool.d/www.conf", "pm = dynamic", "listen.owner = www-data\nlisten.group = www-data\npm = dynamic")
+	l.ReloadFPM()
+	l.MustStatus("/ok.php", 502)
+	before := sums(t, l)
+
+	p := mustFix(t, l, "config-not-applied")
+	if len(p.Files) != 0 {
+		t.Fatalf("config-not-applied edits files: %+v", p.Files)
+	}
+	l.MustStatus("/ok.php", 200)
+	healthy(t, l)
+	sameSums(t, before, sums(t, l))
+}
+
+// TestFixFPMConfigInvalidRealServers: pm.max_children = 0, php-fpm cannot
+// start. fix sets the smallest valid value and starts php-fpm.
+func TestFixFPMConfigInvalidRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", "pm.max_children = 5", "pm.max_children = 0 ; tuned")
+	if err := l.StartFPM(); err == nil {
+		t.Fatal("php-fpm started with pm.max_children = 0")
+	}
+	l.MustStartNginx()
+	l.MustStatus("/ok.php", 502)
+
+	mustFix(t, l, "fpm-config-invalid")
+	l.MustStatus("/ok.php", 200)
+	healthy(t, l)
+	b, _ := os.ReadFile(l.Path("etc/php/fpm/pool.d/www.conf"))
+	if !strings.Contains(string(b), "pm.max_children = 5 ; tuned\n") {
+		t.Fatalf("the comment or value is wrong:\n%s", b)
+	}
+}
+
+// TestFixFPMConfigInvalidStartServersRealServers: pm.start_servers out of
+// range while php-fpm runs: clamped, php-fpm reloaded.
+func TestFixFPMConfigInvalidStartServersRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Start()
+	l.Edit("etc/php/fpm/pool.d/www.conf", "pm.start_servers = 2", "pm.start_servers = 9")
+	l.MustStatus("/ok.php", 200)
+
+	mustFix(t, l, "fpm-config-invalid")
+	l.MustStatus("/ok.php", 200)
+	healthy(t, l)
+	b, _ := os.ReadFile(l.Path("etc/php/fpm/pool.d/www.conf"))
+	if !strings.Contains(string(b), "pm.start_servers = 3\n") {
+		t.Fatalf("pool:\n%s", b)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
