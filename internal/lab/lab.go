@@ -247,13 +247,47 @@ func (l *Lab) StartNginx() error {
 	if err != nil {
 		return fmt.Errorf("start nginx: %w: %s", err, out)
 	}
-	return waitFor(func() bool {
+	if err := waitFor(func() bool {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", l.HTTPPort), 200*time.Millisecond)
 		if err == nil {
 			c.Close()
 		}
 		return err == nil
-	}, 10*time.Second)
+	}, 10*time.Second); err != nil {
+		return fmt.Errorf("nginx does not accept connections: %w", err)
+	}
+	// The master listens before it forks its workers: wait for them, so
+	// tests see nginx as it runs, workers' credentials included.
+	if err := waitFor(func() bool { return len(children(l.NginxPid())) > 0 }, 10*time.Second); err != nil {
+		return fmt.Errorf("nginx started no worker: %w", err)
+	}
+	return nil
+}
+
+// children lists the pids whose parent is pid.
+func children(pid int) []int {
+	if pid == 0 {
+		return nil
+	}
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		if i := strings.LastIndexByte(s, ')'); i > 0 {
+			if f := strings.Fields(s[i+1:]); len(f) > 2 && f[1] == strconv.Itoa(pid) {
+				out = append(out, child)
+			}
+		}
+	}
+	return out
 }
 
 // MustStartNginx is StartNginx that fails the test.
@@ -480,25 +514,7 @@ func (l *Lab) LimitFPMMemory(limit int64) string {
 	if master == 0 {
 		l.t.Fatal("lab: php-fpm is not running")
 	}
-	pids := []int{master}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		if i := strings.LastIndexByte(s, ')'); i > 0 {
-			f := strings.Fields(s[i+1:])
-			if len(f) > 2 && f[1] == strconv.Itoa(master) {
-				pids = append(pids, pid)
-			}
-		}
-	}
+	pids := append([]int{master}, children(master)...)
 	for _, pid := range pids {
 		if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			l.t.Fatalf("lab: move %d into cgroup: %v", pid, err)
