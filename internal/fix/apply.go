@@ -103,19 +103,22 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 	if !plan.Live {
 		return nil, errors.New("an offline plan (--root) is shown, never applied")
 	}
+	dir := opts.dir()
+	if j, err := readJournal(dir); err != nil {
+		return nil, err
+	} else if j != nil {
+		return nil, ErrLeftover
+	}
 	if plan.Empty() {
 		return &Result{Fixed: true, Restored: true}, nil
 	}
-	dir := opts.dir()
 	unlock, err := lockState(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if j, err := readJournal(dir); err != nil {
-		return nil, err
-	} else if j != nil {
-		return nil, ErrLeftover
+	if j, err := readJournal(dir); err != nil || j != nil {
+		return nil, errors.Join(err, ErrLeftover)
 	}
 
 	// Nothing may have changed since the plan read the files.

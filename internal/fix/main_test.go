@@ -57,7 +57,10 @@ func (w testWriter) Write(b []byte) (int, error) {
 // fixLab plans and applies every remedy, as `fix --yes` does.
 func fixLab(t *testing.T, l *lab.Lab, opts fix.Options) (*fix.Plan, *fix.Result) {
 	t.Helper()
-	_, p := plan(t, l)
+	r, p := plan(t, l)
+	for _, f := range r.Findings {
+		t.Logf("finding [%s] %s: %+v", f.Cause, f.Title, f.Evidence)
+	}
 	var b strings.Builder
 	fix.WritePlan(&b, p)
 	t.Logf("plan:\n%s", b.String())

@@ -56,16 +56,25 @@ func findMaster(ctx context.Context, s *Service) (host.Process, []host.Process, 
 	if err != nil {
 		return host.Process{}, nil, err
 	}
-	var m host.Process
+	var cands []host.Process
 	for _, p := range procs {
 		switch {
 		case s.Kind == "php-fpm" && p.Role() == host.RoleFPMMaster && samePath(p.FPMConfig(), s.Conf):
-			m = p
+			cands = append(cands, p)
 		case s.Kind == "nginx" && p.Role() == host.RoleNginxMaster:
 			conf, _ := p.NginxArgs()
 			if p.PID == s.PID || p.PID == s.NewPID || (conf != "" && samePath(conf, s.Conf)) {
-				m = p
+				cands = append(cands, p)
 			}
+		}
+	}
+	// A child just forked still carries its master's title: the master is
+	// the candidate whose parent is not a candidate.
+	var m host.Process
+	isCand := pids(cands)
+	for _, p := range cands {
+		if !isCand[p.PPID] {
+			m = p
 		}
 	}
 	var kids []host.Process
