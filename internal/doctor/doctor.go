@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/checks"
+	"github.com/fpmdoctor/fpmdoctor/internal/fix"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
 )
@@ -22,6 +23,7 @@ func Diagnose(ctx context.Context, opts Options) (*report.Report, *snapshot.Snap
 		return nil, nil, err
 	}
 	r := checks.Run(s)
+	fix.Annotate(r, s)
 	if s.Live && os.Geteuid() != 0 {
 		r.Skip("root", "not running as root: sockets, directories and processes of other users may be unreadable; such checks are listed as they fail")
 	}
