@@ -110,6 +110,14 @@ func TestWorkerCrashRealServers(t *testing.T) {
 	for range 3 {
 		l.MustStatus("/crash.php?sig=11", 502)
 	}
+	// The master logs each exit when it reaps the child, just after nginx
+	// has answered.
+	if err := lab.WaitFor(func() bool {
+		b, _ := os.ReadFile(l.Path("log/php-fpm.log"))
+		return strings.Count(string(b), "exited on signal 11") == 3
+	}, 5*time.Second); err != nil {
+		t.Fatal("php-fpm did not log three SIGSEGV exits")
+	}
 	r := diagnose(t, l)
 	first(t, r, "worker-crash")
 	f := finding(t, r, "worker-crash", report.Error)
@@ -187,6 +195,13 @@ func TestKernelOOMKillRealServers(t *testing.T) {
 		t.Skip("no cgroup v1 memory controller on this machine: cannot make the kernel OOM-kill php-fpm")
 	}
 	l.MustStatus("/alloc.php?limit=-1", 502)
+	// The master reaps the killed worker just after nginx gave up on it.
+	if err := lab.WaitFor(func() bool {
+		b, _ := os.ReadFile(l.Path("log/php-fpm.log"))
+		return strings.Contains(string(b), "exited on signal 9")
+	}, 5*time.Second); err != nil {
+		t.Fatal("php-fpm never logged the SIGKILL of its worker")
+	}
 	r := diagnose(t, l)
 	f := finding(t, r, "worker-oom", report.Error)
 	evidenceText(t, f, report.KindLog, "Killed process")
