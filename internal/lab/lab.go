@@ -491,9 +491,16 @@ func (l *Lab) Load(path string, n, concurrency int, deadline time.Duration) map[
 // cgroup when the test ends.
 func (l *Lab) LimitFPMMemory(limit int64) string {
 	l.t.Helper()
-	base := "/sys/fs/cgroup/memory"
-	if _, err := os.Stat(filepath.Join(base, "memory.limit_in_bytes")); err != nil {
-		return ""
+	// cgroup v1's memory controller, else cgroup v2 with memory enabled
+	// for children of the root.
+	base, limitFile := "/sys/fs/cgroup/memory", "memory.limit_in_bytes"
+	if _, err := os.Stat(filepath.Join(base, limitFile)); err != nil {
+		base, limitFile = "/sys/fs/cgroup", "memory.max"
+		ctl, err := os.ReadFile(filepath.Join(base, "cgroup.controllers"))
+		if err != nil || !strings.Contains(string(ctl), "memory") {
+			return ""
+		}
+		_ = os.WriteFile(filepath.Join(base, "cgroup.subtree_control"), []byte("+memory"), 0o644)
 	}
 	cg := filepath.Join(base, filepath.Base(l.Dir))
 	if err := os.Mkdir(cg, 0o755); err != nil {
@@ -507,7 +514,7 @@ func (l *Lab) LimitFPMMemory(limit int64) string {
 		}
 		_ = os.Remove(cg)
 	})
-	if err := os.WriteFile(filepath.Join(cg, "memory.limit_in_bytes"), []byte(strconv.FormatInt(limit, 10)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(cg, limitFile), []byte(strconv.FormatInt(limit, 10)), 0o644); err != nil {
 		l.t.Fatalf("lab: cgroup limit: %v", err)
 	}
 	master := l.FPMPid()
