@@ -129,6 +129,11 @@ func Load(ctx context.Context, mainFile string, opts Options) (*Config, error) {
 	}
 	l.stack = append(l.stack, mainFile)
 	l.cfg.Directives = l.splice(f, nil, nil, false)
+	for _, f := range l.cfg.Files {
+		// The parsed templates served splicing only; the tree holds
+		// copies (sharing their Syntax), so let the templates go.
+		f.dirs = nil
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("load %s: %w", mainFile, err)
 	}
@@ -164,7 +169,7 @@ func (l *loader) file(path string) (*File, error) {
 	if ok {
 		delete(l.ahead, path)
 	} else {
-		f = l.read(path, l.opts.MaxBytes-l.bytes)
+		f = l.read(path, l.opts.MaxBytes-l.bytes, nil)
 	}
 	if f.err != nil {
 		return nil, f.err
@@ -178,13 +183,15 @@ func (l *loader) file(path string) (*File, error) {
 	return f, nil
 }
 
-func (l *loader) read(path string, budget int64) *File {
+// read reads and parses one file; arena, when not nil, is the lexer's
+// scratch space reused from file to file (see parseFileArena).
+func (l *loader) read(path string, budget int64, arena *[]Arg) *File {
 	src, err := l.fs.readFile(path, budget)
 	if err != nil {
 		return &File{Path: path, err: err}
 	}
 	f := &File{Path: path, Src: src}
-	f.dirs, f.problems = parseFile(path, src, l.opts.MaxBlockDepth)
+	f.dirs, f.problems = parseFileArena(path, src, l.opts.MaxBlockDepth, arena)
 	return f
 }
 
@@ -215,12 +222,13 @@ func (l *loader) readAhead(names []string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var arena []Arg
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(todo) || l.ctx.Err() != nil || used.Load() > budget {
 					return
 				}
-				f := l.read(todo[i], budget-used.Load())
+				f := l.read(todo[i], budget-used.Load(), &arena)
 				used.Add(int64(len(f.Src)))
 				out[i] = f
 			}

@@ -1,6 +1,7 @@
 package nginxconf
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 )
@@ -32,30 +33,12 @@ type lexer struct {
 	bufEnd int
 	// noFastPath disables the byte-skipping fast path (tests compare both).
 	noFastPath bool
-	// arena holds the Args of many directives in one allocation: with
-	// thousands of files, per-directive slices dominate allocation and GC.
+	// arena collects the words of every statement, one after the other:
+	// with thousands of files, per-directive slices dominate allocation
+	// and GC. A statement's words are a slice of it; when it grows, those
+	// slices keep the old array, which is never written again. parse
+	// copies what the directives keep into one exact array at the end.
 	arena []Arg
-}
-
-// scratch returns an empty slice whose appends land in the arena.
-func (lx *lexer) scratch() []Arg {
-	if cap(lx.arena)-len(lx.arena) < 16 {
-		// Size chunks by what is left to read: real configs have about
-		// one word per 15 bytes (comments included).
-		lx.arena = make([]Arg, 0, min((len(lx.src)-lx.pos)/12+16, 1024))
-	}
-	return lx.arena[len(lx.arena):len(lx.arena)]
-}
-
-// keep claims args from the arena (when appends stayed inside it) and
-// caps it so that appends by callers cannot overwrite a neighbour.
-func (lx *lexer) keep(args []Arg) []Arg {
-	n := len(args)
-	free := lx.arena[len(lx.arena):cap(lx.arena)]
-	if n > 0 && n <= len(free) && &free[0] == &args[0] {
-		lx.arena = lx.arena[:len(lx.arena)+n]
-	}
-	return args[:n:n]
 }
 
 type lexError struct {
@@ -79,7 +62,8 @@ func (lx *lexer) statement() (args []Arg, line int, how stop, term int, err *lex
 		startLine            = lx.line
 		hasEscape            bool
 	)
-	args = lx.scratch()
+	first := len(lx.arena) // args is lx.arena[first:]
+	args = lx.arena[first:first:first]
 	for {
 		// Fast path: skip bytes that change no state (the body of a word,
 		// a quoted string or a comment). It stops at the simulated buffer
@@ -242,7 +226,8 @@ func (lx *lexer) statement() (args []Arg, line int, how stop, term int, err *lex
 		if len(args) == 0 {
 			line = startLine
 		}
-		args = append(args, a)
+		lx.arena = append(lx.arena, a)
+		args = lx.arena[first:len(lx.arena):len(lx.arena)]
 
 		if ch == ';' {
 			return args, line, stopSemicolon, lx.pos - 1, nil
@@ -291,15 +276,48 @@ func unescape(b []byte) string {
 	return sb.String()
 }
 
+// compactArgs moves the arguments of every directive of the tree into one
+// array of exactly total elements, so that the lexer's arena (with the
+// names and whatever it holds beyond) is not kept alive by them.
+func compactArgs(ds []*Directive, total int) {
+	all := make([]Arg, 0, total)
+	Walk(ds, func(d *Directive) bool {
+		i := len(all)
+		all = append(all, d.Args...)
+		d.Args = all[i:len(all):len(all)]
+		return true
+	})
+}
+
 // parseFile builds the directive tree of one file, without resolving
 // includes. Like nginx it stops at the first syntax error; the directives
 // read so far are kept.
 func parseFile(path string, src []byte, maxDepth int) ([]*Directive, []Problem) {
-	return parse(newLexer(src, string(src)), path, maxDepth)
+	return parseFileArena(path, src, maxDepth, nil)
+}
+
+// parseFileArena is parseFile lexing into *arena, which it leaves for the
+// next file (nothing parsed refers to it): a reader of thousands of files
+// then allocates the lexer's words once, not once per file.
+func parseFileArena(path string, src []byte, maxDepth int, arena *[]Arg) ([]*Directive, []Problem) {
+	lx := newLexer(src, string(src))
+	if arena != nil {
+		lx.arena = (*arena)[:0]
+	}
+	dirs, problems := parse(lx, path, maxDepth)
+	if arena != nil {
+		clear(lx.arena) // drop the strings of this file
+		*arena = lx.arena[:0]
+	}
+	return dirs, problems
 }
 
 func parse(lx *lexer, path string, maxDepth int) ([]*Directive, []Problem) {
 	src := lx.src
+	// Every directive ends with ';' or '{', so their count bounds the
+	// directives of the file (it is exact unless comments or quoted
+	// strings hold some): one slab of each fits all of them.
+	n := bytes.Count(src, []byte{';'}) + bytes.Count(src, []byte{'{'})
 	var (
 		stack []*Directive // open blocks
 		// kids collects the children of every open block, innermost last;
@@ -307,8 +325,9 @@ func parse(lx *lexer, path string, maxDepth int) ([]*Directive, []Problem) {
 		// exact-size slice when it closes.
 		kids  []*Directive
 		marks []int
-		slab  []Directive
-		syns  []Syntax
+		slab  = make([]Directive, n)
+		syns  = make([]Syntax, n)
+		nargs int // arguments of all directives, names not counted
 	)
 	closeBlock := func(d *Directive, from int) {
 		d.Block = append([]*Directive(nil), kids[from:]...)
@@ -320,6 +339,7 @@ func parse(lx *lexer, path string, maxDepth int) ([]*Directive, []Problem) {
 			closeBlock(stack[i], marks[i])
 		}
 		top := append([]*Directive(nil), kids...)
+		compactArgs(top, nargs)
 		return top
 	}
 	fail := func(line int, msg string) ([]*Directive, []Problem) {
@@ -346,12 +366,11 @@ func parse(lx *lexer, path string, maxDepth int) ([]*Directive, []Problem) {
 			closeBlock(d, marks[n-1])
 			stack, marks = stack[:n-1], marks[:n-1]
 		default:
-			args = lx.keep(args)
-			if len(slab) == 0 {
-				// About one directive per 50 bytes in real configs.
+			if len(slab) == 0 { // cannot happen: see n
 				n := min((len(src)-lx.pos)/40+4, 256)
 				slab, syns = make([]Directive, n), make([]Syntax, n)
 			}
+			nargs += len(args) - 1
 			d := &slab[0]
 			d.Syntax = &syns[0]
 			slab, syns = slab[1:], syns[1:]
