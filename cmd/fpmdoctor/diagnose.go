@@ -90,7 +90,7 @@ func runDiagnose(ctx context.Context, flags *siteFlags) error {
 
 // colorOK: colour only on a terminal, and never when NO_COLOR is set.
 func colorOK(f *os.File) bool {
-	if _, set := os.LookupEnv("NO_COLOR"); set {
+	if os.Getenv("NO_COLOR") != "" { // no-color.org: set and not empty
 		return false
 	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)

@@ -68,7 +68,7 @@ func mismatch(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target) (re
 		Severity: report.Error,
 		Site:     site.Key(),
 		Title:    fmt.Sprintf("no php-fpm pool listens on %s", addr),
-		Detail:   fmt.Sprintf("nginx sends %s's PHP requests to %s, but none of the %d pools read listens there.", site.Name, addr, countPools(s)),
+		Detail:   fmt.Sprintf("nginx sends %s's PHP requests to %s, but no pool listens there (%s read).", site.Name, addr, countWord(countPools(s), "pool", "pools")),
 		Evidence: ev,
 	}
 	if t.Listener != nil {

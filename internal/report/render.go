@@ -85,9 +85,11 @@ func writeText(w io.Writer, r *Report, color bool) error {
 		default:
 			sev = "INFO"
 		}
-		fmt.Fprintf(&b, "%d. %s [%s] %s%s%s\n", i+1, sev, f.Cause, p.bold, f.Title, p.reset)
+		head := fmt.Sprintf("%d. %s [%s] ", i+1, sev, f.Cause)
+		title := strings.TrimPrefix(wrap(head+f.Title, "   ", textWidth+len(sev)-len(string(f.Severity))), "   ")
+		b.WriteString(strings.Replace(title, head, head+p.bold, 1) + p.reset)
 		if f.Detail != "" {
-			fmt.Fprintf(&b, "   %s\n", f.Detail)
+			b.WriteString(wrap(f.Detail, "   ", textWidth))
 		}
 		for _, e := range f.Evidence {
 			loc := ""
@@ -118,7 +120,7 @@ func writeText(w io.Writer, r *Report, color bool) error {
 			if f.Fix.Automatic {
 				auto = " (fpmdoctor fix can do this)"
 			}
-			fmt.Fprintf(&b, "   %sfix:%s %s%s\n", p.green, p.reset, f.Fix.Summary, auto)
+			b.WriteString(p.green + "   fix:" + p.reset + strings.TrimPrefix(wrap(" "+f.Fix.Summary+auto, "       ", textWidth), "      "))
 		}
 		b.WriteString("\n")
 	}
@@ -197,4 +199,27 @@ func writeTimeline(b *strings.Builder, tl []Bucket, p palette) {
 	fmt.Fprintf(b, "\nTimeline %s → %s (one mark per minute):\n", first.Format("15:04"), last.Format("15:04"))
 	fmt.Fprintf(b, "  nginx 502/504  %s%s%s\n", p.red, row1.String(), p.reset)
 	fmt.Fprintf(b, "  php-fpm events %s\n", row2.String())
+}
+
+// textWidth keeps prose readable on a phone-sized terminal; evidence
+// lines are not wrapped, so paths and log lines stay copy-pasteable.
+const textWidth = 78
+
+// wrap breaks s at spaces into lines of at most width columns, each
+// starting with indent, and ends with a newline.
+func wrap(s, indent string, width int) string {
+	var b strings.Builder
+	line := indent
+	for _, w := range strings.Fields(s) {
+		if len(line) > len(indent) && len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += w
+	}
+	b.WriteString(line + "\n")
+	return b.String()
 }
