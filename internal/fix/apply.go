@@ -225,8 +225,12 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 	}
 	for i, c := range plan.Checks {
 		v := settle(ctx, vf, c, opts.settle())
-		cr := CheckResult{Check: c, Before: before[i], After: v}
+		cr := CheckResult{Check: c, Before: before[i], After: v, Allowed: !v.OK && c.NoWorse && !before[i].OK}
 		res.Checks = append(res.Checks, cr)
+		if cr.Allowed {
+			opts.say("%s failed before and still does (another finding): %s", describeCheck(c), v.Detail)
+			continue
+		}
 		if !v.OK {
 			return fail(fmt.Errorf("verification failed: %s: %s", describeCheck(c), v.Detail))
 		}

@@ -27,7 +27,12 @@ var configNotApplied = Remedy{
 			if err != nil {
 				return nil, err
 			}
-			return restartFPM(pl.FPM, "pool "+pl.Name)
+			a, err := restartFPM(pl.FPM, "pool "+pl.Name)
+			if err == nil {
+				// The pool's own sites must answer; the other pools' must not get worse.
+				a.Checks = append(poolChecks(pl), noWorse(otherPools(pl))...)
+			}
+			return a, err
 		}
 		if strings.HasPrefix(f.Title, "nginx ") {
 			n := nginxByPID(p.S, f)
@@ -38,7 +43,7 @@ var configNotApplied = Remedy{
 				Summary: "reload nginx so it reads " + n.Conf,
 				Why:     "nginx applies config files only on reload; nginx -t runs first",
 				Ops:     []Op{{Kind: NginxReload, Nginx: n}},
-				Checks:  nginxChecks(p.S, n),
+				Checks:  noWorse(nginxChecks(p.S, n)),
 			}, nil
 		}
 		for _, fp := range p.S.FPM {
@@ -58,7 +63,7 @@ func restartFPM(f *snapshot.FPM, what string) (*Action, error) {
 		Summary: "restart php-fpm (" + f.Conf + ") so " + what + " runs as configured",
 		Why:     "a reload keeps the sockets php-fpm inherited, so changed listen.* settings need a restart; php-fpm -t runs first",
 		Ops:     []Op{{Kind: FPMRestart, FPM: f}},
-		Checks:  fpmChecks(f),
+		Checks:  noWorse(fpmChecks(f)),
 	}, nil
 }
 
@@ -90,6 +95,16 @@ func nginxChecks(s *snapshot.Snapshot, n *snapshot.Nginx) []Check {
 			}
 		}
 		out = append(out, c)
+	}
+	return out
+}
+
+func otherPools(pl *snapshot.Pool) []Check {
+	var out []Check
+	for _, o := range pl.FPM.Pools {
+		if o != pl {
+			out = append(out, poolChecks(o)...)
+		}
 	}
 	return out
 }

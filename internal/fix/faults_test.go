@@ -230,3 +230,35 @@ func TestDryRunChangesNothingRealServers(t *testing.T) {
 	sameSums(t, before, sums(t, l))
 	asBefore(t, l, port2)
 }
+
+// TestDiagnoseWarnsAboutInterruptedFixRealServers: a journal left by a
+// killed run shows in diagnose as a warning with the backups, and fix
+// --rollback's Recover clears it. (Not parallel: it sets the state
+// directory through the environment, as a user would.)
+func TestDiagnoseWarnsAboutInterruptedFixRealServers(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("FPMDOCTOR_STATE_DIR", dir)
+	l, _ := brokenSiteLab(t)
+	before := sums(t, l)
+	opts := options(t)
+	opts.StateDir = dir
+	opts.AfterWrite = func() error { return fix.ErrInterrupted }
+	_, p := plan(t, l)
+	if _, err := fix.Apply(context.Background(), p, opts); !errors.Is(err, fix.ErrInterrupted) {
+		t.Fatalf("want the simulated kill, got %v", err)
+	}
+	r, _ := plan(t, l)
+	found := false
+	for _, f := range r.Findings {
+		if f.ID == "fix-interrupted" && f.Severity == "warning" && f.Fix != nil && f.Fix.Automatic {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no fix-interrupted warning: %+v", r.Findings)
+	}
+	if _, err := fix.Recover(context.Background(), fix.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	sameSums(t, before, sums(t, l))
+}

@@ -118,6 +118,10 @@ type Check struct {
 	// Addr is where the pool is probed when the fix moves it ("" : where
 	// the snapshot saw it listen).
 	Addr string
+	// NoWorse: the check guards a site the finding is not about; it must
+	// not get worse (a site failing before for another reason may go on
+	// failing), rather than answer.
+	NoWorse bool
 }
 
 func (c Check) probeAddr() string {

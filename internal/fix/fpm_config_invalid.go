@@ -58,6 +58,10 @@ var fpmConfigInvalid = Remedy{
 			a.Ops = []Op{{Kind: FPMStart, FPM: fp}}
 		}
 		a.Checks = fpmChecks(fp)
+		if fp.Running() {
+			// It serves its sites now; the reload must not break any.
+			a.Checks = noWorse(a.Checks)
+		}
 		return a, nil
 	},
 }

@@ -54,6 +54,14 @@ func fpmChecks(f *snapshot.FPM) []Check {
 	return out
 }
 
+// noWorse turns checks into guards: the sites must not get worse.
+func noWorse(cs []Check) []Check {
+	for i := range cs {
+		cs[i].NoWorse = true
+	}
+	return cs
+}
+
 // requireLive refuses remedies that need the running host.
 func (p *Planner) requireLive() error {
 	if !p.S.Live {
