@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/host"
 )
@@ -100,6 +101,19 @@ func (p *Pool) WorkerProcs() []host.Process {
 // workers (PSS from smaps_rollup), the host's MemAvailable and the memory
 // cgroup of every running master.
 func gatherMemory(ctx context.Context, s *Snapshot) {
+	// Pools with no running worker (ondemand, idle) cannot be measured;
+	// a hosting host has thousands, so they are named once, together.
+	var idle []string
+	defer func() {
+		if len(idle) == 0 {
+			return
+		}
+		names := idle
+		if len(names) > 5 {
+			names = append(names[:5:5], fmt.Sprintf("and %d more", len(idle)-5))
+		}
+		s.skip(SkipMemory, fmt.Sprintf("%d pools have no running workers, so their worker size cannot be measured and they are left out of the sum: %s", len(idle), strings.Join(names, ", ")))
+	}()
 	if !s.Live {
 		s.skip(SkipMemory, "offline mode (--root): worker memory is not measured; only configured pm.max_children are known")
 		return
@@ -124,7 +138,7 @@ func gatherMemory(ctx context.Context, s *Snapshot) {
 			}
 			procs := p.WorkerProcs()
 			if len(procs) == 0 {
-				s.skip(SkipMemory, fmt.Sprintf("pool %s has no running workers (pm = %s): its worker size cannot be measured, so it is left out of the sum", p.ID(), p.Pool.PM()))
+				idle = append(idle, p.Name+" (pm = "+p.Pool.PM()+")")
 				continue
 			}
 			// Sample the oldest workers: they have served the most
