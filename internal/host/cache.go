@@ -1,6 +1,9 @@
 package host
 
-import "sync"
+import (
+	"path/filepath"
+	"sync"
+)
 
 // Cached wraps a Host and remembers Stat results for the lifetime of one
 // diagnosis. Thousands of sockets share a few directories, and every
@@ -10,13 +13,43 @@ func Cached(h Host) Host {
 	if _, ok := h.(*cachedHost); ok {
 		return h
 	}
-	return &cachedHost{Host: h, stats: map[string]FileInfo{}}
+	return &cachedHost{Host: h, stats: map[string]FileInfo{}, dirs: map[string]resolved{}}
 }
 
 type cachedHost struct {
 	Host
 	mu    sync.Mutex
 	stats map[string]FileInfo
+	dirs  map[string]resolved // symlink resolution of directories
+}
+
+type resolved struct {
+	path string
+	err  error
+}
+
+// evalSymlinks remembers filepath.EvalSymlinks: thousands of sockets share
+// a few directories, and ConnectCheck resolves each socket's directory.
+func (c *cachedHost) evalSymlinks(dir string) (string, error) {
+	c.mu.Lock()
+	r, ok := c.dirs[dir]
+	c.mu.Unlock()
+	if ok {
+		return r.path, r.err
+	}
+	r.path, r.err = filepath.EvalSymlinks(dir)
+	c.mu.Lock()
+	c.dirs[dir] = r
+	c.mu.Unlock()
+	return r.path, r.err
+}
+
+// evalSymlinks is filepath.EvalSymlinks, remembered when h is Cached.
+func evalSymlinks(h Host, dir string) (string, error) {
+	if c, ok := h.(*cachedHost); ok {
+		return c.evalSymlinks(dir)
+	}
+	return filepath.EvalSymlinks(dir)
 }
 
 func (c *cachedHost) Stat(path string) FileInfo {

@@ -223,7 +223,7 @@ type Blocker struct {
 func ConnectCheck(h Host, socket string, c Cred) (*Blocker, []FileInfo, error) {
 	resolved := socket
 	if h.Live() {
-		if dir, err := filepath.EvalSymlinks(filepath.Dir(socket)); err == nil {
+		if dir, err := evalSymlinks(h, filepath.Dir(socket)); err == nil {
 			resolved = filepath.Join(dir, filepath.Base(socket))
 		}
 	}
