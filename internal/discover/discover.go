@@ -64,14 +64,27 @@ var (
 // processes (nil when offline).
 func Find(ctx context.Context, h host.Host, procs []host.Process, opts Options) *Result {
 	res := &Result{}
+	// A worker just forked by its master still carries the master's title
+	// until it renames itself: a "master" whose parent is a master of the
+	// same kind is such a child, not a second installation.
 	byPID := map[int]host.Process{}
 	for _, p := range procs {
 		byPID[p.PID] = p
 	}
+	isMaster := func(p host.Process, role host.Role) bool {
+		if p.Role() != role {
+			return false
+		}
+		parent, ok := byPID[p.PPID]
+		return !ok || parent.Role() != role
+	}
+	// Workers are children that took their worker title: before that a
+	// fresh child may not have dropped root yet, and its credentials
+	// would lie about what nginx's workers can reach.
 	workersOf := func(master int) []host.Process {
 		var ws []host.Process
 		for _, p := range procs {
-			if p.PPID == master {
+			if p.PPID == master && (p.Role() == host.RoleNginxWorker || p.Role() == host.RoleFPMWorker) {
 				ws = append(ws, p)
 			}
 		}
@@ -81,7 +94,7 @@ func Find(ctx context.Context, h host.Host, procs []host.Process, opts Options) 
 	// Running nginx masters.
 	var runningNginx []*Nginx
 	for _, p := range procs {
-		if p.Role() != host.RoleNginxMaster {
+		if !isMaster(p, host.RoleNginxMaster) {
 			continue
 		}
 		p := p
@@ -101,7 +114,7 @@ func Find(ctx context.Context, h host.Host, procs []host.Process, opts Options) 
 	// Running php-fpm masters.
 	var runningFPM []*FPM
 	for _, p := range procs {
-		if p.Role() != host.RoleFPMMaster {
+		if !isMaster(p, host.RoleFPMMaster) {
 			continue
 		}
 		p := p

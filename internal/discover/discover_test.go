@@ -72,3 +72,21 @@ func TestFindsInstalledConfigsOffline(t *testing.T) {
 		}
 	}
 }
+
+// TestForkedChildIsNotAMaster: a worker forked a moment ago still has its
+// master's title; it must not be taken for another master.
+func TestForkedChildIsNotAMaster(t *testing.T) {
+	const title = "php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)"
+	procs := []host.Process{
+		{PID: 100, PPID: 1, Title: title},
+		{PID: 101, PPID: 100, Title: "php-fpm: pool www"},
+		{PID: 102, PPID: 100, Title: title}, // just forked
+	}
+	res := discover.Find(context.Background(), host.New("/nonexistent-root"), procs, discover.Options{FPMConfs: []string{"/etc/php/8.2/fpm/php-fpm.conf"}})
+	if len(res.FPM) != 1 || res.FPM[0].Master == nil || res.FPM[0].Master.PID != 100 {
+		t.Fatalf("master = %+v", res.FPM[0].Master)
+	}
+	if len(res.FPM[0].Workers) != 1 || res.FPM[0].Workers[0].PID != 101 {
+		t.Fatalf("workers = %+v, want only pid 101 (the fresh child has no worker title yet)", res.FPM[0].Workers)
+	}
+}
