@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/discover"
 	"github.com/fpmdoctor/fpmdoctor/internal/host"
@@ -16,9 +17,21 @@ func TestFindsRunningMastersRealServers(t *testing.T) {
 	l := lab.New(t)
 	l.Start()
 	h := host.New("")
-	procs, err := h.Processes(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	var procs []host.Process
+	// php-fpm's workers take their title a moment after the master is ready.
+	if err := lab.WaitFor(func() bool {
+		var err error
+		if procs, err = h.Processes(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range procs {
+			if p.Role() == host.RoleFPMWorker && p.PPID == l.FPMPid() {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second); err != nil {
+		t.Fatal("php-fpm's workers never showed up")
 	}
 	res := discover.Find(context.Background(), h, procs, discover.Options{})
 	var nginx *discover.Nginx

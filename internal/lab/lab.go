@@ -258,7 +258,15 @@ func (l *Lab) StartNginx() error {
 	}
 	// The master listens before it forks its workers: wait for them, so
 	// tests see nginx as it runs, workers' credentials included.
-	if err := waitFor(func() bool { return len(children(l.NginxPid())) > 0 }, 10*time.Second); err != nil {
+	if err := waitFor(func() bool {
+		for _, pid := range children(l.NginxPid()) {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if strings.HasPrefix(string(b), "nginx: worker process") {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second); err != nil {
 		return fmt.Errorf("nginx started no worker: %w", err)
 	}
 	return nil
