@@ -1,6 +1,7 @@
 package nginxconf
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strings"
@@ -119,7 +120,7 @@ func (m *Model) Upstream(name string) *Upstream { return m.upstreams[strings.ToL
 func (c *Config) Model() *Model {
 	m := &Model{pageSize: int64(os.Getpagesize()), upstreams: map[string]*Upstream{}}
 	problem := func(d *Directive, format string, args ...any) {
-		m.Problems = append(m.Problems, Problem{File: d.File, Line: d.Line, Message: fmt.Sprintf(format, args...)})
+		m.Problems = append(m.Problems, Problem{File: d.File, Line: c.reportLine(d), Message: fmt.Sprintf(format, args...)})
 	}
 
 	for _, d := range c.Directives {
@@ -446,4 +447,20 @@ func parseBufs(d *Directive) (int, int64, error) {
 		return 0, 0, fmt.Errorf(`invalid value "%s %s" in "%s" directive`, d.Arg(0), d.Arg(1), d.Name)
 	}
 	return n, size, nil
+}
+
+// reportLine is the line nginx names when it rejects d: the line of the
+// token that ended the directive (its ";", or the "{" of a block), since
+// nginx checks a directive's arguments only once it has read them all.
+// For a directive on one line that is d.Line.
+func (c *Config) reportLine(d *Directive) int {
+	end := d.End - 1
+	if d.IsBlock && d.BlockOpen >= 0 {
+		end = d.BlockOpen
+	}
+	f := c.File(d.File)
+	if f == nil || end < d.Start || end >= len(f.Src) {
+		return d.Line
+	}
+	return d.Line + bytes.Count(f.Src[d.Start:end], []byte{'\n'})
 }
