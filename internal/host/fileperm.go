@@ -227,8 +227,8 @@ func ConnectCheck(h Host, socket string, c Cred) (*Blocker, []FileInfo, error) {
 			resolved = filepath.Join(dir, filepath.Base(socket))
 		}
 	}
-	var walked []FileInfo
 	parts := strings.Split(strings.TrimPrefix(filepath.Clean(resolved), "/"), "/")
+	walked := make([]FileInfo, 0, len(parts)+1) // FileInfo is large: grow it once
 	cur := "/"
 	for i, part := range parts {
 		dir := h.Stat(cur)

@@ -57,17 +57,24 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 	}
 	s.Users = users
 
-	var procs []host.Process
+	var (
+		procs []host.Process
+		// Listening sockets are needed only once configs are read: list
+		// them meanwhile (/proc/net/unix is long on a hosting host).
+		listeners = make(chan error, 1)
+	)
 	if s.Live {
+		go func() {
+			var err error
+			s.Listeners, err = h.Listeners(ctx)
+			listeners <- err
+		}()
 		procs, err = h.Processes(ctx)
 		if err != nil {
 			s.skip("processes", "cannot list processes: "+err.Error())
 		}
-		s.Listeners, err = h.Listeners(ctx)
-		if err != nil {
-			s.skip("sockets", "cannot read listening sockets: "+err.Error())
-		}
 	} else {
+		listeners <- nil
 		s.skip("service", "offline mode (--root): whether nginx and php-fpm run is not checked")
 		s.skip("socket", "offline mode (--root): sockets and listeners are not checked")
 		s.skip("permission", "offline mode (--root): socket permissions are not checked")
@@ -98,6 +105,9 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 		}()
 	}
 	wg.Wait()
+	if err := <-listeners; err != nil {
+		s.skip("sockets", "cannot read listening sockets: "+err.Error())
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -108,6 +118,7 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 		s.skip("pools", "no php-fpm config found (running or installed); use --fpm-conf")
 	}
 
+	host.StatAll(h, statsAhead(s))
 	live := newListenerIndex(s)
 	pools := newPoolIndex(s)
 	for _, f := range s.FPM {
@@ -154,6 +165,39 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 		probeTargets(ctx, s, opts)
 	}
 	return s, nil
+}
+
+// statsAhead lists the paths linking and checks stat one by one: pool
+// sockets, the unix sockets nginx passes to, and (when a master runs, to
+// compare with its start) every config file read. Gather stats them all
+// at once first (host.StatAll), since a hosting host has thousands.
+func statsAhead(s *Snapshot) []string {
+	var paths []string
+	for _, f := range s.FPM {
+		for _, p := range f.Pools {
+			if p.ListenErr == nil && p.Listen.Network == "unix" {
+				paths = append(paths, p.Listen.Path)
+			}
+		}
+		if f.Master != nil && f.Config != nil {
+			paths = append(paths, f.Config.Files...)
+		}
+	}
+	for _, n := range s.Nginx {
+		if n.Model != nil {
+			for _, pass := range n.Model.FastCGIPasses {
+				if pass.Target.Kind == nginxconf.TargetUnix {
+					paths = append(paths, pass.Target.Path)
+				}
+			}
+		}
+		if n.Master != nil && n.Config != nil {
+			for _, file := range n.Config.Files {
+				paths = append(paths, file.Path)
+			}
+		}
+	}
+	return paths
 }
 
 func (s *Snapshot) skip(check, reason string) {
