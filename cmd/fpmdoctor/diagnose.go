@@ -43,7 +43,7 @@ func (f *siteFlags) options() doctor.Options {
 	if limit == 0 {
 		limit = -1 // the flag's 0 means none probed: same as --no-probe
 	}
-	return doctor.Options{Root: f.root, NginxConf: f.nginxConf, FPMConfs: f.fpmConfs,
+	return doctor.Options{Root: f.root, NginxConf: f.nginxConf, FPMConfs: f.fpmConfs, Since: f.since,
 		NoProbe: f.noProbe || f.probeMax == 0, ProbeTimeout: f.probeWait, ProbeLimit: limit}
 }
 

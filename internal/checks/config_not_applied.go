@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/host"
+	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
 )
@@ -29,8 +30,9 @@ var configNotApplied = Check{
 			if f.Master == nil || f.Config == nil {
 				continue
 			}
-			if newer := newerFiles(s, f.Config.Files, f.Master.Start); len(newer) > 0 {
-				ev := []report.Evidence{fact("php-fpm master pid %d started %s", f.Master.PID, f.Master.Start.Format(time.DateTime))}
+			loaded, how := fpmLoadedAt(s, f)
+			if newer := newerFiles(s, f.Config.Files, loaded); len(newer) > 0 {
+				ev := []report.Evidence{fact("php-fpm master pid %d %s %s", f.Master.PID, how, loaded.Format(time.DateTime))}
 				for _, fi := range newer {
 					ev = append(ev, report.Evidence{Kind: report.KindFact, File: fi.Path, Text: "modified " + fi.ModTime.Format(time.DateTime) + ", after the master started"})
 				}
@@ -57,8 +59,9 @@ var configNotApplied = Check{
 			for _, file := range n.Config.Files {
 				paths = append(paths, file.Path)
 			}
-			if newer := newerFiles(s, paths, n.Master.Start); len(newer) > 0 {
-				ev := []report.Evidence{fact("nginx master pid %d started %s", n.Master.PID, n.Master.Start.Format(time.DateTime))}
+			loaded, how := nginxLoadedAt(n)
+			if newer := newerFiles(s, paths, loaded); len(newer) > 0 {
+				ev := []report.Evidence{fact("nginx master pid %d %s %s", n.Master.PID, how, loaded.Format(time.DateTime))}
 				for _, fi := range newer {
 					ev = append(ev, report.Evidence{Kind: report.KindFact, File: fi.Path, Text: "modified " + fi.ModTime.Format(time.DateTime) + ", after the master started"})
 				}
@@ -66,7 +69,7 @@ var configNotApplied = Check{
 					Severity: report.Warning,
 					Live:     true,
 					Title:    "nginx runs an older config than the one on disk",
-					Detail:   "nginx re-reads its config only on reload (nginx -s reload); the files changed after the master started. nginx reports reload time nowhere, so a reload since then cannot be ruled out: compare with nginx -T if unsure.",
+					Detail:   "nginx re-reads its config only on reload (nginx -s reload), and replaces all its workers when it does; the files changed after the oldest running worker started, so no reload has applied them.",
 					Evidence: ev,
 					Fix:      &report.Fix{Summary: "nginx -t && nginx -s reload"},
 				})
@@ -129,4 +132,40 @@ func socketDrift(s *snapshot.Snapshot, p *snapshot.Pool) (report.Finding, bool) 
 		Evidence: ev,
 		Fix:      &report.Fix{Summary: "restart php-fpm (systemctl restart, not reload) so it recreates " + p.Listen.Path},
 	}, true
+}
+
+// nginxLoadedAt is when the running nginx last read its config: a reload
+// keeps the master (and its start time) but replaces every worker, and
+// nginx starts workers at no other time but a crash. So the oldest running
+// worker started at the last reload or later.
+func nginxLoadedAt(n *snapshot.Nginx) (time.Time, string) {
+	loaded, how := n.Master.Start, "started"
+	var oldest time.Time
+	for _, w := range n.Workers {
+		if oldest.IsZero() || w.Start.Before(oldest) {
+			oldest = w.Start
+		}
+	}
+	if oldest.After(loaded) {
+		loaded, how = oldest, "last (re)loaded its config (its oldest worker started)"
+	}
+	return loaded, how
+}
+
+// fpmLoadedAt is when the running php-fpm last read its config: a reload
+// (SIGUSR2) re-executes the master in place, keeping its pid and start
+// time, but php-fpm logs "ready to handle connections" at every start and
+// reload; the last such line in its own log says when.
+func fpmLoadedAt(s *snapshot.Snapshot, f *snapshot.FPM) (time.Time, string) {
+	loaded, how := f.Master.Start, "started"
+	if s.Logs == nil {
+		return loaded, how
+	}
+	own := f.Config.Global.Path("error_log")
+	for _, e := range s.Logs.Events {
+		if e.Kind == logscan.KindReady && e.File == own && e.Time.After(loaded) {
+			loaded, how = e.Time, "last loaded its config (\"ready to handle connections\" in its log)"
+		}
+	}
+	return loaded, how
 }

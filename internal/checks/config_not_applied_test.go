@@ -52,3 +52,28 @@ func TestConfigNotAppliedNewerFileRealServers(t *testing.T) {
 	evidenceAt(t, f, pool, 0)
 	noErrors(t, r)
 }
+
+// TestConfigAppliedByReloadRealServers: files changed, then both servers
+// were reloaded (same master pids): nothing is left unapplied, so no
+// config-not-applied warning, although the masters started before the edit.
+func TestConfigAppliedByReloadRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Start()
+	later := time.Now().Add(2 * time.Second)
+	for _, f := range []string{"etc/php/fpm/pool.d/www.conf", "etc/nginx/conf.d/site.conf"} {
+		if err := os.Chtimes(l.Path(f), later, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(3 * time.Second) // past the edit, and past start-time rounding
+	l.ReloadFPM()
+	l.ReloadNginx()
+	l.MustStatus("/ok.php", 200)
+	r := diagnose(t, l)
+	for _, f := range r.Findings {
+		if f.Cause == "config-not-applied" {
+			t.Fatalf("config-not-applied after a reload applied the files\n%s", dump(r))
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -77,7 +76,8 @@ func mismatch(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target) (re
 		f.Severity = report.Warning
 		f.Detail = fmt.Sprintf("Something listens on %s, but no php-fpm config that was read declares it (pass its config with --fpm-conf).", addr)
 	}
-	if best, pool := closestPool(s, t); pool != nil {
+	if pool := s.ClosestPool(t); pool != nil {
+		best := pool.NginxAddress()
 		f.Title += "; did you mean " + best + "?"
 		if pool.Setting != nil {
 			f.Evidence = append(f.Evidence, settingEvidence(pool.Setting))
@@ -85,9 +85,9 @@ func mismatch(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target) (re
 		if why := mismatchKind(addr, best); why != "" {
 			f.Detail += " " + why
 		}
-		f.Fix = &report.Fix{Summary: fmt.Sprintf("point fastcgi_pass at %s (pool %s), or set the pool's listen to %s; then nginx -t and reload", best, pool.Name, listenValue(t))}
+		f.Fix = &report.Fix{Summary: fmt.Sprintf("point fastcgi_pass at %s (pool %s), or set the pool's listen to %s; then nginx -t and reload", best, pool.Name, t.ListenValue())}
 	} else {
-		f.Fix = &report.Fix{Summary: "add a pool that listens on " + listenValue(t) + ", or point fastcgi_pass at an existing pool"}
+		f.Fix = &report.Fix{Summary: "add a pool that listens on " + t.ListenValue() + ", or point fastcgi_pass at an existing pool"}
 	}
 	if t.Kind == nginxconf.TargetUnix && s.Live {
 		if t.Socket.Exists {
@@ -190,67 +190,6 @@ func countPools(s *snapshot.Snapshot) int {
 	return n
 }
 
-// listenValue is how the target would be written as a pool's listen.
-func listenValue(t *snapshot.Target) string {
-	if t.Kind == nginxconf.TargetUnix {
-		return t.Path
-	}
-	return net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
-}
-
-// closestPool finds the pool address most like the target, in nginx's
-// spelling ("unix:/path", "127.0.0.1:9000").
-func closestPool(s *snapshot.Snapshot, t *snapshot.Target) (string, *snapshot.Pool) {
-	type cand struct {
-		addr string
-		pool *snapshot.Pool
-		dist int
-	}
-	want := t.Target.Address()
-	var cands []cand
-	for _, f := range s.FPM {
-		for _, p := range f.Pools {
-			if p.ListenErr != nil {
-				continue
-			}
-			addr := nginxAddress(p)
-			d := editDistance(want, addr)
-			if p.Listen.Network != networkOf(t) {
-				d += 1000 // same family first
-			}
-			if p.FPM.Running() {
-				d -= 1 // prefer what runs on ties
-			}
-			cands = append(cands, cand{addr, p, d})
-		}
-	}
-	if len(cands) == 0 {
-		return "", nil
-	}
-	sort.SliceStable(cands, func(i, j int) bool { return cands[i].dist < cands[j].dist })
-	return cands[0].addr, cands[0].pool
-}
-
-func networkOf(t *snapshot.Target) string {
-	if t.Kind == nginxconf.TargetUnix {
-		return "unix"
-	}
-	return "tcp"
-}
-
-// nginxAddress writes a pool's listen as fastcgi_pass would.
-func nginxAddress(p *snapshot.Pool) string {
-	a := p.Listen
-	if a.Network == "unix" {
-		return "unix:" + a.Path
-	}
-	h := a.Host
-	if a.Wildcard || h == "" {
-		h = "127.0.0.1"
-	}
-	return net.JoinHostPort(h, strconv.Itoa(a.Port))
-}
-
 var phpVersionRe = regexp.MustCompile(`php(\d+(?:\.\d+)?)`)
 
 // mismatchKind explains the commonest reasons two addresses differ.
@@ -272,7 +211,7 @@ func mismatchKind(have, want string) string {
 	if strings.HasPrefix(have, "unix:") != strings.HasPrefix(want, "unix:") {
 		return "nginx uses " + family(have) + " but the pool listens on " + family(want) + "."
 	}
-	if d := editDistance(have, want); d <= 3 {
+	if d := snapshot.EditDistance(have, want); d <= 3 {
 		return fmt.Sprintf("The paths differ by %d character(s): probably a typo.", d)
 	}
 	return ""
@@ -283,25 +222,4 @@ func family(a string) string {
 		return "a unix socket"
 	}
 	return "TCP"
-}
-
-// editDistance is Levenshtein distance over bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

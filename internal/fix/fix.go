@@ -128,7 +128,7 @@ func (c Check) probeAddr() string {
 	if c.Addr != "" {
 		return c.Addr
 	}
-	return nginxAddress(c.Pool)
+	return c.Pool.NginxAddress()
 }
 
 // Manual is a finding without a safe automatic repair.

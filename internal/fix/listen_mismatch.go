@@ -3,8 +3,6 @@ package fix
 import (
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
@@ -36,9 +34,9 @@ var listenMismatch = Remedy{
 		if t == nil {
 			return nil, errors.New("the site's targets all reach a pool (only part of a name's addresses is served: change the name to an IP literal by hand)")
 		}
-		pool := closestPool(p.S, t)
+		pool := p.S.ClosestPool(t)
 		if pool == nil {
-			return nil, errors.New("no pool to point nginx at: add a pool that listens on " + listenValue(t))
+			return nil, errors.New("no pool to point nginx at: add a pool that listens on " + t.ListenValue())
 		}
 		if !pool.FPM.Running() && p.S.Live {
 			return nil, fmt.Errorf("the closest pool %s belongs to a php-fpm that is not running; start it first", pool.Name)
@@ -46,11 +44,11 @@ var listenMismatch = Remedy{
 		users := wrongUsers(p.S, t)
 		a := &Action{}
 		if len(pool.Sites) == 0 && len(users) > 1 && pool.Setting != nil {
-			e, err := p.FPMSet(pool, "listen", listenValue(t))
+			e, err := p.FPMSet(pool, "listen", t.ListenValue())
 			if err != nil {
 				return nil, err
 			}
-			a.Summary = fmt.Sprintf("set pool %s's listen to %s", pool.Name, listenValue(t))
+			a.Summary = fmt.Sprintf("set pool %s's listen to %s", pool.Name, t.ListenValue())
 			a.Why = fmt.Sprintf("%d nginx directives name %s and pool %s serves no site today, so moving the pool breaks nothing; listen changes need a php-fpm restart", len(users), t.Target.Address(), pool.Name)
 			a.Edits = []Edit{e}
 			a.Ops = []Op{{Kind: FPMRestart, FPM: pool.FPM}}
@@ -59,11 +57,11 @@ var listenMismatch = Remedy{
 			}
 			return a, nil
 		}
-		e, err := p.NginxArg(site.Nginx, t.Directive, 0, nginxAddress(pool))
+		e, err := p.NginxArg(site.Nginx, t.Directive, 0, pool.NginxAddress())
 		if err != nil {
 			return nil, err
 		}
-		a.Summary = fmt.Sprintf("point %s at %s (pool %s)", t.Directive.Name, nginxAddress(pool), pool.Name)
+		a.Summary = fmt.Sprintf("point %s at %s (pool %s)", t.Directive.Name, pool.NginxAddress(), pool.Name)
 		a.Why = fmt.Sprintf("changing nginx touches only sites that are broken already; pool %s", pool.Name)
 		if len(pool.Sites) > 0 {
 			a.Why += fmt.Sprintf(" also serves %d working site(s), which moving its listen would break", len(pool.Sites))
@@ -89,70 +87,4 @@ func wrongUsers(s *snapshot.Snapshot, t *snapshot.Target) []*snapshot.Site {
 		}
 	}
 	return out
-}
-
-// closestPool is the pool address most like the target: same family
-// first, then the fewest character edits, then one whose php-fpm runs.
-func closestPool(s *snapshot.Snapshot, t *snapshot.Target) *snapshot.Pool {
-	want := t.Target.Address()
-	best, bestDist := (*snapshot.Pool)(nil), 0
-	for _, f := range s.FPM {
-		for _, pl := range f.Pools {
-			if pl.ListenErr != nil {
-				continue
-			}
-			d := 2 * editDistance(want, nginxAddress(pl))
-			if (pl.Listen.Network == "unix") != (t.Kind == nginxconf.TargetUnix) {
-				d += 2000
-			}
-			if !pl.FPM.Running() {
-				d++
-			}
-			if best == nil || d < bestDist {
-				best, bestDist = pl, d
-			}
-		}
-	}
-	return best
-}
-
-// nginxAddress writes a pool's listen as fastcgi_pass would.
-func nginxAddress(pl *snapshot.Pool) string {
-	a := pl.Listen
-	if a.Network == "unix" {
-		return "unix:" + a.Path
-	}
-	h := a.Host
-	if a.Wildcard || h == "" {
-		h = "127.0.0.1"
-	}
-	return net.JoinHostPort(h, strconv.Itoa(a.Port))
-}
-
-// listenValue is how a target is written as a pool's listen.
-func listenValue(t *snapshot.Target) string {
-	if t.Kind == nginxconf.TargetUnix {
-		return t.Path
-	}
-	return net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -537,3 +537,34 @@ func (l *Lab) LimitFPMMemory(limit int64) string {
 	}
 	return cg
 }
+
+// ReloadNginx asks nginx to reload (SIGHUP) and waits until all its
+// workers are new ones: nginx replaces every worker on reload.
+func (l *Lab) ReloadNginx() {
+	l.t.Helper()
+	pid := l.NginxPid()
+	if pid == 0 {
+		l.t.Fatal("lab: nginx is not running")
+	}
+	old := map[int]bool{}
+	for _, c := range children(pid) {
+		old[c] = true
+	}
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		l.t.Fatalf("lab: reload nginx: %v", err)
+	}
+	if err := waitFor(func() bool {
+		kids := children(pid)
+		if len(kids) == 0 {
+			return false
+		}
+		for _, c := range kids {
+			if old[c] {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second); err != nil {
+		l.t.Fatalf("lab: nginx did not replace its workers after reload: %v", err)
+	}
+}
