@@ -121,6 +121,14 @@ func FuzzLoad(f *testing.F) {
 				t.Fatalf("root leaked into %s", f.Path)
 			}
 		}
+		// Splicing in place must give what copying every time gives.
+		cp, err := load(ctx, "/a.conf", Options{Root: dir, MaxDirectives: 20000, MaxIncludeDepth: 8}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := dumpSpliced(c), dumpSpliced(cp); got != want && ctx.Err() == nil {
+			t.Fatalf("in place:\n%s\ncopies:\n%s", got, want)
+		}
 		_ = c.Model()
 	})
 }

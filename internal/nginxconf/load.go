@@ -73,10 +73,13 @@ type File struct {
 	Path string // as the host sees it
 	Src  []byte
 
-	dirs     []*Directive // parsed once; spliced (copied) at each include
+	dirs     []*Directive // parsed once; spliced at each include (see splice)
 	problems []Problem
 	spliced  bool
-	err      error // reading failed (files read ahead report it when used)
+	// orig holds the children of the template blocks whose Block the
+	// first splice replaced (includes expanded), for later splices.
+	orig map[*Directive][]*Directive
+	err  error // reading failed (files read ahead report it when used)
 }
 
 // Include is one include directive and what it brought in.
@@ -101,6 +104,11 @@ func (c *Config) Find(name string) []*Directive { return find(c.Directives, name
 // when the main file cannot be read at all (or ctx ends); every other
 // problem is in Config.Problems.
 func Load(ctx context.Context, mainFile string, opts Options) (*Config, error) {
+	return load(ctx, mainFile, opts, true)
+}
+
+// load is Load; tests compare splicing in place with copying only.
+func load(ctx context.Context, mainFile string, opts Options, inPlace bool) (*Config, error) {
 	opts = opts.withDefaults()
 	fs := fsys{root: opts.Root}
 	if !filepath.IsAbs(mainFile) {
@@ -112,11 +120,12 @@ func Load(ctx context.Context, mainFile string, opts Options) (*Config, error) {
 	}
 	mainFile = filepath.Clean(mainFile)
 	l := &loader{
-		ctx:   ctx,
-		opts:  opts,
-		fs:    fs,
-		globs: map[string][]string{},
-		ahead: map[string]*File{},
+		ctx:        ctx,
+		opts:       opts,
+		fs:         fs,
+		globs:      map[string][]string{},
+		ahead:      map[string]*File{},
+		copyAlways: !inPlace,
 		cfg: &Config{
 			Main:   mainFile,
 			Prefix: filepath.Dir(mainFile),
@@ -132,7 +141,7 @@ func Load(ctx context.Context, mainFile string, opts Options) (*Config, error) {
 	for _, f := range l.cfg.Files {
 		// The parsed templates served splicing only; the tree holds
 		// copies (sharing their Syntax), so let the templates go.
-		f.dirs = nil
+		f.dirs, f.orig = nil, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("load %s: %w", mainFile, err)
@@ -151,6 +160,8 @@ type loader struct {
 	count int      // directives in the spliced tree
 	stack []string // include chain, for cycles
 	full  bool     // a limit was hit: stop adding
+
+	copyAlways bool // splice copies even the first time (tests)
 }
 
 func (l *loader) problem(file string, line int, format string, args ...any) {
@@ -242,19 +253,43 @@ func (l *loader) readAhead(names []string) {
 	}
 }
 
-// splice copies the parsed directives of f under parent, replacing each
+// splice puts the parsed directives of f under parent, replacing each
 // include by the directives of the files it names.
+//
+// Most files are included once (a site of sites-enabled/*), so the first
+// splice uses the parsed directives themselves; later ones (a snippet
+// included by every site) copy them, sharing their Syntax. Where the first
+// splice replaced a block's children (an include inside it), f.orig keeps
+// the parsed ones for the copies.
 func (l *loader) splice(f *File, parent *Directive, via *Include, custom bool) []*Directive {
+	first := !f.spliced && !l.copyAlways
 	if !f.spliced {
 		f.spliced = true
 		l.cfg.Problems = append(l.cfg.Problems, f.problems...)
 	}
-	return l.copyTree(f.dirs, parent, via, custom)
+	return l.copyTree(f, f.dirs, parent, via, custom, first)
 }
 
-func (l *loader) copyTree(tmpl []*Directive, parent *Directive, via *Include, custom bool) []*Directive {
-	out := make([]*Directive, 0, len(tmpl))
-	slab := make([]Directive, len(tmpl)) // one allocation per block, not per directive
+// copyTree splices the template directives tmpl of f: in place when
+// inPlace (f's first splice), else as copies.
+func (l *loader) copyTree(f *File, tmpl []*Directive, parent *Directive, via *Include, custom, inPlace bool) []*Directive {
+	var slab []Directive
+	if !inPlace {
+		slab = make([]Directive, len(tmpl)) // one allocation per block, not per directive
+	}
+	// node is the directive of the tree for template t.
+	node := func(i int, t *Directive) *Directive {
+		if inPlace {
+			return t
+		}
+		return &slab[i]
+	}
+	// Without includes, the first splice keeps the template's own slice.
+	reuse := inPlace && !hasInclude(tmpl)
+	var out []*Directive
+	if !reuse || len(tmpl) == 0 {
+		out = make([]*Directive, 0, len(tmpl))
+	}
 	for i, t := range tmpl {
 		if l.full {
 			break
@@ -264,7 +299,7 @@ func (l *loader) copyTree(tmpl []*Directive, parent *Directive, via *Include, cu
 			break
 		}
 		if t.Name == "include" && !t.IsBlock {
-			inc := &Include{Directive: &slab[i]}
+			inc := &Include{Directive: node(i, t)}
 			*inc.Directive = Directive{Syntax: t.Syntax, Parent: parent, Via: via}
 			l.cfg.Includes = append(l.cfg.Includes, inc)
 			out = append(out, l.include(inc, parent, custom)...)
@@ -276,15 +311,39 @@ func (l *loader) copyTree(tmpl []*Directive, parent *Directive, via *Include, cu
 			l.full = true
 			break
 		}
-		d := &slab[i]
+		kids := t.Block
+		if orig, ok := f.orig[t]; ok {
+			kids = orig
+		}
+		d := node(i, t)
 		*d = Directive{Syntax: t.Syntax, Parent: parent, Via: via}
 		l.check(d, custom)
 		if t.IsBlock {
-			d.Block = l.copyTree(t.Block, d, via, custom || isCustomBlock(t.Name))
+			if inPlace && hasInclude(kids) {
+				if f.orig == nil {
+					f.orig = map[*Directive][]*Directive{}
+				}
+				f.orig[t] = kids
+			}
+			d.Block = l.copyTree(f, kids, d, via, custom || isCustomBlock(t.Name), inPlace)
 		}
-		out = append(out, d)
+		if reuse {
+			out = tmpl[: i+1 : i+1]
+		} else {
+			out = append(out, d)
+		}
 	}
 	return out
+}
+
+// hasInclude reports whether an include is among ds (not below them).
+func hasInclude(ds []*Directive) bool {
+	for _, d := range ds {
+		if d.Name == "include" && !d.IsBlock {
+			return true
+		}
+	}
+	return false
 }
 
 // check reports the block/simple mismatches nginx's ngx_conf_handler
