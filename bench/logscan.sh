@@ -3,6 +3,12 @@
 #
 #   bench/logscan.sh [SIZE_BYTES]     (default 1 GiB)
 #
+# Environment:
+#   LOGSCAN_BENCH_LOG=PATH  reuse (or create, if missing) the log at PATH
+#                           instead of generating a fresh one in a temp dir;
+#                           it is kept afterwards.
+#   ROUNDS=N                side-by-side rounds (default 3)
+#
 # Generates a realistic error log (about 40% upstream failures, some
 # multi-line FastCGI stderr, the rest ordinary noise) spanning ~30 days and
 # ending now, then runs side by side on the same, page-cached file:
@@ -17,14 +23,19 @@ SIZE=${1:-1073741824}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/logscan-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT INT TERM
-LOG=$TMP/error.log
+LOG=${LOGSCAN_BENCH_LOG:-$TMP/error.log}
 BIN=$TMP/logscan.test
+ROUNDS=${ROUNDS:-3}
 
 echo "building test binary..."
 (cd "$ROOT" && go test -c -o "$BIN" ./internal/logscan)
 
-echo "generating $SIZE bytes of nginx error log in $LOG..."
-LOGSCAN_BENCH_MODE=gen LOGSCAN_BENCH_FILE=$LOG LOGSCAN_BENCH_SIZE=$SIZE "$BIN" -test.run '^TestBenchTool$' >/dev/null
+if [ -n "${LOGSCAN_BENCH_LOG:-}" ] && [ -s "$LOG" ]; then
+	echo "reusing $LOG (its last hour is when it was generated; --since 1h may find little)"
+else
+	echo "generating $SIZE bytes of nginx error log in $LOG..."
+	LOGSCAN_BENCH_MODE=gen LOGSCAN_BENCH_FILE=$LOG LOGSCAN_BENCH_SIZE=$SIZE "$BIN" -test.run '^TestBenchTool$' >/dev/null
+fi
 ls -l "$LOG"
 cat "$LOG" >/dev/null # warm the page cache so every contender reads from memory
 
@@ -52,7 +63,7 @@ run() { # label, command...
 
 echo
 echo "== side by side (cpus: $(nproc 2>/dev/null || echo ?), load: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?))"
-for round in 1 2; do
+for round in $(seq "$ROUNDS"); do
 	echo "-- round $round"
 	run "grep -c upstream" grep -c upstream "$LOG"
 	run "logscan full scan" env LOGSCAN_BENCH_MODE=full LOGSCAN_BENCH_FILE="$LOG" "$BIN" -test.run '^TestBenchTool$'

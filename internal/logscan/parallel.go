@@ -204,10 +204,8 @@ func cutAtHead(data []byte) (cut int, midLine bool) {
 func scanChunk(ctx context.Context, c *chunk, name string, opt Options, ents []Entry) chunkResult {
 	res := chunkResult{entries: ents}
 	var st Stats
-	sc := newScanner(name, true, opt, func(e *Entry) error {
-		res.entries = append(res.entries, *e)
-		return nil
-	}, &st)
+	sc := newScanner(name, true, opt, nil, &st)
+	sc.sink = &res.entries
 	lr := newBytesLineReader(c.data, c.off, opt.MaxEntry)
 	lr.skipping = c.midLine
 	res.err = sc.run(ctx, lr)

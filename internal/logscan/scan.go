@@ -270,6 +270,9 @@ type scanner struct {
 	cur       Entry
 	done      bool
 	arena     stringArena
+	// sink, when set, receives entries instead of fn: nginx entries are
+	// parsed straight into their slot, saving a copy of the large Entry.
+	sink *[]Entry
 }
 
 // stringArena hands out strings carved from shared 8 KiB blocks, so a
@@ -411,6 +414,11 @@ func (sc *scanner) nginxLine(line []byte, off, ln int64, cut bool) error {
 	if err := sc.flush(); err != nil {
 		return err
 	}
+	// Without a window the time only matters for relevant lines: test
+	// relevance first, it rejects most lines.
+	if !sc.hasS && !sc.hasU && !sc.opt.All && !nginxMaybeRelevant(line) {
+		return nil
+	}
 	y, mo, d, h, mi, s, ok := nginxClock(line)
 	if !ok {
 		return nil
@@ -423,7 +431,7 @@ func (sc *scanner) nginxLine(line []byte, off, ln int64, cut bool) error {
 	if (sc.hasS && ts < sc.since) || (sc.hasU && ts > sc.until) {
 		return nil
 	}
-	if !sc.opt.All && !nginxMaybeRelevant(line) {
+	if (sc.hasS || sc.hasU) && !sc.opt.All && !nginxMaybeRelevant(line) {
 		return nil
 	}
 	sc.pend = append(sc.pend[:0], line...)
@@ -438,20 +446,30 @@ func (sc *scanner) flush() error {
 	}
 	sc.pendOn = false
 	s := sc.arena.str(sc.pend)
-	sc.cur = Entry{}
-	if !parseNginxAt(s, time.Unix(sc.pendTime, 0).In(sc.opt.Location), &sc.cur) {
-		return nil
+	e := &sc.cur
+	if sc.sink != nil {
+		*sc.sink = append(*sc.sink, Entry{})
+		e = &(*sc.sink)[len(*sc.sink)-1]
+	} else {
+		*e = Entry{}
 	}
-	if sc.cur.Kind == KindOther && !sc.opt.All {
+	if !parseNginxAt(s, time.Unix(sc.pendTime, 0).In(sc.opt.Location), e) || (e.Kind == KindOther && !sc.opt.All) {
+		if sc.sink != nil {
+			*e = Entry{} // drop the slot's strings
+			*sc.sink = (*sc.sink)[:len(*sc.sink)-1]
+		}
 		return nil
 	}
 	if sc.pendCut {
 		sc.st.Cut++
 	}
-	sc.cur.Truncated = sc.cur.Truncated || sc.pendCut
-	sc.cur.File, sc.cur.Offset, sc.cur.Line = sc.file, sc.pendOff, sc.pendLine
+	e.Truncated = e.Truncated || sc.pendCut
+	e.File, e.Offset, e.Line = sc.file, sc.pendOff, sc.pendLine
 	sc.st.Entries++
-	return sc.fn(&sc.cur)
+	if sc.sink != nil {
+		return nil
+	}
+	return sc.fn(e)
 }
 
 func (sc *scanner) fpmLine(line []byte, off, ln int64, cut bool) error {
@@ -494,7 +512,11 @@ func (sc *scanner) deliver(e *Entry, off, ln int64, cut, ordered bool) error {
 	}
 	e.File, e.Offset, e.Line = sc.file, off, ln
 	e.Truncated = e.Truncated || cut
-	sc.cur = *e
 	sc.st.Entries++
+	if sc.sink != nil {
+		*sc.sink = append(*sc.sink, *e)
+		return nil
+	}
+	sc.cur = *e
 	return sc.fn(&sc.cur)
 }
