@@ -113,7 +113,7 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report) []report.Site {
 			global = append(global, f)
 		}
 	}
-	steps := []report.Step{report.StepConfig, report.StepService, report.StepPass, report.StepListen, report.StepSocket, report.StepPermission, report.StepApplied}
+	steps := []report.Step{report.StepConfig, report.StepService, report.StepPass, report.StepListen, report.StepSocket, report.StepPermission, report.StepLogs, report.StepLimits, report.StepApplied}
 	out := []report.Site{}
 	for _, site := range s.Sites {
 		rs := report.Site{
@@ -148,10 +148,12 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report) []report.Site {
 		failed := false
 		for _, st := range steps {
 			status := "ok"
-			// Like the hand procedure, stop at the first failing step: a
-			// later step has nothing to look at (no socket when php-fpm is
-			// down), so it is not reached rather than fine.
-			if skippedStep[st.String()] || failed {
+			// Like the hand procedure, the connection chain (config to
+			// permission) stops at its first failing step: a later step has
+			// nothing to look at (no socket when php-fpm is down), so it is
+			// not reached rather than fine. Logs, limits and what runs are
+			// looked at whatever the chain says.
+			if skippedStep[st.String()] || (failed && st <= report.StepPermission) {
 				status = "skip"
 			}
 			for _, f := range concerning {

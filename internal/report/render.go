@@ -66,14 +66,24 @@ func writeText(w io.Writer, r *Report, color bool) error {
 		} else {
 			chain += " → no pool"
 		}
-		b.WriteString(chain + "\n  ")
-		for i, st := range s.Steps {
-			if i > 0 {
-				b.WriteString(" ")
+		b.WriteString(chain + "\n")
+		// Marks wrap like prose; width is counted without colour codes.
+		line, width := "  ", 2
+		for _, st := range s.Steps {
+			item := mark(p, st.Status) + st.Step
+			w := 1 + len(st.Step)
+			if width > 2 && width+1+w > textWidth {
+				b.WriteString(line + "\n")
+				line, width = "  ", 2
 			}
-			b.WriteString(mark(p, st.Status) + st.Step)
+			if width > 2 {
+				line += " "
+				width++
+			}
+			line += item
+			width += w
 		}
-		b.WriteString("\n\n")
+		b.WriteString(line + "\n\n")
 	}
 	for i, f := range r.Findings {
 		sev := string(f.Severity)
