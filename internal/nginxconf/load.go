@@ -124,7 +124,7 @@ func load(ctx context.Context, mainFile string, opts Options, inPlace bool) (*Co
 		opts:       opts,
 		fs:         fs,
 		globs:      map[string][]string{},
-		ahead:      map[string]*File{},
+		ahead:      map[string]*aheadFile{},
 		copyAlways: !inPlace,
 		cfg: &Config{
 			Main:   mainFile,
@@ -138,6 +138,8 @@ func load(ctx context.Context, mainFile string, opts Options, inPlace bool) (*Co
 	}
 	l.stack = append(l.stack, mainFile)
 	l.cfg.Directives = l.splice(f, nil, nil, false)
+	l.stop.Store(true) // files still ahead were not needed (a limit was hit)
+	l.workers.Wait()
 	for _, f := range l.cfg.Files {
 		// The parsed templates served splicing only; the tree holds
 		// copies (sharing their Syntax), so let the templates go.
@@ -154,14 +156,17 @@ type loader struct {
 	opts  Options
 	fs    fsys
 	cfg   *Config
-	globs map[string][]string // pattern → matches, so a snippet's include is globbed once
-	ahead map[string]*File    // read and parsed in parallel, not yet used
+	globs map[string][]string   // pattern → matches, so a snippet's include is globbed once
+	ahead map[string]*aheadFile // read and parsed in parallel, not yet used
 	bytes int64
 	count int      // directives in the spliced tree
 	stack []string // include chain, for cycles
 	full  bool     // a limit was hit: stop adding
 
 	copyAlways bool // splice copies even the first time (tests)
+
+	workers sync.WaitGroup // readAhead's
+	stop    atomic.Bool    // Load is done: readAhead reads no more
 }
 
 func (l *loader) problem(file string, line int, format string, args ...any) {
@@ -176,10 +181,13 @@ func (l *loader) file(path string) (*File, error) {
 	if len(l.cfg.Files) >= l.opts.MaxFiles {
 		return nil, fmt.Errorf("more than %d files", l.opts.MaxFiles)
 	}
-	f, ok := l.ahead[path]
-	if ok {
+	var f *File
+	if a, ok := l.ahead[path]; ok {
 		delete(l.ahead, path)
-	} else {
+		<-a.ready
+		f = a.f
+	}
+	if f == nil {
 		f = l.read(path, l.opts.MaxBytes-l.bytes, nil)
 	}
 	if f.err != nil {
@@ -206,10 +214,12 @@ func (l *loader) read(path string, budget int64, arena *[]Arg) *File {
 	return f
 }
 
-// readAhead reads and parses the files of a glob in parallel, before they
+// readAhead reads and parses the files of a glob in parallel while they
 // are spliced in order: a hosting server's sites-enabled/* holds thousands
-// of files, and parsing them is independent. It reads no more files and
-// bytes than the limits still allow.
+// of files, and parsing them is independent. Workers take the files in
+// order, so splicing (in file) rarely waits for one. It reads no more
+// files and bytes than the limits still allow; a file it skips is read
+// when spliced, as without reading ahead.
 func (l *loader) readAhead(names []string) {
 	var todo []string
 	for _, name := range names {
@@ -222,35 +232,41 @@ func (l *loader) readAhead(names []string) {
 	if workers < 2 {
 		return
 	}
-	out := make([]*File, len(todo))
+	slots := make([]aheadFile, len(todo))
+	for i, name := range todo {
+		slots[i].ready = make(chan struct{})
+		l.ahead[name] = &slots[i] // workers write only the slot
+	}
 	var (
 		next   atomic.Int64
 		used   atomic.Int64
 		budget = l.opts.MaxBytes - l.bytes
-		wg     sync.WaitGroup
 	)
 	for range workers {
-		wg.Add(1)
+		l.workers.Add(1)
 		go func() {
-			defer wg.Done()
+			defer l.workers.Done()
 			var arena []Arg
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(todo) || l.ctx.Err() != nil || used.Load() > budget {
+				if i >= len(todo) {
 					return
 				}
-				f := l.read(todo[i], budget-used.Load(), &arena)
-				used.Add(int64(len(f.Src)))
-				out[i] = f
+				if !l.stop.Load() && l.ctx.Err() == nil && used.Load() <= budget {
+					f := l.read(todo[i], budget-used.Load(), &arena)
+					used.Add(int64(len(f.Src)))
+					slots[i].f = f
+				}
+				close(slots[i].ready)
 			}
 		}()
 	}
-	wg.Wait()
-	for _, f := range out {
-		if f != nil {
-			l.ahead[f.Path] = f
-		}
-	}
+}
+
+// aheadFile is a file being read ahead; f is nil when it was skipped.
+type aheadFile struct {
+	ready chan struct{} // closed once f is set
+	f     *File
 }
 
 // splice puts the parsed directives of f under parent, replacing each
