@@ -56,7 +56,7 @@ func TestParallelMatchesSequential(t *testing.T) {
 		}
 		for i := range seq {
 			a, b := seq[i], par[i]
-			if a.Offset != b.Offset || a.Line != b.Line || a.Kind != b.Kind || a.Raw != b.Raw || a.Truncated != b.Truncated {
+			if a != b {
 				t.Fatalf("entry %d differs:\nseq %s line %d off %d %.80q\npar %s line %d off %d %.80q", i, a.Kind, a.Line, a.Offset, a.Raw, b.Kind, b.Line, b.Offset, b.Raw)
 			}
 		}
