@@ -160,6 +160,7 @@ func parseNginxAt(s string, t time.Time, e *Entry) bool {
 	for _, l := range nginxLevels {
 		if e.Level == l {
 			known = true
+			break
 		}
 	}
 	if !known {
@@ -352,21 +353,29 @@ func splitTailForward(body string, e *Entry) (string, bool) {
 		}
 	}
 	var sub string
-	for _, f := range [...]struct {
-		marker string
-		dst    *string
-	}{{`, request: "`, &e.Request}, {`, subrequest: "`, &sub}, {`, upstream: "`, &e.Upstream}, {`, host: "`, &e.Host}, {`, referrer: "`, &e.Referrer}} {
-		v, ok := strings.CutPrefix(r, f.marker)
-		if !ok {
-			continue
-		}
-		val, rest, ok := quotedValue(v)
-		if !ok {
-			return "", false
-		}
-		*f.dst, r = val, rest
+	ok := true
+	r = quotedField(r, `, request: "`, &e.Request, &ok)
+	r = quotedField(r, `, subrequest: "`, &sub, &ok)
+	r = quotedField(r, `, upstream: "`, &e.Upstream, &ok)
+	r = quotedField(r, `, host: "`, &e.Host, &ok)
+	r = quotedField(r, `, referrer: "`, &e.Referrer, &ok)
+	return msg, ok && r == ""
+}
+
+// quotedField reads the field marker starts r with into dst and returns
+// what follows it; r unchanged if the field is absent. A value without its
+// closing quote clears ok.
+func quotedField(r, marker string, dst *string, ok *bool) string {
+	if !*ok || len(r) < len(marker) || r[:len(marker)] != marker {
+		return r
 	}
-	return msg, r == ""
+	val, rest, good := quotedValue(r[len(marker):])
+	if !good {
+		*ok = false
+		return r
+	}
+	*dst = val
+	return rest
 }
 
 // quotedValue splits `value", next...` at the quote that is followed by the
@@ -407,7 +416,7 @@ func lastIndex(s, sub string) int {
 // numbers decide, never texts: musl and glibc word them differently.
 func classifyNginx(e *Entry) {
 	m := e.Message
-	upstreamSide := strings.Contains(e.Action, "upstream") || e.Upstream != ""
+	upstreamSide := e.Upstream != "" || strings.Contains(e.Action, "upstream")
 	afterHeader := e.Action == "reading upstream"
 	peer := ""
 	switch {
