@@ -37,6 +37,11 @@ func remedies() []Remedy {
 		fpmDown,
 		configNotApplied,
 		fpmConfigInvalid,
+		requestTimeout,
+		headerTooBig,
+		poolExhausted,
+		backlogOverflow,
+		memoryOvercommit,
 	}
 }
 

@@ -1,0 +1,255 @@
+package fix
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
+)
+
+// maxHeaderBuffer caps what fix gives fastcgi_buffer_size: a response
+// header larger than 64k is a bug of the application (a runaway cookie or
+// debug header), not something to buffer.
+const maxHeaderBuffer = 64 << 10
+
+// headerTooBig gives the PHP location of every site of the pool a larger
+// fastcgi_buffer_size, the one buffer nginx reads the whole FastCGI
+// response header into. nginx does not log how big the refused header
+// was, and measuring it would mean running the application, so the
+// buffer grows to the next power of two of at least twice its size
+// (capped at 64k). fastcgi_buffers is raised too when the default
+// fastcgi_busy_buffers_size (twice the larger of the two) would no longer
+// be below all buffers but one, which nginx -t refuses.
+var headerTooBig = Remedy{
+	Cause: "header-too-big",
+	Plan: func(p *Planner, f report.Finding) (*Action, error) {
+		pl, err := p.pool(f)
+		if err != nil {
+			return nil, err
+		}
+		if len(pl.Sites) == 0 {
+			return nil, fmt.Errorf("nginx routes no site to pool %s", pl.Name)
+		}
+		a := &Action{}
+		reload := map[*snapshot.Nginx]bool{}
+		done := map[*nginxconf.Directive]bool{}
+		var sizes []string
+		for _, site := range pl.Sites {
+			loc := site.Pass.Location
+			if loc == nil || done[loc.Directive] {
+				continue
+			}
+			done[loc.Directive] = true
+			if site.Pass.Directive.Parent != loc.Directive {
+				return nil, fmt.Errorf("fastcgi_pass of %s sits inside an if block (%s), where fastcgi_buffer_size is not allowed: set it in the location by hand", site.Name, site.Pass.Directive.Pos())
+			}
+			if stale, when := nginxLogsStale(site.Nginx, f); stale {
+				return nil, fmt.Errorf("the refused headers were logged before nginx last loaded its config (%s): request the failing URL again to see whether it still fails", when.Format("15:04:05"))
+			}
+			edits, summary, err := bufferEdits(p, site)
+			if err != nil {
+				return nil, err
+			}
+			a.Edits = append(a.Edits, edits...)
+			sizes = append(sizes, summary)
+			reload[site.Nginx] = true
+		}
+		if len(a.Edits) == 0 {
+			return nil, errors.New("no PHP location to change")
+		}
+		for _, s := range pl.Sites {
+			if reload[s.Nginx] {
+				a.Ops = append(a.Ops, Op{Kind: NginxReload, Nginx: s.Nginx})
+				reload[s.Nginx] = false
+			}
+		}
+		a.Summary = "raise " + strings.Join(sizes, "; ")
+		a.Why = "nginx reads the whole FastCGI response header into one fastcgi_buffer_size buffer and answers 502 when it does not fit. " +
+			"nginx does not log the refused header's size, and measuring it would run the application, so the buffer is doubled to the next power of two (at most 64k); " +
+			"if 502s with \"too big header\" go on, run fix again. " +
+			"The check afterwards requests a script that does not exist (no application code runs), so it proves the site answers, not that the header fits: request the failing URL once to confirm. " +
+			"nginx -t runs first (it refuses buffers that break fastcgi_busy_buffers_size's rules); a reload applies the change without dropping requests"
+		a.Checks = poolChecks(pl)
+		return a, nil
+	},
+}
+
+// bufferEdits sizes the buffers of one site's PHP location.
+func bufferEdits(p *Planner, site *snapshot.Site) ([]Edit, string, error) {
+	loc := site.Pass.Location.Directive
+	set := site.Pass.Settings()
+	cur := set.BufferSize
+	if cur >= maxHeaderBuffer {
+		return nil, "", fmt.Errorf("fastcgi_buffer_size of %s is already %s: a header that big is the application's bug; find what sets it", site.Name, sizeText(cur))
+	}
+	size := int64(1)
+	for size < 2*cur {
+		size <<= 1
+	}
+	size = min(size, maxHeaderBuffer)
+
+	n, bufSize := set.BuffersNumber, set.BuffersSize
+	ok, err := buffersValid(loc, size, n, bufSize)
+	if err != nil {
+		return nil, "", err
+	}
+	newBufs := false
+	if !ok {
+		n, bufSize, newBufs = max(n, 16), max(bufSize, size/2), true
+		if ok, err := buffersValid(loc, size, n, bufSize); err != nil || !ok {
+			return nil, "", fmt.Errorf("fastcgi_busy_buffers_size of %s does not allow fastcgi_buffer_size %s with fastcgi_buffers %d %s: set the three by hand", site.Name, sizeText(size), n, sizeText(bufSize))
+		}
+	}
+	n2 := site.Nginx
+	var edits []Edit
+	var inserts []string
+	if d := set.From["fastcgi_buffer_size"]; d != nil && d.Parent == loc {
+		e, err := p.NginxArg(n2, d, 0, sizeText(size))
+		if err != nil {
+			return nil, "", err
+		}
+		edits = append(edits, e)
+	} else {
+		inserts = append(inserts, "fastcgi_buffer_size "+sizeText(size)+";")
+	}
+	summary := fmt.Sprintf("fastcgi_buffer_size %s → %s", sizeText(cur), sizeText(size))
+	if newBufs {
+		summary += fmt.Sprintf(", fastcgi_buffers %d %s → %d %s", set.BuffersNumber, sizeText(set.BuffersSize), n, sizeText(bufSize))
+		if d := set.From["fastcgi_buffers"]; d != nil && d.Parent == loc && len(d.Args) == 2 {
+			for i, v := range []string{strconv.Itoa(n), sizeText(bufSize)} {
+				e, err := p.NginxArg(n2, d, i, v)
+				if err != nil {
+					return nil, "", err
+				}
+				edits = append(edits, e)
+			}
+		} else {
+			inserts = append(inserts, fmt.Sprintf("fastcgi_buffers %d %s;", n, sizeText(bufSize)))
+		}
+	}
+	if len(inserts) > 0 {
+		e, err := p.nginxInsertAfter(n2, site.Pass.Directive, inserts)
+		if err != nil {
+			return nil, "", err
+		}
+		edits = append(edits, e)
+	}
+	return edits, summary + " for " + site.Name + " (" + site.Pass.Location.Directive.Pos() + ")", nil
+}
+
+// buffersValid applies nginx's rules (ngx_http_fastcgi_merge_loc_conf)
+// to a buffer size and buffers in location loc: with s the larger of the
+// buffer size and one buffer, fastcgi_busy_buffers_size (2s by default)
+// must be at least s and less than all buffers but one;
+// fastcgi_temp_file_write_size (2s by default) at least s;
+// fastcgi_max_temp_file_size 0 or at least s. The values set explicitly
+// are read from the config.
+func buffersValid(loc *nginxconf.Directive, size int64, n int, bufSize int64) (bool, error) {
+	s := max(size, bufSize)
+	value := func(name string, def int64) (int64, error) {
+		d := loc.Inherited(name)
+		if d == nil {
+			return def, nil
+		}
+		v, err := nginxconf.ParseSize(d.Arg(0))
+		if err != nil {
+			return 0, fmt.Errorf("%s: cannot read %s %q", d.Pos(), name, d.Arg(0))
+		}
+		return v, nil
+	}
+	busy, err := value("fastcgi_busy_buffers_size", 2*s)
+	if err != nil {
+		return false, err
+	}
+	write, err := value("fastcgi_temp_file_write_size", 2*s)
+	if err != nil {
+		return false, err
+	}
+	maxTemp, err := value("fastcgi_max_temp_file_size", 1<<30)
+	if err != nil {
+		return false, err
+	}
+	return busy >= s && busy < int64(n-1)*bufSize && write >= s && (maxTemp == 0 || maxTemp >= s), nil
+}
+
+// sizeText writes a size as nginx configs usually do.
+func sizeText(b int64) string {
+	switch {
+	case b%(1<<20) == 0:
+		return strconv.FormatInt(b>>20, 10) + "m"
+	case b%(1<<10) == 0:
+		return strconv.FormatInt(b>>10, 10) + "k"
+	}
+	return strconv.FormatInt(b, 10)
+}
+
+// nginxInsertAfter inserts directives after d, in d's block: on lines of
+// their own with d's indentation when d ends its line (a comment after it
+// stays with it), else on d's line after it.
+func (p *Planner) nginxInsertAfter(n *snapshot.Nginx, d *nginxconf.Directive, directives []string) (Edit, error) {
+	b, err := p.content(d.File)
+	if err != nil {
+		return Edit{}, err
+	}
+	if f := n.Config.File(d.File); f != nil && !bytes.Equal(f.Src, b) {
+		return Edit{}, fmt.Errorf("%s: %w", d.File, ErrChanged)
+	}
+	if d.End > len(b) || d.Start > d.End {
+		return Edit{}, fmt.Errorf("%s: %w", d.File, ErrChanged)
+	}
+	lineEnd := bytes.IndexByte(b[d.End:], '\n')
+	if lineEnd < 0 {
+		lineEnd = len(b)
+	} else {
+		lineEnd += d.End
+	}
+	rest := strings.TrimSpace(string(b[d.End:lineEnd]))
+	p.owner[d.File] = fileOwner{nginx: n}
+	if rest != "" && !strings.HasPrefix(rest, "#") {
+		e := Edit{File: d.File, Start: d.End, End: d.End, New: " " + strings.Join(directives, " ")}
+		return e, p.check(e)
+	}
+	lineStart := bytes.LastIndexByte(b[:d.Start], '\n') + 1
+	line := b[lineStart:d.Start]
+	indent := line[:len(line)-len(bytes.TrimLeft(line, " \t"))]
+	if len(bytes.TrimSpace(line)) != 0 {
+		indent = nil // something precedes d on its line: no indentation to copy
+	}
+	at, nl := lineEnd, "\n"
+	if at > d.End && b[at-1] == '\r' {
+		at, nl = at-1, "\r\n" // the file's CRLF line endings
+	}
+	var text strings.Builder
+	for _, dir := range directives {
+		text.WriteString(nl + string(indent) + dir)
+	}
+	e := Edit{File: d.File, Start: at, End: at, New: text.String()}
+	return e, p.check(e)
+}
+
+// nginxLogsStale reports whether every logged failure of f is older than
+// the config nginx runs now: a reload replaces every worker, so the
+// oldest worker started at the last (re)load. Log times have whole
+// seconds; a failure in the same second counts as current.
+func nginxLogsStale(n *snapshot.Nginx, f report.Finding) (bool, time.Time) {
+	if f.Logs == nil || f.Logs.Last.IsZero() || n.Master == nil {
+		return false, time.Time{}
+	}
+	loaded := n.Master.Start
+	var oldest time.Time
+	for _, w := range n.Workers {
+		if oldest.IsZero() || w.Start.Before(oldest) {
+			oldest = w.Start
+		}
+	}
+	if oldest.After(loaded) {
+		loaded = oldest
+	}
+	return f.Logs.Last.Before(loaded.Truncate(time.Second)), loaded
+}
