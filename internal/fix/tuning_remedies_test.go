@@ -1,0 +1,262 @@
+package fix_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/fix"
+	"github.com/fpmdoctor/fpmdoctor/internal/lab"
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+)
+
+const stockPM = "pm = dynamic\npm.max_children = 5\npm.start_servers = 2\npm.min_spare_servers = 1\npm.max_spare_servers = 3\n"
+
+// TestFixRequestTimeoutRealServers: php-fpm kills requests after 1 s while
+// nginx waits 5 s: a 2 s request ends as a 502. fix sets
+// request_terminate_timeout to 5s and reloads php-fpm.
+func TestFixRequestTimeoutRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	pool := "etc/php/fpm/pool.d/www.conf"
+	l.Edit(pool, "catch_workers_output = yes", "catch_workers_output = yes\nrequest_terminate_timeout = 1s ; was 30s")
+	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass", "fastcgi_read_timeout 5s;\n        fastcgi_pass")
+	l.Start()
+	l.MustStatus("/sleep.php?s=2", 502)
+	waitLog(t, l, "log/php-fpm.log", "execution timed out")
+	r, _ := plan(t, l)
+	automatic(t, r, "request-timeout")
+
+	p := mustFix(t, l, "request-timeout")
+	l.MustStatus("/sleep.php?s=2", 200)
+	b, _ := os.ReadFile(l.Path(pool))
+	if !strings.Contains(string(b), "request_terminate_timeout = 5s ; was 30s\n") {
+		t.Fatalf("pool:\n%s", b)
+	}
+	if len(p.Ops) != 1 || p.Ops[0].Kind.String() != "reload php-fpm" {
+		t.Fatalf("ops: %+v", p.Ops)
+	}
+	// The kills are in the log still, but older than the running config:
+	// a second run plans nothing for them.
+	_, p2 := plan(t, l)
+	for _, a := range p2.Actions {
+		if a.Finding.Cause == "request-timeout" {
+			t.Fatalf("second run plans again: %s", a.Summary)
+		}
+	}
+}
+
+// TestFixHeaderTooBigRealServers: an 8000-byte header does not fit nginx's
+// default 4k buffer: 502. fix inserts fastcgi_buffer_size 8k in the PHP
+// location and reloads nginx.
+func TestFixHeaderTooBigRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Start()
+	l.MustStatus("/header.php?n=8000", 502)
+	waitLog(t, l, "log/nginx-error.log", "too big header")
+	r, _ := plan(t, l)
+	automatic(t, r, "header-too-big")
+	if os.Getpagesize() != 4096 {
+		t.Skipf("page size %d: nginx's default buffer is not 4k", os.Getpagesize())
+	}
+
+	p := mustFix(t, l, "header-too-big")
+	l.MustStatus("/header.php?n=8000", 200)
+	healthyExcept(t, l, "header-too-big")
+	b, _ := os.ReadFile(l.Path("etc/nginx/conf.d/site.conf"))
+	if !strings.Contains(string(b), "        fastcgi_pass unix:"+l.Path("run/php-fpm.sock")+";\n        fastcgi_buffer_size 8k;\n    }") {
+		t.Fatalf("site:\n%s", b)
+	}
+	if strings.Contains(string(b), "fastcgi_buffers") {
+		t.Fatalf("fastcgi_buffers changed although 8 4k stays valid:\n%s", b)
+	}
+	if len(p.Ops) != 1 || p.Ops[0].Nginx == nil {
+		t.Fatalf("ops: %+v", p.Ops)
+	}
+}
+
+// TestFixHeaderTooBigBuffersRealServers: the location already sets
+// fastcgi_buffer_size 8k and a 12000-byte header is refused. Doubling to
+// 16k needs more than the default 8 4k buffers (nginx -t would refuse the
+// default busy size 32k ≥ 7 × 4k), so fastcgi_buffers 16 8k is added.
+func TestFixHeaderTooBigBuffersRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock; # php\n        fastcgi_buffer_size 8k;")
+	l.Start()
+	l.MustStatus("/header.php?n=12000", 502)
+	waitLog(t, l, "log/nginx-error.log", "too big header")
+
+	mustFix(t, l, "header-too-big")
+	l.MustStatus("/header.php?n=12000", 200)
+	b, _ := os.ReadFile(l.Path("etc/nginx/conf.d/site.conf"))
+	if !strings.Contains(string(b), "php-fpm.sock; # php\n        fastcgi_buffers 16 8k;\n        fastcgi_buffer_size 16k;\n") {
+		t.Fatalf("site:\n%s", b)
+	}
+}
+
+// TestFixPoolExhaustedRealServers: 2 static workers, 4 requests of 6 s at
+// once, nginx waits 8 s: the 2 queued ones would need 12 s and get 504.
+// diagnose runs while the workers are busy (its probe finds the pool
+// saturated); fix raises pm.max_children as far as the measured memory
+// allows (tune: doubled) and reloads php-fpm; the same load then gets
+// 200 everywhere.
+//
+// pm = static, not dynamic: a dynamic (or ondemand) pool forks about one
+// worker a second (pm.min_spare_servers at most), so a burst from cold
+// times out whatever pm.max_children is; and only dynamic and ondemand
+// log "server reached max_children", so the saturated probe is the
+// evidence here.
+func TestFixPoolExhaustedRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", stockPM, "pm = static\npm.max_children = 2\n")
+	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass", "fastcgi_read_timeout 8s;\n        fastcgi_pass")
+	l.Start()
+	done := make(chan map[int]int)
+	go func() { done <- l.Load("/sleep.php?s=6", 4, 4, 20*time.Second) }()
+	if err := lab.WaitFor(func() bool { return busyWorkers(l) == 2 }, 5*time.Second); err != nil {
+		t.Fatal("the load never kept both workers busy")
+	}
+	r, p := plan(t, l)
+	if counts := <-done; counts[504] == 0 {
+		t.Fatalf("no 504 under load: %v", counts)
+	}
+	automatic(t, r, "pool-exhausted")
+	var b strings.Builder
+	fix.WritePlan(&b, p)
+	t.Logf("plan:\n%s", b.String())
+	res, err := fix.Apply(context.Background(), p, options(t))
+	if err != nil || !res.Fixed {
+		t.Fatalf("not fixed: %v %+v", err, res)
+	}
+	conf, _ := os.ReadFile(l.Path("etc/php/fpm/pool.d/www.conf"))
+	if !strings.Contains(string(conf), "pm = static\npm.max_children = 4\n") {
+		t.Fatalf("pool:\n%s", conf)
+	}
+	counts := l.Load("/sleep.php?s=6", 4, 4, 20*time.Second)
+	if counts[200] != 4 {
+		t.Fatalf("after the fix: %v", counts)
+	}
+}
+
+// busyWorkers counts the lab's php-fpm workers asleep in sleep.php: their
+// /proc/PID/wchan is a timer wait, an idle worker's is the accept.
+func busyWorkers(l *lab.Lab) int {
+	n := 0
+	master := l.FPMPid()
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		f := strings.Fields(s[i+1:])
+		if len(f) < 2 || f[1] != strconv.Itoa(master) {
+			continue
+		}
+		wchan, _ := os.ReadFile("/proc/" + e.Name() + "/wchan")
+		if strings.Contains(string(wchan), "hrtimer") || strings.Contains(string(wchan), "nanosleep") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestFixBacklogOverflowRealServers: one static worker behind a backlog
+// of 1: a burst of 10 gets immediate 502s. fix doubles the workers (as
+// memory allows), puts listen.backlog back to php-fpm's default and
+// restarts php-fpm (a reload keeps the socket and its backlog).
+func TestFixBacklogOverflowRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", stockPM, "pm = static\npm.max_children = 1\nlisten.backlog = 1\n")
+	l.Start()
+	counts := l.Load("/sleep.php?s=1", 10, 10, 20*time.Second)
+	if counts[502] == 0 {
+		t.Fatalf("no 502 from a full backlog: %v", counts)
+	}
+	r, _ := plan(t, l)
+	automatic(t, r, "backlog-overflow")
+	old := l.FPMPid()
+
+	mustFix(t, l, "backlog-overflow")
+	if l.FPMPid() == old {
+		t.Fatal("php-fpm was not restarted")
+	}
+	b, _ := os.ReadFile(l.Path("etc/php/fpm/pool.d/www.conf"))
+	if !strings.Contains(string(b), "pm.max_children = 2\nlisten.backlog = 511\n") {
+		t.Fatalf("pool:\n%s", b)
+	}
+	counts = l.Load("/sleep.php?s=1", 10, 10, 20*time.Second)
+	if counts[200] != 10 {
+		t.Fatalf("after the fix: %v", counts)
+	}
+}
+
+// TestFixMemoryOvercommitRealServers: pm.max_children = 100000 in a
+// php-fpm limited to 256 MiB. fix lowers it (and the spare servers) to
+// what the measured workers fit in and reloads; diagnose then finds no
+// overcommit.
+func TestFixMemoryOvercommitRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	pool := "etc/php/fpm/pool.d/www.conf"
+	l.Edit(pool, stockPM, "pm = dynamic\npm.max_children = 100000\npm.start_servers = 2\npm.min_spare_servers = 1\npm.max_spare_servers = 3\n")
+	l.Start()
+	if l.LimitFPMMemory(256<<20) == "" {
+		t.Skip("no memory cgroup controller here")
+	}
+	for range 4 { // the workers grow with their first requests
+		l.MustStatus("/ok.php", 200)
+	}
+	r, _ := plan(t, l)
+	automatic(t, r, "memory-overcommit")
+
+	mustFix(t, l, "memory-overcommit")
+	l.MustStatus("/ok.php", 200)
+	for range 4 {
+		l.MustStatus("/ok.php", 200)
+	}
+	b, _ := os.ReadFile(l.Path(pool))
+	if strings.Contains(string(b), "pm.max_children = 100000") {
+		t.Fatalf("pool:\n%s", b)
+	}
+	r, _ = plan(t, l)
+	for _, f := range r.Findings {
+		if f.Cause == "memory-overcommit" {
+			t.Fatalf("still overcommitted: %s\n%s", f.Title, f.Detail)
+		}
+	}
+	healthy(t, l)
+}
+
+// waitLog waits until a lab log mentions text (servers write their log
+// line just after nginx has answered).
+func waitLog(t *testing.T, l *lab.Lab, rel, text string) {
+	t.Helper()
+	if err := lab.WaitFor(func() bool {
+		b, _ := os.ReadFile(l.Path(rel))
+		return strings.Contains(string(b), text)
+	}, 10*time.Second); err != nil {
+		t.Fatalf("%s never said %q", rel, text)
+	}
+}
+
+// healthyExcept asserts diagnose reports no error but the logged ones of
+// cause (its log lines stay in the window after the fix).
+func healthyExcept(t *testing.T, l *lab.Lab, cause string) {
+	t.Helper()
+	r, _ := plan(t, l)
+	for _, f := range r.Findings {
+		if f.Severity == report.Error && f.Cause != cause {
+			t.Fatalf("after the fix diagnose reports [%s] %s", f.Cause, f.Title)
+		}
+	}
+}
