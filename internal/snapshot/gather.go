@@ -94,6 +94,7 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 		go func() {
 			defer wg.Done()
 			s.Nginx[i] = loadNginx(ctx, s, n)
+			host.StatAll(h, s.Nginx[i].statsAhead())
 		}()
 	}
 	s.FPM = make([]*FPM, len(found.FPM))
@@ -102,6 +103,7 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 		go func() {
 			defer wg.Done()
 			s.FPM[i] = loadFPM(ctx, s, f)
+			host.StatAll(h, s.FPM[i].statsAhead())
 		}()
 	}
 	wg.Wait()
@@ -118,7 +120,6 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 		s.skip("pools", "no php-fpm config found (running or installed); use --fpm-conf")
 	}
 
-	host.StatAll(h, statsAhead(s))
 	live := newListenerIndex(s)
 	pools := newPoolIndex(s)
 	for _, f := range s.FPM {
@@ -168,33 +169,37 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 }
 
 // statsAhead lists the paths linking and checks stat one by one: pool
-// sockets, the unix sockets nginx passes to, and (when a master runs, to
-// compare with its start) every config file read. Gather stats them all
-// at once first (host.StatAll), since a hosting host has thousands.
-func statsAhead(s *Snapshot) []string {
+// sockets and (when the master runs, to compare with its start) every
+// config file read. Gather stats them as soon as the config is loaded
+// (host.StatAll), a few at a time and while the other config may still
+// be loading: a hosting host has thousands.
+func (f *FPM) statsAhead() []string {
 	var paths []string
-	for _, f := range s.FPM {
-		for _, p := range f.Pools {
-			if p.ListenErr == nil && p.Listen.Network == "unix" {
-				paths = append(paths, p.Listen.Path)
-			}
-		}
-		if f.Master != nil && f.Config != nil {
-			paths = append(paths, f.Config.Files...)
+	for _, p := range f.Pools {
+		if p.ListenErr == nil && p.Listen.Network == "unix" {
+			paths = append(paths, p.Listen.Path)
 		}
 	}
-	for _, n := range s.Nginx {
-		if n.Model != nil {
-			for _, pass := range n.Model.FastCGIPasses {
-				if pass.Target.Kind == nginxconf.TargetUnix {
-					paths = append(paths, pass.Target.Path)
-				}
+	if f.Master != nil && f.Config != nil {
+		paths = append(paths, f.Config.Files...)
+	}
+	return paths
+}
+
+// statsAhead is FPM.statsAhead for nginx: the unix sockets it passes to
+// and, when its master runs, every config file read.
+func (n *Nginx) statsAhead() []string {
+	var paths []string
+	if n.Model != nil {
+		for _, pass := range n.Model.FastCGIPasses {
+			if pass.Target.Kind == nginxconf.TargetUnix {
+				paths = append(paths, pass.Target.Path)
 			}
 		}
-		if n.Master != nil && n.Config != nil {
-			for _, file := range n.Config.Files {
-				paths = append(paths, file.Path)
-			}
+	}
+	if n.Master != nil && n.Config != nil {
+		for _, file := range n.Config.Files {
+			paths = append(paths, file.Path)
 		}
 	}
 	return paths
