@@ -7,6 +7,7 @@ package checks
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
@@ -114,13 +115,15 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report) []report.Site {
 		}
 	}
 	steps := []report.Step{report.StepConfig, report.StepService, report.StepPass, report.StepListen, report.StepSocket, report.StepPermission, report.StepLogs, report.StepLimits, report.StepApplied}
-	out := []report.Site{}
+	out := make([]report.Site, 0, len(s.Sites))
+	var seenPool []string // IDs of the pools of one site, usually one
 	for _, site := range s.Sites {
 		rs := report.Site{
 			Name:     site.Name,
 			Pass:     site.Pass.Target.Address(),
 			PassFile: site.Pass.Directive.File,
 			PassLine: site.Pass.Directive.Line,
+			Steps:    make([]report.StepResult, 0, len(steps)),
 		}
 		if site.Server != nil {
 			rs.File, rs.Line = site.Server.Directive.File, site.Server.Directive.Line
@@ -129,13 +132,17 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report) []report.Site {
 			rs.Location = strings.TrimSpace("location " + loc.Modifier + " " + loc.Path)
 		}
 		concerning := bySite[site.Key()]
-		seenPool := map[string]bool{}
+		seenPool = seenPool[:0]
 		for _, t := range site.Targets {
-			if t.Pool == nil || seenPool[t.Pool.ID()] {
+			if t.Pool == nil {
 				continue
 			}
-			seenPool[t.Pool.ID()] = true
-			concerning = append(concerning, byPool[t.Pool.ID()]...)
+			id := t.Pool.ID()
+			if slices.Contains(seenPool, id) {
+				continue
+			}
+			seenPool = append(seenPool, id)
+			concerning = append(concerning, byPool[id]...)
 			if rs.Pool == "" {
 				rs.Pool, rs.PoolFile, rs.Listen = t.Pool.Name, t.Pool.Pool.File, t.Pool.Listen.String()
 			}
