@@ -568,3 +568,18 @@ func (l *Lab) ReloadNginx() {
 		l.t.Fatalf("lab: nginx did not replace its workers after reload: %v", err)
 	}
 }
+
+// MustLimitFPMMemory is LimitFPMMemory for tests that cannot run without
+// the limit: it skips where no memory controller exists, except in CI,
+// where the test must run.
+func (l *Lab) MustLimitFPMMemory(limit int64) string {
+	l.t.Helper()
+	cg := l.LimitFPMMemory(limit)
+	if cg == "" {
+		if os.Getenv("CI") == "true" {
+			l.t.Fatal("CI must run this test: no cgroup memory controller to limit php-fpm with")
+		}
+		l.t.Skip("no cgroup memory controller on this machine to limit php-fpm with")
+	}
+	return cg
+}
