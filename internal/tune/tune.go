@@ -209,7 +209,17 @@ func recommend(s *snapshot.Snapshot, g *snapshot.MemoryGroup, p *snapshot.Pool, 
 		// Only touch the spare settings when max_children or pm moves, or
 		// when they no longer fit under it: php-fpm refuses to start then.
 		if newMax != cur || pm != r.PM || curMax > newMax || curMin > curMax || curStart < curMin || curStart > curMax {
-			add("spare workers: min = round(%d ÷ 10) = %d, max = round(%d ÷ 4) = %d, start = min + (max − min) ÷ 2 = %d (php-fpm's own default formula)", newMax, minSpare, newMax, maxSpare, start)
+			if newMax > cur && pm == r.PM && curMin >= 1 && curMin <= curMax && curMax <= newMax {
+				// A growing pool keeps the spare workers it had: lowering
+				// them would make it slower to absorb the bursts it is
+				// being grown for. Only raise them to the formula.
+				minSpare = max(minSpare, curMin)
+				maxSpare = clamp(max(maxSpare, curMax), minSpare, newMax)
+				start = clamp(curStart, minSpare, maxSpare)
+				add("spare workers: kept or raised as the pool grows: min = max(%d, round(%d ÷ 10)) = %d, max = max(%d, round(%d ÷ 4)) = %d, start = %d", curMin, newMax, minSpare, curMax, newMax, maxSpare, start)
+			} else {
+				add("spare workers: min = round(%d ÷ 10) = %d, max = round(%d ÷ 4) = %d, start = min + (max − min) ÷ 2 = %d (php-fpm's own default formula)", newMax, minSpare, newMax, maxSpare, start)
+			}
 			r.change(p, "pm.min_spare_servers", strconv.Itoa(minSpare), "about a tenth of the pool idle, ready for a burst")
 			r.change(p, "pm.max_spare_servers", strconv.Itoa(maxSpare), "no more than a quarter idle: idle workers hold memory")
 			r.change(p, "pm.start_servers", strconv.Itoa(start), "between the spare bounds, as php-fpm computes its default")
