@@ -2,10 +2,8 @@ package checks
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
-	"time"
 
+	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
@@ -64,9 +62,9 @@ var requestTimeout = Check{
 				if st == nil {
 					continue
 				}
-				term, ok := fpmDuration(st.Value)
+				term, err := fpmconf.ParseDuration(st.Value)
 				read := site.Pass.Settings().ReadTimeout
-				if !ok || term <= 0 || term >= read {
+				if err != nil || term <= 0 || term >= read {
 					continue
 				}
 				ev := []report.Evidence{settingEvidence(st)}
@@ -88,29 +86,4 @@ var requestTimeout = Check{
 		}
 		return out
 	},
-}
-
-// fpmDuration parses php-fpm's time values: a number of seconds, or a
-// number with s, m, h or d.
-func fpmDuration(v string) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	unit := time.Second
-	switch v[len(v)-1] {
-	case 's':
-		v = v[:len(v)-1]
-	case 'm':
-		unit, v = time.Minute, v[:len(v)-1]
-	case 'h':
-		unit, v = time.Hour, v[:len(v)-1]
-	case 'd':
-		unit, v = 24*time.Hour, v[:len(v)-1]
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, false
-	}
-	return time.Duration(n) * unit, true
 }

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
 )
@@ -87,32 +87,8 @@ func terminateTimeout(pl *snapshot.Pool) (time.Duration, bool) {
 	if st == nil {
 		return 0, false
 	}
-	return fpmSeconds(st.Value)
-}
-
-// fpmSeconds parses php-fpm's time values: seconds, or a number with s,
-// m, h or d.
-func fpmSeconds(v string) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	unit := time.Second
-	switch v[len(v)-1] {
-	case 's':
-		v = v[:len(v)-1]
-	case 'm':
-		unit, v = time.Minute, v[:len(v)-1]
-	case 'h':
-		unit, v = time.Hour, v[:len(v)-1]
-	case 'd':
-		unit, v = 24*time.Hour, v[:len(v)-1]
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, false
-	}
-	return time.Duration(n) * unit, true
+	d, err := fpmconf.ParseDuration(st.Value)
+	return d, err == nil
 }
 
 // longestReadTimeout is the longest fastcgi_read_timeout of the sites
