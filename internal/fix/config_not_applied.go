@@ -48,7 +48,7 @@ var configNotApplied = Remedy{
 		}
 		for _, fp := range p.S.FPM {
 			if strings.Contains(f.Title, "("+fp.Conf+")") {
-				return restartFPM(fp, fp.Conf)
+				return p.once("restart "+fp.Conf, func() (*Action, error) { return restartFPM(fp, fp.Conf) })
 			}
 		}
 		return nil, errors.New("cannot tell which server the finding is about")

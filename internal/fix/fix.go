@@ -64,6 +64,9 @@ type Action struct {
 	Edits   []Edit
 	Ops     []Op
 	Checks  []Check
+	// Also are further findings this same action repairs (every pool of a
+	// stopped php-fpm is one fpm-down finding; one start fixes them all).
+	Also []report.Finding
 }
 
 // Edit replaces the bytes [Start, End) of File (as the config names it)
@@ -249,6 +252,7 @@ func interruptedFinding(j *Journal) report.Finding {
 func Make(s *snapshot.Snapshot, r *report.Report) (*Plan, error) {
 	p := newPlanner(s)
 	plan := &Plan{Live: s.Live}
+	planned := map[*Action]bool{}
 	for _, f := range r.Findings {
 		if f.Severity == report.Info {
 			continue
@@ -266,6 +270,11 @@ func Make(s *snapshot.Snapshot, r *report.Report) (*Plan, error) {
 		if a == nil {
 			continue
 		}
+		if planned[a] {
+			a.Also = append(a.Also, f)
+			continue
+		}
+		planned[a] = true
 		a.Finding = f
 		if err := p.add(plan, a); err != nil {
 			plan.Notes = append(plan.Notes, err.Error())

@@ -24,11 +24,13 @@ var fpmDown = Remedy{
 		if pl.FPM.Binary == "" {
 			return nil, errors.New("no php-fpm binary found for " + pl.FPM.Conf)
 		}
-		return &Action{
-			Summary: "start php-fpm with " + pl.FPM.Conf,
-			Why:     "no master runs with this config; php-fpm -t runs first",
-			Ops:     []Op{{Kind: FPMStart, FPM: pl.FPM}},
-			Checks:  fpmChecks(pl.FPM),
-		}, nil
+		return p.once("start "+pl.FPM.Conf, func() (*Action, error) {
+			return &Action{
+				Summary: "start php-fpm with " + pl.FPM.Conf,
+				Why:     "no master runs with this config; php-fpm -t runs first",
+				Ops:     []Op{{Kind: FPMStart, FPM: pl.FPM}},
+				Checks:  fpmChecks(pl.FPM),
+			}, nil
+		})
 	},
 }

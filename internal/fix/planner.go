@@ -26,6 +26,9 @@ type Planner struct {
 	edits  map[string][]Edit
 	ops    []Op
 	checks []Check
+	// shared holds actions that repair a whole installation (start or
+	// restart one php-fpm), planned once however many findings ask.
+	shared map[string]*Action
 }
 
 type fileOwner struct {
@@ -34,8 +37,22 @@ type fileOwner struct {
 }
 
 func newPlanner(s *snapshot.Snapshot) *Planner {
-	p := &Planner{S: s, files: map[string][]byte{}, owner: map[string]fileOwner{}, edits: map[string][]Edit{}}
+	p := &Planner{S: s, files: map[string][]byte{}, owner: map[string]fileOwner{}, edits: map[string][]Edit{}, shared: map[string]*Action{}}
 	return p
+}
+
+// once plans the action under key a single time and returns that same
+// action to every later finding asking for it: five thousand pools of one
+// stopped php-fpm need one start, checked once, not five thousand.
+func (p *Planner) once(key string, build func() (*Action, error)) (*Action, error) {
+	if a, ok := p.shared[key]; ok {
+		return a, nil
+	}
+	a, err := build()
+	if err == nil && a != nil {
+		p.shared[key] = a
+	}
+	return a, err
 }
 
 // ctx bounds work remedies do while planning (re-validating a config).

@@ -18,6 +18,9 @@ func WritePlan(w io.Writer, p *Plan) {
 	for i, a := range p.Actions {
 		fmt.Fprintf(w, "%d. [%s] %s\n", i+1, a.Finding.Cause, a.Finding.Title)
 		fmt.Fprintf(w, "   fix: %s\n", a.Summary)
+		if len(a.Also) > 0 {
+			fmt.Fprintf(w, "   also repairs %d more finding(s) of the same cause\n", len(a.Also))
+		}
 		if a.Why != "" {
 			fmt.Fprintf(w, "   why: %s\n", a.Why)
 		}

@@ -426,7 +426,13 @@ func stop(pid int, sig syscall.Signal, group bool) {
 		target = -pid
 	}
 	_ = syscall.Kill(target, sig)
-	if waitFor(func() bool { return !alive(pid) || zombie(pid) }, 10*time.Second) != nil {
+	gone := func() bool { return !alive(pid) || zombie(pid) }
+	if group {
+		// Workers inherit the listening socket: until the last one is
+		// gone the socket still listens, so wait for the whole group.
+		gone = func() bool { return syscall.Kill(-pid, 0) == syscall.ESRCH || groupZombies(pid) }
+	}
+	if waitFor(gone, 10*time.Second) != nil {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		_ = waitFor(func() bool { return !alive(pid) || zombie(pid) }, 5*time.Second)
@@ -582,4 +588,31 @@ func (l *Lab) MustLimitFPMMemory(limit int64) string {
 		l.t.Skip("no cgroup memory controller on this machine to limit php-fpm with")
 	}
 	return cg
+}
+
+// groupZombies reports whether every process left in pgid is a zombie
+// (dead, its sockets closed, waiting to be reaped).
+func groupZombies(pgid int) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		// fields after the name: state, ppid, pgrp
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && pid != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -85,16 +85,24 @@ func (st WorkerStats) InUse() uint64 {
 // WorkerProcs are the running worker processes of the pool: children of
 // its master titled "php-fpm: pool NAME".
 func (p *Pool) WorkerProcs() []host.Process {
-	var out []host.Process
 	if p.FPM == nil || p.FPM.Master == nil {
 		return nil
 	}
-	for _, w := range p.FPM.Workers {
-		if w.Role() == host.RoleFPMWorker && w.FPMPool() == p.Name {
-			out = append(out, w)
+	return p.FPM.workersByPool()[p.Name]
+}
+
+// workersByPool groups the master's workers by the pool in their title,
+// once: looking them up pool by pool would cost pools × workers.
+func (f *FPM) workersByPool() map[string][]host.Process {
+	f.byPoolOnce.Do(func() {
+		f.byPool = map[string][]host.Process{}
+		for _, w := range f.Workers {
+			if w.Role() == host.RoleFPMWorker {
+				f.byPool[w.FPMPool()] = append(f.byPool[w.FPMPool()], w)
+			}
 		}
-	}
-	return out
+	})
+	return f.byPool
 }
 
 // gatherMemory measures what memory-overcommit and tune need: each pool's

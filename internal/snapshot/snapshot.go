@@ -44,6 +44,12 @@ type Snapshot struct {
 	// of sockets share a handful of directories.
 	resolveMu sync.Mutex
 	resolved  map[string]string
+
+	// Lookups by the keys findings carry; built on first use, after
+	// gathering is done.
+	indexOnce sync.Once
+	siteByKey map[string]*Site
+	poolByID  map[string]*Pool
 }
 
 // Nginx is one nginx installation with its parsed config.
@@ -72,6 +78,9 @@ type FPM struct {
 	// Test is php-fpm's own verdict (php-fpm -t), run only when the
 	// validator found a fatal problem, to confirm it.
 	Test *ConfigTest
+
+	byPoolOnce sync.Once
+	byPool     map[string][]host.Process
 }
 
 // ConfigTest is the result of a server's own config test.
@@ -151,22 +160,34 @@ type Target struct {
 
 // SiteByKey finds the site a finding names in its Site field.
 func (s *Snapshot) SiteByKey(key string) *Site {
-	for _, site := range s.Sites {
-		if site.Key() == key {
-			return site
-		}
-	}
-	return nil
+	s.buildIndex()
+	return s.siteByKey[key]
 }
 
 // PoolByID finds the pool a finding names in its Pool field.
 func (s *Snapshot) PoolByID(id string) *Pool {
-	for _, f := range s.FPM {
-		for _, p := range f.Pools {
-			if p.ID() == id {
-				return p
+	s.buildIndex()
+	return s.poolByID[id]
+}
+
+// buildIndex maps keys to sites and pools once, after gathering: checks
+// and fix look them up per finding, and a hosting host has thousands of
+// each.
+func (s *Snapshot) buildIndex() {
+	s.indexOnce.Do(func() {
+		s.siteByKey = make(map[string]*Site, len(s.Sites))
+		for _, site := range s.Sites {
+			if _, dup := s.siteByKey[site.Key()]; !dup {
+				s.siteByKey[site.Key()] = site
 			}
 		}
-	}
-	return nil
+		s.poolByID = map[string]*Pool{}
+		for _, f := range s.FPM {
+			for _, p := range f.Pools {
+				if _, dup := s.poolByID[p.ID()]; !dup {
+					s.poolByID[p.ID()] = p
+				}
+			}
+		}
+	})
 }
