@@ -99,7 +99,10 @@ func gatherLogs(ctx context.Context, s *Snapshot, opts Options) {
 	}
 	close(work)
 	wg.Wait()
-	if s.Live {
+	// The kernel log only says who killed a worker with SIGKILL (the OOM
+	// killer or not): read it when php-fpm logged such a death, or when
+	// php-fpm's own log could not be read and deaths would go unseen.
+	if s.Live && (sigkilled(logs) || !fpmLogRead(logs)) {
 		kernelLog(ctx, s, logs, &mu)
 	}
 	sort.Slice(logs.Files, func(i, j int) bool { return logs.Files[i].Path < logs.Files[j].Path })
@@ -359,3 +362,23 @@ func plainErr(err error) string {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func joinHostPort(h string, port int) string { return net.JoinHostPort(h, strconv.Itoa(port)) }
+
+// sigkilled reports whether php-fpm logged a worker exiting on SIGKILL.
+func sigkilled(logs *Logs) bool {
+	for _, e := range logs.Events {
+		if e.Kind == logscan.KindChildExitedSignal && e.Signal == 9 {
+			return true
+		}
+	}
+	return false
+}
+
+// fpmLogRead reports whether some php-fpm log was read.
+func fpmLogRead(logs *Logs) bool {
+	for _, lf := range logs.Files {
+		if lf.Source == logscan.SourceFPM && lf.Err == nil && lf.Stats.Files > 0 {
+			return true
+		}
+	}
+	return false
+}
