@@ -210,9 +210,6 @@ func fact(format string, args ...any) report.Evidence {
 	return report.Evidence{Kind: report.KindFact, Text: fmt.Sprintf(format, args...)}
 }
 
-// sitesUsing lists the sites whose targets reach pool p.
-func sitesUsing(_ *snapshot.Snapshot, p *snapshot.Pool) []*snapshot.Site { return p.Sites }
-
 func siteNames(sites []*snapshot.Site) string {
 	names := make([]string, 0, len(sites))
 	for _, s := range sites {

@@ -102,7 +102,7 @@ func socketDrift(s *snapshot.Snapshot, p *snapshot.Pool) (report.Finding, bool) 
 	sev := report.Warning
 	detail := "php-fpm keeps its listening sockets across a reload (SIGUSR2), so listen.owner, listen.group and listen.mode take effect only after a full restart."
 	var sites []*snapshot.Site
-	for _, site := range sitesUsing(s, p) {
+	for _, site := range p.Sites {
 		if site.Nginx.Cred == nil {
 			continue
 		}

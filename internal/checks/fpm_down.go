@@ -32,7 +32,7 @@ var fpmDown = Check{
 					continue // stale-socket reports it with the left-over file
 				}
 				seen[p] = true
-				sites := sitesUsing(s, p)
+				sites := p.Sites
 				ev := []report.Evidence{directiveEvidence(t.Directive)}
 				if p.Setting != nil {
 					ev = append(ev, settingEvidence(p.Setting))
