@@ -110,6 +110,13 @@ func readProcesses(ctx context.Context, procRoot string) ([]Process, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		// comm is the executable's name and survives the title rewrites
+		// both servers do: reading it (16 bytes) first spares the full
+		// command line of every other process on the host.
+		comm, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pr.PID), "comm"))
+		if err != nil || !serverComm(string(comm)) {
+			continue
+		}
 		args, err := pr.CmdLine()
 		if err != nil || len(args) == 0 {
 			continue // exited meanwhile, or a kernel thread
@@ -163,4 +170,10 @@ func readIDs(path string, p *Process) error {
 		}
 	}
 	return nil
+}
+
+// serverComm reports whether a process's comm can be nginx's or php-fpm's
+// (nginx; php-fpm, php-fpm8.2, php-fpm7.4, …).
+func serverComm(comm string) bool {
+	return strings.HasPrefix(comm, "nginx") || strings.HasPrefix(comm, "php")
 }
