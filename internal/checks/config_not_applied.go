@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/host"
-	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
 )
@@ -30,7 +29,7 @@ var configNotApplied = Check{
 			if f.Master == nil || f.Config == nil {
 				continue
 			}
-			loaded, how := fpmLoadedAt(s, f)
+			loaded, how := s.ConfigLoadedAt(f)
 			if newer := newerFiles(s, f.Config.Files, loaded); len(newer) > 0 {
 				ev := []report.Evidence{fact("php-fpm master pid %d %s %s", f.Master.PID, how, loaded.Format(time.DateTime))}
 				for _, fi := range newer {
@@ -59,7 +58,7 @@ var configNotApplied = Check{
 			for _, file := range n.Config.Files {
 				paths = append(paths, file.Path)
 			}
-			loaded, how := nginxLoadedAt(n)
+			loaded, how := n.ConfigLoadedAt()
 			if newer := newerFiles(s, paths, loaded); len(newer) > 0 {
 				ev := []report.Evidence{fact("nginx master pid %d %s %s", n.Master.PID, how, loaded.Format(time.DateTime))}
 				for _, fi := range newer {
@@ -132,40 +131,4 @@ func socketDrift(s *snapshot.Snapshot, p *snapshot.Pool) (report.Finding, bool) 
 		Evidence: ev,
 		Fix:      &report.Fix{Summary: "restart php-fpm (systemctl restart, not reload) so it recreates " + p.Listen.Path},
 	}, true
-}
-
-// nginxLoadedAt is when the running nginx last read its config: a reload
-// keeps the master (and its start time) but replaces every worker, and
-// nginx starts workers at no other time but a crash. So the oldest running
-// worker started at the last reload or later.
-func nginxLoadedAt(n *snapshot.Nginx) (time.Time, string) {
-	loaded, how := n.Master.Start, "started"
-	var oldest time.Time
-	for _, w := range n.Workers {
-		if oldest.IsZero() || w.Start.Before(oldest) {
-			oldest = w.Start
-		}
-	}
-	if oldest.After(loaded) {
-		loaded, how = oldest, "last (re)loaded its config (its oldest worker started)"
-	}
-	return loaded, how
-}
-
-// fpmLoadedAt is when the running php-fpm last read its config: a reload
-// (SIGUSR2) re-executes the master in place, keeping its pid and start
-// time, but php-fpm logs "ready to handle connections" at every start and
-// reload; the last such line in its own log says when.
-func fpmLoadedAt(s *snapshot.Snapshot, f *snapshot.FPM) (time.Time, string) {
-	loaded, how := f.Master.Start, "started"
-	if s.Logs == nil {
-		return loaded, how
-	}
-	own := f.Config.Global.Path("error_log")
-	for _, e := range s.Logs.Events {
-		if e.Kind == logscan.KindReady && e.File == own && e.Time.After(loaded) {
-			loaded, how = e.Time, "last loaded its config (\"ready to handle connections\" in its log)"
-		}
-	}
-	return loaded, how
 }

@@ -29,10 +29,6 @@ var workerOOM = Check{
 				killed[e.Child] = e
 			}
 		}
-		fpmLogRead := false
-		for _, lf := range s.Logs.Files {
-			fpmLogRead = fpmLogRead || (lf.Source == logscan.SourceFPM && lf.Err == nil && lf.Stats.Files > 0)
-		}
 		byPool := map[string][]logscan.Entry{}
 		var poolOrder []string
 		oomed := map[int]bool{}
@@ -77,7 +73,7 @@ var workerOOM = Check{
 			}
 			out = append(out, f)
 		}
-		if !fpmLogRead && len(unattributed) > 0 {
+		if !s.Logs.FPMRead() && len(unattributed) > 0 {
 			out = append(out, report.Finding{
 				Severity: report.Warning,
 				Live:     true,

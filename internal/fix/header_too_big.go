@@ -241,15 +241,6 @@ func nginxLogsStale(n *snapshot.Nginx, f report.Finding) (bool, time.Time) {
 	if f.Logs == nil || f.Logs.Last.IsZero() || n.Master == nil {
 		return false, time.Time{}
 	}
-	loaded := n.Master.Start
-	var oldest time.Time
-	for _, w := range n.Workers {
-		if oldest.IsZero() || w.Start.Before(oldest) {
-			oldest = w.Start
-		}
-	}
-	if oldest.After(loaded) {
-		loaded = oldest
-	}
+	loaded, _ := n.ConfigLoadedAt()
 	return f.Logs.Last.Before(loaded.Truncate(time.Second)), loaded
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
 	"github.com/fpmdoctor/fpmdoctor/internal/tune"
@@ -247,15 +246,7 @@ func fpmLogsStale(s *snapshot.Snapshot, fp *snapshot.FPM, f report.Finding) (boo
 	if f.Logs == nil || f.Logs.Last.IsZero() || fp.Master == nil {
 		return false, time.Time{}
 	}
-	loaded := fp.Master.Start
-	if s.Logs != nil && fp.Config != nil {
-		own := fp.Config.Global.Path("error_log")
-		for _, e := range s.Logs.Events {
-			if e.Kind == logscan.KindReady && e.File == own && e.Time.After(loaded) {
-				loaded = e.Time
-			}
-		}
-	}
+	loaded, _ := s.ConfigLoadedAt(fp)
 	return f.Logs.Last.Before(loaded.Truncate(time.Second)), loaded
 }
 

@@ -102,7 +102,7 @@ func gatherLogs(ctx context.Context, s *Snapshot, opts Options) {
 	// The kernel log only says who killed a worker with SIGKILL (the OOM
 	// killer or not): read it when php-fpm logged such a death, or when
 	// php-fpm's own log could not be read and deaths would go unseen.
-	if s.Live && (sigkilled(logs) || !fpmLogRead(logs)) {
+	if s.Live && (sigkilled(logs) || !logs.FPMRead()) {
 		kernelLog(ctx, s, logs, &mu)
 	}
 	sort.Slice(logs.Files, func(i, j int) bool { return logs.Files[i].Path < logs.Files[j].Path })
@@ -367,16 +367,6 @@ func joinHostPort(h string, port int) string { return net.JoinHostPort(h, strcon
 func sigkilled(logs *Logs) bool {
 	for _, e := range logs.Events {
 		if e.Kind == logscan.KindChildExitedSignal && e.Signal == 9 {
-			return true
-		}
-	}
-	return false
-}
-
-// fpmLogRead reports whether some php-fpm log was read.
-func fpmLogRead(logs *Logs) bool {
-	for _, lf := range logs.Files {
-		if lf.Source == logscan.SourceFPM && lf.Err == nil && lf.Stats.Files > 0 {
 			return true
 		}
 	}
