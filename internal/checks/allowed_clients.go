@@ -2,9 +2,9 @@ package checks
 
 import (
 	"fmt"
-	"net"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
+	"github.com/fpmdoctor/fpmdoctor/internal/host"
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
@@ -38,11 +38,11 @@ var allowedClients = Check{
 					if !t.Pool.Listen.Covers(ip, t.Port) {
 						continue
 					}
-					src, how := sourceAddress(s, ip)
+					src, how := host.SourceAddress(s.Host, ip)
 					if src == nil {
 						continue
 					}
-					if ac.AllowsClient(clientAsSeen(t.Pool.Listen, src)) {
+					if ac.AllowsClient(t.Pool.Listen.Peer(src)) {
 						continue
 					}
 					ev := []report.Evidence{directiveEvidence(t.Directive), settingEvidence(st), fact("nginx connects to %s from %s (%s)", ip, src, how)}
@@ -64,31 +64,4 @@ var allowedClients = Check{
 		}
 		return out
 	},
-}
-
-// sourceAddress is the address the kernel picks to reach dst: the same
-// loopback address for loopback, else the route's source (a UDP "connect"
-// sends nothing but asks the kernel).
-func sourceAddress(s *snapshot.Snapshot, dst net.IP) (net.IP, string) {
-	if dst.IsLoopback() {
-		return dst, "a loopback connection comes from the address it goes to"
-	}
-	if !s.Live {
-		return nil, ""
-	}
-	c, err := net.Dial("udp", net.JoinHostPort(dst.String(), "9"))
-	if err != nil {
-		return nil, ""
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).IP, "the kernel's route to it"
-}
-
-// clientAsSeen: a pool listening dual-stack on [::] sees IPv4 clients as
-// IPv4-mapped IPv6 addresses.
-func clientAsSeen(a fpmconf.Address, ip net.IP) net.IP {
-	if ip4 := ip.To4(); ip4 != nil && (a.Wildcard || (a.IP != nil && a.IP.To4() == nil)) {
-		return ip4.To16()
-	}
-	return ip
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
+	"github.com/fpmdoctor/fpmdoctor/internal/host"
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 )
@@ -37,7 +38,7 @@ var allowedClients = Remedy{
 				continue
 			}
 			for _, ip := range t.IPs {
-				if s := sourceAddress(p.S.Live, ip); s != nil && !ac.AllowsClient(asSeen(pl.Listen, s)) {
+				if s, _ := host.SourceAddress(p.S.Host, ip); s != nil && !ac.AllowsClient(pl.Listen.Peer(s)) {
 					src = s
 					break
 				}
@@ -63,28 +64,4 @@ var allowedClients = Remedy{
 			Checks:  append(poolChecks(pl), noWorse(otherPools(pl))...),
 		}, nil
 	},
-}
-
-// sourceAddress is the address the kernel picks to reach dst (as the
-// check computes it).
-func sourceAddress(live bool, dst net.IP) net.IP {
-	if dst.IsLoopback() {
-		return dst
-	}
-	if !live {
-		return nil
-	}
-	c, err := net.Dial("udp", net.JoinHostPort(dst.String(), "9"))
-	if err != nil {
-		return nil
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).IP
-}
-
-func asSeen(a fpmconf.Address, ip net.IP) net.IP {
-	if ip4 := ip.To4(); ip4 != nil && (a.Wildcard || (a.IP != nil && a.IP.To4() == nil)) {
-		return ip4.To16()
-	}
-	return ip
 }

@@ -131,3 +131,20 @@ func TestIsSecretKey(t *testing.T) {
 		}
 	}
 }
+
+func TestPeerIsMappedOnDualStackListens(t *testing.T) {
+	v4 := net.ParseIP("127.0.0.1").To4()
+	for _, c := range []struct {
+		listen string
+		mapped bool
+	}{{"9000", true}, {"[::]:9000", true}, {"127.0.0.1:9000", false}, {"0.0.0.0:9000", false}} {
+		a, err := ParseListen(c.listen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := a.Peer(v4)
+		if (len(got) == net.IPv6len) != c.mapped || !got.Equal(v4) {
+			t.Errorf("listen %s: peer %v (len %d), want mapped=%v", c.listen, got, len(got), c.mapped)
+		}
+	}
+}
