@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fpmdoctor/fpmdoctor/internal/discover"
 	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
@@ -221,14 +222,11 @@ func siteNames(sites []*snapshot.Site) string {
 	return strings.Join(names, ", ")
 }
 
-// serviceName guesses the unit or command that runs a php-fpm config, for
-// fix summaries.
+// fpmStartCommand is the command that starts a php-fpm config, for fix
+// summaries.
 func fpmStartCommand(f *snapshot.FPM) string {
-	if strings.HasPrefix(f.Conf, "/etc/php/") {
-		parts := strings.Split(f.Conf, "/")
-		if len(parts) > 3 {
-			return "systemctl start php" + parts[3] + "-fpm (or: " + binOr(f, "php-fpm") + " --fpm-config " + f.Conf + ")"
-		}
+	if v := discover.DebianPHPVersion(f.Conf); v != "" {
+		return "systemctl start php" + v + "-fpm (or: " + binOr(f, "php-fpm") + " --fpm-config " + f.Conf + ")"
 	}
 	if f.Conf == "/etc/php-fpm.conf" {
 		return "systemctl start php-fpm"

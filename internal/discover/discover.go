@@ -9,7 +9,6 @@ import (
 	"context"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -200,13 +199,39 @@ func fpmPrefix(f *FPM) string {
 	return ""
 }
 
-var debianFPMConf = regexp.MustCompile(`^/etc/php/([0-9]+\.[0-9]+)/fpm/`)
+// DebianPHPVersion is the PHP version of a Debian/Ubuntu php-fpm config
+// path (/etc/php/8.2/fpm/… → "8.2"), which names its binary
+// (php-fpm8.2) and its unit (php8.2-fpm); "" for other layouts.
+func DebianPHPVersion(conf string) string {
+	rest, ok := strings.CutPrefix(conf, "/etc/php/")
+	if !ok {
+		return ""
+	}
+	v, rest, ok := strings.Cut(rest, "/")
+	if !ok || !strings.HasPrefix(rest, "fpm/") {
+		return ""
+	}
+	major, minor, ok := strings.Cut(v, ".")
+	if !ok || !allDigits(major) || !allDigits(minor) {
+		return ""
+	}
+	return v
+}
+
+func allDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // FPMBinaryFor guesses the php-fpm binary that reads conf when no master
 // runs: Debian's versioned binaries, else the one php-fpm on the host.
 func FPMBinaryFor(h host.Host, conf string) string {
-	if m := debianFPMConf.FindStringSubmatch(conf); m != nil {
-		if b := "/usr/sbin/php-fpm" + m[1]; host.Exists(h, b) {
+	if v := DebianPHPVersion(conf); v != "" {
+		if b := "/usr/sbin/php-fpm" + v; host.Exists(h, b) {
 			return b
 		}
 	}

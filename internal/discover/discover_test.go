@@ -103,3 +103,20 @@ func TestForkedChildIsNotAMaster(t *testing.T) {
 		t.Fatalf("workers = %+v, want only pid 101 (the fresh child has no worker title yet)", res.FPM[0].Workers)
 	}
 }
+
+func TestDebianPHPVersion(t *testing.T) {
+	for conf, want := range map[string]string{
+		"/etc/php/8.2/fpm/php-fpm.conf":    "8.2",
+		"/etc/php/7.4/fpm/pool.d/www.conf": "7.4",
+		"/etc/php/8.2/cli/php.ini":         "",
+		"/etc/php/foo.conf":                "",
+		"/etc/php-fpm.conf":                "",
+		"/etc/php/8/fpm/php-fpm.conf":      "",
+		"/usr/local/etc/php-fpm.conf":      "",
+		"/etc/php/8.x/fpm/php-fpm.conf":    "",
+	} {
+		if got := discover.DebianPHPVersion(conf); got != want {
+			t.Errorf("DebianPHPVersion(%q) = %q, want %q", conf, got, want)
+		}
+	}
+}

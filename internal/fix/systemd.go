@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/discover"
 )
 
 // systemdRuns reports whether PID 1 is systemd: only then are services
@@ -17,8 +18,6 @@ func systemdRuns() bool {
 	b, err := os.ReadFile("/proc/1/comm")
 	return err == nil && strings.TrimSpace(string(b)) == "systemd"
 }
-
-var debianFPM = regexp.MustCompile(`^/etc/php/([0-9]+\.[0-9]+)/fpm/`)
 
 // systemdUnit names the unit that runs (or would run) a service, "" when
 // systemd is not PID 1 or has no such unit (then signals are used).
@@ -40,8 +39,8 @@ func systemdUnit(ctx context.Context, sv *Service) string {
 	}
 	// Not running: the distribution's unit for this config, if installed.
 	var cands []string
-	if m := debianFPM.FindStringSubmatch(sv.Conf); m != nil {
-		cands = append(cands, "php"+m[1]+"-fpm.service")
+	if v := discover.DebianPHPVersion(sv.Conf); v != "" {
+		cands = append(cands, "php"+v+"-fpm.service")
 	}
 	if sv.Kind == "php-fpm" {
 		cands = append(cands, "php-fpm.service")
