@@ -33,12 +33,7 @@ var fpmDown = Check{
 				}
 				seen[p] = true
 				sites := p.Sites
-				ev := []report.Evidence{directiveEvidence(t.Directive)}
-				if p.Setting != nil {
-					ev = append(ev, settingEvidence(p.Setting))
-				} else {
-					ev = append(ev, poolHeaderEvidence(p))
-				}
+				ev := []report.Evidence{directiveEvidence(t.Directive), settingEvidenceOrHeader(p)}
 				ev = append(ev, fact("no php-fpm master process runs with %s (checked every process in /proc)", p.FPM.Conf))
 				if p.Listen.Network == "unix" {
 					ev = append(ev, fact("%s does not exist, so nginx logs connect() ... failed (2: No such file or directory)", p.Listen.Path))

@@ -1,9 +1,7 @@
 package checks_test
 
 import (
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,12 +30,7 @@ func TestPoolExhaustedUnderLoadRealServers(t *testing.T) {
 		t.Fatalf("no 504 under load: %v", counts)
 	}
 	// php-fpm's maintenance runs once a second: wait for its warning.
-	if err := lab.WaitFor(func() bool {
-		b, _ := os.ReadFile(l.Path("log/php-fpm.log"))
-		return strings.Contains(string(b), "server reached pm.max_children")
-	}, 3*time.Second); err != nil {
-		t.Fatal("php-fpm never logged reaching pm.max_children")
-	}
+	l.WaitForLog("log/php-fpm.log", "server reached pm.max_children", 1)
 	r := diagnose(t, l)
 	first(t, r, "pool-exhausted")
 	f := finding(t, r, "pool-exhausted", report.Error)
@@ -112,12 +105,7 @@ func TestWorkerCrashRealServers(t *testing.T) {
 	}
 	// The master logs each exit when it reaps the child, just after nginx
 	// has answered.
-	if err := lab.WaitFor(func() bool {
-		b, _ := os.ReadFile(l.Path("log/php-fpm.log"))
-		return strings.Count(string(b), "exited on signal 11") == 3
-	}, 5*time.Second); err != nil {
-		t.Fatal("php-fpm did not log three SIGSEGV exits")
-	}
+	l.WaitForLog("log/php-fpm.log", "exited on signal 11", 3)
 	r := diagnose(t, l)
 	first(t, r, "worker-crash")
 	f := finding(t, r, "worker-crash", report.Error)
@@ -170,9 +158,7 @@ func TestHealthyBusySiteRealServers(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t)
 	l.Start()
-	var wg sync.WaitGroup
 	counts := l.Load("/ok.php", 200, 4, 5*time.Second)
-	wg.Wait()
 	if counts[200] != 200 {
 		t.Fatalf("healthy load: %v", counts)
 	}
@@ -191,12 +177,7 @@ func TestKernelOOMKillRealServers(t *testing.T) {
 	l.MustLimitFPMMemory(96 << 20)
 	l.MustStatus("/alloc.php?limit=-1", 502)
 	// The master reaps the killed worker just after nginx gave up on it.
-	if err := lab.WaitFor(func() bool {
-		b, _ := os.ReadFile(l.Path("log/php-fpm.log"))
-		return strings.Contains(string(b), "exited on signal 9")
-	}, 5*time.Second); err != nil {
-		t.Fatal("php-fpm never logged the SIGKILL of its worker")
-	}
+	l.WaitForLog("log/php-fpm.log", "exited on signal 9", 1)
 	r := diagnose(t, l)
 	f := finding(t, r, "worker-oom", report.Error)
 	evidenceText(t, f, report.KindLog, "Killed process")

@@ -26,7 +26,7 @@ func TestFixRequestTimeoutRealServers(t *testing.T) {
 	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass", "fastcgi_read_timeout 5s;\n        fastcgi_pass")
 	l.Start()
 	l.MustStatus("/sleep.php?s=2", 502)
-	waitLog(t, l, "log/php-fpm.log", "execution timed out")
+	l.WaitForLog("log/php-fpm.log", "execution timed out", 1)
 	r, _ := plan(t, l)
 	automatic(t, r, "request-timeout")
 
@@ -57,7 +57,7 @@ func TestFixHeaderTooBigRealServers(t *testing.T) {
 	l := lab.New(t)
 	l.Start()
 	l.MustStatus("/header.php?n=8000", 502)
-	waitLog(t, l, "log/nginx-error.log", "too big header")
+	l.WaitForLog("log/nginx-error.log", "too big header", 1)
 	r, _ := plan(t, l)
 	automatic(t, r, "header-too-big")
 	if os.Getpagesize() != 4096 {
@@ -89,7 +89,7 @@ func TestFixHeaderTooBigBuffersRealServers(t *testing.T) {
 	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock; # php\n        fastcgi_buffer_size 8k;")
 	l.Start()
 	l.MustStatus("/header.php?n=12000", 502)
-	waitLog(t, l, "log/nginx-error.log", "too big header")
+	l.WaitForLog("log/nginx-error.log", "too big header", 1)
 
 	mustFix(t, l, "header-too-big")
 	l.MustStatus("/header.php?n=12000", 200)
@@ -233,18 +233,6 @@ func TestFixMemoryOvercommitRealServers(t *testing.T) {
 		}
 	}
 	healthy(t, l)
-}
-
-// waitLog waits until a lab log mentions text (servers write their log
-// line just after nginx has answered).
-func waitLog(t *testing.T, l *lab.Lab, rel, text string) {
-	t.Helper()
-	if err := lab.WaitFor(func() bool {
-		b, _ := os.ReadFile(l.Path(rel))
-		return strings.Contains(string(b), text)
-	}, 10*time.Second); err != nil {
-		t.Fatalf("%s never said %q", rel, text)
-	}
 }
 
 // healthyExcept asserts diagnose reports no error but the logged ones of

@@ -278,21 +278,9 @@ func children(pid int) []int {
 		return nil
 	}
 	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		if i := strings.LastIndexByte(s, ')'); i > 0 {
-			if f := strings.Fields(s[i+1:]); len(f) > 2 && f[1] == strconv.Itoa(pid) {
-				out = append(out, child)
-			}
+	for _, st := range allStats() {
+		if st.ppid == pid {
+			out = append(out, st.pid)
 		}
 	}
 	return out
@@ -440,13 +428,50 @@ func stop(pid int, sig syscall.Signal, group bool) {
 }
 
 func zombie(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, ok := readStat(pid)
+	return !ok || st.state == 'Z'
+}
+
+// procStat is what the lab reads from /proc/PID/stat.
+type procStat struct {
+	pid, ppid, pgrp int
+	state           byte
+}
+
+// readStat parses /proc/PID/stat; the command name in parentheses may
+// hold spaces and parentheses, so fields are counted after the last ')'.
+func readStat(pid int) (procStat, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return true
+		return procStat{}, false
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
+	if i < 0 {
+		return procStat{}, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 3 || f[0] == "" {
+		return procStat{}, false
+	}
+	st := procStat{pid: pid, state: f[0][0]}
+	st.ppid, _ = strconv.Atoi(f[1])
+	st.pgrp, _ = strconv.Atoi(f[2])
+	return st, true
+}
+
+// allStats reads every process's stat.
+func allStats() []procStat {
+	var out []procStat
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			if st, ok := readStat(pid); ok {
+				out = append(out, st)
+			}
+		}
+	}
+	return out
 }
 
 func waitFor(cond func() bool, d time.Duration) error {
@@ -593,26 +618,24 @@ func (l *Lab) MustLimitFPMMemory(limit int64) string {
 // groupZombies reports whether every process left in pgid is a zombie
 // (dead, its sockets closed, waiting to be reaped).
 func groupZombies(pgid int) bool {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		// fields after the name: state, ppid, pgrp
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && pid != 0 {
+	for _, st := range allStats() {
+		if st.pgrp == pgid && st.state != 'Z' {
 			return false
 		}
 	}
 	return true
+}
+
+// WaitForLog waits until the lab log rel holds text at least n times, and
+// fails the test after 10 s. Servers write some lines only after nginx has
+// answered (php-fpm logs a worker's death when it reaps the child, its
+// pm.max_children warning at its next once-a-second maintenance).
+func (l *Lab) WaitForLog(rel, text string, n int) {
+	l.t.Helper()
+	if err := waitFor(func() bool {
+		b, _ := os.ReadFile(l.Path(rel))
+		return strings.Count(string(b), text) >= n
+	}, 10*time.Second); err != nil {
+		l.t.Fatalf("%s never said %q %d time(s)", rel, text, n)
+	}
 }
