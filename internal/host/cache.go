@@ -54,6 +54,20 @@ func evalSymlinks(h Host, dir string) (string, error) {
 	return filepath.EvalSymlinks(dir)
 }
 
+// ResolveSocket names a socket the way the kernel reaches it: symlinks in
+// its directory resolved (/var/run → /run) on the live host, so two
+// spellings of one socket compare equal. Offline paths are only cleaned.
+func ResolveSocket(h Host, path string) string {
+	path = filepath.Clean(path)
+	if !h.Live() {
+		return path
+	}
+	if dir, err := evalSymlinks(h, filepath.Dir(path)); err == nil {
+		return filepath.Join(dir, filepath.Base(path))
+	}
+	return path
+}
+
 func (c *cachedHost) Stat(path string) FileInfo {
 	c.mu.Lock()
 	fi, ok := c.stats[path]

@@ -221,13 +221,8 @@ type Blocker struct {
 // use, or nil when the connect is allowed. Symlinks in the path are
 // resolved first (the resolved path is what the kernel walks in the end).
 func ConnectCheck(h Host, socket string, c Cred) (*Blocker, []FileInfo, error) {
-	resolved := socket
-	if h.Live() {
-		if dir, err := evalSymlinks(h, filepath.Dir(socket)); err == nil {
-			resolved = filepath.Join(dir, filepath.Base(socket))
-		}
-	}
-	parts := strings.Split(strings.TrimPrefix(filepath.Clean(resolved), "/"), "/")
+	resolved := ResolveSocket(h, socket)
+	parts := strings.Split(strings.TrimPrefix(resolved, "/"), "/")
 	walked := make([]FileInfo, 0, len(parts)+1) // FileInfo is large: grow it once
 	cur := "/"
 	for i, part := range parts {

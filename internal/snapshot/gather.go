@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -311,7 +310,7 @@ func newListenerIndex(s *Snapshot) *listenerIndex {
 	for i := range s.Listeners {
 		l := &s.Listeners[i]
 		if l.Network == "unix" {
-			idx.unix[resolvePath(s, l.Path)] = l
+			idx.unix[host.ResolveSocket(s.Host, l.Path)] = l
 		} else {
 			idx.tcp = append(idx.tcp, l)
 		}
@@ -320,7 +319,7 @@ func newListenerIndex(s *Snapshot) *listenerIndex {
 }
 
 func (idx *listenerIndex) unixAt(s *Snapshot, path string) *host.Listener {
-	return idx.unix[resolvePath(s, path)]
+	return idx.unix[host.ResolveSocket(s.Host, path)]
 }
 
 func (idx *listenerIndex) tcpAt(ip net.IP, port int) *host.Listener {
@@ -369,30 +368,6 @@ func (idx *listenerIndex) attachPool(s *Snapshot, p *Pool) {
 	}
 }
 
-// resolvePath resolves symlinks in a socket's directory on the live host
-// (/var/run → /run), so two spellings of one socket compare equal.
-func resolvePath(s *Snapshot, p string) string {
-	p = filepath.Clean(p)
-	if !s.Live {
-		return p
-	}
-	dir := filepath.Dir(p)
-	s.resolveMu.Lock()
-	defer s.resolveMu.Unlock()
-	if s.resolved == nil {
-		s.resolved = map[string]string{}
-	}
-	real, ok := s.resolved[dir]
-	if !ok {
-		var err error
-		if real, err = filepath.EvalSymlinks(dir); err != nil {
-			real = dir
-		}
-		s.resolved[dir] = real
-	}
-	return filepath.Join(real, filepath.Base(p))
-}
-
 func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts map[string][]net.IP, idx *listenerIndex, pools *poolIndex) *Target {
 	tg := &Target{Target: t, Directive: d}
 	switch t.Kind {
@@ -401,7 +376,7 @@ func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts map[
 		if s.Live {
 			tg.Listener = idx.unixAt(s, t.Path)
 		}
-		tg.Pool = pools.unix[resolvePath(s, t.Path)]
+		tg.Pool = pools.unix[host.ResolveSocket(s.Host, t.Path)]
 	case nginxconf.TargetTCP:
 		if ip := net.ParseIP(t.Host); ip != nil {
 			tg.IPs = []net.IP{ip}
@@ -441,7 +416,7 @@ func newPoolIndex(s *Snapshot) *poolIndex {
 			}
 			switch p.Listen.Network {
 			case "unix":
-				key := resolvePath(s, p.Listen.Path)
+				key := host.ResolveSocket(s.Host, p.Listen.Path)
 				idx.unix[key] = choosePool(idx.unix[key], p)
 			case "tcp":
 				idx.tcp[p.Listen.Port] = append(idx.tcp[p.Listen.Port], p)

@@ -40,11 +40,6 @@ type Snapshot struct {
 	// Logs is what the logs say in the window (nil before they are read).
 	Logs *Logs
 
-	// resolved caches symlink resolution of socket directories: thousands
-	// of sockets share a handful of directories.
-	resolveMu sync.Mutex
-	resolved  map[string]string
-
 	// Lookups by the keys findings carry; built on first use, after
 	// gathering is done.
 	indexOnce sync.Once
