@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/lab"
 )
 
 // listenRaw makes a listening socket with an exact backlog (net.Listen
@@ -34,7 +36,7 @@ func queueStats(t *testing.T) map[string]Queue {
 	t.Helper()
 	qs, err := QueueStats(context.Background())
 	if errors.Is(err, ErrSockDiag) {
-		t.Skipf("sock_diag not available here: %v", err)
+		lab.Unavailable(t, "sock_diag not available here: "+err.Error())
 	}
 	if err != nil {
 		t.Fatal(err)

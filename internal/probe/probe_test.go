@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/lab"
 )
 
 func TestMain(m *testing.M) {
@@ -314,7 +316,7 @@ func TestBacklogFull(t *testing.T) {
 	if os.Geteuid() == 0 {
 		nobody, err := LookupUser("nobody")
 		if err != nil {
-			t.Skip("no user nobody")
+			lab.Unavailable(t, "no user nobody")
 		}
 		r = Probe(context.Background(), target, Options{Timeout: 2 * time.Second, As: nobody})
 		if r.Verdict != VerdictUnreachable || r.Reason != "backlog-full" || r.AsUser != "nobody" {

@@ -180,7 +180,7 @@ func TestRealWorkerCredentials(t *testing.T) {
 	t.Parallel()
 	www, err := LookupUser(lab.WorkerUser)
 	if err != nil {
-		t.Skipf("no %s user: %v", lab.WorkerUser, err)
+		lab.Unavailable(t, "no "+lab.WorkerUser+" user: "+err.Error())
 	}
 	l, target := newLab(t, "")
 	ctx := context.Background()
