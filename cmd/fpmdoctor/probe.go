@@ -203,11 +203,7 @@ func workerCredentials(ctx context.Context) *probe.Credentials {
 		if p.Role() != host.RoleNginxWorker || p.UID == 0 {
 			continue
 		}
-		c := &probe.Credentials{User: users.UserName(p.UID), UID: uint32(p.UID), GID: uint32(p.GID)}
-		for _, g := range p.Groups {
-			c.Groups = append(c.Groups, uint32(g))
-		}
-		return c
+		return probe.CredentialsOf(users.UserName(p.UID), host.Cred{UID: p.UID, GID: p.GID, Groups: p.Groups})
 	}
 	return nil
 }

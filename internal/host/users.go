@@ -96,6 +96,12 @@ func (u *Users) Lookup(name string) (User, bool) {
 	return usr, ok
 }
 
+// LookupID finds a user by uid.
+func (u *Users) LookupID(uid int) (User, bool) {
+	usr, ok := u.byUID[uid]
+	return usr, ok
+}
+
 // LookupGroup finds a group by name.
 func (u *Users) LookupGroup(name string) (Group, bool) {
 	g, ok := u.groups[name]

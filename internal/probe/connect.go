@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"strconv"
 	"syscall"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/fastcgi"
+	"github.com/fpmdoctor/fpmdoctor/internal/host"
 )
 
 // Credentials are the identity to connect with: nginx's worker user, so a
@@ -28,39 +28,33 @@ type Credentials struct {
 	Groups []uint32 `json:"groups"` // supplementary groups, as initgroups(3) would set them
 }
 
-// LookupUser resolves a user name (or numeric uid) to its uid, primary gid
-// and every group it belongs to.
+// LookupUser resolves a user name (or numeric uid) to the credentials a
+// process switching to it gets: its uid, primary gid and, as initgroups(3)
+// sets them, every group listing it. The same user database as the rest of
+// fpmdoctor (host.Users) answers.
 func LookupUser(name string) (*Credentials, error) {
-	u, err := user.Lookup(name)
+	users, err := host.New("").Users()
 	if err != nil {
-		if _, numErr := strconv.Atoi(name); numErr == nil {
-			u, err = user.LookupId(name)
+		return nil, fmt.Errorf("look up user %q: %w", name, err)
+	}
+	u, ok := users.Lookup(name)
+	if !ok {
+		uid, numErr := strconv.Atoi(name)
+		if u, ok = users.LookupID(uid); numErr != nil || !ok {
+			return nil, fmt.Errorf("look up user %q: no such user in /etc/passwd", name)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("look up user %q: %w", name, err)
-		}
 	}
-	uid, err := strconv.ParseUint(u.Uid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("user %q: uid %q: %w", name, u.Uid, err)
+	return CredentialsOf(u.Name, users.CredFor(u, u.GID)), nil
+}
+
+// CredentialsOf turns a process's credentials into the identity a probe
+// connects with.
+func CredentialsOf(user string, c host.Cred) *Credentials {
+	cr := &Credentials{User: user, UID: uint32(c.UID), GID: uint32(c.GID)}
+	for _, g := range c.Groups {
+		cr.Groups = append(cr.Groups, uint32(g))
 	}
-	gid, err := strconv.ParseUint(u.Gid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("user %q: gid %q: %w", name, u.Gid, err)
-	}
-	c := &Credentials{User: u.Username, UID: uint32(uid), GID: uint32(gid)}
-	ids, err := u.GroupIds()
-	if err != nil {
-		return nil, fmt.Errorf("user %q: groups: %w", name, err)
-	}
-	for _, id := range ids {
-		g, err := strconv.ParseUint(id, 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("user %q: group %q: %w", name, id, err)
-		}
-		c.Groups = append(c.Groups, uint32(g))
-	}
-	return c, nil
+	return cr
 }
 
 // The connect helper is this same binary re-executed with helperEnv set to

@@ -75,11 +75,7 @@ func probeTargets(ctx context.Context, s *Snapshot, opts Options) {
 				}
 				n := j.site.Nginx
 				if root && t.Kind == nginxconf.TargetUnix && n.Cred != nil && n.Cred.UID != 0 {
-					c := &probe.Credentials{User: s.Users.UserName(n.Cred.UID), UID: uint32(n.Cred.UID), GID: uint32(n.Cred.GID)}
-					for _, g := range n.Cred.Groups {
-						c.Groups = append(c.Groups, uint32(g))
-					}
-					po.As = c
+					po.As = probe.CredentialsOf(s.Users.UserName(n.Cred.UID), *n.Cred)
 				}
 				pt, err := probe.ParseTarget(key)
 				if err != nil {
