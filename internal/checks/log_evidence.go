@@ -10,14 +10,21 @@ import (
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
 )
 
-// connectKinds are nginx's connection-level failures and the cause each
-// points at when no current finding explains it (the failure is over).
-var connectKinds = map[logscan.Kind]string{
-	logscan.KindConnectENOENT:        "fpm-down",
-	logscan.KindConnectRefused:       "stale-socket",
-	logscan.KindConnectEACCES:        "socket-permission",
-	logscan.KindNoLiveUpstreams:      "fpm-down",
-	logscan.KindConnectionDisallowed: "allowed-clients",
+// connectCause is the cause an nginx connection-level failure (or
+// php-fpm's dropped connection) points at when no current finding explains
+// it (the failure is over); "" for other kinds.
+func connectCause(k logscan.Kind) string {
+	switch k {
+	case logscan.KindConnectENOENT, logscan.KindNoLiveUpstreams:
+		return "fpm-down"
+	case logscan.KindConnectRefused:
+		return "stale-socket"
+	case logscan.KindConnectEACCES:
+		return "socket-permission"
+	case logscan.KindConnectionDisallowed:
+		return "allowed-clients"
+	}
+	return ""
 }
 
 // applyLogs adds nginx's logged connection failures to the findings about
@@ -47,8 +54,8 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report) {
 		}
 	}
 	for _, g := range s.Logs.Agg.Groups() {
-		cause, ok := connectKinds[g.Kind]
-		if !ok {
+		cause := connectCause(g.Kind)
+		if cause == "" {
 			continue
 		}
 		site := siteByTarget[g.Target]

@@ -8,9 +8,16 @@ import (
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
 )
 
-// crashSignals are the signals a process raises on itself when its code
-// is broken: a bug in PHP, an extension or opcache, not a config problem.
-var crashSignals = map[int]bool{4: true, 6: true, 7: true, 8: true, 11: true}
+// crashSignal: SIGILL, SIGABRT, SIGBUS, SIGFPE and SIGSEGV are what a
+// process raises on itself when its code is broken: a bug in PHP, an
+// extension or opcache, not a config problem.
+func crashSignal(sig int) bool {
+	switch sig {
+	case 4, 6, 7, 8, 11:
+		return true
+	}
+	return false
+}
 
 // workerCrash: php-fpm logged "child N exited on signal 11 (SIGSEGV)" (or
 // SIGBUS, SIGABRT…). The request the worker was serving gets 502 (recv()
@@ -30,7 +37,7 @@ var workerCrash = Check{
 		crashes := map[key][]logscan.Entry{}
 		var order []key
 		for _, e := range eventsOf(s, "", logscan.KindChildExitedSignal) {
-			if !crashSignals[e.Signal] {
+			if !crashSignal(e.Signal) {
 				continue
 			}
 			k := key{e.Pool, e.Signal}

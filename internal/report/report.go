@@ -120,22 +120,27 @@ const (
 	StepApplied
 )
 
-// StepNames are the short labels shown per site in the text report.
-var StepNames = [...]string{
-	StepConfig:     "config",
-	StepService:    "service",
-	StepPass:       "fastcgi_pass",
-	StepListen:     "listen",
-	StepSocket:     "socket",
-	StepPermission: "permission",
-	StepLogs:       "logs",
-	StepLimits:     "limits",
-	StepApplied:    "applied",
-}
-
+// String is the short label shown per site in the text report.
 func (s Step) String() string {
-	if int(s) < len(StepNames) {
-		return StepNames[s]
+	switch s {
+	case StepConfig:
+		return "config"
+	case StepService:
+		return "service"
+	case StepPass:
+		return "fastcgi_pass"
+	case StepListen:
+		return "listen"
+	case StepSocket:
+		return "socket"
+	case StepPermission:
+		return "permission"
+	case StepLogs:
+		return "logs"
+	case StepLimits:
+		return "limits"
+	case StepApplied:
+		return "applied"
 	}
 	return "other"
 }
