@@ -76,10 +76,8 @@ func sentence(s string) string {
 
 // poolIDFor names pool in f as findings do, "" for global problems.
 func poolIDFor(f *snapshot.FPM, name string) string {
-	for _, p := range f.Pools {
-		if strings.EqualFold(p.Name, name) {
-			return p.ID()
-		}
+	if p := f.PoolNamed(name); p != nil {
+		return p.ID()
 	}
 	return ""
 }

@@ -268,7 +268,7 @@ func loadFPM(ctx context.Context, s *Snapshot, d *discover.FPM) *FPM {
 		f.Test = runConfigTest(ctx, f.Binary, "-t", "-y", d.Conf)
 	}
 	for _, p := range cfg.Pools {
-		pool := &Pool{FPM: f, Pool: p, Name: p.Name, Setting: p.Get("listen")}
+		pool := &Pool{FPM: f, Pool: p, Name: p.Name, Setting: p.Get("listen"), id: p.Name + " (" + d.Conf + ")"}
 		pool.Listen, pool.ListenErr = p.Listen()
 		f.Pools = append(f.Pools, pool)
 	}

@@ -261,11 +261,8 @@ func tieToPool(s *Snapshot, e *logscan.Entry, j logJob, byTarget map[string]*Poo
 			e.Pool = p.ID()
 		}
 	case j.fpm != nil && e.Pool != "":
-		for _, p := range j.fpm.Pools {
-			if strings.EqualFold(p.Name, e.Pool) {
-				e.Pool = p.ID()
-				return
-			}
+		if p := j.fpm.PoolNamed(e.Pool); p != nil {
+			e.Pool = p.ID()
 		}
 	}
 }

@@ -7,6 +7,7 @@ package snapshot
 
 import (
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,6 +77,8 @@ type FPM struct {
 
 	byPoolOnce sync.Once
 	byPool     map[string][]host.Process
+	byNameOnce sync.Once
+	byName     map[string]*Pool
 }
 
 // ConfigTest is the result of a server's own config test.
@@ -106,10 +109,31 @@ type Pool struct {
 	Workers  []host.ProcMem // memory.go: measured workers (a sample of at most 32)
 	// Sites are the sites nginx routes to this pool.
 	Sites []*Site
+	id    string
 }
 
 // ID names the pool uniquely across installations: "www (/etc/php/8.2/fpm/php-fpm.conf)".
-func (p *Pool) ID() string { return p.Name + " (" + p.FPM.Conf + ")" }
+func (p *Pool) ID() string {
+	if p.id == "" { // pools built outside Gather (tests)
+		return p.Name + " (" + p.FPM.Conf + ")"
+	}
+	return p.id
+}
+
+// PoolNamed finds a pool by the name php-fpm logs, comparing names as
+// php-fpm does (ASCII case-insensitively). The index is built once: every
+// php-fpm log entry is tied to its pool through it.
+func (f *FPM) PoolNamed(name string) *Pool {
+	f.byNameOnce.Do(func() {
+		f.byName = make(map[string]*Pool, len(f.Pools))
+		for _, p := range f.Pools {
+			if k := strings.ToLower(p.Name); f.byName[k] == nil {
+				f.byName[k] = p
+			}
+		}
+	})
+	return f.byName[strings.ToLower(name)]
+}
 
 // Site is one fastcgi_pass: the PHP site nginx routes through it.
 type Site struct {
