@@ -82,11 +82,12 @@ func failuresNear(s *snapshot.Snapshot, events []logscan.Entry) (int, []logscan.
 	return n, examples
 }
 
-// nginxGroupsFor returns the nginx failure groups of kinds about a pool.
-func nginxGroupsFor(s *snapshot.Snapshot, pool string, kinds ...logscan.Kind) []logscan.Group {
+// poolGroups returns the log groups of kinds about a pool (its ID). Kinds
+// belong to one program each, so they also say whose log it is.
+func poolGroups(s *snapshot.Snapshot, pool string, kinds ...logscan.Kind) []logscan.Group {
 	var out []logscan.Group
 	for _, g := range logGroups(s, kinds...) {
-		if g.Source == logscan.SourceNginx && g.Target == pool {
+		if g.Target == pool {
 			out = append(out, g)
 		}
 	}

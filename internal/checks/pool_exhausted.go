@@ -33,7 +33,7 @@ var poolExhausted = Check{
 				if st := p.Pool.Get("pm.max_children"); st != nil {
 					f.Evidence = append(f.Evidence, settingEvidence(st))
 				}
-				fails := nginxGroupsFor(s, p.ID(), logscan.KindUpstreamTimeout, logscan.KindConnectEAGAIN)
+				fails := poolGroups(s, p.ID(), logscan.KindUpstreamTimeout, logscan.KindConnectEAGAIN)
 				total := 0
 				for _, fg := range fails {
 					total += fg.Count

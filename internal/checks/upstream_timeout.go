@@ -38,11 +38,11 @@ var upstreamTimeout = Check{
 					}
 					break
 				}
-				if len(logGroupsForPool(s, p.ID(), logscan.KindMaxChildren)) > 0 || probedSaturated(p) {
+				if len(poolGroups(s, p.ID(), logscan.KindMaxChildren)) > 0 || probedSaturated(p) {
 					f.Severity = report.Warning
 					f.Detail += " The pool also ran out of workers in this window (pool-exhausted): the timeouts are requests waiting for a free worker."
 				}
-				if slow := logGroupsForPool(s, p.ID(), logscan.KindSlow); len(slow) > 0 {
+				if slow := poolGroups(s, p.ID(), logscan.KindSlow); len(slow) > 0 {
 					f.Evidence = append(f.Evidence, logEvidence(slow[0].Example))
 				}
 			}
@@ -52,15 +52,6 @@ var upstreamTimeout = Check{
 	},
 }
 
-func logGroupsForPool(s *snapshot.Snapshot, pool string, kinds ...logscan.Kind) []logscan.Group {
-	var out []logscan.Group
-	for _, g := range logGroups(s, kinds...) {
-		if g.Target == pool {
-			out = append(out, g)
-		}
-	}
-	return out
-}
 
 // probedSaturated: a probe of the pool found every worker busy.
 func probedSaturated(p *snapshot.Pool) bool {

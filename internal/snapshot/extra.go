@@ -9,4 +9,6 @@ func gatherExtra(ctx context.Context, s *Snapshot, opts Options) {
 	// would add a connection to the queue they measure.
 	gatherMemory(ctx, s)
 	gatherQueues(ctx, s)
+	// Logs (logs.go): tied to the pools and sites found above.
+	gatherLogs(ctx, s, opts)
 }

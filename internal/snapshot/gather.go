@@ -154,7 +154,6 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 	// Facts that later checks need (memory, kernel socket queues, logs)
 	// are gathered below; each lives in its own file of this package.
 	gatherExtra(ctx, s, opts)
-	gatherLogs(ctx, s, opts)
 
 	switch {
 	case !s.Live:
