@@ -52,7 +52,6 @@ var upstreamTimeout = Check{
 	},
 }
 
-
 // probedSaturated: a probe of the pool found every worker busy.
 func probedSaturated(p *snapshot.Pool) bool {
 	for _, site := range p.Sites {
