@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -18,9 +19,18 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// softMemoryLimit keeps fpmdoctor small on a host that may be out of
+// memory already (the very outage it diagnoses): the garbage collector
+// works harder only as the heap nears it, and Go caps that work rather than
+// fail when a huge host needs more. GOMEMLIMIT overrides it.
+const softMemoryLimit = 80 << 20
+
 func main() {
 	if probe.MaybeRunConnectHelper() { // the probe's --as-user child; exits itself
 		return
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(softMemoryLimit)
 	}
 	os.Exit(run(os.Args[1:]))
 }
