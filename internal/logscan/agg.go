@@ -2,6 +2,7 @@ package logscan
 
 import (
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -69,7 +70,8 @@ func (a *Aggregator) Add(e *Entry) {
 	k := GroupKey{Source: e.Source, Kind: e.Kind, Target: target}
 	g := a.groups[k]
 	if g == nil {
-		g = &Group{GroupKey: k, First: e.Time, Last: e.Time, Example: *e}
+		k.Target = strings.Clone(target) // e's text is only borrowed
+		g = &Group{GroupKey: k, First: e.Time, Last: e.Time, Example: e.Clone()}
 		g.urls.cap = 8 * a.topN
 		a.groups[k] = g
 	}
@@ -168,32 +170,40 @@ func (a *Aggregator) Timeline() []Bucket {
 // when full, the least counted key is replaced and the newcomer inherits
 // its count (so counts are upper bounds, exact for keys never evicted).
 type urlCounter struct {
-	cap    int
-	counts map[string]int
+	cap int
+	// Counts are pointers so a known key is counted with a lookup alone:
+	// assigning through a borrowed key would make the map store it.
+	counts map[string]*int
 }
 
 func (u *urlCounter) add(k string) {
 	if u.counts == nil {
-		u.counts = map[string]int{}
+		u.counts = map[string]*int{}
 	}
-	if _, ok := u.counts[k]; ok || len(u.counts) < u.cap {
-		u.counts[k]++
+	if c := u.counts[k]; c != nil {
+		*c++
+		return
+	}
+	if len(u.counts) < u.cap {
+		one := 1
+		u.counts[strings.Clone(k)] = &one
 		return
 	}
 	minK, minC := "", -1
 	for key, c := range u.counts {
-		if minC < 0 || c < minC || (c == minC && key < minK) {
-			minK, minC = key, c
+		if minC < 0 || *c < minC || (*c == minC && key < minK) {
+			minK, minC = key, *c
 		}
 	}
 	delete(u.counts, minK)
-	u.counts[k] = minC + 1
+	n := minC + 1
+	u.counts[strings.Clone(k)] = &n
 }
 
 func (u *urlCounter) top(n int) []URLCount {
 	out := make([]URLCount, 0, len(u.counts))
 	for k, c := range u.counts {
-		out = append(out, URLCount{URL: k, Count: c})
+		out = append(out, URLCount{URL: k, Count: *c})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Count != out[j].Count {

@@ -3,11 +3,12 @@ package logscan
 import (
 	"strings"
 	"time"
+	"unsafe"
 )
 
-// Entry is one classified logical log entry. All string fields are
-// substrings of Raw, so an Entry costs one allocation and may be kept after
-// the callback returns.
+// Entry is one classified logical log entry. Its text fields are substrings
+// of Raw or constants. An entry handed to a Func may point into a reused
+// read buffer: Clone it to keep it.
 type Entry struct {
 	Source Source
 	Kind   Kind
@@ -107,4 +108,41 @@ func (e *Entry) requestLine() string { return e.Request }
 // answered the client with 502 or 504.
 func (e *Entry) IsFailure() bool {
 	return e.Source == SourceNginx && (e.Status == 502 || e.Status == 504)
+}
+
+// Clone returns a copy of e that owns its text: Raw is copied once and
+// every field that points into the old Raw is re-pointed into the copy.
+// Fields pointing elsewhere (constants, File) are immutable already.
+func (e *Entry) Clone() Entry {
+	c := *e
+	if e.Raw == "" {
+		return c
+	}
+	c.Raw = strings.Clone(e.Raw)
+	base := uintptr(unsafe.Pointer(unsafe.StringData(e.Raw)))
+	end := base + uintptr(len(e.Raw))
+	rebase := func(f *string) {
+		if *f == "" {
+			return
+		}
+		p := uintptr(unsafe.Pointer(unsafe.StringData(*f)))
+		if p >= base && p < end {
+			off := int(p - base)
+			*f = c.Raw[off : off+len(*f)]
+		} else {
+			*f = strings.Clone(*f)
+		}
+	}
+	for _, f := range c.textFields() {
+		rebase(f)
+	}
+	return c
+}
+
+// textFields lists the string fields that may come from the log text.
+// Source, Kind and TargetKind are always constants.
+func (e *Entry) textFields() []*string {
+	return []*string{&e.Level, &e.Message, &e.ErrText, &e.Action, &e.Client, &e.Server, &e.Request,
+		&e.Upstream, &e.Host, &e.Referrer, &e.Target, &e.ConfFile, &e.Pool, &e.SignalName, &e.Script,
+		&e.Address, &e.Process, &e.Unit, &e.File}
 }

@@ -206,6 +206,7 @@ func scanChunk(ctx context.Context, c *chunk, name string, opt Options, ents []E
 	var st Stats
 	sc := newScanner(name, true, opt, nil, &st)
 	sc.sink = &res.entries
+	sc.src, sc.srcOff = c.data, c.off
 	lr := newBytesLineReader(c.data, c.off, opt.MaxEntry)
 	lr.skipping = c.midLine
 	res.err = sc.run(ctx, lr)

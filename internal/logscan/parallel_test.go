@@ -38,7 +38,7 @@ func TestParallelMatchesSequential(t *testing.T) {
 		var sst, pst Stats
 		opt := Options{Format: FormatNginx, Location: time.UTC, Window: w}.withDefaults()
 		collect := func(dst *[]Entry) Func {
-			return func(e *Entry) error { *dst = append(*dst, *e); return nil }
+			return func(e *Entry) error { *dst = append(*dst, e.Clone()); return nil }
 		}
 		fh, _ := os.Open(path)
 		sc := newScanner(path, true, opt, collect(&seq), &sst)

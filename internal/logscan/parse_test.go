@@ -13,7 +13,7 @@ func scanAll(t *testing.T, path string, opt Options) ([]Entry, Stats) {
 	t.Helper()
 	var out []Entry
 	st, err := Scan(context.Background(), path, opt, func(e *Entry) error {
-		out = append(out, *e)
+		out = append(out, e.Clone())
 		return nil
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Format selects the parser for a stream.
@@ -99,8 +100,10 @@ func (s *Stats) add(o Stats) {
 // ErrStop may be returned by a callback to end a scan early without error.
 var ErrStop = errors.New("logscan: stop")
 
-// Func receives each entry. The *Entry is reused for the next call: copy
-// the value (*e) to keep it; its strings stay valid.
+// Func receives each entry. The entry and its strings are only valid until
+// fn returns: they may point into a read buffer that the scan reuses, the
+// way bufio.Scanner.Bytes does, because copying every entry cost more than
+// classifying it. Keep an entry with e.Clone().
 type Func func(e *Entry) error
 
 // seekMinSize: below this a plain file is read from the start; a seek
@@ -259,17 +262,25 @@ type scanner struct {
 	hasS   bool
 	hasU   bool
 
-	pend      []byte // the pending nginx entry, capped at MaxEntry
-	pendOn    bool
-	pendCut   bool
-	pendOff   int64
-	pendLine  int64
-	pendTime  int64
-	lastTime  time.Time // for lines without their own time
-	lineKnown bool
-	cur       Entry
-	done      bool
-	arena     stringArena
+	pend   []byte // the pending nginx entry, capped at MaxEntry
+	pendOn bool
+	// When the lines come from one in-memory chunk (src), a pending entry
+	// that lies there verbatim (continuation lines joined by a bare "\n",
+	// nothing cut) is kept as src[pendStart:pendEnd] and never copied.
+	src        []byte
+	srcOff     int64 // stream offset of src[0]
+	pendDirect bool
+	pendStart  int
+	pendEnd    int
+	pendCut    bool
+	pendOff    int64
+	pendLine   int64
+	pendTime   int64
+	lastTime   time.Time // for lines without their own time
+	lineKnown  bool
+	cur        Entry
+	done       bool
+	arena      stringArena
 	// sink, when set, receives entries instead of fn: nginx entries are
 	// parsed straight into their slot, saving a copy of the large Entry.
 	sink *[]Entry
@@ -396,6 +407,15 @@ func (sc *scanner) run(ctx context.Context, lr *lineReader) error {
 func (sc *scanner) nginxLine(line []byte, off, ln int64, cut bool) error {
 	if !isNginxHead(line) {
 		if sc.pendOn {
+			if sc.pendDirect {
+				start := int(off - sc.srcOff)
+				if start == sc.pendEnd+1 && !cut && start+len(line)-sc.pendStart <= sc.opt.MaxEntry {
+					sc.pendEnd = start + len(line)
+					return nil
+				}
+				sc.pend = append(sc.pend[:0], sc.src[sc.pendStart:sc.pendEnd]...)
+				sc.pendDirect = false
+			}
 			room := sc.opt.MaxEntry - len(sc.pend) - 1
 			switch {
 			case room >= len(line) && !cut:
@@ -434,7 +454,13 @@ func (sc *scanner) nginxLine(line []byte, off, ln int64, cut bool) error {
 	if (sc.hasS || sc.hasU) && !sc.opt.All && !nginxMaybeRelevant(line) {
 		return nil
 	}
-	sc.pend = append(sc.pend[:0], line...)
+	if sc.src != nil {
+		sc.pendDirect = true
+		sc.pendStart = int(off - sc.srcOff)
+		sc.pendEnd = sc.pendStart + len(line)
+	} else {
+		sc.pend = append(sc.pend[:0], line...)
+	}
 	sc.pendOn, sc.pendCut = true, cut
 	sc.pendOff, sc.pendLine, sc.pendTime = off, ln, ts
 	return nil
@@ -445,7 +471,17 @@ func (sc *scanner) flush() error {
 		return nil
 	}
 	sc.pendOn = false
-	s := sc.arena.str(sc.pend)
+	var s string
+	switch {
+	case sc.pendDirect:
+		s = unsafe.String(&sc.src[sc.pendStart], sc.pendEnd-sc.pendStart)
+	case sc.sink != nil:
+		// A chunk's entries wait for delivery while pend is reused.
+		s = sc.arena.str(sc.pend)
+	default:
+		// Delivered right away; valid until the next entry (see Func).
+		s = unsafe.String(unsafe.SliceData(sc.pend), len(sc.pend))
+	}
 	e := &sc.cur
 	if sc.sink != nil {
 		*sc.sink = append(*sc.sink, Entry{})

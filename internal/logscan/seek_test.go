@@ -83,7 +83,7 @@ func TestSeekWindow(t *testing.T) {
 	// Brute force: every entry's time, from a full scan.
 	var entries []Entry
 	if _, err := Scan(context.Background(), path, Options{Location: time.UTC}, func(e *Entry) error {
-		entries = append(entries, *e)
+		entries = append(entries, e.Clone())
 		return nil
 	}); err != nil {
 		t.Fatal(err)

@@ -181,9 +181,9 @@ func scanLog(ctx context.Context, s *Snapshot, j logJob, w logscan.Window, byTar
 		s.Logs.Agg.Add(e)
 		switch {
 		case e.Source == logscan.SourceNginx && (e.Status >= 500 || isUpstreamFailure(e.Kind)):
-			s.Logs.Failures = keep(s.Logs.Failures, *e)
+			s.Logs.Failures = keep(s.Logs.Failures, e.Clone())
 		case e.Source != logscan.SourceNginx:
-			s.Logs.Events = keep(s.Logs.Events, *e)
+			s.Logs.Events = keep(s.Logs.Events, e.Clone())
 		}
 		return nil
 	}
@@ -313,7 +313,7 @@ func kernelLog(ctx context.Context, s *Snapshot, logs *Logs, mu *sync.Mutex) {
 		mu.Lock()
 		defer mu.Unlock()
 		logs.Agg.Add(e)
-		logs.Events = keep(logs.Events, *e)
+		logs.Events = keep(logs.Events, e.Clone())
 		return nil
 	}
 	for _, p := range []string{"/var/log/kern.log", "/var/log/messages"} {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
@@ -107,7 +108,7 @@ func maxChildrenEvents(ctx context.Context, s *snapshot.Snapshot, f *snapshot.FP
 	opt := logscan.Options{Format: logscan.FormatFPM, Window: logscan.Window{Since: s.Now.Add(-since)}}
 	_, err := logscan.Scan(ctx, s.Host.Path(file), opt, func(e *logscan.Entry) error {
 		if e.Kind == logscan.KindMaxChildren {
-			counts[e.Pool]++
+			counts[strings.Clone(e.Pool)]++ // e is borrowed: the map must own its key
 		}
 		return nil
 	})
