@@ -175,3 +175,26 @@ func TestBenchTool(t *testing.T) {
 		mode, el.Seconds(), float64(st.BytesRead)/el.Seconds()/1e6, st.Size, st.BytesRead, st.Lines, st.Entries, peakRSS())
 	fmt.Printf("logscan %s kinds: %v\n", mode, kinds)
 }
+
+// BenchmarkParseNginx parses the relevant entries of a generated log, one
+// after the other: the per-entry cost of a full scan without the reading.
+func BenchmarkParseNginx(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "error.log")
+	if err := writeRealisticLog(path, 1<<20, time.Now(), time.Hour); err != nil {
+		b.Fatal(err)
+	}
+	var raws []string
+	if _, err := Scan(context.Background(), path, Options{Format: FormatNginx}, func(e *Entry) error {
+		raws = append(raws, strings.Clone(e.Raw))
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	t := time.Now()
+	b.ResetTimer()
+	var e Entry
+	for i := 0; i < b.N; i++ {
+		e = Entry{}
+		parseNginxAt(raws[i%len(raws)], t, &e)
+	}
+}

@@ -109,3 +109,21 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+// The scanner's fast reading of a head line must always agree with the
+// general one.
+func FuzzMessageStart(f *testing.F) {
+	addSeeds(f, "testdata/nginx_observed.log")
+	f.Add("2000/01/01 00:00:00 []] 0#0: *1 ")
+	f.Add("2026/11/26 19:13:50 [notice] 1#1: *3 x")
+	f.Add("2026/11/26 19:13:50 [warn] 1#1:x: y")
+	f.Add("2026/11/26 19:13:50 [error] " + strings.Repeat("1", 30) + "#" + strings.Repeat("2", 20) + ": *3 x")
+	f.Fuzz(func(t *testing.T, s string) {
+		if !isNginxHead(s) {
+			return
+		}
+		if fast, general := lineMessageStart([]byte(s)), nginxMessageStart(s); fast != general {
+			t.Errorf("%q: the scanner reads the message start at %d, the general reading at %d", s, fast, general)
+		}
+	})
+}

@@ -25,8 +25,6 @@ func nginxClock[T string | []byte](b T) (y, mo, d, h, mi, s int, ok bool) {
 	return y, mo, d, h, mi, s, validDate(y, mo, d, h, mi, s)
 }
 
-var nginxLevels = [...]string{"emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"}
-
 // nginxMessageStart returns the offset of the message in a head line (after
 // "[level] pid#tid: " and an optional "*N "), or -1.
 func nginxMessageStart[T string | []byte](b T) int {
@@ -63,13 +61,57 @@ func nginxMessageStart[T string | []byte](b T) int {
 	return i
 }
 
-// nginxMaybeRelevant is the cheap byte test run on every head line: it looks
-// only at the start of the message. Lines it rejects are never parsed.
-func nginxMaybeRelevant(b []byte) bool {
+// lineMessageStart is nginxMessageStart for the scanner's hot path: the
+// level word is matched whole and the "pid#tid: " end is found with a
+// vector search instead of a byte loop. Unusual shapes take the general
+// path, so the answer is always nginxMessageStart's.
+func lineMessageStart(b []byte) int {
+	if len(b) < 32 {
+		return nginxMessageStart(b)
+	}
+	var i int
+	switch string(b[21:27]) {
+	case "error]", "emerg]", "alert]", "debug]":
+		i = 27
+	case "warn] ", "crit] ", "info] ":
+		i = 26
+	case "notice":
+		i = 28
+		if b[27] != ']' {
+			return nginxMessageStart(b)
+		}
+	default:
+		return nginxMessageStart(b)
+	}
+	if b[i] != ' ' {
+		return nginxMessageStart(b)
+	}
+	i++
+	limit := min(len(b)-1, i+48)
+	j := bytes.IndexByte(b[i:limit], ':')
+	if j < 0 || b[i+j+1] != ' ' {
+		return nginxMessageStart(b)
+	}
+	i += j + 2
+	if i < len(b) && b[i] == '*' {
+		k := i + 1
+		for k < len(b) && b[k] >= '0' && b[k] <= '9' {
+			k++
+		}
+		if k < len(b) && b[k] == ' ' {
+			i = k + 1
+		}
+	}
+	return i
+}
+
+// nginxRelevantAt is the cheap byte test run on every head line, given
+// where its message starts (-1: none): it looks only at the start of the
+// message. Lines it rejects are never parsed.
+func nginxRelevantAt(b []byte, i int) bool {
 	if len(b) > 27 && string(b[21:27]) == "emerg]" {
 		return true
 	}
-	i := nginxMessageStart(b)
 	if i < 0 || i >= len(b) {
 		return false
 	}
@@ -127,23 +169,45 @@ func ParseNginx(s string, loc *time.Location) (e Entry, ok bool) {
 
 // parseNginxAt parses s whose head time t the caller already knows.
 func parseNginxAt(s string, t time.Time, e *Entry) bool {
+	return parseNginxHinted(s, t, -1, e)
+}
+
+// parseNginxHinted is parseNginxAt for a caller that already found where
+// the message starts (msg >= 0), as the scanner's relevance test does.
+func parseNginxHinted(s string, t time.Time, msg int, e *Entry) bool {
 	e.Source = SourceNginx
 	e.Raw = s
 	var body string
 	switch {
 	case isNginxHead(s):
 		e.Time = t
-		i := nginxMessageStart(s)
+		i := msg
+		if i < 0 {
+			i = nginxMessageStart(s)
+		}
 		if i < 0 {
 			return false
 		}
-		e.Level = s[21 : 21+strings.IndexByte(s[21:], ']')]
-		hdr := s[22+len(e.Level)+1 : i]
-		pid, _, _ := strings.Cut(hdr, "#")
-		e.PID, _ = atoi(pid)
-		if j := strings.Index(hdr, ": *"); j >= 0 {
-			n, _ := atoi(strings.TrimSpace(hdr[j+3:]))
-			e.Conn = int64(n)
+		end := 21
+		for end < i && s[end] != ']' {
+			end++
+		}
+		e.Level = s[21:end]
+		// "pid#tid: " and an optional "*conn " lie between the level and
+		// the message.
+		if k := end + 2; k < i {
+			if n, next := leadingDigits(s, k, i); next < i && s[next] == '#' {
+				e.PID = int(n)
+			}
+		}
+		if d := i - 1; d > 3 && s[d] == ' ' {
+			for d > 0 && s[d-1] >= '0' && s[d-1] <= '9' {
+				d--
+			}
+			if d < i-1 && s[d-1] == '*' && s[d-2] == ' ' && s[d-3] == ':' {
+				n, _ := leadingDigits(s, d, i-1)
+				e.Conn = n
+			}
 		}
 		body = s[i:]
 	case strings.HasPrefix(s, "nginx: ["):
@@ -156,14 +220,9 @@ func parseNginxAt(s string, t time.Time, e *Entry) bool {
 	default:
 		return false
 	}
-	known := false
-	for _, l := range nginxLevels {
-		if e.Level == l {
-			known = true
-			break
-		}
-	}
-	if !known {
+	switch e.Level {
+	case "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug":
+	default:
 		return false
 	}
 	e.Truncated = len(s) >= nginxMaxLine-1
@@ -184,7 +243,7 @@ func parseNginxBody(body string, e *Entry) {
 		msg = msg[:i]
 	}
 	if strings.HasSuffix(msg, ")") {
-		if i := lastIndex(msg, " ("); i >= 0 {
+		if i := lastOpenParen(msg); i >= 0 {
 			if n, rest, ok := leadingInt(msg[i+2 : len(msg)-1]); ok && strings.HasPrefix(rest, ": ") {
 				e.Errno = n
 				e.ErrText = rest[2:]
@@ -196,6 +255,32 @@ func parseNginxBody(body string, e *Entry) {
 	}
 	e.Message = msg
 	classifyNginx(e)
+}
+
+// leadingDigits reads the decimal number in s[from:to] up to the first
+// non-digit, and where it stopped. More than 18 digits read as 0.
+func leadingDigits(s string, from, to int) (int64, int) {
+	var n int64
+	k := from
+	for ; k < to && s[k] >= '0' && s[k] <= '9'; k++ {
+		n = n*10 + int64(s[k]-'0')
+	}
+	if k-from > 18 {
+		n = 0
+	}
+	return n, k
+}
+
+// lastOpenParen returns the index of the last " (" in msg, or -1. The
+// errno part sits at the end and its text has no parentheses, so the
+// backward walk is short.
+func lastOpenParen(msg string) int {
+	for i := len(msg) - 1; i > 0; i-- {
+		if msg[i] == '(' && msg[i-1] == ' ' {
+			return i - 1
+		}
+	}
+	return -1
 }
 
 // knownAction returns the action msg ends with (" while <action>"), if it
@@ -345,37 +430,41 @@ func splitTailForward(body string, e *Entry) (string, bool) {
 		return msg, true
 	}
 	e.Client, r = r[:j], r[j:]
-	if v, ok := strings.CutPrefix(r, ", server: "); ok {
+	if len(r) >= 10 && r[:10] == ", server: " {
+		v := r[10:]
 		if j := strings.Index(v, ", "); j >= 0 {
 			e.Server, r = v[:j], v[j:]
 		} else {
 			e.Server, r = v, ""
 		}
 	}
+	// The quoted fields, each optional, in nginx's order. Markers are
+	// compared as constants, which the compiler turns into word compares.
 	var sub string
-	ok := true
-	r = quotedField(r, `, request: "`, &e.Request, &ok)
-	r = quotedField(r, `, subrequest: "`, &sub, &ok)
-	r = quotedField(r, `, upstream: "`, &e.Upstream, &ok)
-	r = quotedField(r, `, host: "`, &e.Host, &ok)
-	r = quotedField(r, `, referrer: "`, &e.Referrer, &ok)
-	return msg, ok && r == ""
-}
-
-// quotedField reads the field marker starts r with into dst and returns
-// what follows it; r unchanged if the field is absent. A value without its
-// closing quote clears ok.
-func quotedField(r, marker string, dst *string, ok *bool) string {
-	if !*ok || len(r) < len(marker) || r[:len(marker)] != marker {
-		return r
+	for stage := 0; r != ""; {
+		var dst *string
+		var n int
+		switch {
+		case stage <= 0 && strings.HasPrefix(r, `, request: "`):
+			dst, n, stage = &e.Request, 12, 1
+		case stage <= 1 && strings.HasPrefix(r, `, subrequest: "`):
+			dst, n, stage = &sub, 15, 2
+		case stage <= 2 && strings.HasPrefix(r, `, upstream: "`):
+			dst, n, stage = &e.Upstream, 13, 3
+		case stage <= 3 && strings.HasPrefix(r, `, host: "`):
+			dst, n, stage = &e.Host, 9, 4
+		case stage <= 4 && strings.HasPrefix(r, `, referrer: "`):
+			dst, n, stage = &e.Referrer, 13, 5
+		default:
+			return msg, false
+		}
+		val, rest, ok := quotedValue(r[n:])
+		if !ok {
+			return msg, false
+		}
+		*dst, r = val, rest
 	}
-	val, rest, good := quotedValue(r[len(marker):])
-	if !good {
-		*ok = false
-		return r
-	}
-	*dst = val
-	return rest
+	return msg, true
 }
 
 // quotedValue splits `value", next...` at the quote that is followed by the
@@ -389,12 +478,30 @@ func quotedValue(v string) (val, rest string, ok bool) {
 		}
 		k += from
 		after := v[k+1:]
-		if after == "" || strings.HasPrefix(after, `, upstream: "`) || strings.HasPrefix(after, `, host: "`) ||
-			strings.HasPrefix(after, `, referrer: "`) || strings.HasPrefix(after, `, subrequest: "`) {
+		if after == "" || isFieldAfterQuote(after) {
 			return v[:k], after, true
 		}
 		from = k + 1
 	}
+}
+
+// isFieldAfterQuote reports whether s starts with the marker of a quoted
+// field that may follow another quoted one.
+func isFieldAfterQuote(s string) bool {
+	if len(s) < 9 || s[0] != ',' || s[1] != ' ' {
+		return false
+	}
+	switch s[2] {
+	case 'u':
+		return strings.HasPrefix(s, `, upstream: "`)
+	case 'h':
+		return strings.HasPrefix(s, `, host: "`)
+	case 'r':
+		return strings.HasPrefix(s, `, referrer: "`)
+	case 's':
+		return strings.HasPrefix(s, `, subrequest: "`)
+	}
+	return false
 }
 
 // lastIndex is strings.LastIndex for short patterns, scanning back for the
@@ -416,66 +523,24 @@ func lastIndex(s, sub string) int {
 // numbers decide, never texts: musl and glibc word them differently.
 func classifyNginx(e *Entry) {
 	m := e.Message
-	upstreamSide := e.Upstream != "" || strings.Contains(e.Action, "upstream")
 	afterHeader := e.Action == "reading upstream"
-	peer := ""
-	switch {
-	case strings.HasPrefix(m, "connect() ") && upstreamSide:
-		if v, ok := strings.CutPrefix(m, "connect() to "); ok {
-			peer = strings.TrimSuffix(v, " failed")
-		}
-		switch e.Errno {
-		case 2:
-			e.Kind = KindConnectENOENT
-		case 13:
-			e.Kind = KindConnectEACCES
-		case 111:
-			e.Kind = KindConnectRefused
-		case 11:
-			e.Kind = KindConnectEAGAIN
-		default:
-			e.Kind = KindConnectFailed
-		}
-	case (strings.HasPrefix(m, "recv() failed") || strings.HasPrefix(m, "readv() failed")) && upstreamSide:
-		e.Kind = KindRecvFailed
-		if e.Errno == 104 {
-			e.Kind = KindRecvReset
-		}
-	case (strings.HasPrefix(m, "writev() failed") || strings.HasPrefix(m, "send() failed")) && strings.Contains(e.Action, "to upstream"):
-		e.Kind = KindSendFailed
-	case strings.HasPrefix(m, "upstream timed out"):
-		e.Kind = KindUpstreamTimeout
-	case strings.HasPrefix(m, "upstream prematurely closed"):
-		e.Kind = KindPrematureClose
-	case strings.HasPrefix(m, "upstream sent too big header"):
-		e.Kind = KindTooBigHeader
-	case strings.HasPrefix(m, "upstream sent "):
-		e.Kind = KindInvalidResponse
-	case strings.HasPrefix(m, "upstream server temporarily disabled"):
-		e.Kind = KindUpstreamDisabled
-	case strings.HasPrefix(m, "no live upstreams"):
-		e.Kind = KindNoLiveUpstreams
-	case strings.HasPrefix(m, "FastCGI sent in stderr"):
-		e.Kind = classifyPHPOutput(m, e)
-	case strings.HasPrefix(m, "host not found in upstream "):
-		e.Kind = KindHostNotFound
-		peer = confLocation(e)
-	case strings.HasPrefix(m, "no resolver defined to resolve "):
-		e.Kind = KindResolveFailed
-		peer = strings.TrimPrefix(m, "no resolver defined to resolve ")
-	case strings.Contains(m, " could not be resolved"):
-		e.Kind = KindResolveFailed
-		peer, _, _ = strings.Cut(m, " ")
-	case strings.Contains(m, ` in upstream "`) || strings.HasPrefix(m, "no path in the unix domain socket"):
-		e.Kind = KindConfigError
-		peer = confLocation(e)
-		if e.ConfFile == "" {
-			e.Status = 500 // per-request address error (fastcgi_pass with variables)
-		}
-	case e.Level == "emerg":
-		e.Kind = KindEmerg
-		if confLocation(e); e.ConfFile != "" {
+	peer, matched := classifyNginxPrefix(m, e)
+	if !matched {
+		switch {
+		case strings.Contains(m, " could not be resolved"):
+			e.Kind = KindResolveFailed
+			peer, _, _ = strings.Cut(m, " ")
+		case strings.Contains(m, ` in upstream "`) || strings.HasPrefix(m, "no path in the unix domain socket"):
 			e.Kind = KindConfigError
+			peer = confLocation(e)
+			if e.ConfFile == "" {
+				e.Status = 500 // per-request address error (fastcgi_pass with variables)
+			}
+		case e.Level == "emerg":
+			e.Kind = KindEmerg
+			if confLocation(e); e.ConfFile != "" {
+				e.Kind = KindConfigError
+			}
 		}
 	}
 	if e.Status == 0 && !afterHeader {
@@ -493,24 +558,85 @@ func classifyNginx(e *Entry) {
 	}
 }
 
-// confLocation strips " in FILE:LINE" from the message into ConfFile and
-// ConfLine and returns the quoted upstream name, if any.
-func confLocation(e *Entry) string {
-	m := e.Message
-	if i := strings.LastIndex(m, " in "); i >= 0 {
-		if file, line, ok := cutSuffixInt(m[i+4:], ":"); ok && file != "" {
-			e.ConfFile, e.ConfLine = file, line
-			e.Message = m[:i]
-			m = m[:i]
+// classifyNginxPrefix classifies the messages recognized by how they
+// start, dispatching on the first byte since it runs for every relevant
+// entry. It returns the peer named in the message, and false when no
+// prefix rule applies.
+func classifyNginxPrefix(m string, e *Entry) (peer string, matched bool) {
+	if m == "" {
+		return "", false
+	}
+	upstreamSide := func() bool { return e.Upstream != "" || strings.Contains(e.Action, "upstream") }
+	switch m[0] {
+	case 'c':
+		if strings.HasPrefix(m, "connect() ") && upstreamSide() {
+			if v, ok := strings.CutPrefix(m, "connect() to "); ok {
+				peer = strings.TrimSuffix(v, " failed")
+			}
+			switch e.Errno {
+			case 2:
+				e.Kind = KindConnectENOENT
+			case 13:
+				e.Kind = KindConnectEACCES
+			case 111:
+				e.Kind = KindConnectRefused
+			case 11:
+				e.Kind = KindConnectEAGAIN
+			default:
+				e.Kind = KindConnectFailed
+			}
+			return peer, true
+		}
+	case 'r':
+		if (strings.HasPrefix(m, "recv() failed") || strings.HasPrefix(m, "readv() failed")) && upstreamSide() {
+			e.Kind = KindRecvFailed
+			if e.Errno == 104 {
+				e.Kind = KindRecvReset
+			}
+			return "", true
+		}
+	case 'w', 's':
+		if (strings.HasPrefix(m, "writev() failed") || strings.HasPrefix(m, "send() failed")) && strings.Contains(e.Action, "to upstream") {
+			e.Kind = KindSendFailed
+			return "", true
+		}
+	case 'u':
+		switch {
+		case strings.HasPrefix(m, "upstream timed out"):
+			e.Kind = KindUpstreamTimeout
+		case strings.HasPrefix(m, "upstream prematurely closed"):
+			e.Kind = KindPrematureClose
+		case strings.HasPrefix(m, "upstream sent too big header"):
+			e.Kind = KindTooBigHeader
+		case strings.HasPrefix(m, "upstream sent "):
+			e.Kind = KindInvalidResponse
+		case strings.HasPrefix(m, "upstream server temporarily disabled"):
+			e.Kind = KindUpstreamDisabled
+		default:
+			return "", false
+		}
+		return "", true
+	case 'n':
+		switch {
+		case strings.HasPrefix(m, "no live upstreams"):
+			e.Kind = KindNoLiveUpstreams
+			return "", true
+		case strings.HasPrefix(m, "no resolver defined to resolve "):
+			e.Kind = KindResolveFailed
+			return strings.TrimPrefix(m, "no resolver defined to resolve "), true
+		}
+	case 'F':
+		if strings.HasPrefix(m, "FastCGI sent in stderr") {
+			e.Kind = classifyPHPOutput(m, e)
+			return "", true
+		}
+	case 'h':
+		if strings.HasPrefix(m, "host not found in upstream ") {
+			e.Kind = KindHostNotFound
+			return confLocation(e), true
 		}
 	}
-	if i := strings.Index(m, ` in upstream "`); i >= 0 {
-		v := m[i+14:]
-		if j := strings.IndexByte(v, '"'); j >= 0 {
-			return v[:j]
-		}
-	}
-	return ""
+	return "", false
 }
 
 // NormalizeUpstream turns an nginx upstream value ("fastcgi://unix:/p.sock:",
@@ -520,10 +646,12 @@ func confLocation(e *Entry) string {
 // "upstream timed out" lines (it clears the peer address before logging);
 // set noSep for those, so a path that really ends in ":" stays intact.
 func NormalizeUpstream(u string, noSep bool) (target, kind string) {
-	if i := strings.Index(u, "://"); i >= 0 {
+	if len(u) > 10 && u[:10] == "fastcgi://" { // nearly every line: skip the search
+		u = u[10:]
+	} else if i := strings.Index(u, "://"); i >= 0 {
 		u = u[i+3:]
 	}
-	if len(u) >= 5 && strings.EqualFold(u[:5], "unix:") {
+	if len(u) >= 5 && (u[:5] == "unix:" || strings.EqualFold(u[:5], "unix:")) {
 		p := u[5:]
 		if !noSep {
 			p = strings.TrimSuffix(p, ":")
@@ -547,6 +675,26 @@ func NormalizeUpstream(u string, noSep bool) (target, kind string) {
 		}
 	}
 	return u, "group"
+}
+
+// confLocation strips " in FILE:LINE" from the message into ConfFile and
+// ConfLine and returns the quoted upstream name, if any.
+func confLocation(e *Entry) string {
+	m := e.Message
+	if i := strings.LastIndex(m, " in "); i >= 0 {
+		if file, line, ok := cutSuffixInt(m[i+4:], ":"); ok && file != "" {
+			e.ConfFile, e.ConfLine = file, line
+			e.Message = m[:i]
+			m = m[:i]
+		}
+	}
+	if i := strings.Index(m, ` in upstream "`); i >= 0 {
+		v := m[i+14:]
+		if j := strings.IndexByte(v, '"'); j >= 0 {
+			return v[:j]
+		}
+	}
+	return ""
 }
 
 // classifyPHPOutput looks inside PHP's output (FastCGI stderr, or a worker's

@@ -270,6 +270,7 @@ type scanner struct {
 	src        []byte
 	srcOff     int64 // stream offset of src[0]
 	pendDirect bool
+	pendMsg    int // where the message starts in the head line, -1 when not looked for
 	pendStart  int
 	pendEnd    int
 	pendCut    bool
@@ -436,8 +437,11 @@ func (sc *scanner) nginxLine(line []byte, off, ln int64, cut bool) error {
 	}
 	// Without a window the time only matters for relevant lines: test
 	// relevance first, it rejects most lines.
-	if !sc.hasS && !sc.hasU && !sc.opt.All && !nginxMaybeRelevant(line) {
-		return nil
+	msg := -1
+	if !sc.hasS && !sc.hasU && !sc.opt.All {
+		if msg = lineMessageStart(line); !nginxRelevantAt(line, msg) {
+			return nil
+		}
 	}
 	y, mo, d, h, mi, s, ok := nginxClock(line)
 	if !ok {
@@ -451,9 +455,12 @@ func (sc *scanner) nginxLine(line []byte, off, ln int64, cut bool) error {
 	if (sc.hasS && ts < sc.since) || (sc.hasU && ts > sc.until) {
 		return nil
 	}
-	if (sc.hasS || sc.hasU) && !sc.opt.All && !nginxMaybeRelevant(line) {
-		return nil
+	if (sc.hasS || sc.hasU) && !sc.opt.All {
+		if msg = lineMessageStart(line); !nginxRelevantAt(line, msg) {
+			return nil
+		}
 	}
+	sc.pendMsg = msg
 	if sc.src != nil {
 		sc.pendDirect = true
 		sc.pendStart = int(off - sc.srcOff)
@@ -489,7 +496,7 @@ func (sc *scanner) flush() error {
 	} else {
 		*e = Entry{}
 	}
-	if !parseNginxAt(s, time.Unix(sc.pendTime, 0).In(sc.opt.Location), e) || (e.Kind == KindOther && !sc.opt.All) {
+	if !parseNginxHinted(s, time.Unix(sc.pendTime, 0).In(sc.opt.Location), sc.pendMsg, e) || (e.Kind == KindOther && !sc.opt.All) {
 		if sc.sink != nil {
 			*e = Entry{} // drop the slot's strings
 			*sc.sink = (*sc.sink)[:len(*sc.sink)-1]
