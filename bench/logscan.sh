@@ -13,7 +13,8 @@
 # multi-line FastCGI stderr, the rest ordinary noise) spanning ~30 days and
 # ending now, then runs side by side on the same, page-cached file:
 #   1. grep -c upstream FILE
-#   2. a full logscan classification of FILE
+#   2. a full logscan classification of FILE (what Scan does: read through a
+#      memory mapping), and the same through read(2) for comparison
 #   3. a logscan --since 1h scan (time-window seek): bytes read and time
 # Peak RSS comes from /usr/bin/time -v when present, else from VmHWM as
 # printed by the scan itself.
@@ -67,5 +68,6 @@ for round in $(seq "$ROUNDS"); do
 	echo "-- round $round"
 	run "grep -c upstream" grep -c upstream "$LOG"
 	run "logscan full scan" env LOGSCAN_BENCH_MODE=full LOGSCAN_BENCH_FILE="$LOG" "$BIN" -test.run '^TestBenchTool$'
+	run "  same, read(2)" env LOGSCAN_BENCH_MODE=full-read LOGSCAN_BENCH_FILE="$LOG" "$BIN" -test.run '^TestBenchTool$'
 	run "logscan --since 1h" env LOGSCAN_BENCH_MODE=since LOGSCAN_BENCH_SINCE=1h LOGSCAN_BENCH_FILE="$LOG" "$BIN" -test.run '^TestBenchTool$'
 done

@@ -131,7 +131,8 @@ func BenchmarkSeekLastHour(b *testing.B) {
 // LOGSCAN_BENCH_MODE is set:
 //
 //	gen:   write LOGSCAN_BENCH_SIZE bytes of log to LOGSCAN_BENCH_FILE, ending now
-//	full:  full scan of LOGSCAN_BENCH_FILE
+//	full:  full scan of LOGSCAN_BENCH_FILE (Scan: through a mapping when it can)
+//	full-read: the same parallel scan reading with read(2)
 //	since: scan of the last LOGSCAN_BENCH_SINCE (a duration) of it
 func TestBenchTool(t *testing.T) {
 	mode, path := os.Getenv("LOGSCAN_BENCH_MODE"), os.Getenv("LOGSCAN_BENCH_FILE")
@@ -149,7 +150,7 @@ func TestBenchTool(t *testing.T) {
 			t.Fatal(err)
 		}
 		return
-	case "full", "since":
+	case "full", "since", "full-read":
 	default:
 		t.Fatalf("unknown mode %q", mode)
 	}
@@ -162,11 +163,26 @@ func TestBenchTool(t *testing.T) {
 		opt.Window.Since = time.Now().Add(-d)
 	}
 	kinds := map[Kind]int{}
-	start := time.Now()
-	st, err := Scan(context.Background(), path, opt, func(e *Entry) error {
+	count := func(e *Entry) error {
 		kinds[e.Kind]++
 		return nil
-	})
+	}
+	start := time.Now()
+	var st Stats
+	var err error
+	if mode == "full-read" { // the parallel scan through read(2), without the mapping
+		var f *os.File
+		if f, err = os.Open(path); err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		st.Files = 1
+		opt = opt.withDefaults()
+		err = scanParallel(context.Background(), countingReader{r: f, n: &st.BytesRead}, path, 0, true, opt, count, &st)
+		st.Size = st.BytesRead
+	} else {
+		st, err = Scan(context.Background(), path, opt, count)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

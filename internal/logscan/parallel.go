@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/debug"
 	"sync"
 )
 
@@ -18,7 +19,12 @@ type chunk struct {
 	data    []byte
 	off     int64 // stream offset of data[0]
 	midLine bool  // data starts inside a line longer than a chunk
-	res     chan chunkResult
+	// mapped: data is a view of a memory-mapped file, which the consumer
+	// must never touch (a file truncated under the mapping faults on
+	// access), so entries are copied out into text.
+	mapped bool
+	text   []byte // copy-out space for the entries of a mapped chunk
+	res    chan chunkResult
 }
 
 type chunkResult struct {
@@ -27,29 +33,17 @@ type chunkResult struct {
 	err     error
 }
 
-// scanParallel is scanStream for nginx logs on several CPUs: one goroutine
-// cuts the stream into chunks that start at a head line (so no entry spans
-// two chunks), workers classify chunks, and the caller's goroutine delivers
-// entries in file order. At most a fixed number of chunks is in flight, so
-// memory stays bounded; the callback is never called concurrently.
-func scanParallel(ctx context.Context, r io.Reader, name string, off int64, fromStart bool, opt Options, fn Func, st *Stats) error {
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	workers := min(runtime.GOMAXPROCS(0), 4)
-	inFlight := 2 * workers
-	order := make(chan *chunk, inFlight)
-	work := make(chan *chunk, workers)
-	free := make(chan []byte, inFlight+workers+2)
-	// Entry slices are reused too: growing fresh ones per chunk cost more
-	// than classifying. A reused slice may pin a few old entries' strings
-	// until overwritten; bounded by the pool size.
-	spare := make(chan []Entry, inFlight+workers+2)
-	var readErr error
+// chunkProducer cuts a stream into chunks that start at a head line and
+// hands them to emit in stream order, until emit returns false or the
+// stream ends. It runs on its own goroutine.
+type chunkProducer func(ctx context.Context, emit func(*chunk) bool) error
 
-	go func() { // producer
-		defer close(work)
-		defer close(order)
+// scanParallel is scanStream for nginx logs on several CPUs, reading r.
+func scanParallel(ctx context.Context, r io.Reader, name string, off int64, fromStart bool, opt Options, fn Func, st *Stats) error {
+	// Chunk buffers are recycled once their entries are delivered: the
+	// entries point into them.
+	free := make(chan []byte, 16)
+	produce := func(ctx context.Context, emit func(*chunk) bool) error {
 		var left []byte
 		mid := false
 		for {
@@ -64,37 +58,73 @@ func scanParallel(ctx context.Context, r io.Reader, name string, off int64, from
 			n += k
 			eof := err == io.EOF || err == io.ErrUnexpectedEOF
 			if err != nil && !eof {
-				readErr = err
+				return err
 			}
 			if n == 0 {
-				return
+				return nil
 			}
 			data := buf[:n]
 			cut, nextMid := n, false
-			if !eof && readErr == nil {
+			if !eof {
 				cut, nextMid = cutAtHead(data)
 			}
 			left = append(left[:0], data[cut:]...)
-			c := &chunk{data: data[:cut], off: off, midLine: mid, res: make(chan chunkResult, 1)}
+			if !emit(&chunk{data: data[:cut], off: off, midLine: mid}) {
+				return nil
+			}
 			off += int64(cut)
 			mid = nextMid
+			if eof {
+				return nil // the chunk took everything
+			}
+		}
+	}
+	release := func(c *chunk) {
+		select {
+		case free <- c.data[:cap(c.data)]:
+		default:
+		}
+	}
+	return runChunks(ctx, name, fromStart, opt, fn, st, produce, release, nil)
+}
+
+// runChunks drives the parallel scan: produce cuts chunks, workers
+// classify them, and the caller's goroutine delivers entries in file
+// order. At most a fixed number of chunks is in flight, so memory stays
+// bounded; the callback is never called concurrently. scanned, if set,
+// gets each chunk on its worker once it is classified; release gets it
+// once its entries are delivered.
+func runChunks(ctx context.Context, name string, fromStart bool, opt Options, fn Func, st *Stats, produce chunkProducer, release, scanned func(*chunk)) error {
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	inFlight := 2 * workers
+	order := make(chan *chunk, inFlight)
+	work := make(chan *chunk, workers)
+	// Entry slices are reused too: growing fresh ones per chunk cost more
+	// than classifying. A reused slice may pin a few old entries' strings
+	// until overwritten; bounded by the pool size.
+	spare := make(chan []Entry, inFlight+workers+2)
+	var readErr error
+
+	go func() { // producer
+		defer close(work)
+		defer close(order)
+		readErr = produce(ctx, func(c *chunk) bool {
+			c.res = make(chan chunkResult, 1)
 			select {
 			case order <- c:
 			case <-ctx.Done():
-				return
+				return false
 			}
 			select {
 			case work <- c:
+				return true
 			case <-ctx.Done():
-				return
+				return false
 			}
-			if eof || readErr != nil {
-				if len(left) > 0 && readErr == nil {
-					continue // unreachable: at EOF the chunk takes everything
-				}
-				return
-			}
-		}
+		})
 	}()
 
 	var wg sync.WaitGroup
@@ -108,7 +138,11 @@ func scanParallel(ctx context.Context, r io.Reader, name string, off int64, from
 				case ents = <-spare:
 				default:
 				}
-				c.res <- scanChunk(ctx, c, name, opt, ents[:0])
+				res := scanChunk(ctx, c, name, opt, ents[:0])
+				if scanned != nil {
+					scanned(c)
+				}
+				c.res <- res
 			}
 		}()
 	}
@@ -147,10 +181,7 @@ func scanParallel(ctx context.Context, r io.Reader, name string, off int64, from
 			}
 		}
 		lineBase += res.st.Lines
-		select {
-		case free <- c.data[:cap(c.data)]:
-		default:
-		}
+		release(c)
 		select {
 		case spare <- res.entries:
 		default:
@@ -201,12 +232,22 @@ func cutAtHead(data []byte) (cut int, midLine bool) {
 }
 
 // scanChunk classifies one chunk; entries keep chunk-relative line numbers.
-func scanChunk(ctx context.Context, c *chunk, name string, opt Options, ents []Entry) chunkResult {
-	res := chunkResult{entries: ents}
+func scanChunk(ctx context.Context, c *chunk, name string, opt Options, ents []Entry) (res chunkResult) {
+	res.entries = ents
 	var st Stats
 	sc := newScanner(name, true, opt, nil, &st)
 	sc.sink = &res.entries
 	sc.src, sc.srcOff = c.data, c.off
+	if c.mapped {
+		sc.copyOut = &c.text
+		defer func() {
+			if res.err == errFileChanged {
+				res.err = fmt.Errorf("logscan: %s: %w", name, errFileChanged)
+			}
+		}()
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer recoverFault(&res.err)
+	}
 	lr := newBytesLineReader(c.data, c.off, opt.MaxEntry)
 	lr.skipping = c.midLine
 	res.err = sc.run(ctx, lr)

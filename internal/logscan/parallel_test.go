@@ -3,6 +3,7 @@ package logscan
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,9 +34,13 @@ func TestParallelMatchesSequential(t *testing.T) {
 	f.Write(obs)
 	f.Close()
 
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, w := range []Window{{}, {Since: genBase.Add(40 * time.Hour)}} {
-		var seq, par []Entry
-		var sst, pst Stats
+		var seq []Entry
+		var sst Stats
 		opt := Options{Format: FormatNginx, Location: time.UTC, Window: w}.withDefaults()
 		collect := func(dst *[]Entry) Func {
 			return func(e *Entry) error { *dst = append(*dst, e.Clone()); return nil }
@@ -46,22 +51,70 @@ func TestParallelMatchesSequential(t *testing.T) {
 			t.Fatal(err)
 		}
 		fh.Close()
-		fh, _ = os.Open(path)
-		if err := scanParallel(context.Background(), fh, path, 0, true, opt, collect(&par), &pst); err != nil {
-			t.Fatal(err)
+		contenders := map[string]func(Func, *Stats) error{
+			"parallel read": func(fn Func, st *Stats) error {
+				fh, _ := os.Open(path)
+				defer fh.Close()
+				return scanParallel(context.Background(), fh, path, 0, true, opt, fn, st)
+			},
+			"parallel mapped": func(fn Func, st *Stats) error {
+				fh, _ := os.Open(path)
+				defer fh.Close()
+				mapped, err := scanMapped(context.Background(), fh, fi.Size(), 0, path, opt, fn, st)
+				if !mapped {
+					t.Fatal("the file could not be mapped")
+				}
+				return err
+			},
 		}
-		fh.Close()
-		if len(seq) != len(par) || sst.Lines != pst.Lines || sst.Entries != pst.Entries {
-			t.Fatalf("window %v: sequential %d entries %d lines, parallel %d entries %d lines", w, len(seq), sst.Lines, len(par), pst.Lines)
+		for name, scan := range contenders {
+			var par []Entry
+			var pst Stats
+			if err := scan(collect(&par), &pst); err != nil {
+				t.Fatal(err)
+			}
+			if len(seq) != len(par) || sst.Lines != pst.Lines || sst.Entries != pst.Entries {
+				t.Fatalf("window %v: sequential %d entries %d lines, %s %d entries %d lines", w, len(seq), sst.Lines, name, len(par), pst.Lines)
+			}
+			for i := range seq {
+				a, b := seq[i], par[i]
+				if a != b {
+					t.Fatalf("%s: entry %d differs:\nseq %s line %d off %d %.80q\npar %s line %d off %d %.80q", name, i, a.Kind, a.Line, a.Offset, a.Raw, b.Kind, b.Line, b.Offset, b.Raw)
+				}
+			}
+			t.Logf("window %v, %s: %d entries, %d lines, cut %d/%d", w, name, len(seq), sst.Lines, sst.Cut, pst.Cut)
 		}
-		for i := range seq {
-			a, b := seq[i], par[i]
-			if a != b {
-				t.Fatalf("entry %d differs:\nseq %s line %d off %d %.80q\npar %s line %d off %d %.80q", i, a.Kind, a.Line, a.Offset, a.Raw, b.Kind, b.Line, b.Offset, b.Raw)
+	}
+}
+
+// A log truncated under a mapped scan (logrotate's copytruncate) makes the
+// scan fail with a plain error; the fault must never crash the program.
+func TestMappedScanOfTruncatedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "error.log")
+	writeRealisticLog(path, 32<<20, genBase, 8*time.Hour)
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	fi, _ := fh.Stat()
+	var st Stats
+	n := 0
+	mapped, err := scanMapped(context.Background(), fh, fi.Size(), 0, path, Options{Format: FormatNginx}.withDefaults(), func(e *Entry) error {
+		if n++; n == 1 {
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
 			}
 		}
-		t.Logf("window %v: %d entries, %d lines, cut %d/%d", w, len(seq), sst.Lines, sst.Cut, pst.Cut)
+		return nil
+	}, &st)
+	if !mapped {
+		t.Fatal("the file could not be mapped")
 	}
+	if !errors.Is(err, errFileChanged) {
+		t.Fatalf("scan of a file truncated midway: err = %v after %d entries, want %v", err, n, errFileChanged)
+	}
+	t.Logf("%d entries before: %v", n, err)
 }
 
 // A callback error or ErrStop ends a parallel scan promptly and cleanly.

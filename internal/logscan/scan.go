@@ -152,6 +152,11 @@ func Scan(ctx context.Context, path string, opt Options, fn Func) (Stats, error)
 		}
 	}
 	st.StartOffset = start
+	if canMap(fi, start, opt) {
+		if mapped, err := scanMapped(ctx, f, fi.Size(), start, path, opt, fn, &st); mapped {
+			return st, err
+		}
+	}
 	if _, err := f.Seek(start, io.SeekStart); err != nil {
 		return st, fmt.Errorf("logscan: seek in %s: %w", path, err)
 	}
@@ -270,18 +275,21 @@ type scanner struct {
 	src        []byte
 	srcOff     int64 // stream offset of src[0]
 	pendDirect bool
-	pendMsg    int // where the message starts in the head line, -1 when not looked for
-	pendStart  int
-	pendEnd    int
-	pendCut    bool
-	pendOff    int64
-	pendLine   int64
-	pendTime   int64
-	lastTime   time.Time // for lines without their own time
-	lineKnown  bool
-	cur        Entry
-	done       bool
-	arena      stringArena
+	// copyOut, when set, receives the text of every entry: src is a file
+	// mapping that only this goroutine may touch.
+	copyOut   *[]byte
+	pendMsg   int // where the message starts in the head line, -1 when not looked for
+	pendStart int
+	pendEnd   int
+	pendCut   bool
+	pendOff   int64
+	pendLine  int64
+	pendTime  int64
+	lastTime  time.Time // for lines without their own time
+	lineKnown bool
+	cur       Entry
+	done      bool
+	arena     stringArena
 	// sink, when set, receives entries instead of fn: nginx entries are
 	// parsed straight into their slot, saving a copy of the large Entry.
 	sink *[]Entry
@@ -480,6 +488,10 @@ func (sc *scanner) flush() error {
 	sc.pendOn = false
 	var s string
 	switch {
+	case sc.copyOut != nil && sc.pendDirect:
+		s = sc.copyText(sc.src[sc.pendStart:sc.pendEnd])
+	case sc.copyOut != nil:
+		s = sc.copyText(sc.pend)
 	case sc.pendDirect:
 		s = unsafe.String(&sc.src[sc.pendStart], sc.pendEnd-sc.pendStart)
 	case sc.sink != nil:
@@ -513,6 +525,19 @@ func (sc *scanner) flush() error {
 		return nil
 	}
 	return sc.fn(e)
+}
+
+// copyText copies p to the end of *sc.copyOut and returns it as a string.
+// The space never moves once handed out: strings point into it.
+func (sc *scanner) copyText(p []byte) string {
+	t := *sc.copyOut
+	if cap(t)-len(t) < len(p) { // not expected: a chunk's entries fit in its size
+		return string(p)
+	}
+	n := len(t)
+	t = append(t, p...)
+	*sc.copyOut = t
+	return unsafe.String(&t[n], len(p))
 }
 
 func (sc *scanner) fpmLine(line []byte, off, ln int64, cut bool) error {
