@@ -113,7 +113,9 @@ const seekMinSize = 1 << 20
 // Scan reads one log file and calls fn for every classified entry inside
 // opt.Window. Plain files are searched by time first, so a short window at
 // the end of a huge file costs a few probes, not a full read; .gz files
-// are streamed and reading stops once past the window's end.
+// are streamed and reading stops once past the window's end. Long nginx
+// scans use every CPU, and read big plain files through a memory mapping
+// (see scanMapped); a file truncated meanwhile ends the scan with an error.
 func Scan(ctx context.Context, path string, opt Options, fn Func) (Stats, error) {
 	var st Stats
 	f, err := os.Open(path)
