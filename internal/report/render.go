@@ -113,7 +113,8 @@ func writeText(w io.Writer, r *Report, color bool) error {
 			fmt.Fprintf(&b, "   %s%s %s%s%s\n", p.dim, e.Kind, loc, p.reset, e.Text)
 		}
 		if l := f.Logs; l != nil {
-			fmt.Fprintf(&b, "   %slogs:%s %d× between %s and %s", p.dim, p.reset, l.Count, l.First.Format("15:04:05"), l.Last.Format("15:04:05"))
+			first, last := logSpan(l.First, l.Last)
+			fmt.Fprintf(&b, "   %slogs:%s %d× between %s and %s", p.dim, p.reset, l.Count, first, last)
 			if len(l.TopURLs) > 0 {
 				b.WriteString("; top:")
 				for i, u := range l.TopURLs {
@@ -158,6 +159,16 @@ func mark(p palette, status string) string {
 		return p.yellow + "!" + p.reset
 	}
 	return p.dim + "-" + p.reset
+}
+
+// logSpan formats the first and last time of a log group: times of day
+// when both fall on the same day, else dates too, so a window of several
+// days does not read as a backwards one.
+func logSpan(first, last time.Time) (string, string) {
+	if first.Year() == last.Year() && first.YearDay() == last.YearDay() {
+		return first.Format("15:04:05"), last.Format("15:04:05")
+	}
+	return first.Format("2006-01-02 15:04:05"), last.Format("2006-01-02 15:04:05")
 }
 
 // writeTimeline draws the last hour as two rows of one character per
