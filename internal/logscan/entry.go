@@ -112,31 +112,35 @@ func (e *Entry) IsFailure() bool {
 
 // Clone returns a copy of e that owns its text: Raw is copied once and
 // every field that points into the old Raw is re-pointed into the copy.
-// Fields pointing elsewhere (constants, File) are immutable already.
+// Text a scan borrows from its buffer is always inside Raw; other fields
+// are constants or strings the caller set (File, Pool), kept as they are.
 func (e *Entry) Clone() Entry {
+	c, _ := e.CloneInto(nil)
+	return c
+}
+
+// CloneInto is Clone copying the text into buf's storage (grown when too
+// small) and returning that storage for the caller to reuse. The clone's
+// strings point into it: reuse buf only once the clone is dropped.
+func (e *Entry) CloneInto(buf []byte) (Entry, []byte) {
 	c := *e
 	if e.Raw == "" {
-		return c
+		return c, buf
 	}
-	c.Raw = strings.Clone(e.Raw)
+	buf = append(buf[:0], e.Raw...)
+	c.Raw = unsafe.String(&buf[0], len(buf))
 	base := uintptr(unsafe.Pointer(unsafe.StringData(e.Raw)))
 	end := base + uintptr(len(e.Raw))
-	rebase := func(f *string) {
+	for _, f := range c.textFields() {
 		if *f == "" {
-			return
+			continue
 		}
-		p := uintptr(unsafe.Pointer(unsafe.StringData(*f)))
-		if p >= base && p < end {
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(*f))); p >= base && p < end {
 			off := int(p - base)
 			*f = c.Raw[off : off+len(*f)]
-		} else {
-			*f = strings.Clone(*f)
 		}
 	}
-	for _, f := range c.textFields() {
-		rebase(f)
-	}
-	return c
+	return c, buf
 }
 
 // textFields lists the string fields that may come from the log text.

@@ -79,6 +79,7 @@ func gatherLogs(ctx context.Context, s *Snapshot, opts Options) {
 		jobs = jobs[:maxLogFiles]
 	}
 	byTarget := poolsByTarget(s)
+	var failures, events recent
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	work := make(chan logJob)
@@ -87,7 +88,7 @@ func gatherLogs(ctx context.Context, s *Snapshot, opts Options) {
 		go func() {
 			defer wg.Done()
 			for j := range work {
-				lf := scanLog(ctx, s, j, logs.Window, byTarget, &mu)
+				lf := scanLog(ctx, s, j, logs.Window, byTarget, &mu, &failures, &events)
 				mu.Lock()
 				logs.Files = append(logs.Files, lf)
 				mu.Unlock()
@@ -99,11 +100,13 @@ func gatherLogs(ctx context.Context, s *Snapshot, opts Options) {
 	}
 	close(work)
 	wg.Wait()
+	logs.Failures, logs.Events = failures.list(), events.list()
 	// The kernel log only says who killed a worker with SIGKILL (the OOM
 	// killer or not): read it when php-fpm logged such a death, or when
 	// php-fpm's own log could not be read and deaths would go unseen.
 	if s.Live && (sigkilled(logs) || !logs.FPMRead()) {
-		kernelLog(ctx, s, logs, &mu)
+		kernelLog(ctx, s, logs, &mu, &events)
+		logs.Events = events.list()
 	}
 	sort.Slice(logs.Files, func(i, j int) bool { return logs.Files[i].Path < logs.Files[j].Path })
 	for _, lf := range logs.Files {
@@ -171,7 +174,7 @@ func logJobs(s *Snapshot) []logJob {
 	return jobs
 }
 
-func scanLog(ctx context.Context, s *Snapshot, j logJob, w logscan.Window, byTarget map[string]*Pool, mu *sync.Mutex) LogFile {
+func scanLog(ctx context.Context, s *Snapshot, j logJob, w logscan.Window, byTarget map[string]*Pool, mu *sync.Mutex, failures, events *recent) LogFile {
 	lf := LogFile{Path: j.path, Source: j.source}
 	collect := func(e *logscan.Entry) error {
 		e.File = j.path
@@ -181,9 +184,9 @@ func scanLog(ctx context.Context, s *Snapshot, j logJob, w logscan.Window, byTar
 		s.Logs.Agg.Add(e)
 		switch {
 		case e.Source == logscan.SourceNginx && (e.Status >= 500 || isUpstreamFailure(e.Kind)):
-			s.Logs.Failures = keep(s.Logs.Failures, e.Clone())
+			failures.add(e)
 		case e.Source != logscan.SourceNginx:
-			s.Logs.Events = keep(s.Logs.Events, e.Clone())
+			events.add(e)
 		}
 		return nil
 	}
@@ -242,13 +245,35 @@ func isUpstreamFailure(k logscan.Kind) bool {
 	return false
 }
 
-// keep appends e, dropping the oldest half when full: recent entries are
-// the ones that explain the outage at hand.
-func keep(list []logscan.Entry, e logscan.Entry) []logscan.Entry {
-	if len(list) >= keepEntries {
-		list = append(list[:0], list[len(list)/2:]...)
+// recent keeps the last keepEntries entries added: the most recent ones
+// explain the outage at hand, and a log flooded with failures costs fixed
+// memory. Each slot owns a text buffer it reuses, so keeping an entry is a
+// copy, not an allocation.
+type recent struct {
+	entries []logscan.Entry
+	texts   [][]byte
+	next    int // the slot the next entry replaces, once full
+}
+
+func (r *recent) add(e *logscan.Entry) {
+	if len(r.entries) < keepEntries {
+		c, text := e.CloneInto(nil)
+		r.entries = append(r.entries, c)
+		r.texts = append(r.texts, text)
+		return
 	}
-	return append(list, e)
+	i := r.next
+	r.entries[i], r.texts[i] = e.CloneInto(r.texts[i])
+	r.next = (i + 1) % keepEntries
+}
+
+// list returns the kept entries, oldest first. Adding more afterwards
+// reuses their storage.
+func (r *recent) list() []logscan.Entry {
+	if len(r.entries) < keepEntries || r.next == 0 {
+		return r.entries
+	}
+	return append(append(make([]logscan.Entry, 0, len(r.entries)), r.entries[r.next:]...), r.entries[:r.next]...)
 }
 
 // tieToPool sets e.Pool to the pool ID the entry concerns: an nginx entry
@@ -305,7 +330,7 @@ func poolsByTarget(s *Snapshot) map[string]*Pool {
 // kernelLog reads OOM-killer records: kern.log when syslog writes one,
 // else the kernel ring buffer (dmesg), which only root may read on most
 // systems.
-func kernelLog(ctx context.Context, s *Snapshot, logs *Logs, mu *sync.Mutex) {
+func kernelLog(ctx context.Context, s *Snapshot, logs *Logs, mu *sync.Mutex, events *recent) {
 	add := func(e *logscan.Entry) error {
 		if e.Kind != logscan.KindOOMKilled {
 			return nil
@@ -313,7 +338,7 @@ func kernelLog(ctx context.Context, s *Snapshot, logs *Logs, mu *sync.Mutex) {
 		mu.Lock()
 		defer mu.Unlock()
 		logs.Agg.Add(e)
-		logs.Events = keep(logs.Events, e.Clone())
+		events.add(e)
 		return nil
 	}
 	for _, p := range []string{"/var/log/kern.log", "/var/log/messages"} {
