@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,15 +72,26 @@ func failuresNear(s *snapshot.Snapshot, events []logscan.Entry) (int, []logscan.
 	if len(events) == 0 || len(s.Logs.Failures) == 0 {
 		return 0, nil
 	}
-	n := 0
+	// Each failure counts once, however many events are near it (three
+	// crashes within the window of three 502s are three failures, not
+	// nine): correlate the other way round, one result per failure.
+	n := len(logscan.Correlate(s.Logs.Failures, events, correlationWindow, nil))
+	// Examples: for the first events, a failure near each not already shown.
 	var examples []logscan.Entry
 	for _, c := range logscan.Correlate(events, s.Logs.Failures, correlationWindow, nil) {
-		n += c.Count
-		if len(examples) < 2 && len(c.Examples) > 0 {
-			examples = append(examples, c.Examples[0])
+		for _, e := range c.Examples {
+			if len(examples) < 2 && !slices.ContainsFunc(examples, func(x logscan.Entry) bool { return sameEntry(x, e) }) {
+				examples = append(examples, e)
+				break
+			}
 		}
 	}
 	return n, examples
+}
+
+// sameEntry reports whether a and b are the same logged line.
+func sameEntry(a, b logscan.Entry) bool {
+	return a.File == b.File && a.Line == b.Line && a.Time.Equal(b.Time) && a.Raw == b.Raw
 }
 
 // poolGroups returns the log groups of kinds about a pool (its ID). Kinds

@@ -232,6 +232,9 @@ func scanJournal(ctx context.Context, s *Snapshot, ident string, w logscan.Windo
 	if err := cmd.Wait(); err != nil && scanErr == nil {
 		scanErr = fmt.Errorf("journalctl: %w", err)
 	}
+	// The journal is php-fpm's log here: count it as one log read, so
+	// Logs.FPMRead knows php-fpm's events were looked for.
+	st.Files = 1
 	return st, scanErr
 }
 
