@@ -10,8 +10,6 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
-
-	"github.com/fpmdoctor/fpmdoctor/internal/probe"
 )
 
 // exitError carries an exit status through cobra without printing twice.
@@ -26,9 +24,6 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 const softMemoryLimit = 80 << 20
 
 func main() {
-	if probe.MaybeRunConnectHelper() { // the probe's --as-user child; exits itself
-		return
-	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(softMemoryLimit)
 	}

@@ -9,14 +9,9 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
-
-	"github.com/fpmdoctor/fpmdoctor/internal/probe"
 )
 
 func TestMain(m *testing.M) {
-	// Probes as nginx's worker user re-execute this binary as a connect
-	// helper: it must do that job, not run the tests as www-data.
-	probe.MaybeRunConnectHelper()
 	testscript.Main(m, map[string]func(){
 		"fpmdoctor": func() { os.Exit(run(os.Args[1:])) },
 	})

@@ -30,7 +30,7 @@ func applyProbes(s *snapshot.Snapshot, r *report.Report) {
 				continue
 			}
 			seen[t.Probe] = true
-			if t.Probe.Reason == "helper-failed" {
+			if t.Probe.Reason == "identity-failed" {
 				r.Skip("probe", "could not connect as nginx's worker user: "+t.Probe.Detail)
 				continue
 			}

@@ -16,16 +16,8 @@ import (
 	"github.com/fpmdoctor/fpmdoctor/internal/doctor"
 	"github.com/fpmdoctor/fpmdoctor/internal/fix"
 	"github.com/fpmdoctor/fpmdoctor/internal/lab"
-	"github.com/fpmdoctor/fpmdoctor/internal/probe"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 )
-
-func TestMain(m *testing.M) {
-	// Verification probes unix sockets as nginx's worker user by
-	// re-executing this binary as a connect helper.
-	probe.MaybeRunConnectHelper()
-	os.Exit(m.Run())
-}
 
 // plan diagnoses a lab as `fpmdoctor fix --nginx-conf … --fpm-conf …`
 // would and makes the plan.

@@ -1,17 +1,15 @@
 package probe
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
+	"runtime"
 	"strconv"
 	"syscall"
-	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -57,86 +55,16 @@ func CredentialsOf(user string, c host.Cred) *Credentials {
 	return cr
 }
 
-// The connect helper is this same binary re-executed with helperEnv set to
-// the socket path. It runs as the target user, does nothing but connect(),
-// and hands the connected descriptor back over a socketpair (SCM_RIGHTS),
-// so the FastCGI exchange, with all its deadlines, stays in the parent.
-const (
-	helperEnv        = "FPMDOCTOR_CONNECT_HELPER"
-	helperTimeoutEnv = "FPMDOCTOR_CONNECT_HELPER_TIMEOUT_MS"
-	helperFD         = 3 // the first of exec.Cmd.ExtraFiles
-	helperExitTimer  = 7
-)
+// IdentityError is a failure to take or give back the worker user's
+// identity for a connect, as opposed to the connect itself failing.
+type IdentityError struct{ Err error }
 
-// MaybeRunConnectHelper must be called first thing in main. When the
-// process was started as the connect helper it does the helper's work and
-// exits the process (it never returns in that case); otherwise it returns
-// false at once and the program goes on:
-//
-//	func main() {
-//		if probe.MaybeRunConnectHelper() {
-//			return
-//		}
-//		…
-//	}
-//
-// Test binaries that probe with Credentials call it from TestMain.
-func MaybeRunConnectHelper() bool {
-	path, ok := os.LookupEnv(helperEnv)
-	if !ok {
-		return false
-	}
-	os.Exit(runConnectHelper(path))
-	return true
-}
+func (e *IdentityError) Error() string { return "connect as another user: " + e.Err.Error() }
+func (e *IdentityError) Unwrap() error { return e.Err }
 
-func runConnectHelper(path string) int {
-	timeout := 2 * time.Second
-	if ms, err := strconv.Atoi(os.Getenv(helperTimeoutEnv)); err == nil && ms > 0 {
-		timeout = time.Duration(ms) * time.Millisecond
-	}
-	// A hard stop of its own, in case the parent is gone and nobody kills us.
-	time.AfterFunc(timeout, func() { os.Exit(helperExitTimer) })
-
-	var st unix.Stat_t
-	if err := unix.Fstat(helperFD, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
-		fmt.Fprintln(os.Stderr, "fpmdoctor connect helper: fd 3 is not the parent's socket")
-		return 2
-	}
-	// Non-blocking like nginx: a full backlog is EAGAIN at once, not a wait.
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "fpmdoctor connect helper: socket:", err)
-		return 2
-	}
-	var errno syscall.Errno
-	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-		if !errors.As(err, &errno) {
-			errno = syscall.EINVAL
-		}
-	}
-	msg := binary.BigEndian.AppendUint32(nil, uint32(errno))
-	var rights []byte
-	if errno == 0 {
-		rights = unix.UnixRights(fd)
-	}
-	if err := unix.Sendmsg(helperFD, msg, rights, nil, 0); err != nil {
-		fmt.Fprintln(os.Stderr, "fpmdoctor connect helper: sendmsg:", err)
-		return 2
-	}
-	return 0
-}
-
-// HelperError is a failure of the credential-dropping helper itself (it
-// could not start, or died), as opposed to the connect it was asked to do.
-type HelperError struct{ Err error }
-
-func (e *HelperError) Error() string { return "connect helper: " + e.Err.Error() }
-func (e *HelperError) Unwrap() error { return e.Err }
-
-// dialAs returns a fastcgi.DialFunc that connects to a unix socket as cred,
-// through the helper. A connect failure comes back as *fastcgi.ConnectError
-// carrying the helper's errno; a helper failure as *HelperError.
+// dialAs returns a fastcgi.DialFunc that connects to a unix socket as cred.
+// A connect failure comes back as *fastcgi.ConnectError carrying the
+// errno; a failure to switch identity as *IdentityError.
 func dialAs(cred *Credentials) fastcgi.DialFunc {
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
 		if network != "unix" {
@@ -146,102 +74,137 @@ func dialAs(cred *Credentials) fastcgi.DialFunc {
 	}
 }
 
+// connectAs connects to the unix socket at path with cred's filesystem
+// identity, as nginx's worker would, and hands back the connection.
+//
+// The connect runs on an OS thread of its own whose fsuid, fsgid and
+// supplementary groups are cred's: Linux keeps those per thread, the raw
+// system calls change only the calling thread (glibc's and Go's wrappers
+// would change every thread), and the path walk and the socket's
+// permission check (mode bits and ACLs along the whole path) use exactly
+// them. Leaving root's fsuid also drops CAP_DAC_OVERRIDE for that thread.
+// The goroutine keeps the thread locked while it differs; if root's
+// identity cannot be put back, it exits still locked, and the Go runtime
+// then ends the thread instead of reusing it.
 func connectAs(ctx context.Context, cred *Credentials, path string) (net.Conn, error) {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(fastcgi.DefaultTimeout)
+	if err := ctx.Err(); err != nil {
+		return nil, &fastcgi.TimeoutError{Phase: fastcgi.PhaseConnect, Err: err}
 	}
-	limit := time.Until(deadline)
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, &HelperError{fmt.Errorf("socketpair: %w", err)}
+	type result struct {
+		fd    int
+		errno syscall.Errno
+		err   error
 	}
-	ours, theirs := os.NewFile(uintptr(fds[0]), "helper-parent"), os.NewFile(uintptr(fds[1]), "helper-child")
-	defer ours.Close()
-
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "/proc/self/exe")
-	// argv[0] "fpmdoctor": under testscript (cmd/fpmdoctor tests) the test
-	// binary dispatches on it, and an unknown name would run the whole suite.
-	cmd.Args = []string{"fpmdoctor"}
-	cmd.Env = []string{
-		helperEnv + "=" + path,
-		helperTimeoutEnv + "=" + strconv.FormatInt(max(time.Until(deadline).Milliseconds(), 1), 10),
-	}
-	cmd.ExtraFiles = []*os.File{theirs}
-	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: &syscall.Credential{Uid: cred.UID, Gid: cred.GID, Groups: cred.Groups},
-		Pdeathsig:  syscall.SIGKILL,
-	}
-	if err := cmd.Start(); err != nil {
-		theirs.Close()
-		return nil, &HelperError{fmt.Errorf("start as %s: %w", cred.User, err)}
-	}
-	theirs.Close()
-	defer cmd.Wait() //nolint:errcheck // the message, not the exit status, is the result
-
-	c, err := net.FileConn(ours)
-	if err != nil {
-		return nil, &HelperError{fmt.Errorf("socketpair conn: %w", err)}
-	}
-	defer c.Close()
-	uc := c.(*net.UnixConn)
-	_ = uc.SetReadDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { _ = uc.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-
-	msg := make([]byte, 4)
-	oob := make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := uc.ReadMsgUnix(msg, oob)
-	if err != nil || n != 4 {
-		if ctx.Err() != nil || isTimeout(err) {
-			return nil, &fastcgi.TimeoutError{Phase: fastcgi.PhaseConnect, Limit: limit, Err: errors.Join(err, ctx.Err())}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		fd, errno, restored, err := connectWithIdentity(cred, path)
+		if restored {
+			runtime.UnlockOSThread()
 		}
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, &HelperError{fmt.Errorf("no answer from the helper running as %s (%v, exit %v): %s",
-			cred.User, err, cmd.ProcessState, bytes.TrimSpace(stderr.Bytes()))}
+		done <- result{fd, errno, err}
+	}()
+	// The socket is non-blocking like nginx's: the connect answers at once
+	// (EAGAIN when the backlog is full), so no deadline is needed here.
+	r := <-done
+	if r.err != nil {
+		return nil, r.err
 	}
-	if errno := syscall.Errno(binary.BigEndian.Uint32(msg)); errno != 0 {
-		opErr := &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: os.NewSyscallError("connect", errno)}
-		return nil, &fastcgi.ConnectError{Network: "unix", Address: path, Errno: errno, Err: opErr}
+	if r.errno != 0 {
+		opErr := &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: os.NewSyscallError("connect", r.errno)}
+		return nil, &fastcgi.ConnectError{Network: "unix", Address: path, Errno: r.errno, Err: opErr}
 	}
-	cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(cmsgs) != 1 {
-		return nil, &HelperError{fmt.Errorf("helper sent no descriptor: %v", err)}
-	}
-	got, err := unix.ParseUnixRights(&cmsgs[0])
-	if err != nil || len(got) != 1 {
-		return nil, &HelperError{fmt.Errorf("helper sent no descriptor: %v", err)}
-	}
-	f := os.NewFile(uintptr(got[0]), "fastcgi")
+	f := os.NewFile(uintptr(r.fd), "fastcgi")
 	defer f.Close() // FileConn dups it
 	conn, err := net.FileConn(f)
 	if err != nil {
-		return nil, &HelperError{fmt.Errorf("descriptor from helper: %w", err)}
+		return nil, fmt.Errorf("connect as %s: %w", cred.User, err)
 	}
 	return conn, nil
+}
+
+// connectWithIdentity must run on a locked thread. It opens a socket,
+// switches the thread's filesystem identity to cred, connects, and puts
+// the identity back. restored is false only when the thread could not be
+// put back: the caller must then leave it locked.
+func connectWithIdentity(cred *Credentials, path string) (fd int, errno syscall.Errno, restored bool, err error) {
+	fd, err = unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return -1, 0, true, fmt.Errorf("socket: %w", err)
+	}
+	closeFD := func() { unix.Close(fd); fd = -1 }
+	uid, gid := fsuid(), fsgid()
+	groups, err := unix.Getgroups()
+	if err != nil {
+		closeFD()
+		return -1, 0, true, &IdentityError{fmt.Errorf("read the thread's groups: %w", err)}
+	}
+	restore := func() bool {
+		setfsuid(uid)
+		setfsgid(gid)
+		return setgroupsThread(groups) == nil && fsuid() == uid && fsgid() == gid
+	}
+	if err := setgroupsThread(cred.Groups); err != nil {
+		closeFD()
+		return -1, 0, restore(), &IdentityError{fmt.Errorf("take the groups of %s (fpmdoctor must run as root): %w", cred.User, err)}
+	}
+	setfsgid(int(cred.GID))
+	setfsuid(int(cred.UID))
+	if fsuid() != int(cred.UID) || fsgid() != int(cred.GID) {
+		closeFD()
+		return -1, 0, restore(), &IdentityError{fmt.Errorf("take the identity of %s (uid %d, gid %d): not permitted (fpmdoctor must run as root)", cred.User, cred.UID, cred.GID)}
+	}
+	if cerr := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); cerr != nil {
+		if !errors.As(cerr, &errno) {
+			errno = syscall.EINVAL
+		}
+	}
+	if !restore() {
+		closeFD()
+		return -1, 0, false, &IdentityError{errors.New("could not give back root's identity after the connect")}
+	}
+	if errno != 0 {
+		closeFD()
+		return -1, errno, true, nil
+	}
+	return fd, 0, true, nil
+}
+
+// The per-thread identity calls. setfsuid and setfsgid return the previous
+// value and never fail visibly; called with -1 they change nothing and
+// return the current one.
+func setfsuid(id int) int {
+	r, _, _ := unix.RawSyscall(unix.SYS_SETFSUID, uintptr(uint32(id)), 0, 0)
+	return int(int32(r))
+}
+
+func setfsgid(id int) int {
+	r, _, _ := unix.RawSyscall(unix.SYS_SETFSGID, uintptr(uint32(id)), 0, 0)
+	return int(int32(r))
+}
+
+func fsuid() int { return setfsuid(-1) }
+func fsgid() int { return setfsgid(-1) }
+
+// setgroupsThread sets the calling thread's supplementary groups only.
+func setgroupsThread[T ~int | ~uint32](groups []T) error {
+	list := make([]uint32, len(groups))
+	for i, g := range groups {
+		list[i] = uint32(g)
+	}
+	var p unsafe.Pointer
+	if len(list) > 0 {
+		p = unsafe.Pointer(&list[0])
+	}
+	_, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(list)), uintptr(p), 0)
+	runtime.KeepAlive(list)
+	if e != 0 {
+		return e
+	}
+	return nil
 }
 
 func isTimeout(err error) bool {
 	var ne interface{ Timeout() bool }
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// limitedWriter keeps at most n bytes: a helper's stderr is only for the
-// error message.
-type limitedWriter struct {
-	w interface{ Write([]byte) (int, error) }
-	n int
-}
-
-func (l *limitedWriter) Write(p []byte) (int, error) {
-	if l.n > 0 {
-		k := min(len(p), l.n)
-		l.w.Write(p[:k])
-		l.n -= k
-	}
-	return len(p), nil
 }

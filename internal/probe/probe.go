@@ -212,15 +212,15 @@ func (r Result) failed(err error, o Options) Result {
 		cl *fastcgi.ClosedError
 		ee *fastcgi.EndRequestError
 		pe *fastcgi.ProtocolError
-		he *HelperError
+		ie *IdentityError
 	)
 	who := ""
 	if r.AsUser != "" {
 		who = " as " + r.AsUser
 	}
 	switch {
-	case errors.As(err, &he):
-		r.Verdict, r.Reason, r.Detail = VerdictError, "helper-failed", err.Error()
+	case errors.As(err, &ie):
+		r.Verdict, r.Reason, r.Detail = VerdictError, "identity-failed", err.Error()
 	case errors.As(err, &ce):
 		r.Verdict, r.Errno = VerdictUnreachable, ce.Errno.Error()
 		switch ce.Errno {

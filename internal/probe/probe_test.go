@@ -18,14 +18,6 @@ import (
 	"github.com/fpmdoctor/fpmdoctor/internal/lab"
 )
 
-func TestMain(m *testing.M) {
-	// The credential tests re-execute this test binary as the helper.
-	if MaybeRunConnectHelper() {
-		return
-	}
-	os.Exit(m.Run())
-}
-
 func TestParseTarget(t *testing.T) {
 	good := map[string]Target{
 		"unix:/run/php/php8.2-fpm.sock":  {"unix", "/run/php/php8.2-fpm.sock"},
@@ -281,7 +273,7 @@ func TestProbeNeverWaitsPastDeadline(t *testing.T) {
 // TestBacklogFull: a unix listener whose queue is full refuses a
 // non-blocking connect with EAGAIN, which nginx logs as
 // "(11: Resource temporarily unavailable)". Both the direct connect and the
-// credential helper must report it, at once.
+// connect as the worker user must report it, at once.
 func TestBacklogFull(t *testing.T) {
 	dir, err := os.MkdirTemp("", "probe")
 	if err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -186,7 +188,7 @@ func TestRealWorkerCredentials(t *testing.T) {
 	ctx := context.Background()
 
 	// The stock socket (owner www-data): the worker user gets in, through
-	// the helper and the passed descriptor.
+	// a connect on a thread with its identity.
 	r := Probe(ctx, target, Options{Timeout: 2 * time.Second, As: www})
 	mustVerdict(t, r, VerdictHealthy, "ok")
 	if r.AsUser != lab.WorkerUser {
@@ -205,7 +207,7 @@ func TestRealWorkerCredentials(t *testing.T) {
 	if r.Errno != syscall.EACCES.Error() || !strings.Contains(r.Detail, "as "+lab.WorkerUser) || !errors.Is(r.Err, syscall.EACCES) {
 		t.Fatalf("%+v", r)
 	}
-	t.Logf("permission denied via helper in %s", time.Since(start))
+	t.Logf("permission denied as the worker user in %s", time.Since(start))
 
 	// A parent directory www-data cannot search is the same error.
 	if err := os.Chmod(l.Path("run"), 0o700); err != nil {
@@ -217,22 +219,76 @@ func TestRealWorkerCredentials(t *testing.T) {
 	mustVerdict(t, Probe(ctx, target, Options{Timeout: 2 * time.Second, As: www}), VerdictUnreachable, "permission-denied")
 }
 
-// TestHelperIsStrict: the helper refuses to run without the parent's socket
-// on fd 3, and a probe as a user when not root is a usage error.
-func TestHelperIsStrict(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe)
-	cmd.Env = []string{helperEnv + "=/nonexistent.sock"}
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "fd 3") {
-		t.Fatalf("helper without fd 3: %v %s", err, out)
-	}
+// TestIdentityIsGivenBack: probes as the worker user, many at once, take
+// its identity on their own threads only and give root's back: afterwards
+// every thread of the process has root's filesystem identity and groups
+// again. A probe as a user when not root is a usage error.
+func TestIdentityIsGivenBack(t *testing.T) {
 	if os.Geteuid() != 0 {
 		r := Probe(context.Background(), Target{"unix", "/x.sock"}, Options{As: &Credentials{User: "other", UID: uint32(os.Geteuid()) + 1}})
 		mustVerdict(t, r, VerdictError, "usage")
+		lab.Unavailable(t, "not root: probes as another user cannot run")
 	}
+	www, err := LookupUser(lab.WorkerUser)
+	if err != nil {
+		lab.Unavailable(t, "no "+lab.WorkerUser+" user: "+err.Error())
+	}
+	before := threadIdentities(t)
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil { // www-data may not enter: EACCES
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := Probe(context.Background(), Target{"unix", filepath.Join(dir, "php.sock")}, Options{Timeout: time.Second, As: www})
+			if r.Reason != "permission-denied" {
+				t.Errorf("probe as %s into a 0700 root directory: %s %s (%v)", www.User, r.Verdict, r.Reason, r.Err)
+			}
+			// root itself gets through to ENOENT: this goroutine's thread is root again.
+			r = Probe(context.Background(), Target{"unix", filepath.Join(dir, "php.sock")}, Options{Timeout: time.Second})
+			if r.Reason != "no-socket" {
+				t.Errorf("probe as root after one as %s: %s %s (%v)", www.User, r.Verdict, r.Reason, r.Err)
+			}
+		}()
+	}
+	wg.Wait()
+	for tid, id := range threadIdentities(t) {
+		if id != before[0] {
+			t.Errorf("thread %d kept another identity after the probes:\n%s\nwant\n%s", tid, id, before[0])
+		}
+	}
+}
+
+// threadIdentities reads the Uid, Gid and Groups lines of every thread of
+// this process, keyed by thread id; key 0 holds the process's own.
+func threadIdentities(t *testing.T) map[int]string {
+	t.Helper()
+	read := func(path string) string {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return ""
+		}
+		var keep []string
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(l, "Uid:") || strings.HasPrefix(l, "Gid:") || strings.HasPrefix(l, "Groups:") {
+				keep = append(keep, strings.Join(strings.Fields(l), " "))
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	ids := map[int]string{0: read("/proc/self/status")}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		tid, _ := strconv.Atoi(task.Name())
+		if id := read("/proc/self/task/" + task.Name() + "/status"); id != "" {
+			ids[tid] = id
+		}
+	}
+	return ids
 }

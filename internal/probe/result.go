@@ -14,7 +14,7 @@ type Verdict string
 const (
 	VerdictHealthy     Verdict = "healthy"     // 0: answered as expected, within thresholds
 	VerdictUnhealthy   Verdict = "unhealthy"   // 1: answered, but wrongly: error status, threshold, wrong ping response
-	VerdictError       Verdict = "error"       // 2: the probe could not be run: usage, helper failure
+	VerdictError       Verdict = "error"       // 2: the probe could not be run: usage, identity switch failure
 	VerdictUnreachable Verdict = "unreachable" // 3: connect failed: no socket, refused, permission denied, backlog full, timeout
 	VerdictSaturated   Verdict = "saturated"   // 4: accepted, but no worker answered before the deadline
 	VerdictFailed      Verdict = "failed"      // 5: the exchange broke: early close, protocol error, read timeout
@@ -41,7 +41,7 @@ type Result struct {
 	// connect-failed, connect-timeout, saturated, write-timeout,
 	// read-timeout, early-close, request-refused, protocol-error, error,
 	// error-status, unexpected-response, ping-not-configured,
-	// status-not-configured, threshold, helper-failed, usage.
+	// status-not-configured, threshold, identity-failed, usage.
 	Reason     string
 	Detail     string
 	Errno      string // the connect errno's text, when a connect failed

@@ -3,22 +3,15 @@ package tune_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/lab"
-	"github.com/fpmdoctor/fpmdoctor/internal/probe"
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
 	"github.com/fpmdoctor/fpmdoctor/internal/tune"
 )
-
-func TestMain(m *testing.M) {
-	probe.MaybeRunConnectHelper()
-	os.Exit(m.Run())
-}
 
 func gather(t *testing.T, l *lab.Lab) *snapshot.Snapshot {
 	t.Helper()
