@@ -54,12 +54,15 @@ func TestConfigNotAppliedNewerFileRealServers(t *testing.T) {
 }
 
 // TestConfigAppliedByReloadRealServers: files changed, then both servers
-// were reloaded (same master pids): nothing is left unapplied, so no
-// config-not-applied warning, although the masters started before the edit.
+// were reloaded (same master pids: php-fpm runs as systemd runs it, not
+// daemonized): nothing is left unapplied, so no config-not-applied warning,
+// although the masters started before the edit.
 func TestConfigAppliedByReloadRealServers(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t)
-	l.Start()
+	l.StartFPMForeground()
+	l.MustStartNginx()
+	fpm, nginx := l.FPMPid(), l.NginxPid()
 	later := time.Now().Add(2 * time.Second)
 	for _, f := range []string{"etc/php/fpm/pool.d/www.conf", "etc/nginx/conf.d/site.conf"} {
 		if err := os.Chtimes(l.Path(f), later, later); err != nil {
@@ -70,6 +73,9 @@ func TestConfigAppliedByReloadRealServers(t *testing.T) {
 	l.ReloadFPM()
 	l.ReloadNginx()
 	l.MustStatus("/ok.php", 200)
+	if l.FPMPid() != fpm || l.NginxPid() != nginx {
+		t.Fatalf("a reload replaced a master (php-fpm %d -> %d, nginx %d -> %d): the test is about reloads in place", fpm, l.FPMPid(), nginx, l.NginxPid())
+	}
 	r := diagnose(t, l)
 	for _, f := range r.Findings {
 		if f.Cause == "config-not-applied" {

@@ -86,7 +86,8 @@ func workerCrashFromJournal(t *testing.T, parentNS string) {
 	ident := "fpmlab-" + strconv.Itoa(os.Getpid())
 	l := lab.New(t)
 	l.Edit("etc/php/fpm/php-fpm.conf", "error_log = {{DIR}}/log/php-fpm.log", "error_log = syslog\nsyslog.ident = "+ident)
-	l.Start()
+	l.StartFPMForeground() // as systemd runs it: a reload keeps the master's pid
+	l.MustStartNginx()
 	for range 3 {
 		l.MustStatus("/crash.php?sig=11", 502)
 	}
@@ -151,6 +152,26 @@ func workerCrashFromJournal(t *testing.T, parentNS string) {
 	}
 	if n502 != 3 || fpm != 3 {
 		t.Fatalf("timeline counts %d × 502 and %d php-fpm events, want 3 and 3: %+v", n502, fpm, r.Timeline)
+	}
+
+	// A pool change loaded by a reload: the reload's "ready to handle
+	// connections" is only in the journal, and must count as the load, or
+	// the changed file would read as not applied.
+	time.Sleep(1700 * time.Millisecond) // past the check's slack for start-time rounding
+	l.Edit("etc/php/fpm/pool.d/www.conf", "catch_workers_output = yes\n", "catch_workers_output = yes\npm.max_requests = 500\n")
+	master := l.FPMPid()
+	if err := syscall.Kill(master, syscall.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	waitForJournal(t, ident, "ready to handle connections", 2)
+	if l.FPMPid() != master {
+		t.Fatalf("the reload replaced the master (pid %d, was %d): the journal's ready line is not what the test is about", l.FPMPid(), master)
+	}
+	r = diagnose(t, l)
+	for _, f := range r.Findings {
+		if f.Cause == "config-not-applied" {
+			t.Fatalf("a reload logged only in the journal was not seen: %s\n%s", f.Title, dump(r))
+		}
 	}
 }
 

@@ -8,6 +8,7 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -237,6 +238,39 @@ func (l *Lab) StartFPM() error {
 		return fmt.Errorf("start php-fpm: %w: %s", err, out)
 	}
 	return nil
+}
+
+// StartFPMForeground starts php-fpm the way systemd runs it, with
+// --nodaemonize, as a child of the test: a reload (SIGUSR2) then
+// re-executes the master in place, keeping its pid and start time, where a
+// daemonized master forks a new one. It returns once the master runs its
+// workers.
+func (l *Lab) StartFPMForeground() {
+	l.t.Helper()
+	cmd := exec.Command(FPMBin, "--nodaemonize", "--fpm-config", l.FPMConf(), "--prefix", l.Dir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		l.t.Fatalf("lab: start php-fpm --nodaemonize: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }() // reaps it whenever it stops
+	err := waitFor(func() bool {
+		select {
+		case <-exited:
+			return true
+		default:
+		}
+		return l.FPMPid() == cmd.Process.Pid && len(children(cmd.Process.Pid)) > 0
+	}, 10*time.Second)
+	select {
+	case <-exited:
+		l.t.Fatalf("lab: php-fpm --nodaemonize exited: %s", out.String())
+	default:
+	}
+	if err != nil {
+		l.t.Fatalf("lab: php-fpm --nodaemonize did not start its workers: %v", err)
+	}
 }
 
 // MustStartFPM is StartFPM that fails the test.

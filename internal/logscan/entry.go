@@ -27,8 +27,10 @@ type Entry struct {
 	Errno   int    // errno number, 0 when absent; match numbers, texts differ by libc
 	ErrText string // errno text as written ("Connection refused", "Operation timed out")
 
+	// PID is the process that wrote the entry: nginx's "pid#", or the
+	// journal's _PID.
+	PID int
 	// nginx context.
-	PID      int
 	Conn     int64  // *N connection serial number, 0 when absent
 	Action   string // after "while": "connecting to upstream", "reading response header from upstream", ...
 	Client   string

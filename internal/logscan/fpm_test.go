@@ -207,6 +207,10 @@ func TestJournal(t *testing.T) {
 	if got[1].Pool != "www" || got[1].Signal != 11 || got[4].ExitCode != 78 {
 		t.Errorf("fields: %+v %+v", got[1], got[4])
 	}
+	// The writer's pid tells masters sharing a syslog ident apart.
+	if got[2].PID != 4242 || got[1].PID != 0 {
+		t.Errorf("journal _PID: ready line %d (want 4242), line without _PID %d", got[2].PID, got[1].PID)
+	}
 	// The window applies to journal time too.
 	got, _ = scanAll(t, "testdata/journal.json", Options{Location: time.UTC, Format: FormatJournal,
 		Window: Window{Since: base.Add(2 * time.Second), Until: base.Add(4 * time.Second)}})

@@ -17,6 +17,7 @@ type journalRecord struct {
 	UnitAbout string          `json:"UNIT"` // systemd's own messages about a unit
 	Ident     string          `json:"SYSLOG_IDENTIFIER"`
 	Transport string          `json:"_TRANSPORT"`
+	PID       string          `json:"_PID"`
 }
 
 // ParseJournal parses one line of `journalctl -o json` and classifies its
@@ -65,6 +66,9 @@ func ParseJournal(line []byte, loc *time.Location) (e Entry, ok bool) {
 		e.Time = t
 	}
 	e.Unit = unit
+	if e.PID == 0 {
+		e.PID, _ = atoi(r.PID)
+	}
 	return e, true
 }
 

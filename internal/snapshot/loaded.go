@@ -32,7 +32,9 @@ func (n *Nginx) ConfigLoadedAt() (time.Time, string) {
 // how that is known. A reload (SIGUSR2) re-executes the master in place,
 // keeping its pid and start time, but php-fpm logs "ready to handle
 // connections" at every start and reload: the last such line in its own
-// log (within the log window) says when. Zero when no master runs.
+// log (within the log window; from the journal, the master's pid must
+// match, as masters may share a syslog ident) says when. Zero when no
+// master runs.
 func (s *Snapshot) ConfigLoadedAt(f *FPM) (time.Time, string) {
 	if f.Master == nil {
 		return time.Time{}, ""
@@ -41,8 +43,11 @@ func (s *Snapshot) ConfigLoadedAt(f *FPM) (time.Time, string) {
 	if s.Logs == nil || f.Config == nil {
 		return loaded, how
 	}
-	own := f.Config.Global.Path("error_log")
+	own, ident := f.logName()
 	for _, e := range s.Logs.Events {
+		if ident != "" && e.PID != f.Master.PID {
+			continue
+		}
 		if e.Kind == logscan.KindReady && e.File == own && e.Time.After(loaded) {
 			loaded, how = e.Time, "last loaded its config (\"ready to handle connections\" in its log)"
 		}

@@ -152,15 +152,11 @@ func logJobs(s *Snapshot) []logJob {
 		if f.Config == nil {
 			continue
 		}
-		switch p := f.Config.Global.Path("error_log"); {
-		case p == "syslog" || f.Config.Global.Value("error_log") == "syslog":
-			ident := f.Config.Global.Value("syslog.ident")
-			if ident == "" {
-				ident = "php-fpm"
-			}
-			add(logJob{path: "journal:" + ident, source: logscan.SourceFPM, format: logscan.FormatJournal, fpm: f, ident: ident})
-		case p != "" && !strings.HasPrefix(p, "/proc/") && !strings.HasPrefix(p, "/dev/"):
-			add(logJob{path: p, source: logscan.SourceFPM, format: logscan.FormatFPM, fpm: f})
+		switch name, ident := f.logName(); {
+		case ident != "":
+			add(logJob{path: name, source: logscan.SourceFPM, format: logscan.FormatJournal, fpm: f, ident: ident})
+		case name != "" && !strings.HasPrefix(name, "/proc/") && !strings.HasPrefix(name, "/dev/"):
+			add(logJob{path: name, source: logscan.SourceFPM, format: logscan.FormatFPM, fpm: f})
 		}
 		for _, p := range f.Pools {
 			// PHP's own error_log (memory_limit exhaustion, fatals).
@@ -203,6 +199,24 @@ func scanLog(ctx context.Context, s *Snapshot, j logJob, w logscan.Window, byTar
 	opt := logscan.Options{Format: j.format, Window: w, Now: s.Now}
 	lf.Stats, lf.Err = logscan.ScanRotated(ctx, local, opt, collect)
 	return lf
+}
+
+// logName is the name f's own log entries carry in Entry.File: its global
+// error_log path, or "journal:IDENT" when it logs to syslog (ident is then
+// set). Empty when php-fpm has no error_log.
+func (f *FPM) logName() (name, ident string) {
+	if f.Config == nil {
+		return "", ""
+	}
+	p := f.Config.Global.Path("error_log")
+	if p == "syslog" || f.Config.Global.Value("error_log") == "syslog" {
+		ident = f.Config.Global.Value("syslog.ident")
+		if ident == "" {
+			ident = "php-fpm"
+		}
+		return "journal:" + ident, ident
+	}
+	return p, ""
 }
 
 // scanJournal reads php-fpm's syslog output from the systemd journal,
