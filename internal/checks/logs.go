@@ -66,16 +66,35 @@ func eventsOf(s *snapshot.Snapshot, pool string, kinds ...logscan.Kind) []logsca
 	return out
 }
 
-// failuresNear returns the nginx failures on the same pool within the
-// correlation window of any of events, and how many there are.
-func failuresNear(s *snapshot.Snapshot, events []logscan.Entry) (int, []logscan.Entry) {
+// failuresNear returns how many nginx failures on the same pool fall
+// within the correlation window of any of events, a few of them as
+// examples, and their request paths, most frequent first.
+func failuresNear(s *snapshot.Snapshot, events []logscan.Entry) (int, []logscan.Entry, []report.URLCount) {
 	if len(events) == 0 || len(s.Logs.Failures) == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	// Each failure counts once, however many events are near it (three
 	// crashes within the window of three 502s are three failures, not
 	// nine): correlate the other way round, one result per failure.
-	n := len(logscan.Correlate(s.Logs.Failures, events, correlationWindow, nil))
+	near := logscan.Correlate(s.Logs.Failures, events, correlationWindow, nil)
+	n := len(near)
+	counts := map[string]int{}
+	for _, c := range near {
+		if p := c.Event.Path(); p != "" {
+			counts[p]++
+		}
+	}
+	urls := make([]report.URLCount, 0, len(counts))
+	for u, c := range counts {
+		urls = append(urls, report.URLCount{URL: u, Count: c})
+	}
+	slices.SortFunc(urls, func(a, b report.URLCount) int {
+		if a.Count != b.Count {
+			return b.Count - a.Count
+		}
+		return strings.Compare(a.URL, b.URL)
+	})
+	urls = urls[:min(len(urls), 5)]
 	// Examples: for the first events, a failure near each not already shown.
 	var examples []logscan.Entry
 	for _, c := range logscan.Correlate(events, s.Logs.Failures, correlationWindow, nil) {
@@ -86,7 +105,7 @@ func failuresNear(s *snapshot.Snapshot, events []logscan.Entry) (int, []logscan.
 			}
 		}
 	}
-	return n, examples
+	return n, examples, urls
 }
 
 // sameEntry reports whether a and b are the same logged line.

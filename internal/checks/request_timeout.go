@@ -23,7 +23,7 @@ var requestTimeout = Check{
 		for _, g := range logGroups(s, logscan.KindExecutionTimedOut) {
 			p := poolFor(s, g.Target)
 			events := eventsOf(s, g.Target, logscan.KindExecutionTimedOut)
-			n, examples := failuresNear(s, events)
+			n, examples, _ := failuresNear(s, events)
 			f := report.Finding{
 				Severity: report.Warning,
 				Live:     true,

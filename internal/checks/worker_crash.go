@@ -50,7 +50,7 @@ var workerCrash = Check{
 		for _, k := range order {
 			es := crashes[k]
 			p := poolFor(s, k.pool)
-			n, examples := failuresNear(s, es)
+			n, examples, urls := failuresNear(s, es)
 			f := report.Finding{
 				Severity: report.Warning,
 				Live:     true,
@@ -66,8 +66,8 @@ var workerCrash = Check{
 				f.Detail += fmt.Sprintf(" nginx failed %s within %s of these crashes.", countWord(n, "request", "requests"), correlationWindow)
 				for _, e := range examples {
 					f.Evidence = append(f.Evidence, logEvidence(e))
-					f.Logs.TopURLs = append(f.Logs.TopURLs, report.URLCount{URL: e.Path(), Count: 1})
 				}
+				f.Logs.TopURLs = urls // php-fpm does not log the crashing request; nginx's failures around it do
 			}
 			out = append(out, f)
 		}

@@ -66,7 +66,7 @@ var workerOOM = Check{
 					f.Evidence = append(f.Evidence, settingEvidence(st))
 				}
 			}
-			if n, examples := failuresNear(s, kills); n > 0 {
+			if n, examples, _ := failuresNear(s, kills); n > 0 {
 				for _, e := range examples {
 					f.Evidence = append(f.Evidence, logEvidence(e))
 				}
