@@ -11,6 +11,7 @@
 #   1. cgi-fcgi -bind -connect SOCKET   (SCRIPT_NAME=/ping … in the environment)
 #   2. fpmdoctor probe unix:SOCKET --ping-path /ping
 #   3. sh -c 'cgi-fcgi … | grep -q pong'  (what the usual healthcheck script runs)
+#   4. fpmdoctor probe … --as-user www-data (connect as nginx's worker user)
 # as whole processes, then the in-process client round trip with go test
 # -bench, and prints the ratio. Everything is removed on exit.
 set -euo pipefail
@@ -64,15 +65,19 @@ export SCRIPT_NAME=/ping SCRIPT_FILENAME=/ping REQUEST_METHOD=GET QUERY_STRING=
 cgi_cmd="cgi-fcgi -bind -connect $sock"
 script_cmd="sh -c '$cgi_cmd | grep -q pong'"
 our_cmd="$tmp/fpmdoctor probe unix:$sock --ping-path /ping"
+# The same as nginx's worker user: the connect runs with www-data's identity.
+as_cmd="$our_cmd --as-user www-data"
 
 echo "== sanity"
 $cgi_cmd | grep -q pong || { echo "cgi-fcgi did not get pong" >&2; exit 1; }
 $our_cmd
+$as_cmd
 
 echo "== process round trip, $runs runs each"
 if command -v hyperfine >/dev/null; then
 	hyperfine -N --warmup 20 --runs "$runs" --export-json "$tmp/h.json" \
-		-n cgi-fcgi "$cgi_cmd" -n "sh+cgi-fcgi+grep" "$script_cmd" -n "fpmdoctor probe" "$our_cmd"
+		-n cgi-fcgi "$cgi_cmd" -n "sh+cgi-fcgi+grep" "$script_cmd" -n "fpmdoctor probe" "$our_cmd" \
+		-n "fpmdoctor probe --as-user" "$as_cmd"
 	if command -v python3 >/dev/null; then
 		python3 - "$tmp/h.json" <<'PY'
 import json, sys
@@ -96,9 +101,11 @@ else
 	c=$(timeit $cgi_cmd)
 	s=$(timeit sh -c "$cgi_cmd | grep -q pong")
 	f=$(timeit $our_cmd)
+	a=$(timeit $as_cmd)
 	echo "cgi-fcgi        mean ${c} us"
 	echo "sh+cgi-fcgi+grep mean ${s} us"
 	echo "fpmdoctor probe mean ${f} us"
+	echo "fpmdoctor probe --as-user www-data mean ${a} us"
 	awk -v c="$c" -v s="$s" -v f="$f" 'BEGIN { printf "ratio cgi-fcgi / fpmdoctor = %.2f, sh+cgi-fcgi+grep / fpmdoctor = %.2f\n", c / f, s / f }'
 fi
 
