@@ -8,6 +8,8 @@
 #                           instead of generating a fresh one in a temp dir;
 #                           it is kept afterwards.
 #   ROUNDS=N                side-by-side rounds (default 3)
+#   LOGSCAN_BENCH_MIX=quiet generate a normal day's log (about 4% upstream
+#                           failures) instead of an incident's (about 40%)
 #
 # Generates a realistic error log (about 40% upstream failures, some
 # multi-line FastCGI stderr, the rest ordinary noise) spanning ~30 days and
@@ -35,7 +37,7 @@ if [ -n "${LOGSCAN_BENCH_LOG:-}" ] && [ -s "$LOG" ]; then
 	echo "reusing $LOG (its last hour is when it was generated; --since 1h may find little)"
 else
 	echo "generating $SIZE bytes of nginx error log in $LOG..."
-	LOGSCAN_BENCH_MODE=gen LOGSCAN_BENCH_FILE=$LOG LOGSCAN_BENCH_SIZE=$SIZE "$BIN" -test.run '^TestBenchTool$' >/dev/null
+	LOGSCAN_BENCH_MODE=gen LOGSCAN_BENCH_FILE=$LOG LOGSCAN_BENCH_SIZE=$SIZE LOGSCAN_BENCH_MIX=${LOGSCAN_BENCH_MIX:-} "$BIN" -test.run '^TestBenchTool$' >/dev/null
 fi
 ls -l "$LOG"
 cat "$LOG" >/dev/null # warm the page cache so every contender reads from memory

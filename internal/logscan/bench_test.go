@@ -16,6 +16,13 @@ import (
 // span and ending at end (times follow the byte position): a mix of upstream failures (about 40%, some
 // multi-line FastCGI stderr) and the usual noise of a busy site.
 func writeRealisticLog(path string, size int64, end time.Time, span time.Duration) error {
+	return writeLogMix(path, size, end, span, 1)
+}
+
+// writeLogMix is writeRealisticLog with upstream failures quiet times
+// rarer: 1 is the incident mix (about 40% failures), 10 a site on a normal
+// day (about 4%), the other lines being the same noise.
+func writeLogMix(path string, size int64, end time.Time, span time.Duration, quiet int64) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -28,7 +35,11 @@ func writeRealisticLog(path string, size int64, end time.Time, span time.Duratio
 		stamp := ts.Format("2006/01/02 15:04:05")
 		pid := 1000 + i%4
 		var line string
-		switch i % 20 {
+		kind := i % 20
+		if quiet > 1 && i%(20*quiet) >= 8 { // only the first 8 of every 20*quiet lines fail
+			kind = 8 + i%12
+		}
+		switch kind {
 		case 0, 1:
 			line = fmt.Sprintf("%s [error] %d#%d: *%d connect() to unix:/run/php/php8.2-fpm.sock failed (11: Resource temporarily unavailable) while connecting to upstream, client: 203.0.113.%d, server: example.com, request: \"GET /api/items?page=%d HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"example.com\"\n", stamp, pid, pid, i, i%250, i%97)
 		case 2, 3:
@@ -131,6 +142,7 @@ func BenchmarkSeekLastHour(b *testing.B) {
 // LOGSCAN_BENCH_MODE is set:
 //
 //	gen:   write LOGSCAN_BENCH_SIZE bytes of log to LOGSCAN_BENCH_FILE, ending now
+//	       (LOGSCAN_BENCH_MIX=quiet: 4% upstream failures instead of 40%)
 //	full:  full scan of LOGSCAN_BENCH_FILE (Scan: through a mapping when it can)
 //	full-read: the same parallel scan reading with read(2)
 //	since: scan of the last LOGSCAN_BENCH_SINCE (a duration) of it
@@ -146,7 +158,11 @@ func TestBenchTool(t *testing.T) {
 			t.Fatal(err)
 		}
 		// 30 days: 1 GiB is then about 1.5 MB per hour.
-		if err := writeRealisticLog(path, size, time.Now(), 30*24*time.Hour); err != nil {
+		quiet := int64(1)
+		if os.Getenv("LOGSCAN_BENCH_MIX") == "quiet" {
+			quiet = 10
+		}
+		if err := writeLogMix(path, size, time.Now(), 30*24*time.Hour, quiet); err != nil {
 			t.Fatal(err)
 		}
 		return
