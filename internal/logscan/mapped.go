@@ -32,9 +32,9 @@ func canMap(fi os.FileInfo, start int64, opt Options) bool {
 // producer and the workers touch the mapping, with faults turned into
 // panics they recover from (debug.SetPanicOnFault), so a file truncated
 // under the scan gives an error instead of a crash. Entries are copied
-// out of the mapping before they reach the consumer. Pages already
-// scanned are dropped from the mapping (MADV_DONTNEED; they stay in the
-// page cache), so the resident size stays a few chunks.
+// out of the mapping before they reach the consumer. Pages behind the
+// scan are dropped from the mapping (MADV_DONTNEED; they stay in the page
+// cache), so the resident size stays a few chunks.
 //
 // ok is false when the file could not be mapped; the caller then reads it.
 func scanMapped(ctx context.Context, f *os.File, size, start int64, name string, opt Options, fn Func, st *Stats) (ok bool, err error) {
@@ -82,13 +82,15 @@ func scanMapped(ctx context.Context, f *os.File, size, start int64, name string,
 		}
 		return nil
 	}
+	var dropped int64 // m[:dropped] is unmapped from this process
 	release := func(c *chunk) {
 		select {
 		case texts <- c.text[:0]:
 		default:
 		}
+		dropped = dropBehind(m, dropped, c.off-base+int64(len(c.data)))
 	}
-	return true, runChunks(ctx, name, start == 0, opt, fn, st, produce, release, func(c *chunk) { dropPages(m, c, base, page) })
+	return true, runChunks(ctx, name, start == 0, opt, fn, st, produce, release)
 }
 
 // populate maps the pages of m[from:to] in one call (MADV_POPULATE_READ,
@@ -101,15 +103,24 @@ func populate(m []byte, from, to, page int64) {
 	}
 }
 
-// dropPages unmaps the pages wholly inside a scanned chunk from this
-// process; they stay in the page cache. Pages a neighbour chunk shares
-// are kept; dropping them would only cost a second fault anyway.
-func dropPages(m []byte, c *chunk, base, page int64) {
-	from := (c.off - base + page - 1) &^ (page - 1)
-	to := (c.off - base + int64(len(c.data))) &^ (page - 1)
-	if to > from {
-		_ = unix.Madvise(m[from:to], unix.MADV_DONTNEED)
+// faultAround covers the kernel's fault-around window (fault_around_bytes,
+// 64 KiB by default): a fault maps the cached pages of the aligned window
+// around it, not just its own page.
+const faultAround = 64 << 10
+
+// dropBehind unmaps m[dropped:next] from this process once every chunk
+// before next is delivered, so the resident size stays a few chunks
+// whatever the file's size; the pages stay in the page cache. It stops at
+// the fault-around window of next: the chunk starting there may still be
+// scanned, and a fault on its first page maps that whole window again.
+// It returns the new low-water mark.
+func dropBehind(m []byte, dropped, next int64) int64 {
+	to := min(next&^(faultAround-1), int64(len(m)))
+	if to <= dropped {
+		return dropped
 	}
+	_ = unix.Madvise(m[dropped:to], unix.MADV_DONTNEED)
+	return to
 }
 
 // recoverFault turns a memory fault raised under debug.SetPanicOnFault

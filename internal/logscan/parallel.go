@@ -85,16 +85,15 @@ func scanParallel(ctx context.Context, r io.Reader, name string, off int64, from
 		default:
 		}
 	}
-	return runChunks(ctx, name, fromStart, opt, fn, st, produce, release, nil)
+	return runChunks(ctx, name, fromStart, opt, fn, st, produce, release)
 }
 
 // runChunks drives the parallel scan: produce cuts chunks, workers
 // classify them, and the caller's goroutine delivers entries in file
 // order. At most a fixed number of chunks is in flight, so memory stays
-// bounded; the callback is never called concurrently. scanned, if set,
-// gets each chunk on its worker once it is classified; release gets it
-// once its entries are delivered.
-func runChunks(ctx context.Context, name string, fromStart bool, opt Options, fn Func, st *Stats, produce chunkProducer, release, scanned func(*chunk)) error {
+// bounded; the callback is never called concurrently. release gets each
+// chunk, in stream order, once its entries are delivered.
+func runChunks(ctx context.Context, name string, fromStart bool, opt Options, fn Func, st *Stats, produce chunkProducer, release func(*chunk)) error {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -138,11 +137,7 @@ func runChunks(ctx context.Context, name string, fromStart bool, opt Options, fn
 				case ents = <-spare:
 				default:
 				}
-				res := scanChunk(ctx, c, name, opt, ents[:0])
-				if scanned != nil {
-					scanned(c)
-				}
-				c.res <- res
+				c.res <- scanChunk(ctx, c, name, opt, ents[:0])
 			}
 		}()
 	}
