@@ -127,3 +127,18 @@ func FuzzMessageStart(f *testing.F) {
 		}
 	})
 }
+
+// The inline searches must find exactly what the standard library finds.
+func FuzzShortSearch(f *testing.F) {
+	f.Add("203.0.113.9, server: example.com", byte(','))
+	f.Add("GET /a?b=\"c\" HTTP/1.1\", upstream: \"x\"", byte('"'))
+	f.Add("\x80\x81\xff\x00,,  , ", byte(0))
+	f.Fuzz(func(t *testing.T, s string, c byte) {
+		if got, want := indexByteShort(s, c), strings.IndexByte(s, c); got != want {
+			t.Errorf("indexByteShort(%q, %q) = %d, want %d", s, c, got, want)
+		}
+		if got, want := indexCommaSpace(s), strings.Index(s, ", "); got != want {
+			t.Errorf("indexCommaSpace(%q) = %d, want %d", s, got, want)
+		}
+	})
+}

@@ -424,7 +424,7 @@ func splitTailForward(body string, e *Entry) (string, bool) {
 		return "", false
 	}
 	msg, r := body[:i], body[i+10:]
-	j := strings.Index(r, ", ")
+	j := indexCommaSpace(r)
 	if j < 0 {
 		e.Client = r
 		return msg, true
@@ -432,7 +432,7 @@ func splitTailForward(body string, e *Entry) (string, bool) {
 	e.Client, r = r[:j], r[j:]
 	if len(r) >= 10 && r[:10] == ", server: " {
 		v := r[10:]
-		if j := strings.Index(v, ", "); j >= 0 {
+		if j := indexCommaSpace(v); j >= 0 {
 			e.Server, r = v[:j], v[j:]
 		} else {
 			e.Server, r = v, ""
@@ -472,7 +472,7 @@ func splitTailForward(body string, e *Entry) (string, bool) {
 func quotedValue(v string) (val, rest string, ok bool) {
 	from := 0
 	for {
-		k := strings.IndexByte(v[from:], '"')
+		k := indexByteShort(v[from:], '"')
 		if k < 0 {
 			return "", "", false
 		}
