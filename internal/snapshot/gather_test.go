@@ -5,6 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/host"
+	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
 )
 
 // TestSitesLinkToPools: the linking rules, on config files alone (nothing
@@ -70,5 +73,41 @@ http {
 	}
 	if got := s.PoolByID(s.FPM[0].Pools[1].ID()); got != s.FPM[0].Pools[1] {
 		t.Fatalf("PoolByID(%q) = %v", s.FPM[0].Pools[1].ID(), got)
+	}
+}
+
+// Two php-fpm masters logging to syslog under the same ident share one
+// journal job: an entry goes to the pool of the master that wrote it
+// (journal _PID), not to the first master's pool of the same name.
+func TestJournalEntryTiedToItsMaster(t *testing.T) {
+	dir := t.TempDir()
+	var confs []string
+	for _, v := range []string{"7.4", "8.2"} {
+		p := filepath.Join(dir, "php"+v+"-fpm.conf")
+		conf := "[global]\nerror_log = syslog\n[www]\nuser = www-data\nlisten = " + dir + "/php" + v + ".sock\npm = static\npm.max_children = 1\n"
+		if err := os.WriteFile(p, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		confs = append(confs, p)
+	}
+	s, err := Gather(context.Background(), Options{FPMConfs: confs, NoProbe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.FPM) != 2 {
+		t.Fatalf("%d php-fpm configs read", len(s.FPM))
+	}
+	s.FPM[0].Master = &host.Process{PID: 740}
+	s.FPM[1].Master = &host.Process{PID: 820}
+	job := logJob{path: "journal:php-fpm", source: logscan.SourceFPM, format: logscan.FormatJournal, fpm: s.FPM[0], ident: "php-fpm"}
+	for _, tc := range []struct {
+		pid  int
+		want *FPM
+	}{{820, s.FPM[1]}, {740, s.FPM[0]}, {0, s.FPM[0]}, {999, s.FPM[0]}} {
+		e := logscan.Entry{Source: logscan.SourceFPM, Kind: logscan.KindChildExitedSignal, Pool: "www", PID: tc.pid}
+		tieToPool(s, &e, job, nil)
+		if want := tc.want.Pools[0].ID(); e.Pool != want {
+			t.Errorf("entry from pid %d tied to %q, want %q", tc.pid, e.Pool, want)
+		}
 	}
 }

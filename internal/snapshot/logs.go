@@ -303,10 +303,29 @@ func tieToPool(s *Snapshot, e *logscan.Entry, j logJob, byTarget map[string]*Poo
 			e.Pool = p.ID()
 		}
 	case j.fpm != nil && e.Pool != "":
-		if p := j.fpm.PoolNamed(e.Pool); p != nil {
+		f := j.fpm
+		if j.ident != "" {
+			f = journalWriter(s, e, f)
+		}
+		if p := f.PoolNamed(e.Pool); p != nil {
 			e.Pool = p.ID()
 		}
 	}
+}
+
+// journalWriter is the php-fpm whose master wrote a journal entry (its
+// _PID): masters may share a syslog ident, and so one journal job. def
+// when no running master has that pid.
+func journalWriter(s *Snapshot, e *logscan.Entry, def *FPM) *FPM {
+	if e.PID == 0 {
+		return def
+	}
+	for _, f := range s.FPM {
+		if f.Master != nil && f.Master.PID == e.PID {
+			return f
+		}
+	}
+	return def
 }
 
 // poolsByTarget maps nginx's logged upstream form of every address a site
