@@ -58,62 +58,49 @@ func ParseStatus(body []byte) (*Status, error) {
 	return s, nil
 }
 
-func parseStatusJSON(b []byte) (*Status, error) {
-	var j struct {
-		Pool               string `json:"pool"`
-		ProcessManager     string `json:"process manager"`
-		StartTime          int64  `json:"start time"`
-		StartSince         int64  `json:"start since"`
-		AcceptedConn       int64  `json:"accepted conn"`
-		ListenQueue        int64  `json:"listen queue"`
-		MaxListenQueue     int64  `json:"max listen queue"`
-		ListenQueueLen     int64  `json:"listen queue len"`
-		IdleProcesses      int64  `json:"idle processes"`
-		ActiveProcesses    int64  `json:"active processes"`
-		TotalProcesses     int64  `json:"total processes"`
-		MaxActiveProcesses int64  `json:"max active processes"`
-		MaxChildrenReached int64  `json:"max children reached"`
-		SlowRequests       int64  `json:"slow requests"`
+// statusRecord is the pool block of the json and xml formats: the same
+// fields, named with spaces in json and dashes in xml.
+type statusRecord struct {
+	Pool               string `json:"pool" xml:"pool"`
+	ProcessManager     string `json:"process manager" xml:"process-manager"`
+	StartTime          int64  `json:"start time" xml:"start-time"`
+	StartSince         int64  `json:"start since" xml:"start-since"`
+	AcceptedConn       int64  `json:"accepted conn" xml:"accepted-conn"`
+	ListenQueue        int64  `json:"listen queue" xml:"listen-queue"`
+	MaxListenQueue     int64  `json:"max listen queue" xml:"max-listen-queue"`
+	ListenQueueLen     int64  `json:"listen queue len" xml:"listen-queue-len"`
+	IdleProcesses      int64  `json:"idle processes" xml:"idle-processes"`
+	ActiveProcesses    int64  `json:"active processes" xml:"active-processes"`
+	TotalProcesses     int64  `json:"total processes" xml:"total-processes"`
+	MaxActiveProcesses int64  `json:"max active processes" xml:"max-active-processes"`
+	MaxChildrenReached int64  `json:"max children reached" xml:"max-children-reached"`
+	SlowRequests       int64  `json:"slow requests" xml:"slow-requests"`
+}
+
+func (r statusRecord) status() *Status {
+	return &Status{
+		Pool: r.Pool, ProcessManager: r.ProcessManager, StartTime: unixTime(r.StartTime), StartSince: r.StartSince,
+		AcceptedConn: r.AcceptedConn, ListenQueue: r.ListenQueue, MaxListenQueue: r.MaxListenQueue,
+		ListenQueueLen: r.ListenQueueLen, IdleProcesses: r.IdleProcesses, ActiveProcesses: r.ActiveProcesses,
+		TotalProcesses: r.TotalProcesses, MaxActiveProcesses: r.MaxActiveProcesses,
+		MaxChildrenReached: r.MaxChildrenReached, SlowRequests: r.SlowRequests,
 	}
-	if err := json.Unmarshal(b, &j); err != nil {
+}
+
+func parseStatusJSON(b []byte) (*Status, error) {
+	var r statusRecord
+	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("json: %w", err)
 	}
-	return &Status{
-		Pool: j.Pool, ProcessManager: j.ProcessManager, StartTime: unixTime(j.StartTime), StartSince: j.StartSince,
-		AcceptedConn: j.AcceptedConn, ListenQueue: j.ListenQueue, MaxListenQueue: j.MaxListenQueue,
-		ListenQueueLen: j.ListenQueueLen, IdleProcesses: j.IdleProcesses, ActiveProcesses: j.ActiveProcesses,
-		TotalProcesses: j.TotalProcesses, MaxActiveProcesses: j.MaxActiveProcesses,
-		MaxChildrenReached: j.MaxChildrenReached, SlowRequests: j.SlowRequests,
-	}, nil
+	return r.status(), nil
 }
 
 func parseStatusXML(b []byte) (*Status, error) {
-	var x struct {
-		Pool               string `xml:"pool"`
-		ProcessManager     string `xml:"process-manager"`
-		StartTime          int64  `xml:"start-time"`
-		StartSince         int64  `xml:"start-since"`
-		AcceptedConn       int64  `xml:"accepted-conn"`
-		ListenQueue        int64  `xml:"listen-queue"`
-		MaxListenQueue     int64  `xml:"max-listen-queue"`
-		ListenQueueLen     int64  `xml:"listen-queue-len"`
-		IdleProcesses      int64  `xml:"idle-processes"`
-		ActiveProcesses    int64  `xml:"active-processes"`
-		TotalProcesses     int64  `xml:"total-processes"`
-		MaxActiveProcesses int64  `xml:"max-active-processes"`
-		MaxChildrenReached int64  `xml:"max-children-reached"`
-		SlowRequests       int64  `xml:"slow-requests"`
-	}
-	if err := xml.Unmarshal(b, &x); err != nil {
+	var r statusRecord
+	if err := xml.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("xml: %w", err)
 	}
-	return &Status{
-		Pool: x.Pool, ProcessManager: x.ProcessManager, StartTime: unixTime(x.StartTime), StartSince: x.StartSince,
-		AcceptedConn: x.AcceptedConn, ListenQueue: x.ListenQueue, MaxListenQueue: x.MaxListenQueue,
-		ListenQueueLen: x.ListenQueueLen, IdleProcesses: x.IdleProcesses, ActiveProcesses: x.ActiveProcesses,
-		TotalProcesses: x.TotalProcesses, MaxActiveProcesses: x.MaxActiveProcesses,
-		MaxChildrenReached: x.MaxChildrenReached, SlowRequests: x.SlowRequests,
-	}, nil
+	return r.status(), nil
 }
 
 // parseStatusText reads the default "key:   value" format. With ?full, the
