@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"runtime"
 	"runtime/debug"
 
 	"golang.org/x/sys/unix"
@@ -22,8 +21,7 @@ var errFileChanged = errors.New("the file shrank or could not be read while it w
 // mapping: only the parallel nginx scan uses one, and only for regular
 // files big enough.
 func canMap(fi os.FileInfo, start int64, opt Options) bool {
-	return opt.Format == FormatNginx && opt.Window.Until.IsZero() && runtime.GOMAXPROCS(0) > 1 &&
-		fi.Mode().IsRegular() && fi.Size()-start >= mapMinSize
+	return parallelNginx(opt) && fi.Mode().IsRegular() && fi.Size()-start >= mapMinSize
 }
 
 // scanMapped is the parallel nginx scan of f[start:size] through a

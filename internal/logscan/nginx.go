@@ -49,13 +49,19 @@ func nginxMessageStart[T string | []byte](b T) int {
 		return -1
 	}
 	i += 2
+	return skipConn(b, i)
+}
+
+// skipConn returns where the message starts when the "pid#tid: " part ends
+// at i: after the connection's "*N " if there is one.
+func skipConn[T string | []byte](b T, i int) int {
 	if i < len(b) && b[i] == '*' {
 		k := i + 1
 		for k < len(b) && b[k] >= '0' && b[k] <= '9' {
 			k++
 		}
 		if k < len(b) && b[k] == ' ' {
-			i = k + 1
+			return k + 1
 		}
 	}
 	return i
@@ -93,16 +99,7 @@ func lineMessageStart(b []byte) int {
 		return nginxMessageStart(b)
 	}
 	i += j + 2
-	if i < len(b) && b[i] == '*' {
-		k := i + 1
-		for k < len(b) && b[k] >= '0' && b[k] <= '9' {
-			k++
-		}
-		if k < len(b) && b[k] == ' ' {
-			i = k + 1
-		}
-	}
-	return i
+	return skipConn(b, i)
 }
 
 // nginxRelevantAt is the cheap byte test run on every head line, given

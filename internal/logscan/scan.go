@@ -320,14 +320,19 @@ func (a *stringArena) str(p []byte) string {
 }
 
 func scanStream(ctx context.Context, r io.Reader, name string, off int64, fromStart bool, opt Options, fn Func, st *Stats) error {
-	// Parallel only when reading to the end: its read-ahead of a few chunks
-	// would waste reads on a window that ends early.
-	if opt.Format == FormatNginx && opt.Window.Until.IsZero() && runtime.GOMAXPROCS(0) > 1 {
+	if parallelNginx(opt) {
 		return scanParallel(ctx, r, name, off, fromStart, opt, fn, st)
 	}
 	sc := newScanner(name, fromStart, opt, fn, st)
 	lr := newLineReader(r, off, opt.MaxEntry)
 	return sc.run(ctx, lr)
+}
+
+// parallelNginx reports whether a scan runs on several CPUs: nginx logs
+// read to the end (the read-ahead of a few chunks would waste reads on a
+// window that ends early), on a machine with more than one.
+func parallelNginx(opt Options) bool {
+	return opt.Format == FormatNginx && opt.Window.Until.IsZero() && runtime.GOMAXPROCS(0) > 1
 }
 
 func newScanner(name string, fromStart bool, opt Options, fn Func, st *Stats) *scanner {
