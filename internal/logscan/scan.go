@@ -291,32 +291,9 @@ type scanner struct {
 	lineKnown bool
 	cur       Entry
 	done      bool
-	arena     stringArena
 	// sink, when set, receives entries instead of fn: nginx entries are
 	// parsed straight into their slot, saving a copy of the large Entry.
 	sink *[]Entry
-}
-
-// stringArena hands out strings carved from shared 8 KiB blocks, so a
-// relevant entry costs a copy, not an allocation. strings.Builder only
-// appends, so a string handed out earlier never changes. A kept entry keeps
-// at most its block alive.
-type stringArena struct {
-	b strings.Builder
-}
-
-func (a *stringArena) str(p []byte) string {
-	const block = 8 << 10
-	if len(p) > block/4 {
-		return string(p)
-	}
-	if a.b.Cap()-a.b.Len() < len(p) {
-		a.b = strings.Builder{}
-		a.b.Grow(block)
-	}
-	start := a.b.Len()
-	a.b.Write(p)
-	return a.b.String()[start:]
 }
 
 func scanStream(ctx context.Context, r io.Reader, name string, off int64, fromStart bool, opt Options, fn Func, st *Stats) error {
@@ -502,8 +479,9 @@ func (sc *scanner) flush() error {
 	case sc.pendDirect:
 		s = unsafe.String(&sc.src[sc.pendStart], sc.pendEnd-sc.pendStart)
 	case sc.sink != nil:
-		// A chunk's entries wait for delivery while pend is reused.
-		s = sc.arena.str(sc.pend)
+		// A chunk's entries wait for delivery while pend is reused; rare:
+		// only entries with "\r\n" or cut lines are not verbatim in src.
+		s = string(sc.pend)
 	default:
 		// Delivered right away; valid until the next entry (see Func).
 		s = unsafe.String(unsafe.SliceData(sc.pend), len(sc.pend))
