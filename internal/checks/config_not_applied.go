@@ -31,10 +31,7 @@ var configNotApplied = Check{
 			}
 			loaded, how := s.ConfigLoadedAt(f)
 			if newer := newerFiles(s, f.Config.Files, loaded); len(newer) > 0 {
-				ev := []report.Evidence{fact("php-fpm master pid %d %s %s", f.Master.PID, how, loaded.Format(time.DateTime))}
-				for _, fi := range newer {
-					ev = append(ev, report.Evidence{Kind: report.KindFact, File: fi.Path, Text: "modified " + fi.ModTime.Format(time.DateTime) + ", after the master started"})
-				}
+				ev := append([]report.Evidence{fact("php-fpm master pid %d %s %s", f.Master.PID, how, loaded.Format(time.DateTime))}, newer...)
 				out = append(out, report.Finding{
 					Severity: report.Warning,
 					Live:     true,
@@ -60,10 +57,7 @@ var configNotApplied = Check{
 			}
 			loaded, how := n.ConfigLoadedAt()
 			if newer := newerFiles(s, paths, loaded); len(newer) > 0 {
-				ev := []report.Evidence{fact("nginx master pid %d %s %s", n.Master.PID, how, loaded.Format(time.DateTime))}
-				for _, fi := range newer {
-					ev = append(ev, report.Evidence{Kind: report.KindFact, File: fi.Path, Text: "modified " + fi.ModTime.Format(time.DateTime) + ", after the master started"})
-				}
+				ev := append([]report.Evidence{fact("nginx master pid %d %s %s", n.Master.PID, how, loaded.Format(time.DateTime))}, newer...)
 				out = append(out, report.Finding{
 					Severity: report.Warning,
 					Live:     true,
@@ -78,12 +72,14 @@ var configNotApplied = Check{
 	},
 }
 
-func newerFiles(s *snapshot.Snapshot, paths []string, start time.Time) []host.FileInfo {
-	var out []host.FileInfo
+// newerFiles quotes, as evidence, the files among paths modified after
+// the config was loaded at start.
+func newerFiles(s *snapshot.Snapshot, paths []string, start time.Time) []report.Evidence {
+	var out []report.Evidence
 	for _, p := range paths {
 		fi := s.Host.Stat(p)
 		if fi.Exists && fi.ModTime.After(start.Add(startSlack)) {
-			out = append(out, fi)
+			out = append(out, report.Evidence{Kind: report.KindFact, File: fi.Path, Text: "modified " + fi.ModTime.Format(time.DateTime) + ", after that"})
 		}
 	}
 	return out

@@ -108,6 +108,22 @@ func failuresNear(s *snapshot.Snapshot, events []logscan.Entry) (int, []logscan.
 	return n, examples, urls
 }
 
+// blameFailuresNear makes f an error when nginx failed requests within the
+// correlation window of its php-fpm events, saying how many, quoting a few
+// and returning their request paths.
+func blameFailuresNear(s *snapshot.Snapshot, f *report.Finding, events []logscan.Entry, what string) []report.URLCount {
+	n, examples, urls := failuresNear(s, events)
+	if n == 0 {
+		return nil
+	}
+	f.Severity = report.Error
+	f.Detail += fmt.Sprintf(" nginx failed %s within %s of these %s.", countWord(n, "request", "requests"), correlationWindow, what)
+	for _, e := range examples {
+		f.Evidence = append(f.Evidence, logEvidence(e))
+	}
+	return urls
+}
+
 // sameEntry reports whether a and b are the same logged line.
 func sameEntry(a, b logscan.Entry) bool {
 	return a.File == b.File && a.Line == b.Line && a.Time.Equal(b.Time) && a.Raw == b.Raw

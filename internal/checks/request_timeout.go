@@ -23,7 +23,6 @@ var requestTimeout = Check{
 		for _, g := range logGroups(s, logscan.KindExecutionTimedOut) {
 			p := poolFor(s, g.Target)
 			events := eventsOf(s, g.Target, logscan.KindExecutionTimedOut)
-			n, examples, _ := failuresNear(s, events)
 			f := report.Finding{
 				Severity: report.Warning,
 				Live:     true,
@@ -34,13 +33,7 @@ var requestTimeout = Check{
 				Logs:     summary(g),
 				Fix:      &report.Fix{Summary: "make the slow scripts faster (slowlog shows where they spend time), or align request_terminate_timeout with fastcgi_read_timeout"},
 			}
-			if n > 0 {
-				f.Severity = report.Error
-				f.Detail += fmt.Sprintf(" nginx failed %s within %s of these kills.", countWord(n, "request", "requests"), correlationWindow)
-				for _, e := range examples {
-					f.Evidence = append(f.Evidence, logEvidence(e))
-				}
-			}
+			blameFailuresNear(s, &f, events, "kills")
 			if p != nil {
 				logged[p.ID()] = true
 				if st := p.Pool.Get("request_terminate_timeout"); st != nil {

@@ -50,7 +50,6 @@ var workerCrash = Check{
 		for _, k := range order {
 			es := crashes[k]
 			p := poolFor(s, k.pool)
-			n, examples, urls := failuresNear(s, es)
 			f := report.Finding{
 				Severity: report.Warning,
 				Live:     true,
@@ -61,14 +60,8 @@ var workerCrash = Check{
 				Logs:     &report.LogSummary{Count: len(es), First: es[0].Time, Last: es[len(es)-1].Time},
 				Fix:      &report.Fix{Summary: "find the script and extension: enable core dumps (rlimit_core = unlimited) and read the backtrace; update or disable the extension it points at"},
 			}
-			if n > 0 {
-				f.Severity = report.Error
-				f.Detail += fmt.Sprintf(" nginx failed %s within %s of these crashes.", countWord(n, "request", "requests"), correlationWindow)
-				for _, e := range examples {
-					f.Evidence = append(f.Evidence, logEvidence(e))
-				}
-				f.Logs.TopURLs = urls // php-fpm does not log the crashing request; nginx's failures around it do
-			}
+			// php-fpm does not log the crashing request; nginx's failures around it do.
+			f.Logs.TopURLs = blameFailuresNear(s, &f, es, "crashes")
 			out = append(out, f)
 		}
 		return out
