@@ -81,6 +81,20 @@ func mustFix(t *testing.T, l *lab.Lab, cause string) *fix.Plan {
 }
 
 // healthy asserts diagnose now reports no error.
+// fileHas fails the test unless the lab file rel contains want, and
+// returns the file.
+func fileHas(t *testing.T, l *lab.Lab, rel, want string) string {
+	t.Helper()
+	b, err := os.ReadFile(l.Path(rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), want) {
+		t.Fatalf("%s lacks %q:\n%s", rel, want, b)
+	}
+	return string(b)
+}
+
 func healthy(t *testing.T, l *lab.Lab) {
 	t.Helper()
 	r, _ := plan(t, l)

@@ -32,10 +32,7 @@ func TestFixRequestTimeoutRealServers(t *testing.T) {
 
 	p := mustFix(t, l, "request-timeout")
 	l.MustStatus("/sleep.php?s=2", 200)
-	b, _ := os.ReadFile(l.Path(pool))
-	if !strings.Contains(string(b), "request_terminate_timeout = 5s ; was 30s\n") {
-		t.Fatalf("pool:\n%s", b)
-	}
+	fileHas(t, l, pool, "request_terminate_timeout = 5s ; was 30s\n")
 	if len(p.Ops) != 1 || p.Ops[0].Kind.String() != "reload php-fpm" {
 		t.Fatalf("ops: %+v", p.Ops)
 	}
@@ -67,11 +64,8 @@ func TestFixHeaderTooBigRealServers(t *testing.T) {
 	p := mustFix(t, l, "header-too-big")
 	l.MustStatus("/header.php?n=8000", 200)
 	healthyExcept(t, l, "header-too-big")
-	b, _ := os.ReadFile(l.Path("etc/nginx/conf.d/site.conf"))
-	if !strings.Contains(string(b), "        fastcgi_pass unix:"+l.Path("run/php-fpm.sock")+";\n        fastcgi_buffer_size 8k;\n    }") {
-		t.Fatalf("site:\n%s", b)
-	}
-	if strings.Contains(string(b), "fastcgi_buffers") {
+	b := fileHas(t, l, "etc/nginx/conf.d/site.conf", "        fastcgi_pass unix:"+l.Path("run/php-fpm.sock")+";\n        fastcgi_buffer_size 8k;\n    }")
+	if strings.Contains(b, "fastcgi_buffers") {
 		t.Fatalf("fastcgi_buffers changed although 8 4k stays valid:\n%s", b)
 	}
 	if len(p.Ops) != 1 || p.Ops[0].Nginx == nil {
@@ -93,10 +87,7 @@ func TestFixHeaderTooBigBuffersRealServers(t *testing.T) {
 
 	mustFix(t, l, "header-too-big")
 	l.MustStatus("/header.php?n=12000", 200)
-	b, _ := os.ReadFile(l.Path("etc/nginx/conf.d/site.conf"))
-	if !strings.Contains(string(b), "php-fpm.sock; # php\n        fastcgi_buffers 16 8k;\n        fastcgi_buffer_size 16k;\n") {
-		t.Fatalf("site:\n%s", b)
-	}
+	fileHas(t, l, "etc/nginx/conf.d/site.conf", "php-fpm.sock; # php\n        fastcgi_buffers 16 8k;\n        fastcgi_buffer_size 16k;\n")
 }
 
 // TestFixPoolExhaustedRealServers: 2 static workers, 4 requests of 6 s at
@@ -190,10 +181,7 @@ func TestFixBacklogOverflowRealServers(t *testing.T) {
 	if l.FPMPid() == old {
 		t.Fatal("php-fpm was not restarted")
 	}
-	b, _ := os.ReadFile(l.Path("etc/php/fpm/pool.d/www.conf"))
-	if !strings.Contains(string(b), "pm.max_children = 2\nlisten.backlog = 511\n") {
-		t.Fatalf("pool:\n%s", b)
-	}
+	fileHas(t, l, "etc/php/fpm/pool.d/www.conf", "pm.max_children = 2\nlisten.backlog = 511\n")
 	counts = l.Load("/sleep.php?s=1", 10, 10, 20*time.Second)
 	if counts[200] != 10 {
 		t.Fatalf("after the fix: %v", counts)
