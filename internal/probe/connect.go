@@ -203,8 +203,3 @@ func setgroupsThread[T ~int | ~uint32](groups []T) error {
 	}
 	return nil
 }
-
-func isTimeout(err error) bool {
-	var ne interface{ Timeout() bool }
-	return errors.As(err, &ne) && ne.Timeout()
-}
