@@ -26,7 +26,8 @@ type Options struct {
 	StatusPath     string        // the pool's pm.status_path, if set
 	Thresholds     Thresholds
 	// As, when set, connects to a unix socket with these credentials
-	// (needs root), through a child process, the way nginx's workers would.
+	// (needs root), from a thread that takes their filesystem identity for
+	// the connect, the way nginx's workers would (connect.go).
 	As *Credentials
 }
 
