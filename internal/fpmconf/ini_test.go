@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/lab"
 )
 
 // iniCorpus holds lines whose scanning must match PHP's own INI parser.
@@ -39,7 +41,7 @@ var iniCorpus = []string{
 func TestScannerMatchesPHP(t *testing.T) {
 	php, err := exec.LookPath("php")
 	if err != nil {
-		t.Skip("php CLI not installed")
+		lab.Unavailable(t, "php CLI not installed (apt-get install php8.2-cli): "+err.Error())
 	}
 	in, _ := json.Marshal(iniCorpus)
 	const script = `<?php
