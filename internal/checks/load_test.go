@@ -185,4 +185,12 @@ func TestKernelOOMKillRealServers(t *testing.T) {
 	if f.Pool == "" {
 		t.Fatalf("OOM kill not tied to the pool: %+v", f)
 	}
+	// Correlated with the 502 nginx logged for the killed request.
+	if !strings.Contains(f.Detail, "nginx failed 1 request within") {
+		t.Fatalf("kill not correlated with nginx's 502: %q\n%s", f.Detail, dump(r))
+	}
+	evidenceText(t, f, report.KindLog, "alloc.php")
+	if f.Logs == nil || len(f.Logs.TopURLs) != 1 || f.Logs.TopURLs[0] != (report.URLCount{URL: "/alloc.php", Count: 1}) {
+		t.Fatalf("log summary: %+v", f.Logs)
+	}
 }

@@ -66,11 +66,13 @@ var workerOOM = Check{
 					f.Evidence = append(f.Evidence, settingEvidence(st))
 				}
 			}
-			if n, examples, _ := failuresNear(s, kills); n > 0 {
-				for _, e := range examples {
-					f.Evidence = append(f.Evidence, logEvidence(e))
-				}
+			// The kernel's records name no pool; php-fpm's exit lines of
+			// the same workers do, and correlate with nginx's failures.
+			exits := make([]logscan.Entry, len(kills))
+			for i, k := range kills {
+				exits[i] = killed[k.PID]
 			}
+			f.Logs.TopURLs = blameFailuresNear(s, &f, exits, "kills")
 			out = append(out, f)
 		}
 		if !s.Logs.FPMRead() && len(unattributed) > 0 {
