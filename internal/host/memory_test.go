@@ -123,11 +123,13 @@ func TestReadCgroupMemoryV1(t *testing.T) {
 	if m.Version != 1 || m.Limit != 256<<20 || m.Current != 200000000 || m.OOMKills != 4 {
 		t.Fatalf("%+v", m)
 	}
-	// The host's path is not in a container's own mount: read its root.
+	// The host's path is not in a container's own mount: read its root,
+	// whose near-2^63 limit means none.
+	writeFile(t, filepath.Join(cg, "memory/memory.usage_in_bytes"), "300000000\n")
 	writeFile(t, filepath.Join(proc, "6/cgroup"), "4:memory:/kubepods/pod1/c1\n")
 	m, err = ReadCgroupMemory(proc, cg, 6)
-	if err == nil && m.Limit != 0 {
-		t.Fatalf("unlimited root: %+v", m)
+	if err != nil || m.Limit != 0 || m.Current != 300000000 || m.CurrentFile != filepath.Join(cg, "memory/memory.usage_in_bytes") {
+		t.Fatalf("unlimited root: %+v %v", m, err)
 	}
 }
 
