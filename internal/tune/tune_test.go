@@ -119,7 +119,7 @@ func TestTuneHealthyPool(t *testing.T) {
 func TestTuneOffline(t *testing.T) {
 	s, err := snapshot.Gather(context.Background(), snapshot.Options{Root: "../../examples/php-upgrade"})
 	if err != nil {
-		t.Skipf("example tree: %v", err)
+		t.Fatalf("bundled example tree: %v", err)
 	}
 	if recs := tune.Recommend(s, tune.Options{}); len(recs) != 0 {
 		t.Fatalf("offline recommendations: %+v", recs)
