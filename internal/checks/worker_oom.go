@@ -23,9 +23,12 @@ var workerOOM = Check{
 		// Kernel OOM kills of php-fpm processes. The kernel log is the
 		// whole machine's: a kill belongs to one of our pools only when
 		// that pool's php-fpm logged the same pid exiting on SIGKILL.
+		// The snapshot keeps events in time order, so sigkills is too.
+		var sigkills []logscan.Entry
 		killed := map[int]logscan.Entry{}
 		for _, e := range eventsOf(s, "", logscan.KindChildExitedSignal) {
 			if e.Signal == 9 && e.Pool != "" {
+				sigkills = append(sigkills, e)
 				killed[e.Child] = e
 			}
 		}
@@ -108,13 +111,12 @@ var workerOOM = Check{
 		// SIGKILL with no kernel record: an outside kill (a supervisor, a
 		// watchdog, kill -9), named as such rather than guessed as OOM.
 		var outside []logscan.Entry
-		for pid, e := range killed {
-			if !oomed[pid] {
+		for _, e := range sigkills {
+			if !oomed[e.Child] {
 				outside = append(outside, e)
 			}
 		}
 		if len(outside) > 0 {
-			sortEntries(outside)
 			p := poolFor(s, outside[0].Pool)
 			f := report.Finding{
 				Severity: report.Warning,
@@ -132,12 +134,4 @@ var workerOOM = Check{
 		}
 		return out
 	},
-}
-
-func sortEntries(es []logscan.Entry) {
-	for i := 1; i < len(es); i++ {
-		for j := i; j > 0 && es[j].Time.Before(es[j-1].Time); j-- {
-			es[j], es[j-1] = es[j-1], es[j]
-		}
-	}
 }
