@@ -21,9 +21,8 @@ type Request struct {
 	Stdin []byte
 }
 
-// DialFunc connects to network/address. Supplying one lets a caller hand
-// over a connection made elsewhere, e.g. by a child running with another
-// user's credentials.
+// DialFunc connects to network/address. Supplying one lets a caller make
+// the connection another way, e.g. with another user's credentials.
 type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
 
 // Options bounds an exchange. Zero values mean "the default": every phase
@@ -104,19 +103,6 @@ func (c *Client) dialError(ctx, dialCtx context.Context, err error, start time.T
 		return &TimeoutError{Phase: PhaseConnect, Limit: min(limit, c.Options.total()), Elapsed: time.Since(start), Err: err}
 	}
 	return &ConnectError{Network: c.Network, Address: c.Address, Errno: errno, Err: err}
-}
-
-// Exchange runs one request on an already-connected conn under opts (its
-// ConnectTimeout and Dial are unused) and closes conn when done.
-func Exchange(ctx context.Context, conn net.Conn, req *Request, opts Options) (*Response, error) {
-	defer conn.Close()
-	start := time.Now()
-	deadline := start.Add(opts.total())
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	x := exchange{conn: conn, opts: opts, start: start, deadline: deadline}
-	return x.run(ctx, req)
 }
 
 // exchange is the state of one request on one connection.

@@ -41,7 +41,7 @@ type Response struct {
 
 // Timing splits an exchange's latency by phase.
 type Timing struct {
-	Connect   time.Duration // dial (zero for a caller-supplied connection)
+	Connect   time.Duration // dial
 	Write     time.Duration // writing the request
 	FirstByte time.Duration // from the end of the write to the first response byte
 	Total     time.Duration // the whole exchange, connect included
