@@ -80,7 +80,6 @@ func mustFix(t *testing.T, l *lab.Lab, cause string) *fix.Plan {
 	return p
 }
 
-// healthy asserts diagnose now reports no error.
 // fileHas fails the test unless the lab file rel contains want, and
 // returns the file.
 func fileHas(t *testing.T, l *lab.Lab, rel, want string) string {
@@ -95,6 +94,7 @@ func fileHas(t *testing.T, l *lab.Lab, rel, want string) string {
 	return string(b)
 }
 
+// healthy asserts diagnose now reports no error.
 func healthy(t *testing.T, l *lab.Lab) {
 	t.Helper()
 	r, _ := plan(t, l)

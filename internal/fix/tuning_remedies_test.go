@@ -125,10 +125,7 @@ func TestFixPoolExhaustedRealServers(t *testing.T) {
 	if err != nil || !res.Fixed {
 		t.Fatalf("not fixed: %v %+v", err, res)
 	}
-	conf, _ := os.ReadFile(l.Path("etc/php/fpm/pool.d/www.conf"))
-	if !strings.Contains(string(conf), "pm = static\npm.max_children = 4\n") {
-		t.Fatalf("pool:\n%s", conf)
-	}
+	fileHas(t, l, "etc/php/fpm/pool.d/www.conf", "pm = static\npm.max_children = 4\n")
 	counts := l.Load("/sleep.php?s=6", 4, 4, 20*time.Second)
 	if counts[200] != 4 {
 		t.Fatalf("after the fix: %v", counts)
@@ -210,8 +207,7 @@ func TestFixMemoryOvercommitRealServers(t *testing.T) {
 	for range 4 {
 		l.MustStatus("/ok.php", 200)
 	}
-	b, _ := os.ReadFile(l.Path(pool))
-	if strings.Contains(string(b), "pm.max_children = 100000") {
+	if b := fileHas(t, l, pool, "pm.max_children = "); strings.Contains(b, "pm.max_children = 100000") {
 		t.Fatalf("pool:\n%s", b)
 	}
 	r, _ = plan(t, l)
