@@ -21,8 +21,6 @@ type Listener struct {
 	IP      net.IP // tcp; unspecified (0.0.0.0 or ::) for all addresses
 	Port    int    // tcp
 	Inode   uint64
-	// PIDs of the nginx/php-fpm processes holding the socket, when known.
-	PIDs []int
 }
 
 func (l Listener) String() string {
@@ -108,28 +106,4 @@ func parseHexAddr(s string) (net.IP, int, error) {
 		return nil, 0, fmt.Errorf("bad port in %q", s)
 	}
 	return net.IP(raw), int(port), nil
-}
-
-// SocketOwners maps socket inodes to the pids (among pids) holding them, by
-// reading /proc/PID/fd links "socket:[INODE]".
-func SocketOwners(pids []int) map[uint64][]int {
-	owners := map[uint64][]int{}
-	for _, pid := range pids {
-		dir := fmt.Sprintf("/proc/%d/fd", pid)
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range ents {
-			target, err := os.Readlink(filepath.Join(dir, e.Name()))
-			if err != nil || !strings.HasPrefix(target, "socket:[") {
-				continue
-			}
-			inode, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(target, "socket:["), "]"), 10, 64)
-			if err == nil {
-				owners[inode] = append(owners[inode], pid)
-			}
-		}
-	}
-	return owners
 }
