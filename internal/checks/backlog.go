@@ -68,13 +68,9 @@ func queueFull(s *snapshot.Snapshot, p *snapshot.Pool) report.Finding {
 	if p.Setting != nil {
 		ev = append(ev, settingEvidence(p.Setting))
 	}
-	if set := p.Pool.Get("listen.backlog"); set != nil {
-		ev = append(ev, settingEvidence(set))
-	}
+	ev = append(ev, poolSettings(p, "listen.backlog")...)
 	ev = append(ev, fact("%s: %d connections wait to be accepted, backlog %d (kernel, netlink sock_diag)", q.Key(), q.Len, q.Backlog))
-	if set := p.Pool.Get("pm.max_children"); set != nil {
-		ev = append(ev, settingEvidence(set))
-	}
+	ev = append(ev, poolSettings(p, "pm.max_children")...)
 	busy := len(p.WorkerProcs())
 	ev = append(ev, fact("pool %s has %d workers running", p.Name, busy))
 	if s.Queues != nil && s.Queues.Somaxconn > 0 {

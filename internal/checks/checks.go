@@ -203,6 +203,21 @@ func settingEvidence(s *fpmconf.Setting) report.Evidence {
 	return report.Evidence{Kind: report.KindConfig, File: s.File, Line: s.Line, Text: s.Key + " = " + report.Redact(s.Key, s.Raw)}
 }
 
+// poolSettings quotes those of keys that pool p sets, in the order of
+// keys; nothing for a nil pool.
+func poolSettings(p *snapshot.Pool, keys ...string) []report.Evidence {
+	if p == nil {
+		return nil
+	}
+	var ev []report.Evidence
+	for _, k := range keys {
+		if st := p.Pool.Get(k); st != nil {
+			ev = append(ev, settingEvidence(st))
+		}
+	}
+	return ev
+}
+
 func poolHeaderEvidence(p *snapshot.Pool) report.Evidence {
 	return report.Evidence{Kind: report.KindConfig, File: p.Pool.File, Line: p.Pool.Line, Text: "[" + p.Name + "]"}
 }

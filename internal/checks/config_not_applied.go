@@ -110,11 +110,7 @@ func socketDrift(s *snapshot.Snapshot, p *snapshot.Pool) (report.Finding, bool) 
 		detail += fmt.Sprintf(" The socket as it is now denies nginx (%s), which the config on disk would allow: %s get 502 (13: Permission denied).", s.Users.DescribeCred(*sites[0].Nginx.Cred), siteNames(sites))
 	}
 	ev := []report.Evidence{fact("%s is %s now", p.Listen.Path, host.Describe(p.Socket, s.Users)), fact("the pool's settings give %s", host.Describe(want, s.Users))}
-	for _, k := range []string{"listen.owner", "listen.group", "listen.mode"} {
-		if st := p.Pool.Get(k); st != nil {
-			ev = append(ev, settingEvidence(st))
-		}
-	}
+	ev = append(ev, poolSettings(p, "listen.owner", "listen.group", "listen.mode")...)
 	for _, site := range sites {
 		ev = append(ev, directiveEvidence(site.Pass.Directive))
 	}

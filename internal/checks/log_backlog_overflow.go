@@ -29,13 +29,7 @@ var logBacklogOverflow = Check{
 				Logs:     summary(g),
 				Fix:      &report.Fix{Summary: "relieve the pool first (pool-exhausted); a larger listen.backlog (and net.core.somaxconn) only absorbs short bursts"},
 			}
-			if p != nil {
-				for _, k := range []string{"listen.backlog", "pm.max_children"} {
-					if st := p.Pool.Get(k); st != nil {
-						f.Evidence = append(f.Evidence, settingEvidence(st))
-					}
-				}
-			}
+			f.Evidence = append(f.Evidence, poolSettings(p, "listen.backlog", "pm.max_children")...)
 			out = append(out, f)
 		}
 		return out

@@ -72,9 +72,7 @@ func overcommitFinding(s *snapshot.Snapshot, g *snapshot.MemoryGroup) (report.Fi
 			atStart += uint64(started) * st.MinPSS
 			startTerms = append(startTerms, fmt.Sprintf("%d × %s (%s, pm = %s)", started, mib(st.MinPSS), p.Name, p.Pool.PM()))
 		}
-		if set := p.Pool.Get("pm"); set != nil {
-			ev = append(ev, settingEvidence(set))
-		}
+		ev = append(ev, poolSettings(p, "pm")...)
 		if set := p.Pool.Get("pm.max_children"); set != nil {
 			ev = append(ev, settingEvidence(set))
 		} else {

@@ -30,9 +30,7 @@ var poolExhausted = Check{
 				Fix:      &report.Fix{Summary: "find what keeps workers busy (slowlog, status page); raise pm.max_children only as far as memory allows (fpmdoctor tune)"},
 			}
 			if p != nil {
-				if st := p.Pool.Get("pm.max_children"); st != nil {
-					f.Evidence = append(f.Evidence, settingEvidence(st))
-				}
+				f.Evidence = append(f.Evidence, poolSettings(p, "pm.max_children")...)
 				fails := poolGroups(s, p.ID(), logscan.KindUpstreamTimeout, logscan.KindConnectEAGAIN)
 				total := 0
 				for _, fg := range fails {

@@ -85,11 +85,7 @@ func probeFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target,
 		f.ID, f.Cause, f.Step = "pool-exhausted-probe", "pool-exhausted", report.StepLimits
 		f.Title = "the pool accepts connections but no worker answers: all workers are busy"
 		f.Detail = "A FastCGI request waited past its deadline without a first byte. nginx requests queue the same way and end in 504 (fastcgi_read_timeout) or 502."
-		if pool != nil {
-			if st := pool.Pool.Get("pm.max_children"); st != nil {
-				f.Evidence = append(f.Evidence, settingEvidence(st))
-			}
-		}
+		f.Evidence = append(f.Evidence, poolSettings(pool, "pm.max_children")...)
 		f.Fix = &report.Fix{Summary: "find what keeps the workers busy (slow log, status page), then size pm.max_children to the memory available (fpmdoctor tune)"}
 	case "backlog-full":
 		f.ID, f.Cause, f.Step = "backlog-overflow-probe", "backlog-overflow", report.StepLimits

@@ -36,10 +36,8 @@ var requestTimeout = Check{
 			blameFailuresNear(s, &f, events, "kills")
 			if p != nil {
 				logged[p.ID()] = true
-				if st := p.Pool.Get("request_terminate_timeout"); st != nil {
-					f.Evidence = append(f.Evidence, settingEvidence(st))
-				}
 			}
+			f.Evidence = append(f.Evidence, poolSettings(p, "request_terminate_timeout")...)
 			out = append(out, f)
 		}
 		// Static risk: a pool that kills requests nginx would still wait for.

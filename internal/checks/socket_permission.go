@@ -79,11 +79,7 @@ func permissionFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Ta
 	user := s.Users.UserName(n.Cred.UID)
 	if b.File.Path == t.Path && t.Pool != nil {
 		f.Pool = t.Pool.ID()
-		for _, k := range []string{"listen.owner", "listen.group", "listen.mode", "listen.acl_users", "listen.acl_groups"} {
-			if st := t.Pool.Pool.Get(k); st != nil {
-				f.Evidence = append(f.Evidence, settingEvidence(st))
-			}
-		}
+		f.Evidence = append(f.Evidence, poolSettings(t.Pool, "listen.owner", "listen.group", "listen.mode", "listen.acl_users", "listen.acl_groups")...)
 		if t.Pool.Pool.Get("listen.owner") == nil && t.Pool.Pool.Get("listen.group") == nil {
 			f.Evidence = append(f.Evidence, report.Evidence{Kind: report.KindConfig, File: t.Pool.Pool.File, Line: t.Pool.Pool.Line, Text: "[" + t.Pool.Name + "] sets no listen.owner/listen.group: php-fpm creates the socket as its master's user (root)"})
 		}

@@ -64,11 +64,7 @@ var workerOOM = Check{
 				Logs:     &report.LogSummary{Count: len(kills), First: kills[0].Time, Last: kills[len(kills)-1].Time},
 				Fix:      &report.Fix{Summary: "lower pm.max_children so that max_children × worker memory fits the memory limit (fpmdoctor tune), or lower memory_limit"},
 			}
-			if p != nil {
-				if st := p.Pool.Get("pm.max_children"); st != nil {
-					f.Evidence = append(f.Evidence, settingEvidence(st))
-				}
-			}
+			f.Evidence = append(f.Evidence, poolSettings(p, "pm.max_children")...)
 			// The kernel's records name no pool; php-fpm's exit lines of
 			// the same workers do, and correlate with nginx's failures.
 			exits := make([]logscan.Entry, len(kills))
@@ -101,11 +97,7 @@ var workerOOM = Check{
 				Logs:     summary(g),
 				Fix:      &report.Fix{Summary: "fix the script's memory use (often an unbounded query or array), or raise memory_limit for that site while keeping pm.max_children × memory_limit within RAM"},
 			}
-			if p != nil {
-				if st := p.Pool.Get("php_admin_value[memory_limit]"); st != nil {
-					f.Evidence = append(f.Evidence, settingEvidence(st))
-				}
-			}
+			f.Evidence = append(f.Evidence, poolSettings(p, "php_admin_value[memory_limit]")...)
 			out = append(out, f)
 		}
 		// SIGKILL with no kernel record: an outside kill (a supervisor, a
