@@ -90,11 +90,7 @@ func probePool(ctx context.Context, c Check, timeout time.Duration) probe.Result
 		n = pl.Sites[0].Nginx
 	}
 	if t.Network == "unix" && os.Geteuid() == 0 && n != nil && n.Cred != nil && n.Cred.UID != 0 {
-		cr := &probe.Credentials{UID: uint32(n.Cred.UID), GID: uint32(n.Cred.GID), User: strconv.Itoa(n.Cred.UID)}
-		for _, g := range n.Cred.Groups {
-			cr.Groups = append(cr.Groups, uint32(g))
-		}
-		po.As = cr
+		po.As = probe.CredentialsOf(strconv.Itoa(n.Cred.UID), *n.Cred)
 	}
 	return probe.Probe(ctx, t, po)
 }
