@@ -50,17 +50,11 @@ func overcommitFinding(s *snapshot.Snapshot, g *snapshot.MemoryGroup) (report.Fi
 	var need, atStart uint64
 	var terms, startTerms []string
 	var ev []report.Evidence
-	var biggest *snapshot.Pool
-	var biggestNeed uint64
 	for _, p := range g.Pools {
 		st := p.WorkerStats()
 		n := p.Pool.Int("pm.max_children")
-		pn := uint64(n) * st.AvgPSS
-		need += pn
+		need += uint64(n) * st.AvgPSS
 		terms = append(terms, fmt.Sprintf("%d × %s (%s)", n, mib(st.AvgPSS), p.Name))
-		if pn > biggestNeed || biggest == nil {
-			biggest, biggestNeed = p, pn
-		}
 		started := n
 		if p.Pool.PM() != "static" {
 			started = p.Pool.Int("pm.start_servers")
@@ -111,7 +105,7 @@ func overcommitFinding(s *snapshot.Snapshot, g *snapshot.MemoryGroup) (report.Fi
 		Fix:      &report.Fix{Summary: "lower pm.max_children to what memory allows: run fpmdoctor tune"},
 	}
 	if len(g.Pools) == 1 {
-		f.Pool = biggest.ID()
+		f.Pool = g.Pools[0].ID()
 	}
 	if atStart > g.Budget {
 		f.Severity = report.Error
