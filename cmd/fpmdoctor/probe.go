@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -163,15 +161,7 @@ func resolveTarget(ctx context.Context, raw string, f *probeFlags, changed func(
 		if !changed("status-path") {
 			f.statusPath = p.Pool.Value("pm.status_path")
 		}
-		addr := p.Listen.Path
-		if p.Listen.Network == "tcp" {
-			host := p.Listen.Host
-			if p.Listen.Wildcard || host == "" {
-				host = "127.0.0.1"
-			}
-			addr = net.JoinHostPort(host, strconv.Itoa(p.Listen.Port))
-		}
-		return probe.ParseTarget(addr)
+		return probe.ParseTarget(p.NginxAddress())
 	case len(matches) > 1:
 		var ids []string
 		for _, p := range matches {
