@@ -35,11 +35,11 @@ var fpmConfigInvalid = Remedy{
 		if !strings.HasPrefix(prob.Directive, "pm.") {
 			return nil, fmt.Errorf("%s needs a person's choice: %s", prob.Directive, manualStep(f))
 		}
-		pool := fp.Config.Pool(prob.Pool)
-		if pool == nil {
+		pl := fp.PoolNamed(prob.Pool)
+		if pl == nil {
 			return nil, fmt.Errorf("pool %q not found", prob.Pool)
 		}
-		edits, err := pmEdits(p, fp, pool)
+		edits, err := pmEdits(p, pl)
 		if err != nil {
 			return nil, err
 		}
@@ -84,25 +84,14 @@ func (p *Planner) problem(f report.Finding) (*snapshot.FPM, fpmconf.Problem, err
 
 // pmEdits computes valid pm.* values from the current ones, changing as
 // few as it can.
-func pmEdits(p *Planner, fp *snapshot.FPM, pool *fpmconf.Pool) ([]Edit, error) {
-	set := func(key string, v int) (Edit, error) {
-		val := strconv.Itoa(v)
-		if st := pool.Get(key); st != nil {
-			return p.FPMSetting(fp, st, val)
-		}
-		for _, pl := range fp.Pools {
-			if pl.Pool == pool {
-				return p.FPMSet(pl, key, val)
-			}
-		}
-		return Edit{}, fmt.Errorf("pool %s not found", pool.Name)
-	}
+func pmEdits(p *Planner, pl *snapshot.Pool) ([]Edit, error) {
+	pool := pl.Pool
 	var edits []Edit
 	change := func(key string, have, want int) error {
 		if have == want && pool.Get(key) != nil {
 			return nil
 		}
-		e, err := set(key, want)
+		e, err := p.FPMSet(pl, key, strconv.Itoa(want))
 		if err == nil {
 			edits = append(edits, e)
 		}

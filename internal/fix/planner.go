@@ -118,11 +118,8 @@ func (p *Planner) NginxArg(n *snapshot.Nginx, d *nginxconf.Directive, i int, tex
 // is replaced, or a line is inserted after the pool's listen line (or
 // header) with that line's indentation.
 func (p *Planner) FPMSet(pl *snapshot.Pool, key, value string) (Edit, error) {
-	p.owner[pl.Pool.File] = fileOwner{fpm: pl.FPM}
 	if st := pl.Pool.Get(key); st != nil {
-		p.owner[st.File] = fileOwner{fpm: pl.FPM}
-		e := Edit{File: st.File, Start: st.ValueStart, End: st.ValueEnd, Old: st.Raw, New: value}
-		return e, p.check(e)
+		return p.FPMSetting(pl.FPM, st, value)
 	}
 	anchor := pl.Setting
 	if anchor == nil && len(pl.Pool.Settings) > 0 {

@@ -138,13 +138,7 @@ func sizePool(p *Planner, f report.Finding, pl *snapshot.Pool, exhausted bool) (
 		if c.Key != "pm" && !strings.HasPrefix(c.Key, "pm.") {
 			continue // other advice (request_terminate_timeout) is tune's, not this cause's
 		}
-		var e Edit
-		var err error
-		if c.Setting != nil {
-			e, err = p.FPMSetting(pl.FPM, c.Setting, c.New)
-		} else {
-			e, err = p.FPMSet(pl, c.Key, c.New)
-		}
+		e, err := p.FPMSet(pl, c.Key, c.New)
 		if err != nil {
 			return nil, err
 		}
