@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Format is an output format name.
@@ -86,20 +87,17 @@ func writeText(w io.Writer, r *Report, color bool) error {
 		b.WriteString(line + "\n\n")
 	}
 	for i, f := range r.Findings {
-		sev := string(f.Severity)
+		sev := "INFO"
 		switch f.Severity {
 		case Error:
 			sev = p.red + "ERROR" + p.reset
 		case Warning:
 			sev = p.yellow + "WARN" + p.reset
-		default:
-			sev = "INFO"
 		}
 		head := fmt.Sprintf("%d. %s [%s] ", i+1, sev, f.Cause)
-		title := strings.TrimPrefix(wrap(head+f.Title, "   ", textWidth+len(sev)-len(string(f.Severity))), "   ")
-		b.WriteString(strings.Replace(title, head, head+p.bold, 1) + p.reset)
+		b.WriteString(wrap(head+p.bold, "   ", f.Title) + p.reset)
 		if f.Detail != "" {
-			b.WriteString(wrap(f.Detail, "   ", textWidth))
+			b.WriteString(wrap("   ", "   ", f.Detail))
 		}
 		for _, e := range f.Evidence {
 			loc := ""
@@ -131,7 +129,7 @@ func writeText(w io.Writer, r *Report, color bool) error {
 			if f.Fix.Automatic {
 				auto = " (fpmdoctor fix can do this)"
 			}
-			b.WriteString(p.green + "   fix:" + p.reset + strings.TrimPrefix(wrap(" "+f.Fix.Summary+auto, "       ", textWidth), "      "))
+			b.WriteString(wrap(p.green+"   fix:"+p.reset+" ", "       ", f.Fix.Summary+auto))
 		}
 		b.WriteString("\n")
 	}
@@ -226,21 +224,44 @@ func writeTimeline(b *strings.Builder, tl []Bucket, p palette) {
 // lines are not wrapped, so paths and log lines stay copy-pasteable.
 const textWidth = 78
 
-// wrap breaks s at spaces into lines of at most width columns, each
-// starting with indent, and ends with a newline.
-func wrap(s, indent string, width int) string {
+// wrap breaks s at spaces into lines of at most textWidth columns, the
+// first starting with first, the others with indent, and ends with a
+// newline. A column is a character; colour codes take none.
+func wrap(first, indent, s string) string {
 	var b strings.Builder
-	line := indent
+	line, cols, empty := first, columns(first), true
 	for _, w := range strings.Fields(s) {
-		if len(line) > len(indent) && len(line)+1+len(w) > width {
+		n := utf8.RuneCountInString(w)
+		if !empty && cols+1+n > textWidth {
 			b.WriteString(line + "\n")
-			line = indent
+			line, cols, empty = indent, columns(indent), true
 		}
-		if len(line) > len(indent) {
+		if !empty {
 			line += " "
+			cols++
 		}
 		line += w
+		cols += n
+		empty = false
 	}
 	b.WriteString(line + "\n")
 	return b.String()
+}
+
+// columns counts the characters of s that show: not the ANSI colour codes
+// (ESC [ … m) of the palette.
+func columns(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		if s[i] == '\x1b' {
+			if j := strings.IndexByte(s[i:], 'm'); j >= 0 {
+				i += j + 1
+				continue
+			}
+		}
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		n++
+	}
+	return n
 }
