@@ -133,7 +133,7 @@ func sizePool(p *Planner, f report.Finding, pl *snapshot.Pool, exhausted bool) (
 	}
 	a := &Action{Checks: append(poolChecks(pl), noWorse(otherPools(pl))...)}
 	var what, why []string
-	restart := false
+	grows := false
 	for _, c := range rec.Changes {
 		if c.Key != "pm" && !strings.HasPrefix(c.Key, "pm.") {
 			continue // other advice (request_terminate_timeout) is tune's, not this cause's
@@ -145,10 +145,6 @@ func sizePool(p *Planner, f report.Finding, pl *snapshot.Pool, exhausted bool) (
 		a.Edits = append(a.Edits, e)
 		what = append(what, fmt.Sprintf("%s %s → %s", c.Key, c.Old, c.New))
 		why = append(why, c.Key+": "+c.Why)
-		restart = restart || strings.HasPrefix(c.Key, "listen")
-	}
-	grows := false
-	for _, c := range rec.Changes {
 		if c.Key == "pm.max_children" {
 			o, _ := strconv.Atoi(c.Old)
 			nw, _ := strconv.Atoi(c.New)
@@ -166,14 +162,8 @@ func sizePool(p *Planner, f report.Finding, pl *snapshot.Pool, exhausted bool) (
 		return nil, err
 	}
 	a.Summary = fmt.Sprintf("size pool %s from measured memory (fpmdoctor tune): %s", pl.Name, strings.Join(what, ", "))
-	a.Why = fmt.Sprintf("memory holds at most %d workers of %s (largest measured worker) in this pool's share; %s", rec.MemoryMax, mibText(rec.WorkerSize), strings.Join(why, "; "))
-	if restart {
-		a.Why += "; listen.* apply only when php-fpm creates the socket, so php-fpm is restarted"
-		a.Ops = []Op{{Kind: FPMRestart, FPM: pl.FPM}}
-	} else {
-		a.Why += "; php-fpm reads pm.* on reload, so a reload (not a restart) applies them"
-		a.Ops = []Op{{Kind: FPMReload, FPM: pl.FPM}}
-	}
+	a.Why = fmt.Sprintf("memory holds at most %d workers of %s (largest measured worker) in this pool's share; %s; php-fpm reads pm.* on reload, so a reload (not a restart) applies them", rec.MemoryMax, mibText(rec.WorkerSize), strings.Join(why, "; "))
+	a.Ops = []Op{{Kind: FPMReload, FPM: pl.FPM}}
 	return a, nil
 }
 
