@@ -139,7 +139,8 @@ type Pool struct {
 func (s *Section) IsGlobal() bool { return s.global }
 
 // Get returns the setting php-fpm uses for key, or nil if it is not set.
-// Option names compare case-insensitively as in php-fpm; array keys are
+// Option names compare case-insensitively as in php-fpm (ASCII letters
+// only, like strcasecmp); array keys are
 // written in full ("env[DB_HOST]") and compare exactly. For repeated
 // options and php_value/php_admin_value/php_flag entries the last one wins;
 // for a repeated env[NAME] the FIRST one wins, because php-fpm keeps the
@@ -164,7 +165,7 @@ func (s *Section) Get(key string) *Setting {
 			if st.IsArray && st.Name == name && st.ArrayKey == akey {
 				return st
 			}
-		} else if !st.IsArray && strings.EqualFold(st.Name, name) {
+		} else if !st.IsArray && asciiEqualFold(st.Name, name) {
 			return st
 		}
 	}
@@ -176,7 +177,7 @@ func (s *Section) Get(key string) *Setting {
 func (s *Section) All(name string) []*Setting {
 	var out []*Setting
 	for _, st := range s.Settings {
-		if st.IsArray && st.Name == name || !st.IsArray && strings.EqualFold(st.Name, name) {
+		if st.IsArray && st.Name == name || !st.IsArray && asciiEqualFold(st.Name, name) {
 			out = append(out, st)
 		}
 	}
@@ -192,7 +193,7 @@ func (s *Section) Value(key string) string {
 	if st := s.Get(key); st != nil {
 		return st.Value
 	}
-	return s.defaultValue(strings.ToLower(key))
+	return s.defaultValue(asciiLower(key))
 }
 
 // IsSet reports whether key appears in the section.
@@ -204,7 +205,7 @@ func (s *Section) IsSet(key string) bool { return s.Get(key) != nil }
 // Values php-fpm would reject read as 0; they are reported as problems.
 func (s *Section) Int(key string) int {
 	v := s.Value(key)
-	k := strings.ToLower(key)
+	k := asciiLower(key)
 	opt, ok := lookupOption(s.global, k)
 	if !ok {
 		n, _ := parseInteger(v)
@@ -246,9 +247,9 @@ func (s *Section) Path(key string) string {
 	if v == "" {
 		return ""
 	}
-	k := strings.ToLower(key)
+	k := asciiLower(key)
 	if s.global {
-		if k == "error_log" && strings.EqualFold(v, "syslog") {
+		if k == "error_log" && asciiEqualFold(v, "syslog") {
 			return v
 		}
 		return s.cfg.fullPath(v, "", DefaultStateDir)

@@ -251,7 +251,7 @@ func (l *loader) newSetting() *Setting {
 }
 
 func (l *loader) openSection(name, file string, line int) {
-	if strings.EqualFold(name, "global") {
+	if asciiEqualFold(name, "global") {
 		l.cur = nil
 		return
 	}
@@ -272,7 +272,7 @@ func (l *loader) openSection(name, file string, line int) {
 
 func (l *loader) addEntry(s *Setting) {
 	sec := l.section()
-	canonical := strings.ToLower(s.Name)
+	canonical := asciiLower(s.Name)
 	opt, ok := lookupOption(sec.global, canonical)
 	if !ok {
 		rule := "not a php-fpm 8.2 " + map[bool]string{true: "global", false: "pool"}[sec.global] + " option"
@@ -434,6 +434,9 @@ func (l *loader) include(s *Setting, depth int) {
 }
 
 // asciiLower folds like strcasecmp in the C locale: ASCII letters only.
+// php-fpm compares option names, section names and keyword values (pm,
+// log_level, events.mechanism…) that way; strings.ToLower and EqualFold
+// would also fold the Kelvin sign to "k", "İ" to "i" or "ſ" to "s".
 func asciiLower(s string) string {
 	if !hasASCIIUpper(s) {
 		return s // most names are lower case already: no copy
@@ -526,6 +529,26 @@ func (p *prefetch) close() {
 	}
 	p.stop.Store(true)
 	p.wg.Wait()
+}
+
+// asciiEqualFold is strcasecmp(a, b) == 0 in the C locale.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 func hasASCIIUpper(s string) bool {

@@ -290,6 +290,9 @@ func TestParseProblems(t *testing.T) {
 		{"access.suppress_path[x] = /a", "Keys provided to field 'access.suppress_path' are ignored"},
 		{"listen = a=b", "syntax error, unexpected '=' in Unknown on line 1"},
 		{"log_level = info", "unknown entry 'log_level'"},
+		// php-fpm folds ASCII letters only (strcasecmp): the Kelvin sign is no "k", "İ" no "i".
+		{"listen.bac\u212Alog = 5", "unknown entry 'listen.bac\u212Alog'"},
+		{"pm = dynam\u0130c", "unable to parse value for entry 'pm': invalid process manager (static, dynamic or ondemand)"},
 	}
 	for _, tc := range cases {
 		dir := t.TempDir()
@@ -302,6 +305,23 @@ func TestParseProblems(t *testing.T) {
 		if len(got) > 0 && c.Problems[0].Line != 2 {
 			t.Errorf("%q: line %d", tc.line, c.Problems[0].Line)
 		}
+	}
+}
+
+// TestCaseFoldingIsASCII: php-fpm compares names and keywords with
+// strcasecmp, so upper-case ASCII is accepted everywhere and other letters
+// that Unicode folds to ASCII are not.
+func TestCaseFoldingIsASCII(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"f.conf": "[GLOBAL]\nevents.mechanism = EPOLL\nlog_level = NOTICE\nrlimit_core = UNLIMITED\nsyslog.facility = LOCAL0\n" +
+		"[www]\nuser = www-data\nlisten = 127.0.0.1:9999\nPM = OnDemand\npm.max_children = 2\nlisten.bac\u212Alog = 5\n"})
+	c := load(t, filepath.Join(dir, "f.conf"), Options{})
+	if got := fatalMessages(Validate(c)); len(got) != 1 || got[0] != "unknown entry 'listen.bac\u212Alog'" {
+		t.Fatalf("fatal problems %q", got)
+	}
+	p := c.Pool("WWW")
+	if p.PM() != "ondemand" || p.Value("listen.backlog") != "-1" || c.Global.Int("rlimit_core") != -1 {
+		t.Fatalf("pm %q, listen.backlog %q, rlimit_core %d", p.PM(), p.Value("listen.backlog"), c.Global.Int("rlimit_core"))
 	}
 }
 

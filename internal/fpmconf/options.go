@@ -258,7 +258,7 @@ func (p pmStyle) String() string {
 }
 
 func parsePM(v string) (pmStyle, error) {
-	switch strings.ToLower(v) {
+	switch asciiLower(v) {
 	case "static":
 		return pmStatic, nil
 	case "dynamic":
@@ -270,7 +270,7 @@ func parsePM(v string) (pmStyle, error) {
 }
 
 func parseLogLevel(v string) error {
-	switch strings.ToLower(v) {
+	switch asciiLower(v) {
 	case "debug", "notice", "warning", "warn", "error", "alert":
 		return nil
 	}
@@ -278,7 +278,7 @@ func parseLogLevel(v string) error {
 }
 
 func parseRlimitCore(v string) (int, error) {
-	if strings.EqualFold(v, "unlimited") {
+	if asciiEqualFold(v, "unlimited") {
 		return -1, nil
 	}
 	n, err := parseInteger(v)
@@ -315,7 +315,7 @@ func checkValue(kind optionKind, v string) error {
 	case kindRlimitCore:
 		_, err = parseRlimitCore(v)
 	case kindFacility:
-		if !syslogFacilities[strings.ToLower(v)] {
+		if !syslogFacilities[asciiLower(v)] {
 			err = errFacility
 		}
 	}

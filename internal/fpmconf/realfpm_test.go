@@ -123,6 +123,12 @@ func TestAgainstRealFPMBroken(t *testing.T) {
 			"[pool www] the process manager is missing (static, dynamic or ondemand)"},
 		{"unknown entry", map[string]string{"fpm.conf": basePool + "pm.max_chidlren = 5\n"},
 			"unknown entry 'pm.max_chidlren'"},
+		{"Kelvin sign is no k", map[string]string{"fpm.conf": basePool + "listen.bac\u212Alog = 5\n"},
+			"unknown entry 'listen.bac\u212Alog'"},
+		{"dotted I is no i in pm", map[string]string{"fpm.conf": strings.Replace(basePool, "pm = dynamic", "pm = dynam\u0130c", 1)},
+			"unable to parse value for entry 'pm': invalid process manager (static, dynamic or ondemand)"},
+		{"dotted I is no i in log_level", map[string]string{"fpm.conf": "log_level = not\u0130ce\n" + basePool},
+			"unable to parse value for entry 'log_level': invalid value for 'log_level'"},
 		{"hash comment", map[string]string{"fpm.conf": strings.Replace(basePool, "pm.max_children = 5", "pm.max_children = 5 # five", 1)},
 			"unable to parse value for entry 'pm.max_children': is not a valid number (greater or equal than zero)"},
 		{"time suffix", map[string]string{"fpm.conf": basePool + "request_terminate_timeout = 30x\n"},
@@ -306,6 +312,16 @@ access.log = log/$pool.access
 php_admin_value[error_reporting] = E_ALL & ~E_DEPRECATED & ~E_STRICT
 php_flag[display_errors] = off
 env[PATH] = /usr/bin:/bin
+`,
+		"upper-case names and keywords": `[GLOBAL]
+events.mechanism = EPOLL
+log_level = NOTICE
+syslog.facility = LOCAL0
+[up]
+USER = www-data
+listen = 127.0.0.1:9313
+pm = OnDemand
+PM.Max_Children = 2
 `,
 		"ondemand and relative socket": `[od]
 user = www-data

@@ -101,7 +101,7 @@ func (v *validator) global() {
 			return
 		}
 	}
-	if el := g.Path("error_log"); el != "" && !strings.EqualFold(el, "syslog") {
+	if el := g.Path("error_log"); el != "" && !asciiEqualFold(el, "syslog") {
 		if dir := path.Dir(el); v.missingDir(dir) {
 			gp("error_log", fmt.Sprintf("failed to open error_log (%s): No such file or directory (2)", el),
 				"the directory of error_log must exist; php-fpm creates the file, not the directory")
@@ -109,7 +109,7 @@ func (v *validator) global() {
 		}
 	}
 	if st := g.Get("events.mechanism"); st != nil {
-		switch st.Value {
+		switch asciiLower(st.Value) { // php-fpm: strcasecmp
 		case "epoll", "poll", "select":
 		default:
 			gp("events.mechanism", fmt.Sprintf("event mechanism '%s' is not available on this system", st.Value),
@@ -207,7 +207,7 @@ func (v *validator) pool(p *Pool) {
 			return
 		}
 	case pmOndemand:
-		if m := v.c.Global.Value("events.mechanism"); m != "epoll" {
+		if m := v.c.Global.Value("events.mechanism"); !asciiEqualFold(m, "epoll") {
 			fail("pm", "ondemand process manager can ONLY be used when events.mechanism is either epoll (Linux) or kqueue (*BSD).",
 				"pm = ondemand needs an edge-triggered event mechanism (epoll on Linux)")
 			return
