@@ -1,6 +1,8 @@
 package checks
 
 import (
+	"slices"
+
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
 )
@@ -18,8 +20,9 @@ var nginxConfigInvalid = Check{
 			if n.Config == nil {
 				continue
 			}
-			problems := append(n.Config.Problems, n.Model.Problems...)
-			for _, p := range problems {
+			// Concat, not append: append could write into the spare
+			// capacity of the snapshot's own slice.
+			for _, p := range slices.Concat(n.Config.Problems, n.Model.Problems) {
 				f := report.Finding{
 					Severity: report.Error,
 					Title:    "nginx refuses its configuration: " + p.Message,
