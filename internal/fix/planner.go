@@ -63,12 +63,17 @@ func applyEdits(b []byte, edits []Edit) ([]byte, error) {
 	if len(edits) == 0 {
 		return b, nil
 	}
+	return udiff.ApplyBytes(b, udiffEdits(edits))
+}
+
+// udiffEdits is one file's edits as udiff's, in order.
+func udiffEdits(edits []Edit) []udiff.Edit {
 	ue := make([]udiff.Edit, 0, len(edits))
 	for _, e := range edits {
 		ue = append(ue, udiff.Edit{Start: e.Start, End: e.End, New: e.New})
 	}
 	udiff.SortEdits(ue)
-	return udiff.ApplyBytes(b, ue)
+	return ue
 }
 
 // ErrChanged means a file is no longer what the snapshot read.
@@ -206,11 +211,7 @@ func (p *Planner) finish(plan *Plan) error {
 	}
 	for _, path := range paths {
 		orig := p.files[path]
-		edits := make([]udiff.Edit, 0, len(p.edits[path]))
-		for _, e := range p.edits[path] {
-			edits = append(edits, udiff.Edit{Start: e.Start, End: e.End, New: e.New})
-		}
-		udiff.SortEdits(edits)
+		edits := udiffEdits(p.edits[path])
 		newb, err := udiff.ApplyBytes(orig, edits)
 		if err != nil {
 			return fmt.Errorf("edit %s: %w", path, err)
