@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -53,27 +54,11 @@ func TestBenchOnce(t *testing.T) {
 	elapsed := time.Since(start)
 	status, _ := os.ReadFile("/proc/self/status")
 	hwm := ""
-	for _, line := range splitLines(string(status)) {
+	for _, line := range strings.Split(string(status), "\n") {
 		if len(line) > 6 && line[:6] == "VmHWM:" {
 			hwm = line[6:]
 		}
 	}
 	fmt.Printf("fpmdoctor Load+Model: %d files, %d servers, %d fastcgi_pass: %v, peak RSS%s\n",
 		len(c.Files), len(m.Servers), len(m.FastCGIPasses), elapsed.Round(time.Millisecond), hwm)
-}
-
-func splitLines(s string) []string {
-	var out []string
-	for len(s) > 0 {
-		i := 0
-		for i < len(s) && s[i] != '\n' {
-			i++
-		}
-		out = append(out, s[:i])
-		if i < len(s) {
-			i++
-		}
-		s = s[i:]
-	}
-	return out
 }

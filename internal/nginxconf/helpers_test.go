@@ -3,7 +3,6 @@ package nginxconf
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,13 +12,7 @@ import (
 func writeTree(t testing.TB, dir string, files map[string]string) string {
 	t.Helper()
 	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		mustWrite(t, filepath.Join(dir, name), content)
 	}
 	return dir
 }
@@ -28,11 +21,7 @@ func writeTree(t testing.TB, dir string, files map[string]string) string {
 func loadString(t testing.TB, content string) *Config {
 	t.Helper()
 	dir := writeTree(t, t.TempDir(), map[string]string{"nginx.conf": content})
-	c, err := Load(context.Background(), filepath.Join(dir, "nginx.conf"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return mustLoad(t, filepath.Join(dir, "nginx.conf"), Options{})
 }
 
 // checkOffsets asserts that every directive's and argument's byte range

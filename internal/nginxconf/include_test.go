@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -19,10 +20,7 @@ func TestIncludeGlobOrderAndSplicing(t *testing.T) {
 		"sites/a~":   "server { listen 83; }\n",
 		"snip.conf":  "fastcgi_param A b;\n",
 	})
-	c, err := Load(context.Background(), filepath.Join(dir, "nginx.conf"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, filepath.Join(dir, "nginx.conf"), Options{})
 	if len(c.Problems) != 0 {
 		t.Fatal(c.Problems)
 	}
@@ -69,10 +67,7 @@ func TestIncludeProblems(t *testing.T) {
 		"b.conf":     "y;\ninclude a.conf;\n",
 		"bad.conf":   "z;\n}\nlost;\n",
 	})
-	c, err := Load(context.Background(), filepath.Join(dir, "nginx.conf"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, filepath.Join(dir, "nginx.conf"), Options{})
 	var msgs []string
 	for _, p := range c.Problems {
 		msgs = append(msgs, strings.ReplaceAll(p.Error(), dir+"/", ""))
@@ -92,10 +87,7 @@ func TestIncludeProblems(t *testing.T) {
 
 func TestIncludeSelf(t *testing.T) {
 	dir := writeTree(t, t.TempDir(), map[string]string{"nginx.conf": "include *.conf;\n"})
-	c, err := Load(context.Background(), filepath.Join(dir, "nginx.conf"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, filepath.Join(dir, "nginx.conf"), Options{})
 	if len(c.Problems) != 1 || !strings.Contains(c.Problems[0].Message, "include cycle") {
 		t.Fatal(c.Problems)
 	}
@@ -108,23 +100,13 @@ func TestIncludeExponentialIsBounded(t *testing.T) {
 		files[filepathName(i)] = "include " + filepathName(i+1) + ";\ninclude " + filepathName(i+1) + ";\n"
 	}
 	dir := writeTree(t, t.TempDir(), files)
-	c, err := Load(context.Background(), filepath.Join(dir, "nginx.conf"), Options{MaxDirectives: 10000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, filepath.Join(dir, "nginx.conf"), Options{MaxDirectives: 10000})
 	if len(c.Problems) == 0 || !strings.Contains(c.Problems[len(c.Problems)-1].Message, "more than 10000 directives") {
 		t.Fatalf("problems %v", c.Problems)
 	}
 }
 
-func filepathName(i int) string { return "l" + itoa(i) + ".conf" }
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
-}
+func filepathName(i int) string { return "l" + strconv.Itoa(i) + ".conf" }
 
 func TestMainFileMissing(t *testing.T) {
 	_, err := Load(context.Background(), filepath.Join(t.TempDir(), "nope.conf"), Options{})
@@ -149,10 +131,7 @@ func TestRootConfinement(t *testing.T) {
 	// A relative symlink climbing past the root stays inside it.
 	mustSymlink(t, "../../../../../../.."+outside+"/secret.conf", filepath.Join(root, "etc/nginx/conf.d/d.conf"))
 
-	c, err := Load(context.Background(), "/etc/nginx/nginx.conf", Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, "/etc/nginx/nginx.conf", Options{Root: root})
 	got := strings.Join(names(c.Directives), " ")
 	if got != "a via_absolute_link via_relative_link" {
 		t.Fatalf("tree %q (problems %v)", got, c.Problems)
@@ -204,10 +183,7 @@ func TestGlobSubdirectories(t *testing.T) {
 		"vhosts/a/site.conf":  "a;\n",
 		"vhosts/c/other.conf": "c;\n",
 	})
-	c, err := Load(context.Background(), filepath.Join(dir, "nginx.conf"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, filepath.Join(dir, "nginx.conf"), Options{})
 	if got := strings.Join(names(c.Directives), " "); got != "a b" || len(c.Problems) != 0 {
 		t.Fatalf("tree %q problems %v", got, c.Problems)
 	}
@@ -232,7 +208,7 @@ func TestIncludeDirectoryAndDevice(t *testing.T) {
 func TestLimits(t *testing.T) {
 	files := map[string]string{"nginx.conf": "include sites/*.conf;\n"}
 	for i := 0; i < 50; i++ {
-		files["sites/"+itoa(100+i)+".conf"] = "server { listen 80; }\n"
+		files["sites/"+strconv.Itoa(100+i)+".conf"] = "server { listen 80; }\n"
 	}
 	dir := writeTree(t, t.TempDir(), files)
 	main := filepath.Join(dir, "nginx.conf")
@@ -251,7 +227,7 @@ func TestLimits(t *testing.T) {
 	}
 	chain := map[string]string{"nginx.conf": "include c0.conf;\n"}
 	for i := 0; i < 100; i++ {
-		chain["c"+itoa(i)+".conf"] = "include c" + itoa(i+1) + ".conf;\n"
+		chain["c"+strconv.Itoa(i)+".conf"] = "include c" + strconv.Itoa(i+1) + ".conf;\n"
 	}
 	dir = writeTree(t, t.TempDir(), chain)
 	c = mustLoad(t, filepath.Join(dir, "nginx.conf"), Options{MaxIncludeDepth: 10})
@@ -270,8 +246,8 @@ func TestReadAheadWithinLimits(t *testing.T) {
 	// Two globs whose files are read ahead while the file limit is close.
 	files := map[string]string{"nginx.conf": "include a/*.conf;\ninclude b/*.conf;\n"}
 	for i := 0; i < 8; i++ {
-		files["a/"+itoa(i)+".conf"] = "include b/" + itoa(i) + ".conf;\n"
-		files["b/"+itoa(i)+".conf"] = "x;\n"
+		files["a/"+strconv.Itoa(i)+".conf"] = "include b/" + strconv.Itoa(i) + ".conf;\n"
+		files["b/"+strconv.Itoa(i)+".conf"] = "x;\n"
 	}
 	dir := writeTree(t, t.TempDir(), files)
 	for limit := 1; limit < 20; limit++ {

@@ -1,7 +1,6 @@
 package nginxconf
 
 import (
-	"context"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -176,10 +175,7 @@ func TestNestedAndParents(t *testing.T) {
 }
 
 func TestDebianStock(t *testing.T) {
-	c, err := Load(context.Background(), "/etc/nginx/nginx.conf", Options{Root: "testdata/debian"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, "/etc/nginx/nginx.conf", Options{Root: "testdata/debian"})
 	if len(c.Problems) != 0 {
 		t.Fatal(c.Problems)
 	}
@@ -232,10 +228,7 @@ func TestDebianStock(t *testing.T) {
 
 func TestDebianPHP(t *testing.T) {
 	// The stock site with its PHP block enabled, as the seed procedure does.
-	c, err := Load(context.Background(), "/etc/nginx/nginx.conf", Options{Root: "testdata/debian-php"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, "/etc/nginx/nginx.conf", Options{Root: "testdata/debian-php"})
 	if len(c.Problems) != 0 {
 		t.Fatal(c.Problems)
 	}

@@ -3,7 +3,6 @@ package nginxconf
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,8 +45,7 @@ func dumpSpliced(c *Config) string {
 // place the first time gives the same tree as copying every time, with
 // snippets included many times, inside blocks, nested, and in cycles.
 func TestSpliceInPlaceSameAsCopies(t *testing.T) {
-	dir := t.TempDir()
-	files := map[string]string{
+	dir := writeTree(t, t.TempDir(), map[string]string{
 		"nginx.conf":   "events {}\nhttp {\n include snip.conf;\n server { include snip.conf; location / { include snip.conf; include sites/*.conf; } }\n include snip.conf;\n map $a $b { include map.conf; }\n include cycle.conf;\n}\n",
 		"snip.conf":    "fastcgi_param A b;\nif ($x) { include inner.conf; return 301; }\nlocation /s { }\n",
 		"inner.conf":   "return 200;\nset $y 1;\n",
@@ -56,16 +54,7 @@ func TestSpliceInPlaceSameAsCopies(t *testing.T) {
 		"sites/a.conf": "location /a { include snip.conf; include ../inner.conf; }\n",
 		"sites/b.conf": "include inner.conf;\nlocation /b { if ($z) { include snip.conf; } }\n",
 		"sites/c.conf": "server_name x;\nlocation /c {\n",
-	}
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	for _, opts := range []Options{{}, {MaxDirectives: 40}, {MaxIncludeDepth: 2}} {
 		a, err := load(context.Background(), filepath.Join(dir, "nginx.conf"), opts, true)
 		if err != nil {
