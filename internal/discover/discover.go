@@ -9,6 +9,7 @@ import (
 	"context"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -96,7 +97,6 @@ func Find(ctx context.Context, h host.Host, procs []host.Process, opts Options) 
 		if !isMaster(p, host.RoleNginxMaster) {
 			continue
 		}
-		p := p
 		conf, prefix := p.NginxArgs()
 		if conf == "" {
 			conf = compiledNginxConf(ctx, p.Exe)
@@ -116,7 +116,6 @@ func Find(ctx context.Context, h host.Host, procs []host.Process, opts Options) 
 		if !isMaster(p, host.RoleFPMMaster) {
 			continue
 		}
-		p := p
 		runningFPM = append(runningFPM, &FPM{Conf: p.FPMConfig(), Binary: p.Exe, Master: &p, Workers: workersOf(p.PID), Source: "running master pid " + strconv.Itoa(p.PID)})
 	}
 
@@ -155,12 +154,7 @@ func Find(ctx context.Context, h host.Host, procs []host.Process, opts Options) 
 		// php-fpm is the commonest 502 of all.
 		for _, g := range fpmGlobs {
 			for _, c := range host.Glob(h, g) {
-				known := false
-				for _, f := range res.FPM {
-					if samePath(h, f.Conf, c) {
-						known = true
-					}
-				}
+				known := slices.ContainsFunc(res.FPM, func(f *FPM) bool { return samePath(h, f.Conf, c) })
 				if !known {
 					res.FPM = append(res.FPM, &FPM{Conf: c, Source: "installed (not running)"})
 				}
