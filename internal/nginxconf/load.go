@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -223,7 +224,7 @@ func (l *loader) read(path string, budget int64, arena *[]Arg) *File {
 func (l *loader) readAhead(names []string) {
 	var todo []string
 	for _, name := range names {
-		if l.cfg.byPath[name] == nil && l.ahead[name] == nil && indexOf(l.stack, name) < 0 {
+		if l.cfg.byPath[name] == nil && l.ahead[name] == nil && !slices.Contains(l.stack, name) {
 			todo = append(todo, name)
 		}
 	}
@@ -409,7 +410,7 @@ func (l *loader) include(inc *Include, parent *Directive, custom bool) []*Direct
 			l.full = true
 			break
 		}
-		if i := indexOf(l.stack, name); i >= 0 {
+		if i := slices.Index(l.stack, name); i >= 0 {
 			chain := append(append([]string(nil), l.stack[i:]...), name)
 			l.problem(d.File, d.Line, `include cycle: %s`, strings.Join(chain, " -> "))
 			continue
@@ -433,15 +434,6 @@ func (l *loader) include(inc *Include, parent *Directive, custom bool) []*Direct
 		l.stack = l.stack[:len(l.stack)-1]
 	}
 	return out
-}
-
-func indexOf(list []string, s string) int {
-	for i, v := range list {
-		if v == s {
-			return i
-		}
-	}
-	return -1
 }
 
 // errnoText renders an error as nginx does: "(2: No such file or directory)".
