@@ -193,12 +193,9 @@ func sizeText(b int64) string {
 // their own with d's indentation when d ends its line (a comment after it
 // stays with it), else on d's line after it.
 func (p *Planner) nginxInsertAfter(n *snapshot.Nginx, d *nginxconf.Directive, directives []string) (Edit, error) {
-	b, err := p.content(d.File)
+	b, err := p.nginxContent(n, d.File)
 	if err != nil {
 		return Edit{}, err
-	}
-	if f := n.Config.File(d.File); f != nil && !bytes.Equal(f.Src, b) {
-		return Edit{}, fmt.Errorf("%s: %w", d.File, ErrChanged)
 	}
 	if d.End > len(b) || d.Start > d.End {
 		return Edit{}, fmt.Errorf("%s: %w", d.File, ErrChanged)
@@ -210,7 +207,6 @@ func (p *Planner) nginxInsertAfter(n *snapshot.Nginx, d *nginxconf.Directive, di
 		lineEnd += d.End
 	}
 	rest := strings.TrimSpace(string(b[d.End:lineEnd]))
-	p.owner[d.File] = fileOwner{nginx: n}
 	if rest != "" && !strings.HasPrefix(rest, "#") {
 		e := Edit{File: d.File, Start: d.End, End: d.End, New: " " + strings.Join(directives, " ")}
 		return e, p.check(e)

@@ -106,17 +106,26 @@ func (p *Planner) NginxArg(n *snapshot.Nginx, d *nginxconf.Directive, i int, tex
 	if i >= len(d.Args) {
 		return Edit{}, fmt.Errorf("%s has no argument %d", d.Pos(), i+1)
 	}
-	b, err := p.content(d.File)
-	if err != nil {
+	if _, err := p.nginxContent(n, d.File); err != nil {
 		return Edit{}, err
-	}
-	if f := n.Config.File(d.File); f != nil && !bytes.Equal(f.Src, b) {
-		return Edit{}, fmt.Errorf("%s: %w", d.File, ErrChanged)
 	}
 	a := d.Args[i]
 	e := Edit{File: d.File, Start: a.Start, End: a.End, Old: a.Raw, New: text}
-	p.owner[d.File] = fileOwner{nginx: n}
 	return e, p.check(e)
+}
+
+// nginxContent returns the bytes of file, one of n's config files, and
+// refuses it when it is no longer what n's config was parsed from.
+func (p *Planner) nginxContent(n *snapshot.Nginx, file string) ([]byte, error) {
+	b, err := p.content(file)
+	if err != nil {
+		return nil, err
+	}
+	if f := n.Config.File(file); f != nil && !bytes.Equal(f.Src, b) {
+		return nil, fmt.Errorf("%s: %w", file, ErrChanged)
+	}
+	p.owner[file] = fileOwner{nginx: n}
+	return b, nil
 }
 
 // FPMSet sets key = value in pool pl: the value of the line php-fpm uses
