@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
@@ -25,7 +26,7 @@ var fpmDown = Check{
 		for _, site := range s.Sites {
 			for _, t := range site.Targets {
 				p := t.Pool
-				if p == nil || seen[p] || p.FPM.Running() || fpmconf.HasFatal(fatalOnly(p.FPM.Problems)) {
+				if p == nil || seen[p] || p.FPM.Running() || refusesConfig(p.FPM.Problems) {
 					continue
 				}
 				if p.Listen.Network == "unix" && p.Socket.Exists {
@@ -55,14 +56,11 @@ var fpmDown = Check{
 	},
 }
 
-func fatalOnly(ps []fpmconf.Problem) []fpmconf.Problem {
-	var out []fpmconf.Problem
-	for _, p := range ps {
-		if p.Severity == fpmconf.Fatal && !p.Extra && !p.StartOnly {
-			out = append(out, p)
-		}
-	}
-	return out
+// refusesConfig: php-fpm (and php-fpm -t) stops on one of ps.
+func refusesConfig(ps []fpmconf.Problem) bool {
+	return slices.ContainsFunc(ps, func(p fpmconf.Problem) bool {
+		return p.Severity == fpmconf.Fatal && !p.Extra && !p.StartOnly
+	})
 }
 
 func skipped(s *snapshot.Snapshot, check string) bool {
