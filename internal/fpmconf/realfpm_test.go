@@ -408,21 +408,19 @@ func ours(p *Pool, k string) string {
 		return p.Path(k)
 	case opt.kind == kindTime:
 		if k == "pm.process_idle_timeout" {
-			return itoa(p.Int(k))
+			return strconv.Itoa(p.Int(k))
 		}
-		return itoa(p.Int(k)) + "s"
+		return strconv.Itoa(p.Int(k)) + "s"
 	case opt.kind == kindBool:
 		if p.Bool(k) {
 			return "yes"
 		}
 		return "no"
 	case opt.kind == kindInt:
-		return itoa(p.Int(k))
+		return strconv.Itoa(p.Int(k))
 	}
 	if v := p.Value(k); v != "" {
 		return v
 	}
 	return "undefined"
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
