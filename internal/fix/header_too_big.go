@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
@@ -49,8 +48,8 @@ var headerTooBig = Remedy{
 			if site.Pass.Directive.Parent != loc.Directive {
 				return nil, fmt.Errorf("fastcgi_pass of %s sits inside an if block (%s), where fastcgi_buffer_size is not allowed: set it in the location by hand", site.Name, site.Pass.Directive.Pos())
 			}
-			if stale, when := nginxLogsStale(site.Nginx, f); stale {
-				return nil, fmt.Errorf("the refused headers were logged before nginx last loaded its config (%s): request the failing URL again to see whether it still fails", when.Format("15:04:05"))
+			if loaded, _ := site.Nginx.ConfigLoadedAt(); logsPredate(f, loaded) {
+				return nil, fmt.Errorf("the refused headers were logged before nginx last loaded its config (%s): request the failing URL again to see whether it still fails", loaded.Format("15:04:05"))
 			}
 			edits, summary, err := bufferEdits(p, site)
 			if err != nil {
@@ -227,16 +226,4 @@ func (p *Planner) nginxInsertAfter(n *snapshot.Nginx, d *nginxconf.Directive, di
 	}
 	e := Edit{File: d.File, Start: at, End: at, New: text.String()}
 	return e, p.check(e)
-}
-
-// nginxLogsStale reports whether every logged failure of f is older than
-// the config nginx runs now: a reload replaces every worker, so the
-// oldest worker started at the last (re)load. Log times have whole
-// seconds; a failure in the same second counts as current.
-func nginxLogsStale(n *snapshot.Nginx, f report.Finding) (bool, time.Time) {
-	if f.Logs == nil || f.Logs.Last.IsZero() || n.Master == nil {
-		return false, time.Time{}
-	}
-	loaded, _ := n.ConfigLoadedAt()
-	return f.Logs.Last.Before(loaded.Truncate(time.Second)), loaded
 }

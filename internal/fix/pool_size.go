@@ -177,8 +177,8 @@ func sizeable(p *Planner, f report.Finding, pl *snapshot.Pool) error {
 	if !pl.FPM.Running() {
 		return errors.New("php-fpm is not running: its workers' memory cannot be measured")
 	}
-	if stale, when := fpmLogsStale(p.S, pl.FPM, f); stale {
-		return fmt.Errorf("the logged events predate php-fpm's last (re)load at %s: the current settings have not been seen failing", when.Format("15:04:05"))
+	if loaded, _ := p.S.ConfigLoadedAt(pl.FPM); logsPredate(f, loaded) {
+		return fmt.Errorf("the logged events predate php-fpm's last (re)load at %s: the current settings have not been seen failing", loaded.Format("15:04:05"))
 	}
 	return nil
 }
@@ -222,16 +222,12 @@ func mergeInserts(edits []Edit) []Edit {
 	return out
 }
 
-// fpmLogsStale reports whether every logged event of f is older than the
-// config php-fpm runs now: a reload re-executes the master in place
-// (same pid and start time) but logs "ready to handle connections". Log
+// logsPredate reports whether every logged event of f is older than
+// loaded, when the server last read its config (snapshot's
+// ConfigLoadedAt: zero when no master runs, which nothing predates). Log
 // times have whole seconds; an event in the same second counts as current.
-func fpmLogsStale(s *snapshot.Snapshot, fp *snapshot.FPM, f report.Finding) (bool, time.Time) {
-	if f.Logs == nil || f.Logs.Last.IsZero() || fp.Master == nil {
-		return false, time.Time{}
-	}
-	loaded, _ := s.ConfigLoadedAt(fp)
-	return f.Logs.Last.Before(loaded.Truncate(time.Second)), loaded
+func logsPredate(f report.Finding, loaded time.Time) bool {
+	return f.Logs != nil && !f.Logs.Last.IsZero() && f.Logs.Last.Before(loaded.Truncate(time.Second))
 }
 
 func mibText(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
