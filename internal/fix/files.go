@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -100,13 +99,4 @@ func copyFile(src, dst string, data []byte) error {
 		return fmt.Errorf("backup %s to %s: %w", src, dst, err)
 	}
 	return f.Close()
-}
-
-func readAll(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(f)
 }
