@@ -120,12 +120,7 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 	}
 
 	live := newListenerIndex(s)
-	pools := newPoolIndex(s)
-	for _, f := range s.FPM {
-		for _, p := range f.Pools {
-			live.attachPool(s, p)
-		}
-	}
+	pools := linkPools(s, live)
 	hosts := readHosts(h)
 	for _, n := range s.Nginx {
 		if n.Model == nil {
@@ -317,10 +312,6 @@ func newListenerIndex(s *Snapshot) *listenerIndex {
 	return idx
 }
 
-func (idx *listenerIndex) unixAt(s *Snapshot, path string) *host.Listener {
-	return idx.unix[host.ResolveSocket(s.Host, path)]
-}
-
 func (idx *listenerIndex) tcpAt(ip net.IP, port int) *host.Listener {
 	var wildcard *host.Listener
 	for _, l := range idx.tcp {
@@ -338,44 +329,34 @@ func (idx *listenerIndex) tcpAt(ip net.IP, port int) *host.Listener {
 	return wildcard
 }
 
-func (idx *listenerIndex) attachPool(s *Snapshot, p *Pool) {
-	if p.ListenErr != nil {
-		return
-	}
-	switch p.Listen.Network {
-	case "unix":
-		p.Socket = s.Host.Stat(p.Listen.Path)
-		if s.Live {
-			p.Listener = idx.unixAt(s, p.Listen.Path)
-		}
-	case "tcp":
-		if !s.Live {
-			return
-		}
-		ip := p.Listen.IP
-		if ip == nil {
-			ip = net.IPv4zero
-			if p.Listen.Wildcard {
-				ip = net.IPv6unspecified
-			}
-		}
-		for _, l := range idx.tcp {
-			if l.Port == p.Listen.Port && (l.IP.Equal(ip) || (p.Listen.Wildcard && l.IP.IsUnspecified())) {
-				p.Listener = l
-			}
+// tcpListening is the live listener of a pool's TCP listen address.
+func (idx *listenerIndex) tcpListening(a fpmconf.Address) *host.Listener {
+	ip := a.IP
+	if ip == nil {
+		ip = net.IPv4zero
+		if a.Wildcard {
+			ip = net.IPv6unspecified
 		}
 	}
+	var found *host.Listener
+	for _, l := range idx.tcp {
+		if l.Port == a.Port && (l.IP.Equal(ip) || (a.Wildcard && l.IP.IsUnspecified())) {
+			found = l
+		}
+	}
+	return found
 }
 
 func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts map[string][]net.IP, idx *listenerIndex, pools *poolIndex) *Target {
 	tg := &Target{Target: t, Directive: d}
 	switch t.Kind {
 	case nginxconf.TargetUnix:
+		key := host.ResolveSocket(s.Host, t.Path)
 		tg.Socket = s.Host.Stat(t.Path)
 		if s.Live {
-			tg.Listener = idx.unixAt(s, t.Path)
+			tg.Listener = idx.unix[key]
 		}
-		tg.Pool = pools.unix[host.ResolveSocket(s.Host, t.Path)]
+		tg.Pool = pools.unix[key]
 	case nginxconf.TargetTCP:
 		if ip := net.ParseIP(t.Host); ip != nil {
 			tg.IPs = []net.IP{ip}
@@ -406,7 +387,9 @@ type poolIndex struct {
 	tcp  map[int][]*Pool
 }
 
-func newPoolIndex(s *Snapshot) *poolIndex {
+// linkPools indexes every pool by its socket and port and, on the live
+// host, attaches the listener serving it; it stats each unix socket.
+func linkPools(s *Snapshot, live *listenerIndex) *poolIndex {
 	idx := &poolIndex{unix: map[string]*Pool{}, tcp: map[int][]*Pool{}}
 	for _, f := range s.FPM {
 		for _, p := range f.Pools {
@@ -417,8 +400,15 @@ func newPoolIndex(s *Snapshot) *poolIndex {
 			case "unix":
 				key := host.ResolveSocket(s.Host, p.Listen.Path)
 				idx.unix[key] = choosePool(idx.unix[key], p)
+				p.Socket = s.Host.Stat(p.Listen.Path)
+				if s.Live {
+					p.Listener = live.unix[key]
+				}
 			case "tcp":
 				idx.tcp[p.Listen.Port] = append(idx.tcp[p.Listen.Port], p)
+				if s.Live {
+					p.Listener = live.tcpListening(p.Listen)
+				}
 			}
 		}
 	}
