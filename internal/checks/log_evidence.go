@@ -11,13 +11,19 @@ import (
 )
 
 // connectCause is the cause an nginx connection-level failure (or
-// php-fpm's dropped connection) points at when no current finding explains
-// it (the failure is over); "" for other kinds.
-func connectCause(k logscan.Kind) string {
+// php-fpm's dropped connection) to a target of targetKind (unix, tcp,
+// group) points at when no current finding explains it (the failure is
+// over); "" for other kinds.
+func connectCause(k logscan.Kind, targetKind string) string {
 	switch k {
 	case logscan.KindConnectENOENT, logscan.KindNoLiveUpstreams:
 		return "fpm-down"
 	case logscan.KindConnectRefused:
+		// A unix socket file nobody listened on was left behind; a port
+		// nobody listened on means php-fpm was down.
+		if targetKind == "tcp" {
+			return "fpm-down"
+		}
 		return "stale-socket"
 	case logscan.KindConnectEACCES:
 		return "socket-permission"
@@ -54,7 +60,7 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report) {
 		}
 	}
 	for _, g := range s.Logs.Agg.Groups() {
-		cause := connectCause(g.Kind)
+		cause := connectCause(g.Kind, g.Example.TargetKind)
 		if cause == "" {
 			continue
 		}
