@@ -40,21 +40,12 @@ func (c Signals) wait() time.Duration {
 	return 15 * time.Second
 }
 
-// masters lists the nginx and php-fpm masters running now.
-func masters(ctx context.Context) ([]host.Process, error) {
-	procs, err := host.New("").Processes(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list processes: %w", err)
-	}
-	return procs, nil
-}
-
 // findMaster finds the running master of s: by its config in the title
 // (php-fpm) or its pid and title (nginx), 0 when none runs.
 func findMaster(ctx context.Context, s *Service) (host.Process, []host.Process, error) {
-	procs, err := masters(ctx)
+	procs, err := host.New("").Processes(ctx)
 	if err != nil {
-		return host.Process{}, nil, err
+		return host.Process{}, nil, fmt.Errorf("list processes: %w", err)
 	}
 	var cands []host.Process
 	for _, p := range procs {
@@ -194,7 +185,7 @@ func (c Signals) Stop(ctx context.Context, s *Service) error {
 	for _, sig := range []syscall.Signal{syscall.SIGQUIT, syscall.SIGTERM} {
 		_ = syscall.Kill(m.PID, sig)
 		if poll(ctx, c.wait(), gone, "") == nil {
-			return waitSocketsFree(ctx, s)
+			return waitSocketsFree(ctx)
 		}
 	}
 	_ = syscall.Kill(-m.PID, syscall.SIGKILL)
@@ -207,7 +198,7 @@ func (c Signals) Stop(ctx context.Context, s *Service) error {
 
 // waitSocketsFree is a short grace for the kernel to drop the listeners
 // of a stopped php-fpm before a new one binds them.
-func waitSocketsFree(ctx context.Context, s *Service) error {
+func waitSocketsFree(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
