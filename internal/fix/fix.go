@@ -289,7 +289,7 @@ func Make(s *snapshot.Snapshot, r *report.Report) (*Plan, error) {
 	return plan, nil
 }
 
-// opsOrder: php-fpm first (nginx then reloads onto a pool that is up),
+// mergeOps orders operations php-fpm first (nginx then reloads onto a pool that is up),
 // and for one installation only the strongest operation.
 func mergeOps(ops []Op) []Op {
 	var out []Op
@@ -309,12 +309,7 @@ func mergeOps(ops []Op) []Op {
 	return out
 }
 
-func describeOp(o Op) string {
-	if o.Nginx != nil {
-		return o.Kind.String() + " (" + o.Nginx.Conf + ")"
-	}
-	return o.Kind.String() + " (" + o.FPM.Conf + ")"
-}
+func describeOp(o Op) string { return o.Kind.String() + " (" + o.conf() + ")" }
 
 func shellJoin(args []string) string {
 	out := make([]string, len(args))
