@@ -68,7 +68,7 @@ func ReadResponse(r io.Reader, maxStdout, maxStderr int) (*Response, error) {
 	resp := &Response{}
 	var (
 		hdr                   [headerLen]byte
-		buf                   = make([]byte, maxContentLen+255)
+		buf                   []byte // one record's content and padding; grown to the largest seen
 		stdout, stderr        bytes.Buffer
 		stdoutDone, stderrEnd bool
 	)
@@ -90,7 +90,11 @@ func ReadResponse(r io.Reader, maxStdout, maxStderr int) (*Response, error) {
 			finish()
 			return resp, protoErrorf("%s record for request %d, want %d", typeName(h.Type), h.RequestID, requestID)
 		}
-		body := buf[:int(h.ContentLength)+int(h.PaddingLength)]
+		n := int(h.ContentLength) + int(h.PaddingLength)
+		if n > cap(buf) {
+			buf = make([]byte, max(n, 4<<10))
+		}
+		body := buf[:n]
 		if _, err := io.ReadFull(r, body); err != nil {
 			finish()
 			return resp, readErr(err)
