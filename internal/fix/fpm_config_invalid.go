@@ -33,7 +33,7 @@ var fpmConfigInvalid = Remedy{
 			return nil, err
 		}
 		if !strings.HasPrefix(prob.Directive, "pm.") {
-			return nil, fmt.Errorf("%s needs a person's choice: %s", prob.Directive, manualStep(f))
+			return nil, fmt.Errorf("%s needs a person's choice: %s", prob.Directive, NextStep(f))
 		}
 		pl := fp.PoolNamed(prob.Pool)
 		if pl == nil {

@@ -44,7 +44,7 @@ var backlogOverflow = Remedy{
 	Cause: "backlog-overflow",
 	Plan: func(p *Planner, f report.Finding) (*Action, error) {
 		if f.ID == "backlog-overflow-somaxconn" {
-			return nil, errors.New("net.core.somaxconn caps the backlog: raise it with sysctl (fpmdoctor does not change kernel settings); " + manualStep(f))
+			return nil, errors.New("net.core.somaxconn caps the backlog: raise it with sysctl (fpmdoctor does not change kernel settings); " + NextStep(f))
 		}
 		pl, err := p.pool(f)
 		if err != nil {

@@ -2,10 +2,10 @@ package fix
 
 import (
 	"fmt"
-
-	"github.com/fpmdoctor/fpmdoctor/internal/report"
 	"io"
 	"strings"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
 )
 
 // WritePlan prints the plan for people: per action the finding, why this
@@ -88,5 +88,11 @@ func (p *Plan) CheckLines() []string {
 	return out
 }
 
-// NextStep is what a person should do about a finding fix leaves alone.
-func NextStep(f report.Finding) string { return manualStep(f) }
+// NextStep is what a person should do about a finding fix leaves alone:
+// the finding's own advice.
+func NextStep(f report.Finding) string {
+	if f.Fix != nil && f.Fix.Summary != "" {
+		return f.Fix.Summary
+	}
+	return "see fpmdoctor explain " + f.Cause
+}

@@ -20,7 +20,7 @@ var socketPermission = Remedy{
 	Cause: "socket-permission",
 	Plan: func(p *Planner, f report.Finding) (*Action, error) {
 		if f.Pool == "" {
-			return nil, errors.New("a directory above the socket blocks nginx: fpmdoctor does not change system directories; " + manualStep(f))
+			return nil, errors.New("a directory above the socket blocks nginx: fpmdoctor does not change system directories; " + NextStep(f))
 		}
 		pl, err := p.pool(f)
 		if err != nil {
@@ -80,12 +80,4 @@ var socketPermission = Remedy{
 		a.Summary = fmt.Sprintf("give %s:%s the socket of pool %s (listen.owner/group), then restart php-fpm", user, group, pl.Name)
 		return a, nil
 	},
-}
-
-// manualStep is a finding's own advice, for findings left to a person.
-func manualStep(f report.Finding) string {
-	if f.Fix != nil && f.Fix.Summary != "" {
-		return f.Fix.Summary
-	}
-	return "see fpmdoctor explain " + f.Cause
 }
