@@ -82,9 +82,11 @@ http {
 func TestJournalEntryTiedToItsMaster(t *testing.T) {
 	dir := t.TempDir()
 	var confs []string
-	for _, v := range []string{"7.4", "8.2"} {
+	// php-fpm compares "syslog" case-insensitively.
+	for _, c := range [][2]string{{"7.4", "SysLog"}, {"8.2", "syslog"}} {
+		v, errorLog := c[0], c[1]
 		p := filepath.Join(dir, "php"+v+"-fpm.conf")
-		conf := "[global]\nerror_log = syslog\n[www]\nuser = www-data\nlisten = " + dir + "/php" + v + ".sock\npm = static\npm.max_children = 1\n"
+		conf := "[global]\nerror_log = " + errorLog + "\n[www]\nuser = www-data\nlisten = " + dir + "/php" + v + ".sock\npm = static\npm.max_children = 1\n"
 		if err := os.WriteFile(p, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -96,6 +98,11 @@ func TestJournalEntryTiedToItsMaster(t *testing.T) {
 	}
 	if len(s.FPM) != 2 {
 		t.Fatalf("%d php-fpm configs read", len(s.FPM))
+	}
+	for _, f := range s.FPM {
+		if name, ident := f.LogName(); name != "journal:php-fpm" || ident != "php-fpm" {
+			t.Fatalf("%s: LogName = %q, %q; want its syslog ident", f.Conf, name, ident)
+		}
 	}
 	s.FPM[0].Master = &host.Process{PID: 740}
 	s.FPM[1].Master = &host.Process{PID: 820}

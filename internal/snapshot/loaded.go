@@ -43,7 +43,7 @@ func (s *Snapshot) ConfigLoadedAt(f *FPM) (time.Time, string) {
 	if s.Logs == nil || f.Config == nil {
 		return loaded, how
 	}
-	own, ident := f.logName()
+	own, ident := f.LogName()
 	for _, e := range s.Logs.Events {
 		if ident != "" && e.PID != f.Master.PID {
 			continue

@@ -152,7 +152,7 @@ func logJobs(s *Snapshot) []logJob {
 		if f.Config == nil {
 			continue
 		}
-		switch name, ident := f.logName(); {
+		switch name, ident := f.LogName(); {
 		case ident != "":
 			add(logJob{path: name, source: logscan.SourceFPM, format: logscan.FormatJournal, fpm: f, ident: ident})
 		case name != "" && !strings.HasPrefix(name, "/proc/") && !strings.HasPrefix(name, "/dev/"):
@@ -201,15 +201,16 @@ func scanLog(ctx context.Context, s *Snapshot, j logJob, w logscan.Window, byTar
 	return lf
 }
 
-// logName is the name f's own log entries carry in Entry.File: its global
+// LogName is the name f's own log entries carry in Entry.File: its global
 // error_log path, or "journal:IDENT" when it logs to syslog (ident is then
-// set). Empty when php-fpm has no error_log.
-func (f *FPM) logName() (name, ident string) {
+// set; php-fpm compares "syslog" case-insensitively, and Path returns it
+// as written). Empty when php-fpm has no error_log.
+func (f *FPM) LogName() (name, ident string) {
 	if f.Config == nil {
 		return "", ""
 	}
 	p := f.Config.Global.Path("error_log")
-	if p == "syslog" || f.Config.Global.Value("error_log") == "syslog" {
+	if strings.EqualFold(p, "syslog") {
 		ident = f.Config.Global.Value("syslog.ident")
 		if ident == "" {
 			ident = "php-fpm"

@@ -101,7 +101,7 @@ func maxChildrenEvents(ctx context.Context, s *snapshot.Snapshot, f *snapshot.FP
 		return nil, "", nil
 	}
 	file := f.Config.Global.Path("error_log")
-	if file == "" || file == "syslog" {
+	if _, ident := f.LogName(); file == "" || ident != "" {
 		return nil, file, errors.New("php-fpm logs to syslog: not read")
 	}
 	counts := map[string]int{}
