@@ -75,7 +75,7 @@ func gatherLogs(ctx context.Context, s *Snapshot, opts Options) {
 
 	jobs := logJobs(s)
 	if len(jobs) > maxLogFiles {
-		s.skip("logs", "read the first 2000 of "+itoa(len(jobs))+" log files")
+		s.skip("logs", "read the first "+strconv.Itoa(maxLogFiles)+" of "+strconv.Itoa(len(jobs))+" log files")
 		jobs = jobs[:maxLogFiles]
 	}
 	byTarget := poolsByTarget(s)
@@ -342,7 +342,7 @@ func poolsByTarget(s *Snapshot) map[string]*Pool {
 				m[tg] = t.Pool
 			}
 			for _, ip := range t.IPs {
-				if tg, _ := logscan.NormalizeUpstream(joinHostPort(ip.String(), t.Port), false); tg != "" {
+				if tg, _ := logscan.NormalizeUpstream(net.JoinHostPort(ip.String(), strconv.Itoa(t.Port)), false); tg != "" {
 					m[tg] = t.Pool
 				}
 			}
@@ -417,10 +417,6 @@ func plainErr(err error) string {
 	}
 	return err.Error()
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
-
-func joinHostPort(h string, port int) string { return net.JoinHostPort(h, strconv.Itoa(port)) }
 
 // sigkilled reports whether php-fpm logged a worker exiting on SIGKILL.
 func sigkilled(logs *Logs) bool {
