@@ -255,7 +255,7 @@ func (l *Lab) StartFPMForeground() {
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }() // reaps it whenever it stops
-	err := waitFor(func() bool {
+	err := WaitFor(func() bool {
 		select {
 		case <-exited:
 			return true
@@ -289,7 +289,7 @@ func (l *Lab) StartNginx() error {
 	if err != nil {
 		return fmt.Errorf("start nginx: %w: %s", err, out)
 	}
-	if err := waitFor(func() bool {
+	if err := WaitFor(func() bool {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", l.HTTPPort), 200*time.Millisecond)
 		if err == nil {
 			c.Close()
@@ -300,7 +300,7 @@ func (l *Lab) StartNginx() error {
 	}
 	// The master listens before it forks its workers: wait for them, so
 	// tests see nginx as it runs, workers' credentials included.
-	if err := waitFor(func() bool {
+	if err := WaitFor(func() bool {
 		for _, pid := range children(l.NginxPid()) {
 			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 			if strings.HasPrefix(string(b), "nginx: worker process") {
@@ -368,7 +368,7 @@ func (l *Lab) ReloadFPM() {
 		l.t.Fatalf("lab: reload php-fpm: %v", err)
 	}
 	// php-fpm re-execs itself; wait until the log says it is ready again.
-	if err := waitFor(func() bool {
+	if err := WaitFor(func() bool {
 		b, _ := os.ReadFile(l.Path("log/php-fpm.log"))
 		s := string(b)
 		i := strings.LastIndex(s, "Reloading in progress")
@@ -462,10 +462,10 @@ func stop(pid int, sig syscall.Signal, group bool) {
 		// gone the socket still listens, so wait for the whole group.
 		gone = func() bool { return syscall.Kill(-pid, 0) == syscall.ESRCH || groupZombies(pid) }
 	}
-	if waitFor(gone, 10*time.Second) != nil {
+	if WaitFor(gone, 10*time.Second) != nil {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
-		_ = waitFor(func() bool { return !alive(pid) || zombie(pid) }, 5*time.Second)
+		_ = WaitFor(func() bool { return !alive(pid) || zombie(pid) }, 5*time.Second)
 	}
 }
 
@@ -516,7 +516,8 @@ func allStats() []procStat {
 	return out
 }
 
-func waitFor(cond func() bool, d time.Duration) error {
+// WaitFor polls cond every 20 ms until it holds or d passes.
+func WaitFor(cond func() bool, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		if cond() {
@@ -526,9 +527,6 @@ func waitFor(cond func() bool, d time.Duration) error {
 	}
 	return fmt.Errorf("timed out after %s", d)
 }
-
-// WaitFor polls cond every 20 ms until it holds or d passes.
-func WaitFor(cond func() bool, d time.Duration) error { return waitFor(cond, d) }
 
 func tail(s string, n int) string {
 	if len(s) > n {
@@ -626,7 +624,7 @@ func (l *Lab) ReloadNginx() {
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		l.t.Fatalf("lab: reload nginx: %v", err)
 	}
-	if err := waitFor(func() bool {
+	if err := WaitFor(func() bool {
 		kids := children(pid)
 		if len(kids) == 0 {
 			return false
@@ -671,7 +669,7 @@ func groupZombies(pgid int) bool {
 // pm.max_children warning at its next once-a-second maintenance).
 func (l *Lab) WaitForLog(rel, text string, n int) {
 	l.t.Helper()
-	if err := waitFor(func() bool {
+	if err := WaitFor(func() bool {
 		b, _ := os.ReadFile(l.Path(rel))
 		return strings.Count(string(b), text) >= n
 	}, 10*time.Second); err != nil {
