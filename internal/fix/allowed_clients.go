@@ -61,7 +61,7 @@ var allowedClients = Remedy{
 			Why:     "php-fpm's workers read the list when they start, so a reload (not a restart) applies it",
 			Edits:   []Edit{e},
 			Ops:     []Op{{Kind: FPMReload, FPM: pl.FPM}},
-			Checks:  append(poolChecks(pl), noWorse(otherPools(pl))...),
+			Checks:  guardedPoolChecks(pl),
 		}, nil
 	},
 }

@@ -30,7 +30,7 @@ var configNotApplied = Remedy{
 			a, err := restartFPM(pl.FPM, "pool "+pl.Name)
 			if err == nil {
 				// The pool's own sites must answer; the other pools' must not get worse.
-				a.Checks = append(poolChecks(pl), noWorse(otherPools(pl))...)
+				a.Checks = guardedPoolChecks(pl)
 			}
 			return a, err
 		}
@@ -95,16 +95,6 @@ func nginxChecks(s *snapshot.Snapshot, n *snapshot.Nginx) []Check {
 			}
 		}
 		out = append(out, c)
-	}
-	return out
-}
-
-func otherPools(pl *snapshot.Pool) []Check {
-	var out []Check
-	for _, o := range pl.FPM.Pools {
-		if o != pl {
-			out = append(out, poolChecks(o)...)
-		}
 	}
 	return out
 }

@@ -45,6 +45,19 @@ func poolChecks(pl *snapshot.Pool) []Check {
 	return out
 }
 
+// guardedPoolChecks verifies the sites of pl, and guards those of every
+// other pool of its php-fpm (a reload or restart touches them all): they
+// must not get worse.
+func guardedPoolChecks(pl *snapshot.Pool) []Check {
+	out := poolChecks(pl)
+	for _, o := range pl.FPM.Pools {
+		if o != pl {
+			out = append(out, noWorse(poolChecks(o))...)
+		}
+	}
+	return out
+}
+
 // fpmChecks verifies every site of every pool of an installation.
 func fpmChecks(f *snapshot.FPM) []Check {
 	var out []Check

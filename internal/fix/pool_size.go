@@ -64,7 +64,7 @@ var backlogOverflow = Remedy{
 		var why []string
 		if err != nil {
 			// Memory allows no more workers; the queue can still absorb a burst.
-			a = &Action{Checks: append(poolChecks(pl), noWorse(otherPools(pl))...)}
+			a = &Action{Checks: guardedPoolChecks(pl)}
 			why = append(why, err.Error())
 		} else {
 			why = append(why, a.Why)
@@ -131,7 +131,7 @@ func sizePool(p *Planner, f report.Finding, pl *snapshot.Pool, exhausted bool) (
 	if rec.Skipped != "" {
 		return nil, fmt.Errorf("pool %s cannot be sized: %s", pl.Name, rec.Skipped)
 	}
-	a := &Action{Checks: append(poolChecks(pl), noWorse(otherPools(pl))...)}
+	a := &Action{Checks: guardedPoolChecks(pl)}
 	var what, why []string
 	grows := false
 	for _, c := range rec.Changes {

@@ -52,7 +52,7 @@ var requestTimeout = Remedy{
 				"php-fpm reads the setting on reload, so a reload (not a restart) applies it",
 			Edits:  []Edit{e},
 			Ops:    []Op{{Kind: FPMReload, FPM: pl.FPM}},
-			Checks: append(poolChecks(pl), noWorse(otherPools(pl))...),
+			Checks: guardedPoolChecks(pl),
 		}, nil
 	},
 }

@@ -38,7 +38,7 @@ var socketPermission = Remedy{
 		if user == "" || user == strconv.Itoa(cred.UID) {
 			return nil, fmt.Errorf("uid %d has no name php-fpm could use", cred.UID)
 		}
-		a := &Action{Ops: []Op{{Kind: FPMRestart, FPM: pl.FPM}}, Checks: append(poolChecks(pl), noWorse(otherPools(pl))...)}
+		a := &Action{Ops: []Op{{Kind: FPMRestart, FPM: pl.FPM}}, Checks: guardedPoolChecks(pl)}
 		a.Why = "listen.* apply only when php-fpm creates the socket, so php-fpm is restarted (a reload keeps the old socket)"
 		if st := pl.Pool.Get("listen.acl_users"); st != nil || pl.Pool.Get("listen.acl_groups") != nil {
 			val := user
