@@ -88,7 +88,7 @@ func dialAs(cred *Credentials) fastcgi.DialFunc {
 // then ends the thread instead of reusing it.
 func connectAs(ctx context.Context, cred *Credentials, path string) (net.Conn, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, &fastcgi.TimeoutError{Phase: fastcgi.PhaseConnect, Err: err}
+		return nil, err // the client makes it a connect timeout or a cancel
 	}
 	type result struct {
 		fd    int
