@@ -72,9 +72,6 @@ func runDiagnose(ctx context.Context, flags *siteFlags) error {
 	if err != nil {
 		return err
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	r, _, err := doctor.Diagnose(ctx, flags.options())
 	if err != nil {
 		return err

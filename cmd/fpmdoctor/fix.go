@@ -45,11 +45,7 @@ Exit status: 0 fixed or nothing to do, 1 findings remain or the fix failed
 and was rolled back, 2 fpmdoctor could not do its job.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			code, err := runFix(ctx, &flags, os.Stdin, os.Stdout)
+			code, err := runFix(cmd.Context(), &flags, os.Stdin, os.Stdout)
 			if err != nil {
 				return err
 			}

@@ -70,9 +70,6 @@ func runProbe(cmd *cobra.Command, raw string, f probeFlags) error {
 		return fmt.Errorf("--timeout must be positive")
 	}
 	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	target, err := resolveTarget(ctx, raw, &f, cmd.Flags().Changed)
 	if err != nil {
 		return err

@@ -56,9 +56,6 @@ func runTune(ctx context.Context, out io.Writer, flags *siteFlags, headroom floa
 	if headroom < 0 || headroom >= 1 {
 		return fmt.Errorf("--headroom %v: want a fraction in [0, 1)", headroom)
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	opts := flags.options()
 	// tune reads the status pages itself; the diagnosis probe adds nothing.
 	noProbe := opts.NoProbe
