@@ -70,8 +70,10 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	connectLimit := orTotal(c.Options.ConnectTimeout, c.Options.total())
-	dialCtx, cancel := context.WithDeadline(ctx, earliest(start.Add(connectLimit), deadline))
+	// The connect's budget: its own timeout, cut short by the total or
+	// the context's deadline.
+	connectBy := earliest(start.Add(orTotal(c.Options.ConnectTimeout, c.Options.total())), deadline)
+	dialCtx, cancel := context.WithDeadline(ctx, connectBy)
 	defer cancel()
 	dial := c.Options.Dial
 	if dial == nil {
@@ -80,7 +82,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	}
 	conn, err := dial(dialCtx, c.Network, c.Address)
 	if err != nil {
-		return nil, c.dialError(ctx, dialCtx, err, start, connectLimit)
+		return nil, c.dialError(ctx, dialCtx, err, start, connectBy.Sub(start))
 	}
 	defer conn.Close()
 	x := exchange{conn: conn, opts: c.Options, start: start, deadline: deadline}
@@ -100,7 +102,7 @@ func (c *Client) dialError(ctx, dialCtx context.Context, err error, start time.T
 	// timeout: EAGAIN is a unix socket's full backlog, not a slow peer.
 	errno := errnoOf(err)
 	if dialCtx.Err() != nil || errno == 0 && isTimeout(err) {
-		return &TimeoutError{Phase: PhaseConnect, Limit: min(limit, c.Options.total()), Elapsed: time.Since(start), Err: err}
+		return &TimeoutError{Phase: PhaseConnect, Limit: limit, Elapsed: time.Since(start), Err: err}
 	}
 	return &ConnectError{Network: c.Network, Address: c.Address, Errno: errno, Err: err}
 }

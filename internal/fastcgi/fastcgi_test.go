@@ -435,6 +435,18 @@ func TestContextCancelStopsExchange(t *testing.T) {
 	if !errors.As(err, &te) || te.Phase != PhaseFirstByte {
 		t.Fatalf("err %v, want first-byte timeout", err)
 	}
+	// One that expires during the connect names its own budget, not the
+	// client's total.
+	c.Options.Dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	ctx, cancel3 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel3()
+	_, err = c.Do(ctx, &Request{})
+	if !errors.As(err, &te) || te.Phase != PhaseConnect || te.Limit > 100*time.Millisecond {
+		t.Fatalf("err %v (limit %v), want a connect timeout within the context's 100ms", err, te.Limit)
+	}
 }
 
 func TestHugeStdoutIsCapped(t *testing.T) {
