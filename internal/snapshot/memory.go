@@ -132,7 +132,6 @@ func gatherMemory(ctx context.Context, s *Snapshot) {
 		return
 	}
 	s.Memory = &MemoryFacts{Host: mi, Cgroups: map[int]*host.CgroupMemory{}}
-	denied := 0
 	for _, f := range s.FPM {
 		if f.Master == nil {
 			continue
@@ -152,6 +151,7 @@ func gatherMemory(ctx context.Context, s *Snapshot) {
 			// Sample the oldest workers: they have served the most
 			// requests and grown the most.
 			sort.Slice(procs, func(i, j int) bool { return procs[i].Start.Before(procs[j].Start) })
+			denied := 0
 			for _, w := range procs[:min(len(procs), maxMeasuredWorkers)] {
 				m, err := host.ReadProcMem(host.ProcRoot, w.PID)
 				switch {
