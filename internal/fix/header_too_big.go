@@ -57,16 +57,13 @@ var headerTooBig = Remedy{
 			}
 			a.Edits = append(a.Edits, edits...)
 			sizes = append(sizes, summary)
-			reload[site.Nginx] = true
+			if !reload[site.Nginx] {
+				reload[site.Nginx] = true
+				a.Ops = append(a.Ops, Op{Kind: NginxReload, Nginx: site.Nginx})
+			}
 		}
 		if len(a.Edits) == 0 {
 			return nil, errors.New("no PHP location to change")
-		}
-		for _, s := range pl.Sites {
-			if reload[s.Nginx] {
-				a.Ops = append(a.Ops, Op{Kind: NginxReload, Nginx: s.Nginx})
-				reload[s.Nginx] = false
-			}
 		}
 		a.Summary = "raise " + strings.Join(sizes, "; ")
 		a.Why = "nginx reads the whole FastCGI response header into one fastcgi_buffer_size buffer and answers 502 when it does not fit. " +
