@@ -60,14 +60,11 @@ func (v Live) Verify(ctx context.Context, c Check) Verdict {
 		if req, ok := siteRequest(c.Site); ok {
 			code, err := req.get(ctx, timeout)
 			out.HTTP = code
-			switch {
-			case err != nil:
+			if err != nil {
 				out.OK = false
 				parts = append(parts, fmt.Sprintf("GET %s: %v", req, err))
-			case code == 502 || code == 503 || code == 504:
-				out.OK = false
-				parts = append(parts, fmt.Sprintf("GET %s: %d", req, code))
-			default:
+			} else {
+				out.OK = out.OK && code != 502 && code != 503 && code != 504
 				parts = append(parts, fmt.Sprintf("GET %s: %d", req, code))
 			}
 		}
@@ -102,13 +99,15 @@ type siteReq struct {
 	host, path    string
 }
 
-func (r siteReq) String() string {
-	scheme := "http"
+// url is what is requested; nginx is reached at addr whatever its host.
+func (r siteReq) url() string {
 	if r.https {
-		scheme = "https"
+		return "https://" + r.host + r.path
 	}
-	return scheme + "://" + r.host + r.path + " via " + r.addr
+	return "http://" + r.host + r.path
 }
+
+func (r siteReq) String() string { return r.url() + " via " + r.addr }
 
 func (r siteReq) get(ctx context.Context, timeout time.Duration) (int, error) {
 	tr := &http.Transport{
@@ -121,11 +120,7 @@ func (r siteReq) get(ctx context.Context, timeout time.Duration) (int, error) {
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	scheme := "http"
-	if r.https {
-		scheme = "https"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+r.host+r.path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url(), nil)
 	if err != nil {
 		return 0, err
 	}
