@@ -49,18 +49,15 @@ var fpmConfigInvalid = Remedy{
 		if err := p.revalidate(fp, edits, prob.Pool); err != nil {
 			return nil, err
 		}
-		a := &Action{Edits: edits, Summary: "bring pool " + prob.Pool + "'s pm.* settings into php-fpm's ranges"}
+		a := &Action{Edits: edits, Summary: "bring pool " + prob.Pool + "'s pm.* settings into php-fpm's ranges", Checks: fpmChecks(fp)}
 		if fp.Running() {
 			a.Why = "the running php-fpm keeps its old config; a reload applies the corrected one (and the next restart no longer fails)"
 			a.Ops = []Op{{Kind: FPMReload, FPM: fp}}
+			// It serves its sites now; the reload must not break any.
+			a.Checks = noWorse(a.Checks)
 		} else if p.S.Live {
 			a.Why = "php-fpm cannot start until the config passes; it is started once php-fpm -t accepts it"
 			a.Ops = []Op{{Kind: FPMStart, FPM: fp}}
-		}
-		a.Checks = fpmChecks(fp)
-		if fp.Running() {
-			// It serves its sites now; the reload must not break any.
-			a.Checks = noWorse(a.Checks)
 		}
 		return a, nil
 	},
