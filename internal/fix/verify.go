@@ -157,9 +157,6 @@ func siteRequest(site *snapshot.Site) (siteReq, bool) {
 				}
 			}
 		}
-		if strings.HasPrefix(loc.Path, "@") {
-			return siteReq{}, false
-		}
 	}
 	r := siteReq{network: "tcp", addr: "127.0.0.1:80", host: site.Name, path: path}
 	if r.host == "" || r.host == "_" || strings.ContainsAny(r.host, "*~") {
