@@ -6,55 +6,20 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/rootfs"
 )
 
 // rootFS reads host paths, optionally below a root directory. Symlinks are
 // followed inside the root so that neither ".." nor a link can leave it.
 type rootFS struct{ root string }
 
-var errTooManyLinks = errors.New("too many levels of symbolic links")
-
 // resolve maps a host path to the path to open on this machine.
 func (r rootFS) resolve(p string) (string, error) {
-	if r.root == "" {
-		return p, nil
-	}
-	comps := strings.Split(path.Clean("/"+p), "/")
-	resolved := "/"
-	hops := 0
-	for len(comps) > 0 {
-		c := comps[0]
-		comps = comps[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			resolved = path.Dir(resolved)
-			continue
-		}
-		next := path.Join(resolved, c)
-		fi, err := os.Lstat(filepath.Join(r.root, filepath.FromSlash(next)))
-		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-			resolved = next
-			continue
-		}
-		if hops++; hops > 40 {
-			return "", fmt.Errorf("resolve %s under %s: %w", p, r.root, errTooManyLinks)
-		}
-		target, err := os.Readlink(filepath.Join(r.root, filepath.FromSlash(next)))
-		if err != nil {
-			return "", fmt.Errorf("resolve %s under %s: %w", p, r.root, err)
-		}
-		if path.IsAbs(target) {
-			resolved = "/"
-		}
-		comps = append(strings.Split(target, "/"), comps...)
-	}
-	return filepath.Join(r.root, filepath.FromSlash(resolved)), nil
+	return rootfs.Resolve(r.root, p)
 }
 
 func (r rootFS) stat(p string) (fs.FileInfo, error) {

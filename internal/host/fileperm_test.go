@@ -116,9 +116,33 @@ func TestParseHexAddr(t *testing.T) {
 	}
 }
 
+// An offline tree cannot lead reads out of it, by ".." or by a symlink:
+// the tree may come from anywhere, and a log line read through it ends up
+// quoted in the report.
 func TestOfflinePathCannotEscapeRoot(t *testing.T) {
 	h := New("/srv/snap")
-	if got := h.Path("/../../etc/passwd"); got != "/srv/snap/etc/passwd" {
-		t.Fatalf("Path = %s", got)
+	if got, err := h.Path("/../../etc/passwd"); err != nil || got != "/srv/snap/etc/passwd" {
+		t.Fatalf("Path = %s, %v", got, err)
+	}
+
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret.log")
+	if err := os.WriteFile(secret, []byte("2026/11/26 10:00:00 [error] 1#1: secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "var/log/nginx"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(root, "var/log/nginx/error.log")); err != nil {
+		t.Fatal(err)
+	}
+	h = New(root)
+	got, err := h.Path("/var/log/nginx/error.log")
+	if err != nil || got != filepath.Join(root, secret) {
+		t.Fatalf("Path of a link to a host file = %s, %v; want %s, inside the tree", got, err, filepath.Join(root, secret))
+	}
+	if fi := h.Stat("/var/log/nginx/error.log"); fi.Exists {
+		t.Fatalf("Stat followed the link out of the tree: %+v", fi)
 	}
 }

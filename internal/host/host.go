@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/rootfs"
 )
 
 // ErrOffline is returned for live facts when reading an offline tree.
@@ -21,7 +23,10 @@ type Host interface {
 	// Live reports whether this is the running machine (not an offline tree).
 	Live() bool
 	// Path maps a path as the host sees it to where it can be read here.
-	Path(p string) string
+	// Offline, symlinks in the tree are resolved inside it (rootfs), so
+	// the path returned never leads out of the tree; an error is a link
+	// loop or an unreadable link.
+	Path(p string) (string, error)
 	// Processes lists processes; ErrOffline when not live.
 	Processes(ctx context.Context) ([]Process, error)
 	// Listeners lists listening unix and TCP sockets; ErrOffline when not live.
@@ -44,11 +49,11 @@ func New(root string) Host {
 
 type liveHost struct{}
 
-func (liveHost) Live() bool                { return true }
-func (liveHost) Path(p string) string      { return p }
-func (liveHost) Now() time.Time            { return time.Now() }
-func (liveHost) Stat(path string) FileInfo { return statPath(path, path) }
-func (liveHost) Users() (*Users, error)    { return loadUsers("/etc/passwd", "/etc/group") }
+func (liveHost) Live() bool                    { return true }
+func (liveHost) Path(p string) (string, error) { return p, nil }
+func (liveHost) Now() time.Time                { return time.Now() }
+func (liveHost) Stat(path string) FileInfo     { return statPath(path, path) }
+func (liveHost) Users() (*Users, error)        { return loadUsers("/etc/passwd", "/etc/group") }
 func (liveHost) Processes(ctx context.Context) ([]Process, error) {
 	return readProcesses(ctx, "/proc")
 }
@@ -62,20 +67,30 @@ type offlineHost struct{ root string }
 
 func (offlineHost) Live() bool { return false }
 
-func (h offlineHost) Path(p string) string {
-	// Clean against "/" first so "../.." cannot climb out of the root.
-	return filepath.Join(h.root, filepath.Clean("/"+p))
+func (h offlineHost) Path(p string) (string, error) {
+	return rootfs.Resolve(h.root, filepath.Clean("/"+p))
 }
 
 func (offlineHost) Now() time.Time { return time.Now() }
 
 func (h offlineHost) Stat(path string) FileInfo {
-	fi := statPath(path, h.Path(path))
-	return fi
+	local, err := h.Path(path)
+	if err != nil {
+		return FileInfo{Path: path, Err: err}
+	}
+	return statPath(path, local)
 }
 
 func (h offlineHost) Users() (*Users, error) {
-	return loadUsers(h.Path("/etc/passwd"), h.Path("/etc/group"))
+	passwd, err := h.Path("/etc/passwd")
+	if err != nil {
+		return nil, err
+	}
+	group, err := h.Path("/etc/group")
+	if err != nil {
+		return nil, err
+	}
+	return loadUsers(passwd, group)
 }
 
 func (offlineHost) Processes(context.Context) ([]Process, error)  { return nil, ErrOffline }
@@ -83,15 +98,23 @@ func (offlineHost) Listeners(context.Context) ([]Listener, error) { return nil, 
 
 // Exists reports whether path exists on h.
 func Exists(h Host, path string) bool {
-	_, err := os.Stat(h.Path(path))
+	local, err := h.Path(path)
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(local)
 	return err == nil
 }
 
 // Glob expands pattern on h and returns host paths.
 func Glob(h Host, pattern string) []string {
-	matches, _ := filepath.Glob(h.Path(pattern))
+	local, err := h.Path(pattern)
+	if err != nil {
+		return nil
+	}
+	matches, _ := filepath.Glob(local)
 	if !h.Live() {
-		prefix := h.Path("/")
+		prefix, _ := h.Path("/")
 		for i, m := range matches {
 			matches[i] = "/" + strings.TrimPrefix(strings.TrimPrefix(m, prefix), "/")
 		}

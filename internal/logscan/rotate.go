@@ -64,6 +64,11 @@ func Rotated(path string) ([]LogFile, error) {
 		default:
 			continue
 		}
+		if suffix != "" && de.Type()&fs.ModeSymlink != 0 {
+			// Rotation never makes a link, and in an offline copy of a
+			// host (--root) one could lead out of it: not followed.
+			continue
+		}
 		info, err := de.Info()
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {

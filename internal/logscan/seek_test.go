@@ -188,6 +188,11 @@ func TestRotated(t *testing.T) {
 	// Noise that is not part of the family.
 	os.WriteFile(base+".old", []byte("x"), 0o644)
 	os.WriteFile(filepath.Join(dir, "access.log.1"), []byte("x"), 0o644)
+	// A link posing as a rotation is not followed (it could lead out of an
+	// offline copy of a host).
+	if err := os.Symlink("/etc/hostname", base+".4"); err != nil {
+		t.Fatal(err)
+	}
 	files, err := Rotated(base)
 	if err != nil {
 		t.Fatal(err)

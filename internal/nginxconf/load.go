@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/rootfs"
 )
 
 // Options control where files are read from and how much may be read.
@@ -488,47 +490,10 @@ func isSimpleDirective(name string) bool {
 // fsys reads files of the host, or of an offline copy under root.
 type fsys struct{ root string }
 
-// real maps a host path to the path to open. Under a root it resolves
-// symlinks itself, re-rooting absolute targets and clamping "..", so that
-// nothing outside the root is ever read (chroot semantics).
+// real maps a host path to the path to open: under a root, inside it
+// (rootfs.Resolve).
 func (fs fsys) real(p string) (string, error) {
-	if fs.root == "" {
-		return p, nil
-	}
-	pending := strings.Split(p, "/")
-	cur := "/"
-	hops := 0
-	for len(pending) > 0 {
-		name := pending[0]
-		pending = pending[1:]
-		switch name {
-		case "", ".":
-			continue
-		case "..":
-			cur = filepath.Dir(cur)
-			continue
-		}
-		next := filepath.Join(cur, name)
-		fi, err := os.Lstat(filepath.Join(fs.root, next))
-		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
-			// A missing component is left for open() to report.
-			cur = next
-			continue
-		}
-		hops++
-		if hops > 40 {
-			return "", &os.PathError{Op: "open", Path: p, Err: syscall.ELOOP}
-		}
-		target, err := os.Readlink(filepath.Join(fs.root, next))
-		if err != nil {
-			return "", err
-		}
-		if strings.HasPrefix(target, "/") {
-			cur = "/"
-		}
-		pending = append(strings.Split(target, "/"), pending...)
-	}
-	return filepath.Join(fs.root, cur), nil
+	return rootfs.Resolve(fs.root, p)
 }
 
 func (fs fsys) readFile(p string, budget int64) ([]byte, error) {

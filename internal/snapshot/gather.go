@@ -428,7 +428,11 @@ func choosePool(have, cand *Pool) *Pool {
 // loads its config, and for local names that means /etc/hosts.
 func readHosts(h host.Host) map[string][]net.IP {
 	out := map[string][]net.IP{}
-	f, err := os.Open(h.Path("/etc/hosts"))
+	local, err := h.Path("/etc/hosts")
+	var f *os.File
+	if err == nil {
+		f, err = os.Open(local)
+	}
 	if err != nil {
 		out["localhost"] = []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}
 		return out

@@ -190,7 +190,11 @@ func scanLog(ctx context.Context, s *Snapshot, j logJob, w logscan.Window, byTar
 		lf.Stats, lf.Err = scanJournal(ctx, s, j.ident, w, collect)
 		return lf
 	}
-	local := s.Host.Path(j.path)
+	local, err := s.Host.Path(j.path)
+	if err != nil {
+		lf.Err = err
+		return lf
+	}
 	if _, err := os.Stat(local); err != nil && errors.Is(err, os.ErrNotExist) {
 		if rot, _ := logscan.Rotated(local); len(rot) == 0 {
 			return lf // never written: nothing to say

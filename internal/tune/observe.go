@@ -106,7 +106,11 @@ func maxChildrenEvents(ctx context.Context, s *snapshot.Snapshot, f *snapshot.FP
 	}
 	counts := map[string]int{}
 	opt := logscan.Options{Format: logscan.FormatFPM, Window: logscan.Window{Since: s.Now.Add(-since)}}
-	_, err := logscan.Scan(ctx, s.Host.Path(file), opt, func(e *logscan.Entry) error {
+	local, err := s.Host.Path(file)
+	if err != nil {
+		return nil, file, err
+	}
+	_, err = logscan.Scan(ctx, local, opt, func(e *logscan.Entry) error {
 		if e.Kind == logscan.KindMaxChildren {
 			counts[strings.Clone(e.Pool)]++ // e is borrowed: the map must own its key
 		}
