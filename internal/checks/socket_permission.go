@@ -38,7 +38,7 @@ var socketPermission = Check{
 					continue
 				}
 				seen[t.Path] = true
-				blocker, _, err := host.ConnectCheck(s.Host, t.Path, *n.Cred)
+				blocker, err := host.ConnectCheck(s.Host, t.Path, *n.Cred)
 				if err != nil {
 					if !errors.Is(err, os.ErrNotExist) {
 						out = append(out, report.Finding{Severity: report.Info, Site: site.Key(), Title: "cannot check permissions on " + t.Path, Detail: err.Error(), Evidence: []report.Evidence{directiveEvidence(t.Directive)}})

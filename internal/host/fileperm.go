@@ -220,33 +220,30 @@ type Blocker struct {
 // itself, as connect(2) does, and returns the first element cred may not
 // use, or nil when the connect is allowed. Symlinks in the path are
 // resolved first (the resolved path is what the kernel walks in the end).
-func ConnectCheck(h Host, socket string, c Cred) (*Blocker, []FileInfo, error) {
+func ConnectCheck(h Host, socket string, c Cred) (*Blocker, error) {
 	resolved := ResolveSocket(h, socket)
 	parts := strings.Split(strings.TrimPrefix(resolved, "/"), "/")
-	walked := make([]FileInfo, 0, len(parts)+1) // FileInfo is large: grow it once
 	cur := "/"
 	for i, part := range parts {
 		dir := h.Stat(cur)
 		if !dir.Exists {
-			return nil, walked, fmt.Errorf("%s does not exist", cur)
+			return nil, fmt.Errorf("%s does not exist", cur)
 		}
-		walked = append(walked, dir)
 		if ok, why := Allowed(dir, c, 1); !ok {
-			return &Blocker{File: dir, Want: "search", Reason: why}, walked, nil
+			return &Blocker{File: dir, Want: "search", Reason: why}, nil
 		}
 		cur = filepath.Join(cur, part)
 		if i == len(parts)-1 {
 			sock := h.Stat(cur)
 			if !sock.Exists {
-				return nil, walked, fmt.Errorf("%s does not exist: %w", cur, os.ErrNotExist)
+				return nil, fmt.Errorf("%s does not exist: %w", cur, os.ErrNotExist)
 			}
-			walked = append(walked, sock)
 			if ok, why := Allowed(sock, c, 2); !ok {
-				return &Blocker{File: sock, Want: "write", Reason: why}, walked, nil
+				return &Blocker{File: sock, Want: "write", Reason: why}, nil
 			}
 		}
 	}
-	return nil, walked, nil
+	return nil, nil
 }
 
 // Describe formats mode and owner like ls: "0700 root:root".

@@ -90,7 +90,7 @@ func TestConnectCheckNamesBlockingDirectory(t *testing.T) {
 	h := New("")
 	uid := os.Getuid()
 	other := Cred{UID: uid + 12345, GID: 65534}
-	b, _, err := ConnectCheck(h, sock, other)
+	b, err := ConnectCheck(h, sock, other)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestConnectCheckNamesBlockingDirectory(t *testing.T) {
 	if err := os.Chmod(priv, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if b, _, err := ConnectCheck(h, sock, other); err != nil || b != nil {
+	if b, err := ConnectCheck(h, sock, other); err != nil || b != nil {
 		t.Fatalf("after chmod 755: blocker %+v, err %v", b, err)
 	}
 }
