@@ -54,7 +54,7 @@ func overcommitFinding(s *snapshot.Snapshot, g *snapshot.MemoryGroup) (report.Fi
 		st := p.WorkerStats()
 		n := p.Pool.Int("pm.max_children")
 		need += uint64(n) * st.AvgPSS
-		terms = append(terms, fmt.Sprintf("%d × %s (%s)", n, mib(st.AvgPSS), p.Name))
+		terms = append(terms, fmt.Sprintf("%d × %s (%s)", n, tune.MiB(st.AvgPSS), p.Name))
 		started := n
 		if p.Pool.PM() != "static" {
 			started = p.Pool.Int("pm.start_servers")
@@ -64,7 +64,7 @@ func overcommitFinding(s *snapshot.Snapshot, g *snapshot.MemoryGroup) (report.Fi
 		}
 		if started > 0 {
 			atStart += uint64(started) * st.MinPSS
-			startTerms = append(startTerms, fmt.Sprintf("%d × %s (%s, pm = %s)", started, mib(st.MinPSS), p.Name, p.Pool.PM()))
+			startTerms = append(startTerms, fmt.Sprintf("%d × %s (%s, pm = %s)", started, tune.MiB(st.MinPSS), p.Name, p.Pool.PM()))
 		}
 		ev = append(ev, poolSettings(p, "pm")...)
 		if set := p.Pool.Get("pm.max_children"); set != nil {
@@ -74,16 +74,16 @@ func overcommitFinding(s *snapshot.Snapshot, g *snapshot.MemoryGroup) (report.Fi
 				Text: fmt.Sprintf("[%s] pm.max_children not set (php-fpm's default %d)", p.Name, n)})
 		}
 		ev = append(ev, fact("pool %s: %d workers running, %d measured: PSS average %s, min %s, max %s (RSS average %s) from /proc/PID/smaps_rollup",
-			p.Name, st.Running, st.Measured, mib(st.AvgPSS), mib(st.MinPSS), mib(st.MaxPSS), mib(st.AvgRSS)))
+			p.Name, st.Running, st.Measured, tune.MiB(st.AvgPSS), tune.MiB(st.MinPSS), tune.MiB(st.MaxPSS), tune.MiB(st.AvgRSS)))
 	}
 	mem := s.Memory.Host
-	ev = append(ev, fact("MemAvailable %s of MemTotal %s (/proc/meminfo); the measured workers hold %s now", mib(mem.Available), mib(mem.Total), mib(g.InUse)))
-	budgetWhy := fmt.Sprintf("MemAvailable %s + %s held by the workers = %s", mib(mem.Available), mib(g.InUse), mib(g.HostRoom))
+	ev = append(ev, fact("MemAvailable %s of MemTotal %s (/proc/meminfo); the measured workers hold %s now", tune.MiB(mem.Available), tune.MiB(mem.Total), tune.MiB(g.InUse)))
+	budgetWhy := fmt.Sprintf("MemAvailable %s + %s held by the workers = %s", tune.MiB(mem.Available), tune.MiB(g.InUse), tune.MiB(g.HostRoom))
 	if cg := g.Cgroup; cg != nil {
 		ev = append(ev, report.Evidence{Kind: report.KindFact, File: cg.LimitFile,
-			Text: fmt.Sprintf("cgroup v%d memory limit %s, usage %s (%s)", cg.Version, mib(cg.Limit), mib(cg.Current), cg.CurrentFile)})
+			Text: fmt.Sprintf("cgroup v%d memory limit %s, usage %s (%s)", cg.Version, tune.MiB(cg.Limit), tune.MiB(cg.Current), cg.CurrentFile)})
 		if g.Limited() {
-			budgetWhy = fmt.Sprintf("cgroup limit %s − usage %s + %s held by the workers = %s (below the host's %s)", mib(cg.Limit), mib(cg.Current), mib(g.InUse), mib(g.CgroupRoom), mib(g.HostRoom))
+			budgetWhy = fmt.Sprintf("cgroup limit %s − usage %s + %s held by the workers = %s (below the host's %s)", tune.MiB(cg.Limit), tune.MiB(cg.Current), tune.MiB(g.InUse), tune.MiB(g.CgroupRoom), tune.MiB(g.HostRoom))
 		}
 	}
 	ev = append(ev, fact("memory for PHP: %s", budgetWhy))
@@ -98,9 +98,9 @@ func overcommitFinding(s *snapshot.Snapshot, g *snapshot.MemoryGroup) (report.Fi
 		Severity: report.Warning,
 		Live:     true,
 		Title: fmt.Sprintf("pm.max_children × worker memory = %s, more than the %s PHP can have (%s)",
-			mib(need), mib(g.Budget), where),
+			tune.MiB(need), tune.MiB(g.Budget), where),
 		Detail: fmt.Sprintf("%s = %s > %s. When traffic fills the pools the host swaps (slow requests, 504) or the OOM killer ends workers or the master (502).",
-			strings.Join(terms, " + "), mib(need), mib(g.Budget)),
+			strings.Join(terms, " + "), tune.MiB(need), tune.MiB(g.Budget)),
 		Evidence: ev,
 		Fix:      &report.Fix{Summary: "lower pm.max_children to what memory allows: run fpmdoctor tune"},
 	}
@@ -109,8 +109,8 @@ func overcommitFinding(s *snapshot.Snapshot, g *snapshot.MemoryGroup) (report.Fi
 	}
 	if atStart > g.Budget {
 		f.Severity = report.Error
-		f.Title = fmt.Sprintf("php-fpm's next restart needs %s for the workers it starts, more than the %s PHP can have (%s)", mib(atStart), mib(g.Budget), where)
-		f.Detail = fmt.Sprintf("At (re)start php-fpm forks %s = %s at the smallest measured worker size, > %s: the restart runs out of memory. ", strings.Join(startTerms, " + "), mib(atStart), mib(g.Budget)) + f.Detail
+		f.Title = fmt.Sprintf("php-fpm's next restart needs %s for the workers it starts, more than the %s PHP can have (%s)", tune.MiB(atStart), tune.MiB(g.Budget), where)
+		f.Detail = fmt.Sprintf("At (re)start php-fpm forks %s = %s at the smallest measured worker size, > %s: the restart runs out of memory. ", strings.Join(startTerms, " + "), tune.MiB(atStart), tune.MiB(g.Budget)) + f.Detail
 	}
 	if recs := tune.Recommend(s, tune.Options{}); len(recs) > 0 {
 		var parts []string
@@ -126,9 +126,4 @@ func overcommitFinding(s *snapshot.Snapshot, g *snapshot.MemoryGroup) (report.Fi
 		}
 	}
 	return f, true
-}
-
-// mib formats bytes as MiB with one decimal, the unit people size pools in.
-func mib(b uint64) string {
-	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
 }

@@ -152,7 +152,7 @@ func sizePool(p *Planner, f report.Finding, pl *snapshot.Pool, exhausted bool) (
 		}
 	}
 	if exhausted && !grows {
-		return nil, fmt.Errorf("memory allows no more workers for pool %s (at most %d of %s): find what keeps them busy (slowlog, status page)", pl.Name, rec.MemoryMax, mibText(rec.WorkerSize))
+		return nil, fmt.Errorf("memory allows no more workers for pool %s (at most %d of %s): find what keeps them busy (slowlog, status page)", pl.Name, rec.MemoryMax, tune.MiB(rec.WorkerSize))
 	}
 	if len(a.Edits) == 0 {
 		return nil, fmt.Errorf("pool %s's pm.* settings already fit: tune recommends no change", pl.Name)
@@ -162,7 +162,7 @@ func sizePool(p *Planner, f report.Finding, pl *snapshot.Pool, exhausted bool) (
 		return nil, err
 	}
 	a.Summary = fmt.Sprintf("size pool %s from measured memory (fpmdoctor tune): %s", pl.Name, strings.Join(what, ", "))
-	a.Why = fmt.Sprintf("memory holds at most %d workers of %s (largest measured worker) in this pool's share; %s; php-fpm reads pm.* on reload, so a reload (not a restart) applies them", rec.MemoryMax, mibText(rec.WorkerSize), strings.Join(why, "; "))
+	a.Why = fmt.Sprintf("memory holds at most %d workers of %s (largest measured worker) in this pool's share; %s; php-fpm reads pm.* on reload, so a reload (not a restart) applies them", rec.MemoryMax, tune.MiB(rec.WorkerSize), strings.Join(why, "; "))
 	a.Ops = []Op{{Kind: FPMReload, FPM: pl.FPM}}
 	return a, nil
 }
@@ -229,5 +229,3 @@ func mergeInserts(edits []Edit) []Edit {
 func logsPredate(f report.Finding, loaded time.Time) bool {
 	return f.Logs != nil && !f.Logs.Last.IsZero() && f.Logs.Last.Before(loaded.Truncate(time.Second))
 }
-
-func mibText(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -158,23 +158,23 @@ func recommend(s *snapshot.Snapshot, g *snapshot.MemoryGroup, p *snapshot.Pool, 
 	add := func(format string, args ...any) { r.Arithmetic = append(r.Arithmetic, fmt.Sprintf(format, args...)) }
 	mem := s.Memory.Host
 
-	add("workers: %d running, %d measured; PSS average %s, max %s; RSS average %s", st.Running, st.Measured, mib(st.AvgPSS), mib(st.MaxPSS), mib(st.AvgRSS))
+	add("workers: %d running, %d measured; PSS average %s, max %s; RSS average %s", st.Running, st.Measured, MiB(st.AvgPSS), MiB(st.MaxPSS), MiB(st.AvgRSS))
 	if g.Limited() {
 		add("memory for PHP: cgroup limit %s − usage %s + %s held by the pools' workers = %s (the host would allow %s)",
-			mib(g.Cgroup.Limit), mib(g.Cgroup.Current), mib(g.InUse), mib(g.Budget), mib(g.HostRoom))
+			MiB(g.Cgroup.Limit), MiB(g.Cgroup.Current), MiB(g.InUse), MiB(g.Budget), MiB(g.HostRoom))
 	} else {
-		add("memory for PHP: MemAvailable %s + %s held by the pools' workers = %s", mib(mem.Available), mib(g.InUse), mib(g.Budget))
+		add("memory for PHP: MemAvailable %s + %s held by the pools' workers = %s", MiB(mem.Available), MiB(g.InUse), MiB(g.Budget))
 	}
-	add("usable: %s × (1 − %.0f%% headroom) = %s", mib(g.Budget), headroom*100, mib(usable))
+	add("usable: %s × (1 − %.0f%% headroom) = %s", MiB(g.Budget), headroom*100, MiB(usable))
 	if n := len(g.Pools); n > 1 {
-		add("this pool's share, by peak workers × worker size over the %d measured pools: %s", n, mib(share))
+		add("this pool's share, by peak workers × worker size over the %d measured pools: %s", n, MiB(share))
 	}
 	if st.MaxPSS == 0 {
 		r.Skipped = "measured workers report no memory"
 		return r
 	}
 	r.MemoryMax = max(1, int(share/st.MaxPSS))
-	add("memory allows: %s ÷ %s (largest worker) = %d workers", mib(share), mib(st.MaxPSS), r.MemoryMax)
+	add("memory allows: %s ÷ %s (largest worker) = %d workers", MiB(share), MiB(st.MaxPSS), r.MemoryMax)
 
 	cur := p.Pool.Int("pm.max_children")
 	newMax := cur
@@ -182,7 +182,7 @@ func recommend(s *snapshot.Snapshot, g *snapshot.MemoryGroup, p *snapshot.Pool, 
 	switch {
 	case cur > r.MemoryMax:
 		newMax = r.MemoryMax
-		why = fmt.Sprintf("%d workers × %s = %s does not fit in %s; %d do", cur, mib(st.MaxPSS), mib(uint64(cur)*st.MaxPSS), mib(share), r.MemoryMax)
+		why = fmt.Sprintf("%d workers × %s = %s does not fit in %s; %d do", cur, MiB(st.MaxPSS), MiB(uint64(cur)*st.MaxPSS), MiB(share), r.MemoryMax)
 	case r.Peak != nil && r.Peak.Exhausted():
 		newMax = min(r.MemoryMax, max(cur*2, cur+1))
 		why = fmt.Sprintf("every worker was busy (%s); memory allows up to %d, so raise to %d", exhaustion(r.Peak), r.MemoryMax, newMax)
@@ -193,7 +193,7 @@ func recommend(s *snapshot.Snapshot, g *snapshot.MemoryGroup, p *snapshot.Pool, 
 	if newMax != cur {
 		r.change(p, "pm.max_children", strconv.Itoa(newMax), why)
 	} else {
-		add("pm.max_children = %d fits in memory (%d × %s = %s ≤ %s) and was not seen exhausted: keep it", cur, cur, mib(st.MaxPSS), mib(uint64(cur)*st.MaxPSS), mib(share))
+		add("pm.max_children = %d fits in memory (%d × %s = %s ≤ %s) and was not seen exhausted: keep it", cur, cur, MiB(st.MaxPSS), MiB(uint64(cur)*st.MaxPSS), MiB(share))
 	}
 
 	pm := r.PM
@@ -275,18 +275,18 @@ func seedComparison(s *snapshot.Snapshot, g *snapshot.MemoryGroup, st snapshot.W
 	d := func(format string, args ...any) {
 		sd.Differences = append(sd.Differences, fmt.Sprintf(format, args...))
 	}
-	d("Total RAM / average process size = %s / %s RSS = %d, against %d here", mib(mem.Total), mib(st.AvgRSS), sd.MaxChildren, ours)
+	d("Total RAM / average process size = %s / %s RSS = %d, against %d here", MiB(mem.Total), MiB(st.AvgRSS), sd.MaxChildren, ours)
 	if st.AvgRSS > st.AvgPSS {
-		d("RSS counts pages shared by all workers (opcache, the PHP binary, libraries) once per worker: %s RSS against %s PSS on average", mib(st.AvgRSS), mib(st.AvgPSS))
+		d("RSS counts pages shared by all workers (opcache, the PHP binary, libraries) once per worker: %s RSS against %s PSS on average", MiB(st.AvgRSS), MiB(st.AvgPSS))
 	}
 	if st.MaxPSS > st.AvgPSS {
-		d("an average worker is not a busy one: the largest measured worker (%s PSS) is what a peak looks like", mib(st.MaxPSS))
+		d("an average worker is not a busy one: the largest measured worker (%s PSS) is what a peak looks like", MiB(st.MaxPSS))
 	}
 	if other := int64(mem.Total) - int64(mem.Available) - int64(g.InUse); other > 0 {
-		d("Total RAM is not free: other processes, the kernel and unreclaimable caches use %s (MemTotal − MemAvailable − the workers)", mib(uint64(other)))
+		d("Total RAM is not free: other processes, the kernel and unreclaimable caches use %s (MemTotal − MemAvailable − the workers)", MiB(uint64(other)))
 	}
 	if g.Limited() {
-		d("php-fpm runs under a cgroup limit of %s, which binds before the host's RAM", mib(g.Cgroup.Limit))
+		d("php-fpm runs under a cgroup limit of %s, which binds before the host's RAM", MiB(g.Cgroup.Limit))
 	}
 	if len(g.Pools) > 1 {
 		d("%d pools share that memory", len(g.Pools))
@@ -326,4 +326,5 @@ func peakText(p *Peak) string {
 
 func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
 
-func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+// MiB formats bytes as MiB with one decimal, the unit people size pools in.
+func MiB(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
