@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/host"
 )
 
 // Options say how to apply a plan.
@@ -283,7 +285,7 @@ func serviceFor(ctx context.Context, op Op) (*Service, error) {
 			sv.Binary = m.Exe
 		}
 		if sv.Kind == "php-fpm" {
-			sv.Env = readEnv(m.PID)
+			sv.Env, _ = host.Environ(m.PID)
 		}
 	}
 	switch {

@@ -280,18 +280,3 @@ func poll(ctx context.Context, d time.Duration, cond func() (bool, error), timeo
 		}
 	}
 }
-
-// readEnv reads a process's environment (for restarting php-fpm as it ran).
-func readEnv(pid int) []string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-	if err != nil || len(b) == 0 {
-		return nil
-	}
-	var out []string
-	for _, kv := range strings.Split(strings.TrimRight(string(b), "\x00"), "\x00") {
-		if kv != "" {
-			out = append(out, kv)
-		}
-	}
-	return out
-}

@@ -177,3 +177,18 @@ func readIDs(path string, p *Process) error {
 func serverComm(comm string) bool {
 	return strings.HasPrefix(comm, "nginx") || strings.HasPrefix(comm, "php")
 }
+
+// Environ returns the environment process pid started with, as
+// "KEY=value" strings (/proc/PID/environ): php-fpm expands ${VAR} in its
+// config from it, and a restart must hand it on.
+func Environ(pid int) ([]string, error) {
+	fs, err := procfs.NewFS("/proc")
+	if err != nil {
+		return nil, err
+	}
+	p, err := fs.Proc(pid)
+	if err != nil {
+		return nil, err
+	}
+	return p.Environ()
+}

@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -280,13 +279,10 @@ func runConfigTest(ctx context.Context, bin string, args ...string) *ConfigTest 
 
 // masterEnv reads a php-fpm master's environment for ${VAR} in its config.
 func masterEnv(pid int) map[string]string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
 	env := map[string]string{}
-	if err != nil {
-		return env
-	}
-	for _, kv := range bytes.Split(b, []byte{0}) {
-		if k, v, ok := strings.Cut(string(kv), "="); ok {
+	list, _ := host.Environ(pid)
+	for _, kv := range list {
+		if k, v, ok := strings.Cut(kv, "="); ok {
 			env[k] = v
 		}
 	}
