@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -79,17 +78,13 @@ func probePool(ctx context.Context, c Check, timeout time.Duration) probe.Result
 	if err != nil {
 		return probe.Result{Reason: "usage", Detail: err.Error()}
 	}
-	po := probe.Options{Timeout: timeout, PingPath: pl.Pool.Value("ping.path"), PingResponse: pl.Pool.Value("ping.response"), StatusPath: pl.Pool.Value("pm.status_path")}
 	var n *snapshot.Nginx
 	if c.Site != nil {
 		n = c.Site.Nginx
 	} else if len(pl.Sites) > 0 {
 		n = pl.Sites[0].Nginx
 	}
-	if t.Network == "unix" && os.Geteuid() == 0 && n != nil && n.Cred != nil && n.Cred.UID != 0 {
-		po.As = probe.CredentialsOf(strconv.Itoa(n.Cred.UID), *n.Cred)
-	}
-	return probe.Probe(ctx, t, po)
+	return probe.Probe(ctx, t, snapshot.ProbeOptions(pl, n, nil, t.Network == "unix", timeout))
 }
 
 // siteReq is one HTTP request through nginx to a site's PHP location.

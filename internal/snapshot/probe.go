@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fpmdoctor/fpmdoctor/internal/host"
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/probe"
 )
@@ -57,7 +58,6 @@ func probeTargets(ctx context.Context, s *Snapshot, opts Options) {
 		s.skip("probe", "probed "+strconv.Itoa(limit)+" of "+strconv.Itoa(len(order))+" fastcgi_pass targets (--probe-limit; 0 probes all)")
 		order = order[:limit]
 	}
-	root := os.Geteuid() == 0
 	var wg sync.WaitGroup
 	work := make(chan string)
 	for range min(probeWorkers, len(order)) {
@@ -67,16 +67,7 @@ func probeTargets(ctx context.Context, s *Snapshot, opts Options) {
 			for key := range work {
 				j := byAddr[key]
 				t := j.targets[0]
-				po := probe.Options{Timeout: timeout}
-				if p := t.Pool; p != nil {
-					po.PingPath = p.Pool.Value("ping.path")
-					po.PingResponse = p.Pool.Value("ping.response")
-					po.StatusPath = p.Pool.Value("pm.status_path")
-				}
-				n := j.site.Nginx
-				if root && t.Kind == nginxconf.TargetUnix && n.Cred != nil && n.Cred.UID != 0 {
-					po.As = probe.CredentialsOf(s.Users.UserName(n.Cred.UID), *n.Cred)
-				}
+				po := ProbeOptions(t.Pool, j.site.Nginx, s.Users, t.Kind == nginxconf.TargetUnix, timeout)
 				pt, err := probe.ParseTarget(key)
 				if err != nil {
 					continue
@@ -101,4 +92,25 @@ func probeAddress(t *Target) string {
 		return "unix:" + t.Path
 	}
 	return net.JoinHostPort(t.IPs[0].String(), strconv.Itoa(t.Port))
+}
+
+// ProbeOptions are the options to probe pool p (nil: unknown) the way
+// nginx n reaches it: the pool's ping and status pages and, as root on a
+// unix socket, the identity of n's workers, so a permission problem shows
+// as nginx meets it. users names that identity (nil: by uid).
+func ProbeOptions(p *Pool, n *Nginx, users *host.Users, unix bool, timeout time.Duration) probe.Options {
+	po := probe.Options{Timeout: timeout}
+	if p != nil {
+		po.PingPath = p.Pool.Value("ping.path")
+		po.PingResponse = p.Pool.Value("ping.response")
+		po.StatusPath = p.Pool.Value("pm.status_path")
+	}
+	if unix && os.Geteuid() == 0 && n != nil && n.Cred != nil && n.Cred.UID != 0 {
+		name := strconv.Itoa(n.Cred.UID)
+		if users != nil {
+			name = users.UserName(n.Cred.UID)
+		}
+		po.As = probe.CredentialsOf(name, *n.Cred)
+	}
+	return po
 }
