@@ -1,6 +1,7 @@
 package fix
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -180,7 +181,8 @@ func (p *Planner) revalidate(fp *snapshot.FPM, edits []Edit, pool string) error 
 	}
 	opts := fp.Config.Options()
 	opts.Root = tmp
-	cfg, err := fpmconf.Load(p.ctx(), fp.Conf, opts)
+	// A scratch copy of local files: read at once, nothing to cancel.
+	cfg, err := fpmconf.Load(context.Background(), fp.Conf, opts)
 	if err != nil {
 		return fmt.Errorf("validate the edited config: %w", err)
 	}

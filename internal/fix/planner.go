@@ -2,7 +2,6 @@ package fix
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -54,9 +53,6 @@ func (p *Planner) once(key string, build func() (*Action, error)) (*Action, erro
 	}
 	return a, err
 }
-
-// ctx bounds work remedies do while planning (re-validating a config).
-func (p *Planner) ctx() context.Context { return context.Background() }
 
 // applyEdits applies edits of one file to its bytes.
 func applyEdits(b []byte, edits []Edit) ([]byte, error) {
