@@ -2,40 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/lab"
 )
 
-func configSums(t *testing.T, l *lab.Lab) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(l.Path("etc"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		h := sha256.Sum256(b)
-		out[p] = hex.EncodeToString(h[:])
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func brokenLab(t *testing.T) *lab.Lab {
+	t.Helper()
 	l := lab.New(t)
 	l.Edit("etc/nginx/conf.d/site.conf", "run/php-fpm.sock", "run/php7.4-fpm.sock")
 	l.Start()
@@ -48,7 +23,7 @@ func brokenLab(t *testing.T) *lab.Lab {
 // "no" answer changes nothing either.
 func TestFixDryRunRealServers(t *testing.T) {
 	l := brokenLab(t)
-	before := configSums(t, l)
+	before := l.ConfigSums()
 	var out strings.Builder
 	flags := &fixFlags{dryRun: true, site: siteFlags{nginxConf: l.NginxConf(), fpmConfs: []string{l.FPMConf()}, format: "text", probeMax: 64}}
 	code, err := runFix(context.Background(), flags, strings.NewReader(""), &out)
@@ -65,7 +40,7 @@ func TestFixDryRunRealServers(t *testing.T) {
 	if code != 1 || !strings.Contains(out.String(), "[y/N]") || !strings.Contains(out.String(), "Nothing changed") {
 		t.Fatalf("answer no: code %d\n%s", code, out.String())
 	}
-	after := configSums(t, l)
+	after := l.ConfigSums()
 	for p, s := range before {
 		if after[p] != s {
 			t.Fatalf("%s changed", p)

@@ -58,7 +58,7 @@ func noJournal(t *testing.T, dir string) {
 func TestFaultConfigTestFailsRealServers(t *testing.T) {
 	t.Parallel()
 	l, port2 := brokenSiteLab(t)
-	before := sums(t, l)
+	before := l.ConfigSums()
 	pid := l.NginxPid()
 	opts := options(t)
 	broken := l.Path("etc/nginx/conf.d/zz-broken.conf")
@@ -67,7 +67,7 @@ func TestFaultConfigTestFailsRealServers(t *testing.T) {
 	_, res := fixLab(t, l, opts)
 	rolledBack(t, res, "config test failed")
 	os.Remove(broken)
-	sameSums(t, before, sums(t, l))
+	sameSums(t, before, l.ConfigSums())
 	noJournal(t, opts.StateDir)
 	if l.NginxPid() != pid {
 		t.Fatal("nginx was restarted")
@@ -93,13 +93,13 @@ func (f *failingReload) Reload(ctx context.Context, s *fix.Service) error {
 func TestFaultReloadFailsRealServers(t *testing.T) {
 	t.Parallel()
 	l, port2 := brokenSiteLab(t)
-	before := sums(t, l)
+	before := l.ConfigSums()
 	opts := options(t)
 	opts.Controller = &failingReload{Controller: fix.Signals{}}
 
 	_, res := fixLab(t, l, opts)
 	rolledBack(t, res, "injected: reload refused")
-	sameSums(t, before, sums(t, l))
+	sameSums(t, before, l.ConfigSums())
 	noJournal(t, opts.StateDir)
 	asBefore(t, l, port2)
 }
@@ -122,7 +122,7 @@ func (f *failingVerify) Verify(ctx context.Context, c fix.Check) fix.Verdict {
 func TestFaultVerificationFailsRealServers(t *testing.T) {
 	t.Parallel()
 	l, port2 := brokenSiteLab(t)
-	before := sums(t, l)
+	before := l.ConfigSums()
 	opts := options(t)
 	v := &failingVerify{Verifier: fix.Live{}}
 	opts.Verifier = v
@@ -131,7 +131,7 @@ func TestFaultVerificationFailsRealServers(t *testing.T) {
 
 	_, res := fixLab(t, l, opts)
 	rolledBack(t, res, "verification failed")
-	sameSums(t, before, sums(t, l))
+	sameSums(t, before, l.ConfigSums())
 	noJournal(t, opts.StateDir)
 	asBefore(t, l, port2)
 }
@@ -145,7 +145,7 @@ func TestFaultVerificationFailsAfterRestartRealServers(t *testing.T) {
 	l.Edit("etc/php/fpm/pool.d/www.conf", "listen.owner = www-data\nlisten.group = www-data\n", "")
 	l.Start()
 	l.MustStatus("/ok.php", 502)
-	before := sums(t, l)
+	before := l.ConfigSums()
 	opts := options(t)
 	v := &failingVerify{Verifier: fix.Live{}}
 	opts.Verifier = v
@@ -154,7 +154,7 @@ func TestFaultVerificationFailsAfterRestartRealServers(t *testing.T) {
 
 	_, res := fixLab(t, l, opts)
 	rolledBack(t, res, "verification failed")
-	sameSums(t, before, sums(t, l))
+	sameSums(t, before, l.ConfigSums())
 	if l.FPMPid() == 0 {
 		t.Fatal("php-fpm does not run after the rollback")
 	}
@@ -168,7 +168,7 @@ func TestFaultVerificationFailsAfterRestartRealServers(t *testing.T) {
 func TestFaultKilledBetweenWriteAndReloadRealServers(t *testing.T) {
 	t.Parallel()
 	l, port2 := brokenSiteLab(t)
-	before := sums(t, l)
+	before := l.ConfigSums()
 	opts := options(t)
 	opts.AfterWrite = func() error { return fix.ErrInterrupted }
 
@@ -176,7 +176,7 @@ func TestFaultKilledBetweenWriteAndReloadRealServers(t *testing.T) {
 	if _, err := fix.Apply(context.Background(), p, opts); !errors.Is(err, fix.ErrInterrupted) {
 		t.Fatalf("want the simulated kill, got %v", err)
 	}
-	changed := sums(t, l)
+	changed := l.ConfigSums()
 	if changed[l.Path("etc/nginx/conf.d/site.conf")] == before[l.Path("etc/nginx/conf.d/site.conf")] {
 		t.Fatal("the file was not written before the kill")
 	}
@@ -194,7 +194,7 @@ func TestFaultKilledBetweenWriteAndReloadRealServers(t *testing.T) {
 	if err != nil || j == nil {
 		t.Fatalf("recover: %v %v", j, err)
 	}
-	sameSums(t, before, sums(t, l))
+	sameSums(t, before, l.ConfigSums())
 	noJournal(t, opts.StateDir)
 	asBefore(t, l, port2)
 }
@@ -206,12 +206,12 @@ func TestFaultFileChangedSincePlanRealServers(t *testing.T) {
 	l, _ := brokenSiteLab(t)
 	_, p := plan(t, l)
 	l.Edit("etc/nginx/conf.d/site.conf", "index index.php;", "index index.php index.html;")
-	before := sums(t, l)
+	before := l.ConfigSums()
 	opts := options(t)
 	if _, err := fix.Apply(context.Background(), p, opts); !errors.Is(err, fix.ErrChanged) {
 		t.Fatalf("want ErrChanged, got %v", err)
 	}
-	sameSums(t, before, sums(t, l))
+	sameSums(t, before, l.ConfigSums())
 	noJournal(t, opts.StateDir)
 }
 
@@ -220,14 +220,14 @@ func TestFaultFileChangedSincePlanRealServers(t *testing.T) {
 func TestDryRunChangesNothingRealServers(t *testing.T) {
 	t.Parallel()
 	l, port2 := brokenSiteLab(t)
-	before := sums(t, l)
+	before := l.ConfigSums()
 	_, p := plan(t, l)
 	var b strings.Builder
 	fix.WritePlan(&b, p)
 	if !strings.Contains(b.String(), "+        fastcgi_pass unix:"+l.Path("run/php-fpm.sock")) {
 		t.Fatalf("plan:\n%s", b.String())
 	}
-	sameSums(t, before, sums(t, l))
+	sameSums(t, before, l.ConfigSums())
 	asBefore(t, l, port2)
 }
 
@@ -239,7 +239,7 @@ func TestDiagnoseWarnsAboutInterruptedFixRealServers(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("FPMDOCTOR_STATE_DIR", dir)
 	l, _ := brokenSiteLab(t)
-	before := sums(t, l)
+	before := l.ConfigSums()
 	opts := options(t)
 	opts.StateDir = dir
 	opts.AfterWrite = func() error { return fix.ErrInterrupted }
@@ -260,5 +260,5 @@ func TestDiagnoseWarnsAboutInterruptedFixRealServers(t *testing.T) {
 	if _, err := fix.Recover(context.Background(), fix.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	sameSums(t, before, sums(t, l))
+	sameSums(t, before, l.ConfigSums())
 }

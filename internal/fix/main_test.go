@@ -2,13 +2,9 @@ package fix_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -117,41 +113,6 @@ func automatic(t *testing.T, r *report.Report, cause string) {
 		}
 	}
 	t.Fatalf("no %s finding", cause)
-}
-
-// sums is the sha256 of every config file (and link target) of the lab.
-func sums(t *testing.T, l *lab.Lab) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(l.Path("etc"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		switch {
-		case info.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			out[p] = "link:" + target
-		case info.Mode().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			h := sha256.Sum256(b)
-			out[p] = fmt.Sprintf("%s %o", hex.EncodeToString(h[:]), info.Mode().Perm())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func sameSums(t *testing.T, before, after map[string]string) {

@@ -139,7 +139,7 @@ func TestFixConfigNotAppliedRealServers(t *testing.T) {
 	l.Edit("etc/php/fpm/pool.d/www.conf", "pm = dynamic", "listen.owner = www-data\nlisten.group = www-data\npm = dynamic")
 	l.ReloadFPM()
 	l.MustStatus("/ok.php", 502)
-	before := sums(t, l)
+	before := l.ConfigSums()
 
 	p := mustFix(t, l, "config-not-applied")
 	if len(p.Files) != 0 {
@@ -147,7 +147,7 @@ func TestFixConfigNotAppliedRealServers(t *testing.T) {
 	}
 	l.MustStatus("/ok.php", 200)
 	healthy(t, l)
-	sameSums(t, before, sums(t, l))
+	sameSums(t, before, l.ConfigSums())
 }
 
 // TestFixFPMConfigInvalidRealServers: pm.max_children = 0, php-fpm cannot

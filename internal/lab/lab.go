@@ -10,9 +10,12 @@ package lab
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -675,4 +678,41 @@ func (l *Lab) WaitForLog(rel, text string, n int) {
 	}, 10*time.Second); err != nil {
 		l.t.Fatalf("%s never said %q %d time(s)", rel, text, n)
 	}
+}
+
+// ConfigSums fingerprints every file under the lab's etc/: the sha256 and
+// mode of regular files, the target of links. Tests compare two of them to
+// prove a command changed nothing.
+func (l *Lab) ConfigSums() map[string]string {
+	l.t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(l.Path("etc"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			out[p] = "link:" + target
+		case info.Mode().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			h := sha256.Sum256(b)
+			out[p] = fmt.Sprintf("%s %o", hex.EncodeToString(h[:]), info.Mode().Perm())
+		}
+		return nil
+	})
+	if err != nil {
+		l.t.Fatalf("lab: %v", err)
+	}
+	return out
 }
