@@ -1,5 +1,5 @@
 // Package checks turns a Snapshot into findings. Each cause has its own
-// file with one Check; All lists them in the order of the seed procedure.
+// file with one Check; All lists them in the order of the usual 502 checklist.
 // Checks are pure functions of the Snapshot: they read no files and run no
 // commands, so each is testable on fixtures and the same code serves the
 // live host, an offline tree and the watcher.
@@ -21,16 +21,16 @@ import (
 type Check struct {
 	// ID is stable: users filter and suppress by it.
 	ID string
-	// Cause is the DESIGN.md cause the check reports.
+	// Cause is the cause the check reports: one page in docs/causes.
 	Cause string
-	// Step is where in the seed procedure the check belongs.
+	// Step is where in the usual 502 checklist the check belongs.
 	Step report.Step
 	// Live checks need the running host; offline they are skipped.
 	Live bool
 	Run  func(*snapshot.Snapshot) []report.Finding
 }
 
-// All returns every check, in the seed's order.
+// All returns every check, in the checklist's order.
 func All() []Check {
 	return []Check{
 		nginxConfigInvalid,

@@ -68,7 +68,7 @@ type Finding struct {
 	// Logs summarises the log entries behind a finding, when there are some.
 	Logs *LogSummary `json:"logs,omitempty"`
 
-	// Step is the seed procedure's step the finding belongs to; it orders
+	// Step is the usual 502 checklist's step the finding belongs to; it orders
 	// findings of equal weight the way an engineer would look at them.
 	Step Step `json:"-"`
 	// Live is set when the evidence was observed (a failed connect, a log
@@ -107,7 +107,7 @@ type Skipped struct {
 // Step is one step of the hand procedure fpmdoctor automates.
 type Step int
 
-// The steps, in the order the seed guide takes them.
+// The steps, in the order the usual 502 checklist takes them.
 const (
 	StepConfig Step = iota // the configs parse and pass the servers' own rules
 	StepService
@@ -195,7 +195,7 @@ func New() *Report {
 }
 
 // Sort orders findings likeliest root cause first: errors before warnings,
-// live evidence before static risk, then the seed's step order.
+// live evidence before static risk, then the checklist's step order.
 func (r *Report) Sort() {
 	sort.SliceStable(r.Findings, func(i, j int) bool {
 		a, b := r.Findings[i], r.Findings[j]
