@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/discover"
 	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
@@ -27,7 +28,22 @@ type Check struct {
 	Step report.Step
 	// Live checks need the running host; offline they are skipped.
 	Live bool
-	Run  func(*snapshot.Snapshot) []report.Finding
+	// Needs lists the facts the check cannot do without: when the snapshot
+	// lacks one (snapshot.Lacks), the check does not run and its step is
+	// not marked as checked.
+	Needs []snapshot.Fact
+	Run   func(*snapshot.Snapshot) []report.Finding
+}
+
+// Outcome is how one check went in a Run: for the report's skipped list,
+// and for the watcher's per-check metrics.
+type Outcome struct {
+	ID       string
+	Ran      bool
+	Duration time.Duration
+	// Panic is the message of a panic recovered from the check ("" when
+	// none): a bug in one check must not take diagnose or the watcher down.
+	Panic string
 }
 
 // All returns every check, in the checklist's order.
@@ -56,6 +72,17 @@ func All() []Check {
 // Run runs every check on s and returns the sorted report with a mark per
 // site and step.
 func Run(s *snapshot.Snapshot) *report.Report {
+	r, _ := RunOutcomes(s)
+	return r
+}
+
+// RunOutcomes is Run that also says, per check, whether it ran, how long
+// it took and whether it panicked.
+func RunOutcomes(s *snapshot.Snapshot) (*report.Report, []Outcome) {
+	return run(s, All())
+}
+
+func run(s *snapshot.Snapshot, all []Check) (*report.Report, []Outcome) {
 	r := report.New()
 	// What r.Skip does, without its scan of every entry so far: a hosting
 	// host can skip a step for each of thousands of pools.
@@ -66,11 +93,32 @@ func Run(s *snapshot.Snapshot) *report.Report {
 			r.Skipped = append(r.Skipped, sk)
 		}
 	}
-	for _, c := range All() {
+	outcomes := make([]Outcome, 0, len(all)+2)
+	// notChecked holds the steps with a check that did not run: such a
+	// step is never marked ok.
+	notChecked := map[report.Step]bool{}
+	for _, c := range all {
 		if c.Live && !s.Live {
+			notChecked[c.Step] = true
+			outcomes = append(outcomes, Outcome{ID: c.ID})
 			continue
 		}
-		for _, f := range c.Run(s) {
+		if f, ok := lacking(s, c.Needs); ok {
+			notChecked[c.Step] = true
+			if string(f) != c.ID { // else the fact's own entry says it
+				r.Skip(c.ID, "not checked: it needs "+f.Describe()+", which could not be read (see "+string(f)+")")
+			}
+			outcomes = append(outcomes, Outcome{ID: c.ID})
+			continue
+		}
+		found, o := runGuarded(c.ID, func() []report.Finding { return c.Run(s) })
+		outcomes = append(outcomes, o)
+		if o.Panic != "" {
+			notChecked[c.Step] = true
+			r.Skip(c.ID, "not checked: internal error in the check ("+o.Panic+"); please report it")
+			continue
+		}
+		for _, f := range found {
 			if f.ID == "" {
 				f.ID = c.ID
 			}
@@ -84,20 +132,61 @@ func Run(s *snapshot.Snapshot) *report.Report {
 			r.Findings = append(r.Findings, f)
 		}
 	}
-	applyProbes(s, r)
-	applyLogs(s, r)
+	unchecked := map[string]bool{}
+	for i, o := range outcomes {
+		if !o.Ran || o.Panic != "" {
+			unchecked[all[i].Cause] = true
+		}
+	}
+	for _, step := range []struct {
+		id  string
+		run func()
+	}{{"probe-findings", func() { applyProbes(s, r) }}, {"log-findings", func() { applyLogs(s, r, unchecked) }}} {
+		_, o := runGuarded(step.id, func() []report.Finding { step.run(); return nil })
+		outcomes = append(outcomes, o)
+		if o.Panic != "" {
+			r.Skip(step.id, "not checked: internal error ("+o.Panic+"); please report it")
+		}
+	}
 	r.Sort()
-	r.Sites = siteMarks(s, r)
-	return r
+	r.Sites = siteMarks(s, r, notChecked)
+	return r, outcomes
+}
+
+// lacking returns the first of needs that s could not gather.
+func lacking(s *snapshot.Snapshot, needs []snapshot.Fact) (snapshot.Fact, bool) {
+	for _, f := range needs {
+		if s.Lacks(f) {
+			return f, true
+		}
+	}
+	return "", false
+}
+
+// runGuarded runs one check, timing it and turning a panic into an
+// Outcome instead of a crash.
+func runGuarded(id string, run func() []report.Finding) (found []report.Finding, o Outcome) {
+	o = Outcome{ID: id, Ran: true}
+	start := time.Now()
+	defer func() {
+		o.Duration = time.Since(start)
+		if v := recover(); v != nil {
+			found, o.Panic = nil, fmt.Sprint(v)
+		}
+	}()
+	return run(), o
 }
 
 // siteMarks gives every site a mark per step: fail or warn when a finding
 // concerns the site (directly or through its pool), skip when the step
 // could not run, ok otherwise.
-func siteMarks(s *snapshot.Snapshot, r *report.Report) []report.Site {
+func siteMarks(s *snapshot.Snapshot, r *report.Report, notChecked map[report.Step]bool) []report.Site {
 	skippedStep := map[string]bool{}
 	for _, sk := range r.Skipped {
 		skippedStep[sk.Check] = true
+	}
+	for st := range notChecked {
+		skippedStep[st.String()] = true
 	}
 	// Index findings once: a hosting company has thousands of sites and,
 	// on a bad day, thousands of findings.

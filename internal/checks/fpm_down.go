@@ -17,10 +17,8 @@ var fpmDown = Check{
 	Cause: "fpm-down",
 	Step:  report.StepService,
 	Live:  true,
+	Needs: []snapshot.Fact{snapshot.FactProcesses},
 	Run: func(s *snapshot.Snapshot) []report.Finding {
-		if skipped(s, "processes") {
-			return nil
-		}
 		var out []report.Finding
 		seen := map[*snapshot.Pool]bool{}
 		for _, site := range s.Sites {
@@ -61,15 +59,6 @@ func refusesConfig(ps []fpmconf.Problem) bool {
 	return slices.ContainsFunc(ps, func(p fpmconf.Problem) bool {
 		return p.Severity == fpmconf.Fatal && !p.Extra && !p.StartOnly
 	})
-}
-
-func skipped(s *snapshot.Snapshot, check string) bool {
-	for _, sk := range s.Skipped {
-		if sk.Check == check {
-			return true
-		}
-	}
-	return false
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -36,8 +36,10 @@ func connectCause(k logscan.Kind, targetKind string) string {
 // applyLogs adds nginx's logged connection failures to the findings about
 // the same site or pool (so a finding shows how many users it hit, since
 // when), reports failures no current finding explains as past outages,
-// and fills the report's timeline and list of logs read.
-func applyLogs(s *snapshot.Snapshot, r *report.Report) {
+// and fills the report's timeline and list of logs read. unchecked holds
+// the causes whose live check did not run: for those, "not present now"
+// would be a guess.
+func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool) {
 	if s.Logs == nil {
 		return
 	}
@@ -79,16 +81,25 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report) {
 		if explained {
 			continue
 		}
+		// Nothing current explains the lines: the outage is over, which is
+		// worth knowing (info) but needs no repair. Unless the cause could
+		// not be looked at now: then it may well still hold.
 		f := report.Finding{
 			ID:       cause + "-past",
 			Cause:    cause,
-			Severity: report.Warning,
+			Severity: report.Info,
 			Live:     true,
 			Step:     report.StepLogs,
 			Title:    fmt.Sprintf("earlier in the window: %s, last at %s; the cause is not present now", countWord(g.Count, "failure", "failures"), g.Last.Format(time.TimeOnly)),
 			Detail:   "nginx logged these failures, but what caused them is gone now (php-fpm was restarted, a permission was fixed). If it comes back, the same line will show in nginx's error log.",
 			Evidence: []report.Evidence{logEvidence(g.Example)},
 			Logs:     summary(g),
+		}
+		if unchecked[cause] {
+			f.ID = cause + "-logged"
+			f.Severity = report.Warning
+			f.Title = fmt.Sprintf("in the window: %s, last at %s; whether the cause is still present could not be checked", countWord(g.Count, "failure", "failures"), g.Last.Format(time.TimeOnly))
+			f.Detail = "nginx logged these failures. The live check for " + cause + " could not run (see skipped), so fpmdoctor cannot tell whether it still holds."
 		}
 		if p := poolFor(s, g.Target); p != nil {
 			f.Pool = p.ID()

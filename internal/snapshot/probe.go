@@ -55,7 +55,7 @@ func probeTargets(ctx context.Context, s *Snapshot, opts Options) {
 		}
 	}
 	if limit > 0 && len(order) > limit {
-		s.skip("probe", "probed "+strconv.Itoa(limit)+" of "+strconv.Itoa(len(order))+" fastcgi_pass targets (--probe-limit; 0 probes all)")
+		s.skip(FactProbe, "probed "+strconv.Itoa(limit)+" of "+strconv.Itoa(len(order))+" fastcgi_pass targets (--probe-limit; 0 probes all)")
 		order = order[:limit]
 	}
 	var wg sync.WaitGroup
