@@ -35,16 +35,18 @@ func (f *siteFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.since, "since", time.Hour, "log window to read")
 	fl.BoolVar(&f.noProbe, "no-probe", false, "do not talk FastCGI to the pools")
 	fl.DurationVar(&f.probeWait, "probe-timeout", snapshot.DefaultProbeTimeout, "deadline of each FastCGI probe")
-	fl.IntVar(&f.probeMax, "probe-limit", snapshot.DefaultProbeLimit, "probe at most this many fastcgi_pass targets (-1: all)")
+	fl.IntVar(&f.probeMax, "probe-limit", snapshot.DefaultProbeLimit, "probe at most this many fastcgi_pass targets (0: none, as --no-probe; -1: all)")
 }
 
 func (f *siteFlags) options() doctor.Options {
-	limit := f.probeMax
-	if limit == 0 {
-		limit = -1 // the flag's 0 means none probed: same as --no-probe
+	// The flag's 0 means none probed and its -1 all; snapshot's 0 means
+	// its default and any negative all.
+	opts := doctor.Options{Root: f.root, NginxConf: f.nginxConf, FPMConfs: f.fpmConfs, Since: f.since,
+		NoProbe: f.noProbe, ProbeTimeout: f.probeWait, ProbeLimit: f.probeMax}
+	if f.probeMax == 0 && !f.noProbe {
+		opts.NoProbe, opts.NoProbeWhy = true, "--probe-limit 0"
 	}
-	return doctor.Options{Root: f.root, NginxConf: f.nginxConf, FPMConfs: f.fpmConfs, Since: f.since,
-		NoProbe: f.noProbe || f.probeMax == 0, ProbeTimeout: f.probeWait, ProbeLimit: limit}
+	return opts
 }
 
 func newDiagnoseCmd() *cobra.Command {

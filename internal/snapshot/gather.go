@@ -28,6 +28,9 @@ type Options struct {
 	FPMConfs  []string
 	// NoProbe turns off live FastCGI exchanges with the pools.
 	NoProbe bool
+	// NoProbeWhy names the flag that turned probing off, for the skipped
+	// list ("" is --no-probe).
+	NoProbeWhy string
 	// ProbeTimeout bounds each probe (0: DefaultProbeTimeout); ProbeLimit
 	// caps how many targets are probed (0: DefaultProbeLimit, <0: all).
 	ProbeTimeout time.Duration
@@ -152,7 +155,11 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 	case !s.Live:
 		s.Lack(FactProbe, "offline mode (--root): pools are not probed")
 	case opts.NoProbe:
-		s.Lack(FactProbe, "--no-probe: pools were not asked over FastCGI")
+		why := opts.NoProbeWhy
+		if why == "" {
+			why = "--no-probe"
+		}
+		s.Lack(FactProbe, why+": pools were not asked over FastCGI")
 	default:
 		probeTargets(ctx, s, opts)
 	}
