@@ -78,13 +78,33 @@ func runDiagnose(ctx context.Context, flags *siteFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := report.Render(os.Stdout, r, format, colorOK(os.Stdout)); err != nil {
+	if format == report.FormatText {
+		err = report.RenderText(os.Stdout, r, textOptions(os.Stdout))
+	} else {
+		err = report.Render(os.Stdout, r, format, false)
+	}
+	if err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	if code := r.ExitCode(); code != 0 {
 		return exitError{code: code}
 	}
 	return nil
+}
+
+// textOptions fits the text report to the terminal f is, if it is one: its
+// width, and a screenful of sites. A pipe gets 80 columns and no colour.
+func textOptions(f *os.File) report.TextOptions {
+	opts := report.TextOptions{Color: colorOK(f)}
+	if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+		opts.Width = int(ws.Col)
+		if ws.Row > 0 {
+			// A site block takes four lines; half the screen is left for the
+			// findings.
+			opts.MaxSites = max(5, int(ws.Row)/8)
+		}
+	}
+	return opts
 }
 
 // colorOK: colour only on a terminal, and never when NO_COLOR is set.
