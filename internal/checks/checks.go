@@ -198,6 +198,10 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report, notChecked map[report.Ste
 		switch {
 		case f.Site != "":
 			bySite[f.Site] = append(bySite[f.Site], f)
+		case f.Affected != nil:
+			for _, id := range f.Affected.Pools {
+				byPool[id] = append(byPool[id], f)
+			}
 		case f.Pool != "":
 			byPool[f.Pool] = append(byPool[f.Pool], f)
 		default:
@@ -315,15 +319,54 @@ func fact(format string, args ...any) report.Evidence {
 	return report.Evidence{Kind: report.KindFact, Text: fmt.Sprintf(format, args...)}
 }
 
+// siteNames names sites for a sentence: each name once (a site with
+// several PHP locations is one site to its users), the first five and a
+// count of the rest.
 func siteNames(sites []*snapshot.Site) string {
+	return firstNames(siteNameList(sites), 5)
+}
+
+// siteNameList lists the distinct server names of sites, in order.
+func siteNameList(sites []*snapshot.Site) []string {
 	names := make([]string, 0, len(sites))
+	seen := make(map[string]bool, len(sites))
 	for _, s := range sites {
-		names = append(names, s.Name)
+		if !seen[s.Name] {
+			seen[s.Name] = true
+			names = append(names, s.Name)
+		}
 	}
-	if len(names) > 5 {
-		return strings.Join(names[:5], ", ") + fmt.Sprintf(" and %d more", len(names)-5)
+	return names
+}
+
+// siteKeys lists the distinct keys of sites, in order, for a finding's
+// affected list.
+func siteKeys(sites []*snapshot.Site) []string {
+	keys := make([]string, 0, len(sites))
+	seen := make(map[string]bool, len(sites))
+	for _, s := range sites {
+		if k := s.Key(); !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// firstNames joins the first n names and counts the rest.
+func firstNames(names []string, n int) string {
+	if len(names) > n {
+		return strings.Join(names[:n], ", ") + fmt.Sprintf(" and %d more", len(names)-n)
 	}
 	return strings.Join(names, ", ")
+}
+
+// countedNames says "3 sites (a, b, c)" or "site a".
+func countedNames(names []string, one, many string) string {
+	if len(names) == 1 {
+		return one + " " + names[0]
+	}
+	return fmt.Sprintf("%d %s (%s)", len(names), many, firstNames(names, 3))
 }
 
 // fpmStartCommand is the command that starts a php-fpm config, for fix

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
@@ -61,22 +62,25 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 			}
 		}
 	}
+	idx := newFindingIndex(r)
 	for _, g := range s.Logs.Agg.Groups() {
 		cause := connectCause(g.Kind, g.Example.TargetKind)
 		if cause == "" {
 			continue
 		}
 		site := siteByTarget[g.Target]
+		siteKey := ""
+		if site != nil {
+			siteKey = site.Key()
+		}
 		explained := false
-		for i := range r.Findings {
+		for _, i := range idx.concerning(g.Target, siteKey) {
 			f := &r.Findings[i]
-			if (g.Target != "" && f.Pool == g.Target) || (site != nil && f.Site == site.Key()) {
-				f.Evidence = append(f.Evidence, logEvidence(g.Example))
-				if f.Logs == nil {
-					f.Logs = summary(g)
-				}
-				explained = true
+			f.Evidence = append(f.Evidence, logEvidence(g.Example))
+			if f.Logs == nil {
+				f.Logs = summary(g)
 			}
+			explained = true
 		}
 		if explained {
 			continue
@@ -107,5 +111,54 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 			f.Site = site.Key()
 		}
 		r.Findings = append(r.Findings, f)
+		idx.add(r, len(r.Findings)-1)
 	}
+}
+
+// findingIndex finds the findings about a pool or a site without a scan
+// of every finding per log group: a hosting host has thousands of both.
+type findingIndex struct {
+	byPool, bySite map[string][]int
+	scratch        []int
+}
+
+func newFindingIndex(r *report.Report) *findingIndex {
+	idx := &findingIndex{byPool: map[string][]int{}, bySite: map[string][]int{}}
+	for i := range r.Findings {
+		idx.add(r, i)
+	}
+	return idx
+}
+
+func (idx *findingIndex) add(r *report.Report, i int) {
+	f := &r.Findings[i]
+	if f.Pool != "" {
+		idx.byPool[f.Pool] = append(idx.byPool[f.Pool], i)
+	}
+	if f.Affected != nil {
+		for _, id := range f.Affected.Pools {
+			if id != f.Pool {
+				idx.byPool[id] = append(idx.byPool[id], i)
+			}
+		}
+	}
+	if f.Site != "" {
+		idx.bySite[f.Site] = append(idx.bySite[f.Site], i)
+	}
+}
+
+// concerning returns the indexes of the findings about pool or site, in
+// report order, each once; valid until the next call.
+func (idx *findingIndex) concerning(pool, site string) []int {
+	out := idx.scratch[:0]
+	if pool != "" {
+		out = append(out, idx.byPool[pool]...)
+	}
+	if site != "" {
+		out = append(out, idx.bySite[site]...)
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	idx.scratch = out
+	return out
 }

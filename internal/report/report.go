@@ -3,6 +3,7 @@
 package report
 
 import (
+	"slices"
 	"sort"
 	"time"
 )
@@ -67,6 +68,10 @@ type Finding struct {
 	Fix      *Fix       `json:"fix,omitempty"`
 	// Logs summarises the log entries behind a finding, when there are some.
 	Logs *LogSummary `json:"logs,omitempty"`
+	// Affected lists every pool and site a finding concerns when it is
+	// more than its Pool: one stopped master with thousands of pools is one
+	// finding, and scripts still get every name.
+	Affected *Affected `json:"affected,omitempty"`
 
 	// Step is the usual 502 checklist's step the finding belongs to; it orders
 	// findings of equal weight the way an engineer would look at them.
@@ -74,6 +79,17 @@ type Finding struct {
 	// Live is set when the evidence was observed (a failed connect, a log
 	// line, a missing process) rather than inferred from config alone.
 	Live bool `json:"-"`
+}
+
+// Affected lists the pools (IDs) and sites (keys) one finding concerns.
+type Affected struct {
+	Pools []string `json:"pools"`
+	Sites []string `json:"sites"`
+}
+
+// ConcernsPool reports whether f is about the pool with ID id.
+func (f *Finding) ConcernsPool(id string) bool {
+	return id != "" && (f.Pool == id || f.Affected != nil && slices.Contains(f.Affected.Pools, id))
 }
 
 // LogSummary counts the log entries behind a finding.
