@@ -150,7 +150,49 @@ func run(s *snapshot.Snapshot, all []Check) (*report.Report, []Outcome) {
 	}
 	r.Sort()
 	r.Sites = siteMarks(s, r, notChecked)
+	r.Services = services(s)
 	return r, outcomes
+}
+
+// services lists, on a live host, whether each nginx and php-fpm runs:
+// when nothing runs, that is the first thing to say, before "no PHP site".
+func services(s *snapshot.Snapshot) []report.Service {
+	if !s.Live || s.Lacks(snapshot.FactProcesses) {
+		return nil
+	}
+	var out []report.Service
+	for _, n := range s.Nginx {
+		sv := report.Service{Name: "nginx", Config: n.Conf, Running: n.Master != nil}
+		if n.Master != nil {
+			sv.PID = n.Master.PID
+		} else {
+			sv.Start = nginxStartCommand(n)
+		}
+		out = append(out, sv)
+	}
+	for _, f := range s.FPM {
+		sv := report.Service{Name: "php-fpm", Config: f.Conf, Running: f.Running()}
+		if f.Master != nil {
+			sv.PID = f.Master.PID
+		} else {
+			sv.Start = fpmStartCommand(f)
+		}
+		out = append(out, sv)
+	}
+	return out
+}
+
+// nginxStartCommand is the command that starts an nginx config.
+func nginxStartCommand(n *snapshot.Nginx) string {
+	bin := n.Binary
+	if bin == "" {
+		bin = "nginx"
+	}
+	direct := bin + " -c " + n.Conf
+	if n.Conf == "/etc/nginx/nginx.conf" {
+		return "systemctl start nginx (or: " + direct + ")"
+	}
+	return direct
 }
 
 // lacking returns the first of needs that s could not gather.

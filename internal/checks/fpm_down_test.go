@@ -118,3 +118,44 @@ func TestFPMDownManyPoolsRealServers(t *testing.T) {
 		}
 	}
 }
+
+// TestNothingRunsRealServers: nginx and php-fpm are installed (configured)
+// but neither runs. The report says so first, with the command that starts
+// each, before anything about sites; once both run, it lists them as
+// running with their pids and says nothing of it in text.
+func TestNothingRunsRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	r := diagnose(t, l)
+	if len(r.Services) != 2 {
+		t.Fatalf("services: %+v", r.Services)
+	}
+	for _, sv := range r.Services {
+		if sv.Running || sv.PID != 0 || !strings.Contains(sv.Start, sv.Config) {
+			t.Fatalf("service %+v: want stopped, with a start command naming its config", sv)
+		}
+	}
+	var b strings.Builder
+	if err := report.Render(&b, r, report.FormatText, false); err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.Join(strings.Fields(b.String()), " ") // the text wraps
+	if !strings.HasPrefix(flat, "Nothing runs:") || !strings.Contains(flat, "nginx ("+l.NginxConf()+") is not running; start it:") {
+		t.Fatalf("text report does not open with what is stopped:\n%s", b.String())
+	}
+
+	l.Start()
+	l.MustStatus("/ok.php", 200)
+	r = diagnose(t, l)
+	for _, sv := range r.Services {
+		want := map[string]int{"nginx": l.NginxPid(), "php-fpm": l.FPMPid()}[sv.Name]
+		if !sv.Running || sv.PID != want || sv.Start != "" {
+			t.Fatalf("service %+v: want running with pid %d", sv, want)
+		}
+	}
+	b.Reset()
+	report.Render(&b, r, report.FormatText, false)
+	if strings.Contains(b.String(), "not running") {
+		t.Fatalf("running servers reported as stopped:\n%s", b.String())
+	}
+}

@@ -92,6 +92,7 @@ func writeText(w io.Writer, r *Report, opts TextOptions) error {
 	textWidth := opts.Width - 2
 	wrap := func(first, indent, s string) string { return wrapAt(textWidth, first, indent, s) }
 	var b strings.Builder
+	writeStopped(&b, r.Services, p, wrap)
 	if len(r.Sites) == 0 {
 		b.WriteString("No PHP site found (no fastcgi_pass in the nginx config).\n")
 	}
@@ -347,4 +348,28 @@ func sitesToList(all []Site, maxSites int) (listed []Site, healthyLeft, brokenLe
 		}
 	}
 	return sorted[:maxSites], healthyLeft, brokenLeft
+}
+
+// writeStopped opens the report with the servers that do not run, and how
+// to start each: on a host where nothing runs that is the news, not the
+// sites.
+func writeStopped(b *strings.Builder, svcs []Service, p palette, wrap func(first, indent, s string) string) {
+	stopped := 0
+	for _, sv := range svcs {
+		if !sv.Running {
+			stopped++
+		}
+	}
+	if stopped == 0 {
+		return
+	}
+	if stopped == len(svcs) {
+		b.WriteString(wrap(p.red, "", "Nothing runs: every nginx and php-fpm found is installed but stopped."+p.reset))
+	}
+	for _, sv := range svcs {
+		if !sv.Running {
+			b.WriteString(wrap("  "+p.red+"✗"+p.reset+" ", "    ", sv.Name+" ("+sv.Config+") is not running; start it: "+sv.Start))
+		}
+	}
+	b.WriteString("\n")
 }

@@ -194,6 +194,19 @@ type Report struct {
 	Timeline []Bucket `json:"timeline,omitempty"`
 	// LogsRead says which logs were read and how much of them.
 	LogsRead []LogRead `json:"logs_read,omitempty"`
+	// Services says, on a live host, whether each nginx and php-fpm found
+	// runs, and how to start one that does not.
+	Services []Service `json:"services,omitempty"`
+}
+
+// Service is one nginx or php-fpm installation on the live host.
+type Service struct {
+	Name    string `json:"name"` // "nginx" or "php-fpm"
+	Config  string `json:"config"`
+	Running bool   `json:"running"`
+	PID     int    `json:"pid,omitempty"`
+	// Start is the command that starts it, when it does not run.
+	Start string `json:"start,omitempty"`
 }
 
 // LogRead is one log that was read: seeking by time keeps BytesRead far
