@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
@@ -111,5 +112,34 @@ func TestTextCollapsesHealthySites(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "and 1 more sites with problems") || !strings.Contains(b.String(), "497 more sites: every step") {
 		t.Fatalf("counts when broken sites overflow:\n%s", b.String())
+	}
+}
+
+// The JSON report puts each site on one line and stays the same document:
+// it decodes to what was encoded, with or without sites.
+func TestJSONSitesOneLine(t *testing.T) {
+	steps := []StepResult{{Step: "config", Status: "ok"}, {Step: "service", Status: "fail"}}
+	for _, n := range []int{0, 1, 300} {
+		r := New()
+		r.Findings = append(r.Findings, Finding{ID: "x", Cause: "fpm-down", Severity: Error, Title: `"sites": [] <&>`, Evidence: []Evidence{}})
+		for i := range n {
+			r.Sites = append(r.Sites, Site{Name: "s" + strconv.Itoa(i), File: "/etc/nginx/x", Line: i, Pass: "unix:/run/x.sock", Steps: steps})
+		}
+		var b bytes.Buffer
+		if err := Render(&b, r, FormatJSON, false); err != nil {
+			t.Fatal(err)
+		}
+		var back Report
+		if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+			t.Fatalf("%d sites: invalid JSON: %v\n%s", n, err, b.String())
+		}
+		want, _ := json.Marshal(r)
+		got, _ := json.Marshal(&back)
+		if !bytes.Equal(want, got) {
+			t.Fatalf("%d sites: decoded report differs:\n%s\n%s", n, want, got)
+		}
+		if lines := strings.Count(b.String(), "\n"); n == 300 && lines > 300+40 {
+			t.Fatalf("%d lines for 300 sites: sites are not one line each", lines)
+		}
 	}
 }
