@@ -34,6 +34,8 @@ var iniCorpus = []string{
 	"php_admin_value[sendmail_path] = /usr/sbin/sendmail -t -i -f www@my.domain.com", "pm.status_path = /status",
 	"access.format = \"%R - %u %t \\\"%m %r%Q%q\\\" %s %f %{mili}d %{kilo}M %C%%\"",
 	"php_value[date.timezone] = Europe/Berlin", "a = ~", "a = 1 &", "a = & 1", "a = (1", "a = ((1)|2)",
+	"a = 'abc", "a = x | 'abc", "a = ('abc", "a = !'x", "x['a'] = b", "[a'b'c]", "x[a'b'c] = 1", "x[a'b] = 1",
+	"x['a]'] = 1", "['a]",
 }
 
 // TestScannerMatchesPHP compares our scanner with parse_ini_string of the
