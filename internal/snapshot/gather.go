@@ -211,7 +211,25 @@ func loadNginx(ctx context.Context, s *Snapshot, d *discover.Nginx) *Nginx {
 	n.Config = cfg
 	n.Model = cfg.Model()
 	n.Cred, n.CredSource = workerCred(s, n)
+	if s.Live && s.Root == "" && n.Binary != "" && len(cfg.Problems)+len(n.Model.Problems) > 0 {
+		n.Test = nginxTest(ctx, d)
+	}
 	return n
+}
+
+// nginxTest runs the master's own binary on its own config with -t -q, as
+// its reload would, to confirm a problem the parser found. It does not
+// signal the running nginx. nginx -t writes only once the whole
+// configuration parsed (it creates the pid file without truncating it, the
+// temp directories and log files if they are missing); the problems the
+// parser reports (syntax, "is duplicate", arguments, includes) stop it
+// while parsing, before any of that.
+func nginxTest(ctx context.Context, d *discover.Nginx) *ConfigTest {
+	args := []string{"-t", "-q", "-c", d.Conf}
+	if d.Prefix != "" {
+		args = append(args, "-p", d.Prefix)
+	}
+	return runConfigTest(ctx, d.Binary, args...)
 }
 
 // workerCred finds the credentials nginx's workers use to connect: the
