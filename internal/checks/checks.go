@@ -130,7 +130,7 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report) []report.Site {
 			rs.File, rs.Line = site.Server.Directive.File, site.Server.Directive.Line
 		}
 		if loc := site.Pass.Location; loc != nil {
-			rs.Location = strings.TrimSpace("location " + loc.Modifier + " " + loc.Path)
+			rs.Location = locationText(loc)
 		}
 		concerning := bySite[site.Key()]
 		seenPool = seenPool[:0]
@@ -183,6 +183,15 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report) []report.Site {
 	return out
 }
 
+// locationText writes a location as it is written in nginx.conf: a named
+// location is "location @name", with no blank after the '@'.
+func locationText(loc *nginxconf.Location) string {
+	if loc.Modifier == "@" {
+		return "location @" + loc.Path
+	}
+	return strings.TrimSpace("location " + loc.Modifier + " " + loc.Path)
+}
+
 // concernsNginx: findings about an nginx config as a whole (a syntax
 // error) mark every site of that config.
 func concernsNginx(f report.Finding, site *snapshot.Site) bool {
@@ -226,10 +235,14 @@ func fact(format string, args ...any) report.Evidence {
 	return report.Evidence{Kind: report.KindFact, Text: fmt.Sprintf(format, args...)}
 }
 
+// siteNames lists the names of sites, each once: one server block with
+// several PHP locations is several sites of the same name.
 func siteNames(sites []*snapshot.Site) string {
 	names := make([]string, 0, len(sites))
 	for _, s := range sites {
-		names = append(names, s.Name)
+		if !slices.Contains(names, s.Name) {
+			names = append(names, s.Name)
+		}
 	}
 	if len(names) > 5 {
 		return strings.Join(names[:5], ", ") + fmt.Sprintf(" and %d more", len(names)-5)

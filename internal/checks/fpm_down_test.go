@@ -1,6 +1,8 @@
 package checks_test
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/lab"
@@ -49,5 +51,41 @@ func TestFPMConfigInvalidRealServers(t *testing.T) {
 		if other.Cause == "fpm-down" {
 			t.Fatalf("fpm-down reported next to fpm-config-invalid: the invalid config is the cause\n%s", dump(r))
 		}
+	}
+}
+
+// TestFPMDownSiteNamesOnceRealServers: one server block passes PHP to the
+// pool from three locations, one of them named (as Drupal's and Magento's
+// published sites do). php-fpm is down: the detail names the server once,
+// and the site line writes the named location as nginx.conf does.
+func TestFPMDownSiteNamesOnceRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/nginx/conf.d/site.conf", "    location ~ \\.php$ {", `    location = /named.php { try_files /nonexistent @php; }
+    location @php {
+        include /etc/nginx/fastcgi.conf;
+        fastcgi_param SCRIPT_FILENAME $document_root/ok.php;
+        fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;
+    }
+    location = /exact.php {
+        include /etc/nginx/fastcgi.conf;
+        fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;
+    }
+    location ~ \.php$ {`)
+	l.MustStartNginx()
+	l.MustStatus("/ok.php", 502)
+	l.MustStatus("/named.php", 502)
+
+	r := diagnose(t, l)
+	f := finding(t, r, "fpm-down", report.Error)
+	if n := strings.Count(f.Detail, "lab.test"); n != 1 {
+		t.Errorf("detail names lab.test %d times: %q", n, f.Detail)
+	}
+	var locations []string
+	for _, s := range r.Sites {
+		locations = append(locations, s.Location)
+	}
+	if !slices.Contains(locations, "location @php") || !slices.Contains(locations, "location = /exact.php") {
+		t.Errorf("site locations %q", locations)
 	}
 }
