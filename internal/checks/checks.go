@@ -86,6 +86,7 @@ func Run(s *snapshot.Snapshot) *report.Report {
 	}
 	applyProbes(s, r)
 	applyLogs(s, r)
+	applyFailover(s, r)
 	r.Sort()
 	r.Sites = siteMarks(s, r)
 	return r
@@ -147,6 +148,10 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report) []report.Site {
 			if rs.Pool == "" {
 				rs.Pool, rs.PoolFile, rs.Listen = t.Pool.Name, t.Pool.Pool.File, t.Pool.Listen.String()
 			}
+			rs.Pools = append(rs.Pools, t.Pool.Name)
+		}
+		if len(rs.Pools) < 2 {
+			rs.Pools = nil // one pool: Pool says it
 		}
 		for _, f := range global {
 			if concernsNginx(*f, site) {

@@ -62,7 +62,9 @@ func writeText(w io.Writer, r *Report, color bool) error {
 	for _, s := range r.Sites {
 		fmt.Fprintf(&b, "%s%s%s  %s%s:%d%s\n", p.bold, s.Name, p.reset, p.dim, s.File, s.Line, p.reset)
 		chain := "  " + s.Location + " → " + s.Pass
-		if s.Pool != "" {
+		if len(s.Pools) > 1 {
+			chain += " → pools " + strings.Join(s.Pools, ", ")
+		} else if s.Pool != "" {
 			chain += " → pool " + s.Pool
 		} else {
 			chain += " → no pool"
