@@ -52,31 +52,33 @@ func onePerContext(name string) bool {
 // duplicates reports the second and later uses of a one-per-context
 // directive in each block, with nginx's message.
 func duplicates(top []*Directive, problem func(*Directive, string, ...any)) {
+	// The one-per-context directives seen in the block being checked: a
+	// handful per block, so a slice reused for every block costs less
+	// than a map per block on a host with thousands of them.
+	var seen []*Directive
 	check := func(ds []*Directive) {
-		var seen map[string]*Directive
+		seen = seen[:0]
 		for _, d := range ds {
 			if d.IsBlock || !onePerContext(d.Name) {
 				continue
 			}
 			// root and alias share one setting: the second of either is
 			// a duplicate, named after the first when they differ.
-			key := d.Name
-			if key == "alias" {
-				key = "root"
-			}
-			first := seen[key]
-			if first == nil {
-				if seen == nil {
-					seen = map[string]*Directive{}
+			var first *Directive
+			for _, s := range seen {
+				if s.Name == d.Name || sameSetting(s.Name, d.Name) {
+					first = s
+					break
 				}
-				seen[key] = d
-				continue
 			}
-			if first.Name != d.Name {
+			switch {
+			case first == nil:
+				seen = append(seen, d)
+			case first.Name != d.Name:
 				problem(d, `"%s" directive is duplicate, "%s" directive was specified earlier`, d.Name, first.Name)
-				continue
+			default:
+				problem(d, `"%s" directive is duplicate`, d.Name)
 			}
-			problem(d, `"%s" directive is duplicate`, d.Name)
 		}
 	}
 	check(top)
@@ -87,4 +89,9 @@ func duplicates(top []*Directive, problem func(*Directive, string, ...any)) {
 		check(d.Block)
 		return true
 	})
+}
+
+// sameSetting: root and alias set the same field of a location.
+func sameSetting(a, b string) bool {
+	return a == "root" && b == "alias" || a == "alias" && b == "root"
 }
