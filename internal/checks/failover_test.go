@@ -14,7 +14,8 @@ import (
 // TestUpstreamFailoverRealServers: an upstream of two pools, each of its
 // own php-fpm. With one php-fpm stopped nginx fails over to the other and
 // every request still gets 200: a warning (each request first pays a
-// failed connect), not an error. With both stopped every request gets 502:
+// failed connect), not an error; with fastcgi_next_upstream off half the
+// requests get 502: an error. With both stopped every request gets 502:
 // an error. The site line lists both pools.
 func TestUpstreamFailoverRealServers(t *testing.T) {
 	t.Parallel()
@@ -54,6 +55,28 @@ func TestUpstreamFailoverRealServers(t *testing.T) {
 		t.Errorf("the text report does not list both pools (%v):\n%s", err, text.String())
 	}
 	t.Logf("one php-fpm down:\n%s", text.String())
+
+	// Without failover on connect errors, round robin sends every other
+	// request to the dead server: 502s, and an error.
+	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass php;", "fastcgi_pass php;\n        fastcgi_next_upstream off;")
+	l.ReloadNginx()
+	codes := map[int]int{}
+	for range 6 {
+		code, _, err := l.Get("/ok.php")
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes[code]++
+	}
+	if codes[502] == 0 || codes[200] == 0 {
+		t.Fatalf("with fastcgi_next_upstream off: %v", codes)
+	}
+	r = diag()
+	if f := finding(t, r, "fpm-down", report.Error); strings.Contains(f.Detail, "fails over") {
+		t.Errorf("fastcgi_next_upstream off, yet the detail speaks of failover: %q", f.Detail)
+	}
+	l.Edit("etc/nginx/conf.d/site.conf", "\n        fastcgi_next_upstream off;", "")
+	l.ReloadNginx()
 
 	l.StopFPM()
 	l.MustStatus("/ok.php", 502)
