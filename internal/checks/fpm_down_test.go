@@ -89,3 +89,27 @@ func TestFPMDownSiteNamesOnceRealServers(t *testing.T) {
 		t.Errorf("site locations %q", locations)
 	}
 }
+
+// TestBOMPoolFileRealServers: a pool file saved on Windows (a UTF-8 byte
+// order mark, CRLF line ends) and a php-fpm.conf with a BOM too: php-fpm
+// runs and serves, and diagnose reports no refused configuration and no
+// unknown entry.
+func TestBOMPoolFileRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Write("etc/php/fpm/php-fpm.conf", "\uFEFF"+lab.DefaultFPMConf)
+	l.Write("etc/php/fpm/pool.d/www.conf", "\uFEFF"+strings.ReplaceAll(lab.DefaultPool, "\n", "\r\n"))
+	l.Start()
+	l.MustStatus("/ok.php", 200)
+
+	r := diagnose(t, l)
+	noErrors(t, r)
+	for _, f := range r.Findings {
+		if f.Cause == "fpm-config-invalid" {
+			t.Fatalf("a BOM is reported: %s\n%s", f.Title, dump(r))
+		}
+	}
+	if len(r.Sites) != 1 || r.Sites[0].Pool != "www" {
+		t.Fatalf("the pool of the BOM file is not linked: %+v", r.Sites)
+	}
+}
