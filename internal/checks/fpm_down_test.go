@@ -113,3 +113,36 @@ func TestBOMPoolFileRealServers(t *testing.T) {
 		t.Fatalf("the pool of the BOM file is not linked: %+v", r.Sites)
 	}
 }
+
+// TestFPMAccessLogRealServers: php-fpm cannot start when the directory of
+// access.log is missing, or access.format has a token it does not know;
+// diagnose names the line with php-fpm's own message, which php-fpm -t
+// confirms.
+func TestFPMAccessLogRealServers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, setting, at, want string }{
+		{"missing directory", "access.log = {{DIR}}/nodir/access.log", "access.log =", "failed to open access log ({{DIR}}/nodir/access.log): No such file or directory (2)"},
+		{"bad format", "access.log = {{DIR}}/log/access.log\naccess.format = \"%R %{x}s\"", "access.format =", "[pool www] wrong format for access.format '%R %{x}s'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := lab.New(t)
+			l.Write("etc/php/fpm/pool.d/www.conf", lab.DefaultPool+tc.setting+"\n")
+			if err := l.StartFPM(); err == nil {
+				t.Fatal("php-fpm started")
+			}
+			l.MustStartNginx()
+			l.MustStatus("/ok.php", 502)
+
+			r := diagnose(t, l)
+			first(t, r, "fpm-config-invalid")
+			f := finding(t, r, "fpm-config-invalid", report.Error)
+			want := l.Expand(tc.want)
+			if f.Title != "php-fpm refuses its configuration: "+want {
+				t.Errorf("title %q, want php-fpm's %q", f.Title, want)
+			}
+			evidenceAt(t, f, l.Path("etc/php/fpm/pool.d/www.conf"), lineOf(t, l.Expand(lab.DefaultPool+tc.setting), tc.at))
+			evidenceText(t, f, report.KindFact, "-t -y")
+		})
+	}
+}
