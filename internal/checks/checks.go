@@ -141,7 +141,11 @@ func run(s *snapshot.Snapshot, all []Check) (*report.Report, []Outcome) {
 	for _, step := range []struct {
 		id  string
 		run func()
-	}{{"probe-findings", func() { applyProbes(s, r) }}, {"log-findings", func() { applyLogs(s, r, unchecked) }}} {
+	}{
+		{"probe-findings", func() { applyProbes(s, r) }},
+		{"log-findings", func() { applyLogs(s, r, unchecked) }},
+		{"failover", func() { applyFailover(s, r) }},
+	} {
 		_, o := runGuarded(step.id, func() []report.Finding { step.run(); return nil })
 		outcomes = append(outcomes, o)
 		if o.Panic != "" {
@@ -265,7 +269,7 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report, notChecked map[report.Ste
 			rs.File, rs.Line = site.Server.Directive.File, site.Server.Directive.Line
 		}
 		if loc := site.Pass.Location; loc != nil {
-			rs.Location = strings.TrimSpace("location " + loc.Modifier + " " + loc.Path)
+			rs.Location = locationText(loc)
 		}
 		concerning := bySite[site.Key()]
 		seenPool = seenPool[:0]
@@ -282,6 +286,10 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report, notChecked map[report.Ste
 			if rs.Pool == "" {
 				rs.Pool, rs.PoolFile, rs.Listen = t.Pool.Name, t.Pool.Pool.File, t.Pool.Listen.String()
 			}
+			rs.Pools = append(rs.Pools, t.Pool.Name)
+		}
+		if len(rs.Pools) < 2 {
+			rs.Pools = nil // one pool: Pool says it
 		}
 		for _, f := range global {
 			if concernsNginx(*f, site) {
@@ -316,6 +324,15 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report, notChecked map[report.Ste
 		out = append(out, rs)
 	}
 	return out
+}
+
+// locationText writes a location as it is written in nginx.conf: a named
+// location is "location @name", with no blank after the '@'.
+func locationText(loc *nginxconf.Location) string {
+	if loc.Modifier == "@" {
+		return "location @" + loc.Path
+	}
+	return strings.TrimSpace("location " + loc.Modifier + " " + loc.Path)
 }
 
 // concernsNginx: findings about an nginx config as a whole (a syntax

@@ -2,6 +2,7 @@ package checks_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -157,5 +158,98 @@ func TestNothingRunsRealServers(t *testing.T) {
 	report.Render(&b, r, report.FormatText, false)
 	if strings.Contains(b.String(), "not running") {
 		t.Fatalf("running servers reported as stopped:\n%s", b.String())
+	}
+}
+
+// TestFPMDownSiteNamesOnceRealServers: one server block passes PHP to the
+// pool from three locations, one of them named (as Drupal's and Magento's
+// published sites do). php-fpm is down: the detail names the server once,
+// and the site line writes the named location as nginx.conf does.
+func TestFPMDownSiteNamesOnceRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/nginx/conf.d/site.conf", "    location ~ \\.php$ {", `    location = /named.php { try_files /nonexistent @php; }
+    location @php {
+        include /etc/nginx/fastcgi.conf;
+        fastcgi_param SCRIPT_FILENAME $document_root/ok.php;
+        fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;
+    }
+    location = /exact.php {
+        include /etc/nginx/fastcgi.conf;
+        fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;
+    }
+    location ~ \.php$ {`)
+	l.MustStartNginx()
+	l.MustStatus("/ok.php", 502)
+	l.MustStatus("/named.php", 502)
+
+	r := diagnose(t, l)
+	f := finding(t, r, "fpm-down", report.Error)
+	if n := strings.Count(f.Detail, "lab.test"); n != 1 {
+		t.Errorf("detail names lab.test %d times: %q", n, f.Detail)
+	}
+	var locations []string
+	for _, s := range r.Sites {
+		locations = append(locations, s.Location)
+	}
+	if !slices.Contains(locations, "location @php") || !slices.Contains(locations, "location = /exact.php") {
+		t.Errorf("site locations %q", locations)
+	}
+}
+
+// TestBOMPoolFileRealServers: a pool file saved on Windows (a UTF-8 byte
+// order mark, CRLF line ends) and a php-fpm.conf with a BOM too: php-fpm
+// runs and serves, and diagnose reports no refused configuration and no
+// unknown entry.
+func TestBOMPoolFileRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Write("etc/php/fpm/php-fpm.conf", "\uFEFF"+lab.DefaultFPMConf)
+	l.Write("etc/php/fpm/pool.d/www.conf", "\uFEFF"+strings.ReplaceAll(lab.DefaultPool, "\n", "\r\n"))
+	l.Start()
+	l.MustStatus("/ok.php", 200)
+
+	r := diagnose(t, l)
+	noErrors(t, r)
+	for _, f := range r.Findings {
+		if f.Cause == "fpm-config-invalid" {
+			t.Fatalf("a BOM is reported: %s\n%s", f.Title, dump(r))
+		}
+	}
+	if len(r.Sites) != 1 || r.Sites[0].Pool != "www" {
+		t.Fatalf("the pool of the BOM file is not linked: %+v", r.Sites)
+	}
+}
+
+// TestFPMAccessLogRealServers: php-fpm cannot start when the directory of
+// access.log is missing, or access.format has a token it does not know;
+// diagnose names the line with php-fpm's own message, which php-fpm -t
+// confirms.
+func TestFPMAccessLogRealServers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, setting, at, want string }{
+		{"missing directory", "access.log = {{DIR}}/nodir/access.log", "access.log =", "failed to open access log ({{DIR}}/nodir/access.log): No such file or directory (2)"},
+		{"bad format", "access.log = {{DIR}}/log/access.log\naccess.format = \"%R %{x}s\"", "access.format =", "[pool www] wrong format for access.format '%R %{x}s'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := lab.New(t)
+			l.Write("etc/php/fpm/pool.d/www.conf", lab.DefaultPool+tc.setting+"\n")
+			if err := l.StartFPM(); err == nil {
+				t.Fatal("php-fpm started")
+			}
+			l.MustStartNginx()
+			l.MustStatus("/ok.php", 502)
+
+			r := diagnose(t, l)
+			first(t, r, "fpm-config-invalid")
+			f := finding(t, r, "fpm-config-invalid", report.Error)
+			want := l.Expand(tc.want)
+			if f.Title != "php-fpm refuses its configuration: "+want {
+				t.Errorf("title %q, want php-fpm's %q", f.Title, want)
+			}
+			evidenceAt(t, f, l.Path("etc/php/fpm/pool.d/www.conf"), lineOf(t, l.Expand(lab.DefaultPool+tc.setting), tc.at))
+			evidenceText(t, f, report.KindFact, "-t -y")
+		})
 	}
 }

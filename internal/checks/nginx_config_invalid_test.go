@@ -1,6 +1,8 @@
 package checks_test
 
 import (
+	"maps"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -36,4 +38,52 @@ func TestNginxConfigInvalidRealServers(t *testing.T) {
 	if !strings.Contains(f.Detail, "keeps its old config") {
 		t.Fatalf("detail does not say the running nginx keeps its old config: %q", f.Detail)
 	}
+}
+
+// TestNginxDuplicateRealServers: the published Matomo site's mistake. A
+// PHP location has its own try_files and includes Debian's
+// snippets/fastcgi-php.conf (the installed one), which has another: nginx
+// -t refuses with "is duplicate" at the snippet's line. fpmdoctor reports
+// it there and quotes the real nginx -t, run on the master's config
+// without changing a file or the running nginx.
+func TestNginxDuplicateRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	for _, f := range []string{"fastcgi.conf", "snippets/fastcgi-php.conf"} {
+		b, err := os.ReadFile("/etc/nginx/" + f)
+		if err != nil {
+			lab.Unavailable(t, "Debian's nginx snippets are not installed: "+err.Error())
+		}
+		l.Write("etc/nginx/"+f, string(b))
+	}
+	l.Edit("etc/nginx/conf.d/site.conf", "include /etc/nginx/fastcgi.conf;", "include snippets/fastcgi-php.conf;")
+	l.Start()
+	l.MustStatus("/ok.php", 200)
+	for _, f := range diagnose(t, l).Findings {
+		if f.Cause == "nginx-config-invalid" {
+			t.Fatalf("Debian's snippet alone is reported: %+v", f)
+		}
+	}
+
+	l.Edit("etc/nginx/conf.d/site.conf", "include snippets/fastcgi-php.conf;", "try_files $uri =404;\n        include snippets/fastcgi-php.conf;")
+	out, err := exec.Command(lab.NginxBin, "-t", "-c", l.NginxConf(), "-p", l.Dir+"/").CombinedOutput()
+	snippet := l.Path("etc/nginx/snippets/fastcgi-php.conf")
+	nginxSays := `"try_files" directive is duplicate in ` + snippet + ":5"
+	if err == nil || !strings.Contains(string(out), nginxSays) {
+		t.Fatalf("nginx -t does not say %q:\n%s", nginxSays, out)
+	}
+	l.MustStatus("/ok.php", 200) // the old config still runs
+
+	pid, before := l.NginxPid(), l.ConfigSums()
+	r := diagnose(t, l)
+	first(t, r, "nginx-config-invalid")
+	f := finding(t, r, "nginx-config-invalid", report.Error)
+	if e := evidenceAt(t, f, snippet, 5); e.Text != nginxSays {
+		t.Errorf("evidence %q, nginx -t says %q", e.Text, nginxSays)
+	}
+	evidenceText(t, f, report.KindFact, lab.NginxBin+" -t -q -c "+l.NginxConf()+" -p "+l.Dir+"/ confirms: nginx: [emerg] "+nginxSays)
+	if after := l.ConfigSums(); !maps.Equal(before, after) || l.NginxPid() != pid {
+		t.Fatalf("nginx -t changed the lab: pid %d → %d, files changed: %v", pid, l.NginxPid(), !maps.Equal(before, after))
+	}
+	l.MustStatus("/ok.php", 200)
 }

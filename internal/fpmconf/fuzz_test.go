@@ -25,6 +25,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("[a]\nlisten = [::1]:0\npm = ondemand\nchroot = x$prefix\ninclude=/etc/*.conf\n"))
 	f.Add([]byte(strings.Repeat("(", 5000) + "\n"))
 	f.Add([]byte("a = " + strings.Repeat("(", 5000) + "\n"))
+	f.Add([]byte("\uFEFF[a]\r\n\uFEFFuser = 'x\r\nphp_value['k] = 1\nping.response = \"p\ro\naccess.log = /x\naccess.format = %{a}}d%{\n"))
+	f.Add([]byte("[a]\nx[y]\nv = (1\nw = 1 | 'z\n"))
 
 	root := f.TempDir() // includes resolve below an empty root
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -91,6 +93,19 @@ func FuzzScanFastPaths(f *testing.F) {
 			if got != want || gnext != wnext || (gerr == nil) != (werr == nil) {
 				t.Fatalf("%q at %d: bracket %q %d %v, general %q %d %v", line, i, got, gnext, gerr, want, wnext, werr)
 			}
+		}
+	})
+}
+
+// FuzzAccessFormat: any access.format is judged without a panic, and a
+// format php-fpm accepts stays accepted with plain text around it.
+func FuzzAccessFormat(f *testing.F) {
+	for _, s := range []string{"%R - %u %t \"%m %r%Q%q\" %s", "%{abc", "%{x}{y}d", "%{a}}d", "%", "%{", "%{mili}d %{kilo}M %C%%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, format string) {
+		if accessFormatError(format) == "" && accessFormatError("x "+format+" y") != "" && !strings.HasSuffix(format, "%") {
+			t.Fatalf("%q is accepted, but not with text around it", format)
 		}
 	})
 }

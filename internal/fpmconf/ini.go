@@ -1,6 +1,7 @@
 package fpmconf
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -28,16 +29,49 @@ type stmt struct {
 	valEnd   int
 }
 
-// syntaxError mimics the Zend parser's "syntax error, unexpected ..." text.
-type syntaxError struct{ msg string }
+// syntaxError mimics the Zend parser's "syntax error, unexpected ..." text
+// and the line it names ("in Unknown on line N").
+type syntaxError struct {
+	msg string
+	// line counts lines within the string php-fpm hands to the INI parser:
+	// one physical line plus the '\n' php-fpm appends to it, where every
+	// '\r' also starts a line. 0 means 1.
+	line int
+}
 
 func (e *syntaxError) Error() string { return "syntax error, " + e.msg }
 
+// Line is the line number php prints with the error.
+func (e *syntaxError) Line() int { return max(e.line, 1) }
+
+// zendLine is the scanner's line number at byte i of line.
+func zendLine(line string, i int) int { return 1 + strings.Count(line[:min(i, len(line))], "\r") }
+
+// afterEOL is the scanner's line number once it has consumed the newline
+// that ends the statement at i (a '\r', a comment up to one, or the '\n'
+// php-fpm appends): an END_OF_LINE token is reported on the next line.
+func afterEOL(line string, i int) int {
+	for i < len(line) && line[i] != '\r' {
+		i++
+	}
+	return zendLine(line, i) + 1
+}
+
+// pastEnd is the scanner's line number after reading the whole line and
+// the '\n' php-fpm appends (one line break with a final '\r').
+func pastEnd(line string) int {
+	n := zendLine(line, len(line))
+	if !strings.HasSuffix(line, "\r") {
+		n++
+	}
+	return n
+}
+
 func unexpected(line string, i int) error {
 	if i >= len(line) || line[i] == '\r' {
-		return &syntaxError{"unexpected end of file"}
+		return &syntaxError{"unexpected end of file", zendLine(line, i)}
 	}
-	return &syntaxError{fmt.Sprintf("unexpected '%c'", line[i])}
+	return &syntaxError{fmt.Sprintf("unexpected '%c'", line[i]), zendLine(line, i)}
 }
 
 // scanLine splits one physical line (without its '\n') into statements.
@@ -138,9 +172,9 @@ func scanStatement(line string, pos int, env func(string) string) (stmt, int, er
 		i = skipBlanks(line, next)
 		if i >= len(line) || line[i] != '=' {
 			if i >= len(line) || line[i] == '\r' || line[i] == ';' {
-				return stmt{}, 0, &syntaxError{"unexpected end of file, expecting '='"}
+				return stmt{}, 0, &syntaxError{"unexpected END_OF_LINE, expecting '='", afterEOL(line, i)}
 			}
-			return stmt{}, 0, &syntaxError{"unexpected TC_LABEL, expecting '='"}
+			return stmt{}, 0, &syntaxError{"unexpected TC_LABEL, expecting '='", zendLine(line, i)}
 		}
 	}
 	if i >= len(line) || line[i] != '=' {
@@ -164,7 +198,7 @@ func scanBracket(line string, i int, offset bool, env func(string) string) (stri
 	// Most names have no quotes or ${VAR}: the name is then the text up to
 	// ']' as written, without copying it.
 	if k := strings.IndexByte(line[i:], ']'); k >= 0 {
-		if name := line[i : i+k]; strings.IndexByte(name, '"') < 0 && strings.IndexByte(name, '\r') < 0 && !strings.Contains(name, "${") {
+		if name := line[i : i+k]; strings.IndexAny(name, "\"'\r") < 0 && !strings.Contains(name, "${") {
 			return name, i + k + 1, nil
 		}
 	}
@@ -177,7 +211,7 @@ func scanBracketCopy(line string, i int, env func(string) string) (string, int, 
 	var b strings.Builder
 	for {
 		if i >= len(line) || line[i] == '\r' {
-			return "", 0, &syntaxError{"unexpected end of file, expecting ']'"}
+			return "", 0, &syntaxError{"unexpected end of file, expecting ']'", zendLine(line, i)}
 		}
 		c := line[i]
 		switch {
@@ -190,6 +224,15 @@ func scanBracketCopy(line string, i int, env func(string) string) (string, int, 
 			}
 			b.WriteString(s)
 			i = next
+		case c == '\'':
+			// A raw string; unclosed, the scanner stops there and the
+			// parser still wants its ']'.
+			j := strings.IndexByte(line[i+1:], '\'')
+			if j < 0 {
+				return "", 0, &syntaxError{"unexpected end of file, expecting ']'", zendLine(line, i)}
+			}
+			b.WriteString(line[i+1 : i+1+j])
+			i += j + 2
 		case c == '$' && i+1 < len(line) && line[i+1] == '{':
 			s, next, err := scanVar(line, i+2, env)
 			if err != nil {
@@ -210,7 +253,7 @@ func scanVar(line string, i int, env func(string) string) (string, int, error) {
 		j++
 	}
 	if j >= len(line) || line[j] != '}' {
-		return "", 0, &syntaxError{"unexpected end of file, expecting '}'"}
+		return "", 0, &syntaxError{"unexpected end of file, expecting '}'", zendLine(line, j)}
 	}
 	name := line[i:j]
 	if env == nil {
@@ -243,7 +286,9 @@ func scanDoubleQuoted(line string, i int, env func(string) string) (string, int,
 			i++
 		}
 	}
-	return "", 0, &syntaxError{"unexpected end of file, expecting TC_DOLLAR_CURLY or TC_QUOTED_STRING or '\"'"}
+	// The string runs on over the '\n' php-fpm appends: php names the
+	// line after it.
+	return "", 0, &syntaxError{"unexpected end of file, expecting TC_DOLLAR_CURLY or TC_QUOTED_STRING or '\"'", pastEnd(line)}
 }
 
 // token of a value: a string (raw text, quoted parts and ${VAR}s glued
@@ -278,6 +323,7 @@ func scanTokens(line string, i int, env func(string) string) (val string, vs, ve
 		parts    int  // pieces in cur
 		rawOnly  = true
 		trimLead = true // blanks at the start of the next raw run are dropped
+		eof      = -1   // where an unterminated single quote ended the input
 	)
 	flush := func() {
 		if inStr {
@@ -320,7 +366,10 @@ func scanTokens(line string, i int, env func(string) string) (val string, vs, ve
 		case c == '\'':
 			j := strings.IndexByte(line[i+1:], '\'')
 			if j < 0 {
-				// The scanner drops an unterminated single-quoted tail.
+				// An unterminated single quote ends the scanner's input
+				// (it returns "end of file" there): what came before may
+				// still be a complete value, and the rest is dropped.
+				eof = i
 				end = len(line)
 				i = len(line)
 				break
@@ -369,8 +418,21 @@ func scanTokens(line string, i int, env func(string) string) (val string, vs, ve
 		next = len(line)
 	}
 	val, err = evalTokens(toks)
+	var se *syntaxError
+	switch {
+	case eof >= 0 && len(toks) == 0:
+		err = &syntaxError{"unexpected end of file", zendLine(line, eof)}
+	case errors.As(err, &se) && strings.HasPrefix(se.msg, eolToken):
+		if eof >= 0 {
+			err = &syntaxError{"unexpected end of file" + se.msg[len(eolToken):], zendLine(line, eof)}
+		} else {
+			se.line = afterEOL(line, end)
+		}
+	}
 	return val, vs, ve, next, err
 }
+
+const eolToken = "unexpected END_OF_LINE"
 
 // badKeyByte reports the bytes the INI scanner does not accept in a key.
 func badKeyByte(c byte) bool {
@@ -471,7 +533,7 @@ func evalBare(text string) (string, error) {
 	// "yes please": the keyword is a token of its own.
 	if i := strings.IndexAny(text, " \t"); i > 0 && i <= maxBoolWord {
 		if _, ok := boolWords[strings.ToLower(text[:i])]; ok {
-			return "", &syntaxError{"unexpected TC_CONSTANT"}
+			return "", &syntaxError{msg: "unexpected TC_CONSTANT"}
 		}
 	}
 	if strings.HasPrefix(text, "E_") { // every constant is E_*
@@ -498,13 +560,13 @@ const maxExprDepth = 1000
 
 func (e *exprParser) unexpected() error {
 	if e.pos >= len(e.toks) {
-		return &syntaxError{"unexpected END_OF_LINE"}
+		return &syntaxError{msg: eolToken}
 	}
 	t := e.toks[e.pos]
 	if t.op == 0 {
-		return &syntaxError{"unexpected TC_STRING"}
+		return &syntaxError{msg: "unexpected TC_STRING"}
 	}
-	return &syntaxError{fmt.Sprintf("unexpected '%c'", t.op)}
+	return &syntaxError{msg: fmt.Sprintf("unexpected '%c'", t.op)}
 }
 
 func (e *exprParser) expr() (int64, error) {
@@ -539,7 +601,7 @@ func (e *exprParser) unary() (int64, error) {
 		return 0, e.unexpected()
 	}
 	if e.depth++; e.depth > maxExprDepth {
-		return 0, &syntaxError{"memory exhausted"}
+		return 0, &syntaxError{msg: "memory exhausted"}
 	}
 	defer func() { e.depth-- }()
 	t := e.toks[e.pos]
@@ -573,7 +635,12 @@ func (e *exprParser) unary() (int64, error) {
 			return 0, err
 		}
 		if e.pos >= len(e.toks) || e.toks[e.pos].op != ')' {
-			return 0, e.unexpected()
+			// bison lists what could follow "( expr".
+			err := e.unexpected()
+			if se, ok := err.(*syntaxError); ok {
+				se.msg += ", expecting '^' or '|' or '&' or ')'"
+			}
+			return 0, err
 		}
 		e.pos++
 		return v, nil

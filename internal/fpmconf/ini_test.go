@@ -2,6 +2,7 @@ package fpmconf
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -34,6 +35,8 @@ var iniCorpus = []string{
 	"php_admin_value[sendmail_path] = /usr/sbin/sendmail -t -i -f www@my.domain.com", "pm.status_path = /status",
 	"access.format = \"%R - %u %t \\\"%m %r%Q%q\\\" %s %f %{mili}d %{kilo}M %C%%\"",
 	"php_value[date.timezone] = Europe/Berlin", "a = ~", "a = 1 &", "a = & 1", "a = (1", "a = ((1)|2)",
+	"a = 'abc", "a = x | 'abc", "a = ('abc", "a = !'x", "x['a'] = b", "[a'b'c]", "x[a'b'c] = 1", "x[a'b] = 1",
+	"x['a]'] = 1", "['a]",
 }
 
 // TestScannerMatchesPHP compares our scanner with parse_ini_string of the
@@ -108,6 +111,47 @@ foreach (json_decode(stream_get_contents(STDIN)) as $l) {
 		wj, _ := json.Marshal(want)
 		if string(gj) != string(wj) {
 			t.Errorf("%q: PHP %s, we %s", line, wj, gj)
+		}
+	}
+}
+
+// TestSyntaxErrorLines: the line php names in its syntax errors counts
+// the '\n' php-fpm appends to each line and every '\r' (values checked
+// against php-fpm 8.2 in TestAgainstRealFPMBroken).
+func TestSyntaxErrorLines(t *testing.T) {
+	for _, tc := range []struct {
+		line, want string
+	}{
+		{`a = "abc`, `syntax error, unexpected end of file, expecting TC_DOLLAR_CURLY or TC_QUOTED_STRING or '"' in Unknown on line 2`},
+		{"a = \"abc\r", `syntax error, unexpected end of file, expecting TC_DOLLAR_CURLY or TC_QUOTED_STRING or '"' in Unknown on line 2`},
+		{"a = \"abc\rdef", `syntax error, unexpected end of file, expecting TC_DOLLAR_CURLY or TC_QUOTED_STRING or '"' in Unknown on line 3`},
+		{"a = 'abc", "syntax error, unexpected end of file in Unknown on line 1"},
+		{"a = x | 'abc", "syntax error, unexpected end of file in Unknown on line 1"},
+		{"a = x 'abc", ""},
+		{"x[a]", "syntax error, unexpected END_OF_LINE, expecting '=' in Unknown on line 2"},
+		{"x[a] ; c", "syntax error, unexpected END_OF_LINE, expecting '=' in Unknown on line 2"},
+		{"x[a] y", "syntax error, unexpected TC_LABEL, expecting '=' in Unknown on line 1"},
+		{"a = (1", "syntax error, unexpected END_OF_LINE, expecting '^' or '|' or '&' or ')' in Unknown on line 2"},
+		{"a = 1 |", "syntax error, unexpected END_OF_LINE in Unknown on line 2"},
+		{"[abc", "syntax error, unexpected end of file, expecting ']' in Unknown on line 1"},
+		{"a = ${x", "syntax error, unexpected end of file, expecting '}' in Unknown on line 1"},
+		{"x['a] = 1", "syntax error, unexpected end of file, expecting ']' in Unknown on line 1"},
+	} {
+		c := &Config{Path: "/t.conf"}
+		c.Global = &Section{Name: "global", File: c.Path, global: true, cfg: c}
+		l := &loader{ctx: context.Background(), cfg: c}
+		if err := l.parseData(c.Path, []byte("\uFEFF"+tc.line+"\n"), 0); err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, p := range c.Problems {
+			if strings.HasPrefix(p.Message, "syntax error") {
+				got = p.Message
+				break
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%q: %q, want %q", tc.line, got, tc.want)
 		}
 	}
 }

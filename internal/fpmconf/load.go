@@ -172,6 +172,8 @@ func (l *loader) parseData(file string, data []byte, depth int) error {
 
 var errIncludeFailed = errors.New("include failed")
 
+const utf8BOM = "\xEF\xBB\xBF"
+
 func (l *loader) poolName() string {
 	if l.cur == nil {
 		return ""
@@ -187,16 +189,28 @@ func (l *loader) env(name string) string {
 }
 
 func (l *loader) parseLine(file string, lineNo, lineStart int, line string, depth int) {
+	// The INI scanner skips a UTF-8 byte order mark at the start of the
+	// string it is given, and php-fpm gives it every line on its own: a
+	// BOM is skipped at the start of any line (files saved on Windows have
+	// one on the first).
+	if strings.HasPrefix(line, utf8BOM) {
+		line, lineStart = line[len(utf8BOM):], lineStart+len(utf8BOM)
+	}
 	// l.stmts is reused line after line; the include, which parses other
 	// files, runs after the loop over stmts.
 	var err error
 	l.stmts, err = appendStmts(l.stmts[:0], line, l.env)
 	stmts := l.stmts
 	if err != nil {
-		// php prints "PHP:  syntax error, ... in Unknown on line 1" and then
-		// "failed to load configuration file"; the line number is always 1
-		// because every line is parsed alone.
-		l.problem(file, lineNo, l.poolName(), "", err.Error()+" in Unknown on line 1",
+		// php prints "PHP:  syntax error, ... in Unknown on line N" and then
+		// "failed to load configuration file"; N counts from 1 in every
+		// line, which php-fpm parses alone with a '\n' appended.
+		zline := 1
+		var se *syntaxError
+		if errors.As(err, &se) {
+			zline = se.Line()
+		}
+		l.problem(file, lineNo, l.poolName(), "", fmt.Sprintf("%s in Unknown on line %d", err, zline),
 			"each line must be `key = value`, `[section]` or a `;` comment; quotes must close on the same line")
 	}
 	var include *Setting

@@ -35,12 +35,17 @@ func needFPM(t *testing.T) {
 	lab.Unavailable(t, why)
 }
 
-// runFPM runs php-fpm -t (or -tt) and returns its exit status and output.
+// runFPM runs php-fpm -t (or -tt) and returns its exit status and output;
+// an empty prefix gives no --prefix.
 func runFPM(t *testing.T, flag, conf, prefix string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, fpmBinary, flag, "-y", conf, "--prefix", prefix)
+	args := []string{flag, "-y", conf}
+	if prefix != "" {
+		args = append(args, "--prefix", prefix)
+	}
+	cmd := exec.CommandContext(ctx, fpmBinary, args...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -59,6 +64,8 @@ func runFPM(t *testing.T, flag, conf, prefix string) (int, string) {
 var (
 	fpmLinePrefix = regexp.MustCompile(`^\[[^\]]+\] (ERROR|ALERT|WARNING|NOTICE): `)
 	fpmLocation   = regexp.MustCompile(`^\[[^\]]*:\d+\] `)
+	// With log_level = debug php-fpm names its own source position.
+	fpmDebugPos = regexp.MustCompile(`^pid \d+, [a-z_0-9]+\(\), line \d+: `)
 )
 
 // firstFPMError extracts the first error php-fpm printed, without time,
@@ -72,7 +79,7 @@ func firstFPMError(out string) string {
 		if m == nil || (m[1] != "ERROR" && m[1] != "ALERT") {
 			continue
 		}
-		msg := fpmLocation.ReplaceAllString(line[len(m[0]):], "")
+		msg := fpmLocation.ReplaceAllString(fpmDebugPos.ReplaceAllString(line[len(m[0]):], ""), "")
 		switch {
 		case strings.HasPrefix(msg, "failed to post process"), strings.HasPrefix(msg, "FPM initialization failed"),
 			strings.HasPrefix(msg, "failed to load configuration file"), strings.HasPrefix(msg, "Unable to include "):
@@ -212,6 +219,56 @@ func TestAgainstRealFPMBroken(t *testing.T) {
 			"failed to include more than 5 files recursively"},
 		{"reopened pool", map[string]string{"fpm.conf": basePool + "[other]\nuser = www-data\nlisten = 9998\npm = static\npm.max_children = 1\n[WWW]\npm.max_children = 2\n"},
 			"[pool www] pm.min_spare_servers(1) and pm.max_spare_servers(3) cannot be greater than pm.max_children(2)"},
+		// Each line goes to the INI parser with a '\n' appended: a string
+		// left open runs over it and php names line 2.
+		{"unclosed double quote", map[string]string{"fpm.conf": basePool + "ping.response = \"pong\n"},
+			"syntax error, unexpected end of file, expecting TC_DOLLAR_CURLY or TC_QUOTED_STRING or '\"' in Unknown on line 2"},
+		{"unclosed double quote with CRLF", map[string]string{"fpm.conf": basePool + "ping.response = \"pong\r\n"},
+			"syntax error, unexpected end of file, expecting TC_DOLLAR_CURLY or TC_QUOTED_STRING or '\"' in Unknown on line 2"},
+		{"unclosed double quote over a CR", map[string]string{"fpm.conf": basePool + "ping.response = \"po\rng\n"},
+			"syntax error, unexpected end of file, expecting TC_DOLLAR_CURLY or TC_QUOTED_STRING or '\"' in Unknown on line 3"},
+		{"unclosed single quote", map[string]string{"fpm.conf": basePool + "php_value[date.timezone] = 'Europe/London\n"},
+			"syntax error, unexpected end of file in Unknown on line 1"},
+		{"unclosed single quote after an operator", map[string]string{"fpm.conf": basePool + "php_value[error_reporting] = E_ALL & 'x\n"},
+			"syntax error, unexpected end of file in Unknown on line 1"},
+		{"unclosed single quote in parentheses", map[string]string{"fpm.conf": basePool + "php_value[error_reporting] = ('x\n"},
+			"syntax error, unexpected end of file in Unknown on line 1"},
+		{"unclosed single quote in an array key", map[string]string{"fpm.conf": basePool + "php_value['x] = 1\n"},
+			"syntax error, unexpected end of file, expecting ']' in Unknown on line 1"},
+		{"array key without value", map[string]string{"fpm.conf": basePool + "php_value[x]\n"},
+			"syntax error, unexpected END_OF_LINE, expecting '=' in Unknown on line 2"},
+		{"array key without value, comment", map[string]string{"fpm.conf": basePool + "php_value[x] ; c\n"},
+			"syntax error, unexpected END_OF_LINE, expecting '=' in Unknown on line 2"},
+		{"unclosed parenthesis", map[string]string{"fpm.conf": basePool + "php_value[error_reporting] = (E_ALL\n"},
+			"syntax error, unexpected END_OF_LINE, expecting '^' or '|' or '&' or ')' in Unknown on line 2"},
+		{"dangling operator", map[string]string{"fpm.conf": basePool + "php_value[error_reporting] = E_ALL |\n"},
+			"syntax error, unexpected END_OF_LINE in Unknown on line 2"},
+		{"two BOMs", map[string]string{"fpm.conf": "\uFEFF\uFEFF[global]\n" + basePool},
+			"syntax error, unexpected END_OF_LINE, expecting '=' in Unknown on line 2"},
+		{"access.log directory missing", map[string]string{"fpm.conf": basePool + "access.log = @/nodir/access.log\n"},
+			"failed to open access log (@/nodir/access.log): No such file or directory (2)"},
+		{"access.log is a directory", map[string]string{"fpm.conf": basePool + "access.log = @/log\n"},
+			"failed to open access log (@/log): Is a directory (21)"},
+		{"access.log below a file", map[string]string{"fpm.conf": basePool + "access.log = @/fpm.conf/access.log\n"},
+			"failed to open access log (@/fpm.conf/access.log): Not a directory (20)"},
+		{"access.log empty", map[string]string{"fpm.conf": basePool + "access.log =\n"},
+			"failed to open access log (): No such file or directory (2)"},
+		{"access.log before access.format", map[string]string{"fpm.conf": basePool + "access.log = @/log/a.log\naccess.format = %Z\n" +
+			strings.Replace(strings.Replace(basePool, "[www]", "[two]", 1), "9999", "9998", 1) + "access.log = @/nodir/b.log\n"},
+			"failed to open access log (@/nodir/b.log): No such file or directory (2)"},
+		{"pool checks before access.log", map[string]string{"fpm.conf": basePool + "access.log = @/nodir/a.log\n" +
+			strings.Replace(strings.Replace(basePool, "[www]", "[two]", 1), "9999", "9998", 1) + "pm.max_children = 0\n"},
+			"[pool two] pm.max_children must be a positive value"},
+		{"access.format before accounts", map[string]string{"fpm.conf": basePool + "access.log = @/log/a.log\naccess.format = %Z\nlisten.owner = fpmdoctor-nosuch\n"},
+			"[pool www] wrong format for access.format '%Z'"},
+	}
+	for _, f := range []string{"%{abc", "%{abc}", "%Z", "%e", "%{}e", "%o", "%{x}s", "%{x}%", "%{foo}C", "%{x}d", "%{x}M", "%{a}}d", "%{b}x", "a%{b}", "%{x}n"} {
+		cases = append(cases, struct {
+			name  string
+			files map[string]string
+			want  string
+		}{"access.format " + f, map[string]string{"fpm.conf": basePool + "access.log = @/log/a.log\naccess.format = \"" + f + "\"\n"},
+			"[pool www] wrong format for access.format '" + f + "'"})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -257,6 +314,45 @@ func TestAgainstRealFPMBroken(t *testing.T) {
 				t.Errorf("problem without location: %+v", *first)
 			}
 		})
+	}
+}
+
+// TestBOMInIncludeAgainstRealFPM: a pool file with a byte order mark,
+// included from a main file with one, reads as without.
+func TestBOMInIncludeAgainstRealFPM(t *testing.T) {
+	needFPM(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"fpm.conf":       "\uFEFF[global]\nerror_log = " + dir + "/fpm.log\ninclude = " + dir + "/pool.d/*.conf\n",
+		"pool.d/a.conf":  "\uFEFF[a]\r\nuser = www-data\r\nlisten = 127.0.0.1:9315\r\npm = static\r\npm.max_children = 3\r\n",
+		"pool.d/b.conf":  "\uFEFF; comment first\n[b]\nuser = www-data\nlisten = 127.0.0.1:9316\npm = ondemand\npm.max_children = 2\n",
+		"pool.d/c.conf":  "\uFEFF\n\uFEFFuser = www-data\n",
+		"pool.d/d.txt":   "not read",
+		"log/.keep":      "",
+		"pool.d/.hidden": "",
+	})
+	conf := filepath.Join(dir, "fpm.conf")
+	if code, out := runFPM(t, "-t", conf, dir); code != 0 {
+		t.Fatalf("php-fpm -t refused:\n%s", out)
+	}
+	c := load(t, conf, Options{Prefix: dir})
+	if ps := Validate(c); HasFatal(ps) {
+		t.Fatalf("Validate refuses what php-fpm accepts: %v", ps)
+	}
+	if len(c.Pools) != 2 || c.Pools[0].Name != "a" || c.Pools[1].Name != "b" {
+		t.Fatalf("pools %v", c.Pools)
+	}
+	if got := c.Pools[0].Int("pm.max_children"); got != 3 {
+		t.Errorf("pool a pm.max_children = %d", got)
+	}
+	st := c.Pools[1].Get("user")
+	if st == nil {
+		t.Fatal("pool b: user not read")
+	}
+	// The BOM is not part of the line: byte ranges point at the text.
+	data, _ := os.ReadFile(filepath.Join(dir, "pool.d/c.conf"))
+	if st.File != filepath.Join(dir, "pool.d/c.conf") || string(data[st.LineStart:st.LineEnd]) != "user = www-data" {
+		t.Errorf("user at %s:%d, line %q", st.File, st.Line, data[st.LineStart:st.LineEnd])
 	}
 }
 
@@ -313,6 +409,12 @@ php_admin_value[error_reporting] = E_ALL & ~E_DEPRECATED & ~E_STRICT
 php_flag[display_errors] = off
 env[PATH] = /usr/bin:/bin
 `,
+		// Saved on Windows: a byte order mark (php-fpm skips one at the
+		// start of every line) and CRLF line ends.
+		"BOM, CRLF and every access.format token": "\uFEFF[global]\r\n\uFEFFlog_level = notice\r\n[fmt]\r\nuser = www-data\r\n" +
+			"listen = 127.0.0.1:9314\r\npm = static\r\npm.max_children = 1\r\naccess.log = log/$pool.access\r\n" +
+			`access.format = "%% %C %{total}C %{USER}C %{system}C %d %{seconds}d %{mili}d %{milli}d %{miliseconds}d %{milliseconds}d %{micro}d %{MICROSECONDS}d ` +
+			`%{REMOTE_ADDR}e %f %l %m %M %{bytes}M %{kilo}M %{kilobytes}M %{mega}M %{megabytes}M %n %{Content-Type}o %p %P %q %Q %r %R %s %t %{%H:%M}t %T %{x}{%Y}T %u {x} %"` + "\r\n",
 		"upper-case names and keywords": `[GLOBAL]
 events.mechanism = EPOLL
 log_level = NOTICE

@@ -38,6 +38,7 @@ func Validate(c *Config) []Problem {
 		v.pool(p)
 	}
 	v.duplicateListen()
+	v.accessLogs()
 	v.accounts()
 	v.startOnly()
 	return v.out

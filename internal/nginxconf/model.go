@@ -194,6 +194,8 @@ func (c *Config) Model() *Model {
 		return true
 	})
 
+	duplicates(c.Directives, problem)
+
 	if m.HTTP != nil {
 		for _, sd := range m.HTTP.Find("server") {
 			if sd.IsBlock {

@@ -104,7 +104,9 @@ func writeText(w io.Writer, r *Report, opts TextOptions) error {
 			fmt.Fprintf(&b, "%s%s%s%s%s%s%s\n", p.bold, s.Name, p.reset, sep, p.dim, where, p.reset)
 		}
 		chain := s.Location + " → " + s.Pass
-		if s.Pool != "" {
+		if len(s.Pools) > 1 {
+			chain += " → pools " + strings.Join(s.Pools, ", ")
+		} else if s.Pool != "" {
 			chain += " → pool " + s.Pool
 		} else {
 			chain += " → no pool"

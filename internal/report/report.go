@@ -164,14 +164,17 @@ func (s Step) String() string {
 // Site is one PHP site as nginx routes it: server block → location →
 // fastcgi_pass target → pool → socket.
 type Site struct {
-	Name     string       `json:"name"`
-	File     string       `json:"file"`
-	Line     int          `json:"line"`
-	Location string       `json:"location,omitempty"`
-	Pass     string       `json:"fastcgi_pass"`
-	PassFile string       `json:"fastcgi_pass_file"`
-	PassLine int          `json:"fastcgi_pass_line"`
-	Pool     string       `json:"pool,omitempty"`
+	Name     string `json:"name"`
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Location string `json:"location,omitempty"`
+	Pass     string `json:"fastcgi_pass"`
+	PassFile string `json:"fastcgi_pass_file"`
+	PassLine int    `json:"fastcgi_pass_line"`
+	Pool     string `json:"pool,omitempty"`
+	// Pools lists every pool the pass reaches, in upstream order, when it
+	// reaches more than one (an upstream block); Pool is the first.
+	Pools    []string     `json:"pools,omitempty"`
 	PoolFile string       `json:"pool_file,omitempty"`
 	Listen   string       `json:"listen,omitempty"`
 	Steps    []StepResult `json:"steps"`

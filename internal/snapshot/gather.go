@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/discover"
@@ -213,7 +214,36 @@ func loadNginx(ctx context.Context, s *Snapshot, d *discover.Nginx) *Nginx {
 	n.Config = cfg
 	n.Model = cfg.Model()
 	n.Cred, n.CredSource = workerCred(s, n)
+	if s.Live && s.Root == "" && n.Binary != "" && len(cfg.Problems)+len(n.Model.Problems) > 0 {
+		n.Test = nginxTest(ctx, s, d)
+	}
 	return n
+}
+
+// nginxTest runs the master's own binary on its own config with -t -q, as
+// its reload would, to confirm a problem the parser found. It does not
+// signal the running nginx. nginx -t writes once the whole configuration
+// parsed: it creates the pid file (without truncating it), the temp
+// directories and log files that are missing. The problems the parser
+// reports (syntax, "is duplicate", arguments, includes) stop it while
+// parsing, before that; and as root it runs as nobody, who can create
+// nothing in root's directories (/run, /var/log/nginx, /var/lib/nginx),
+// should it get that far.
+func nginxTest(ctx context.Context, s *Snapshot, d *discover.Nginx) *ConfigTest {
+	args := []string{"-t", "-q", "-c", d.Conf}
+	if d.Prefix != "" {
+		args = append(args, "-p", d.Prefix)
+	}
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+		if s.Users != nil {
+			if u, ok := s.Users.Lookup("nobody"); ok {
+				cred.Uid, cred.Gid = uint32(u.UID), uint32(u.GID)
+			}
+		}
+	}
+	return runConfigTestAs(ctx, cred, d.Binary, args...)
 }
 
 // workerCred finds the credentials nginx's workers use to connect: the
@@ -273,9 +303,18 @@ func loadFPM(ctx context.Context, s *Snapshot, d *discover.FPM) *FPM {
 // runConfigTest runs a server's config test with a deadline. php-fpm -t
 // only reads; it is run only to confirm a problem already found.
 func runConfigTest(ctx context.Context, bin string, args ...string) *ConfigTest {
+	return runConfigTestAs(ctx, nil, bin, args...)
+}
+
+// runConfigTestAs is runConfigTest as another user (nil: as fpmdoctor).
+func runConfigTestAs(ctx context.Context, cred *syscall.Credential, bin string, args ...string) *ConfigTest {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	out, err := cmd.CombinedOutput()
 	return &ConfigTest{Command: bin + " " + strings.Join(args, " "), Output: string(out), OK: err == nil}
 }
 

@@ -64,6 +64,9 @@ type Nginx struct {
 	// CredFile/CredLine point at the user directive when it decided.
 	CredFile string
 	CredLine int
+	// Test is nginx's own verdict (nginx -t -q), run on a live host only
+	// when the parser found a problem, to confirm it.
+	Test *ConfigTest
 }
 
 // FPM is one php-fpm installation with its parsed config.
