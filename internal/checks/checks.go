@@ -50,6 +50,7 @@ func All() []Check {
 		workerOOM,
 		headerTooBig,
 		upstreamTimeout,
+		slowlogDisabled,
 	}
 }
 

@@ -98,6 +98,7 @@ var workerOOM = Check{
 				Fix:      &report.Fix{Summary: "fix the script's memory use (often an unbounded query or array), or raise memory_limit for that site while keeping pm.max_children × memory_limit within RAM"},
 			}
 			f.Evidence = append(f.Evidence, poolSettings(p, "php_admin_value[memory_limit]")...)
+			f.PHPErrors = phpErrors(s, g.Target, func(k string) bool { return k == "memory-exhausted" }, nil)
 			out = append(out, f)
 		}
 		// SIGKILL with no kernel record: an outside kill (a supervisor, a
