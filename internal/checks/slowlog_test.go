@@ -1,6 +1,7 @@
 package checks_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,37 @@ func TestMemoryLimitFatalRealServers(t *testing.T) {
 		if x.Severity == report.Error {
 			t.Fatalf("error finding from a 500: %+v", x)
 		}
+	}
+}
+
+// TestMemoryLimitErrorLogRealServers: the pool sends PHP's errors to its
+// own php_admin_value[error_log] file: the fatal error is read there,
+// tied to the pool although the line names none, and counted per place.
+func TestMemoryLimitErrorLogRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	errLog := l.Write("log/www-php-error.log", "")
+	if err := os.Chown(errLog, 33, 33); err != nil { // www-data on Debian
+		t.Fatal(err)
+	}
+	l.Edit("etc/php/fpm/pool.d/www.conf", "catch_workers_output = yes", "catch_workers_output = yes\nphp_admin_value[error_log] = "+errLog+"\nphp_admin_flag[log_errors] = on")
+	l.Start()
+	for range 3 {
+		l.MustStatus("/alloc.php?limit=16M", 500)
+	}
+	l.WaitForLog("log/www-php-error.log", "Allowed memory size", 3)
+	r := diagnose(t, l)
+	f := finding(t, r, "worker-oom", report.Warning)
+	if f.Pool == "" || len(f.PHPErrors) != 1 {
+		t.Fatalf("worker-oom %+v\n%s", f, dump(r))
+	}
+	pe := f.PHPErrors[0]
+	if pe.Kind != "memory-exhausted" || pe.File != l.Path("www/alloc.php") || pe.Line != 1 || pe.Count != 3 {
+		t.Fatalf("php error %+v", pe)
+	}
+	// PHP wrote the error to the file only: nginx's log says nothing of
+	// it, so no status is claimed (the client got 500, MustStatus saw).
+	if pe.Status != 0 {
+		t.Fatalf("status %d claimed without nginx's word", pe.Status)
 	}
 }
