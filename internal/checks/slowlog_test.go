@@ -166,3 +166,28 @@ func TestMemoryLimitErrorLogRealServers(t *testing.T) {
 		t.Fatalf("status %d claimed without nginx's word", pe.Status)
 	}
 }
+
+// TestWorkerCrashAfterFatalRealServers: a script hits memory_limit and
+// its shutdown function then crashes the worker (SIGSEGV): worker-crash
+// carries what PHP said just before the worker died.
+func TestWorkerCrashAfterFatalRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Write("www/fatalcrash.php", "<?php\nregister_shutdown_function(function () { posix_kill(getmypid(), 11); });\nini_set('memory_limit', '16M');\n$a = [];\nwhile (true) { $a[] = str_repeat('x', 1 << 20); }\n")
+	l.Start()
+	code, _, err := l.Get("/fatalcrash.php")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.WaitForLog("log/php-fpm.log", "exited on signal 11", 1)
+	r := diagnose(t, l)
+	f := finding(t, r, "worker-crash", report.Error)
+	if len(f.PHPErrors) != 1 || f.PHPErrors[0].Kind != "memory-exhausted" || f.PHPErrors[0].File != l.Path("www/fatalcrash.php") || f.PHPErrors[0].Line != 5 {
+		t.Fatalf("php errors %+v\n%s", f.PHPErrors, dump(r))
+	}
+	// The worker died before PHP's error reached nginx: the client got
+	// the crash's 502, and no 500 is claimed for the error.
+	if code != 502 || f.PHPErrors[0].Status != 0 {
+		t.Fatalf("nginx answered %d; php error %+v", code, f.PHPErrors[0])
+	}
+}
