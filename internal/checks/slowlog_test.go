@@ -191,3 +191,27 @@ func TestWorkerCrashAfterFatalRealServers(t *testing.T) {
 		t.Fatalf("nginx answered %d; php error %+v", code, f.PHPErrors[0])
 	}
 }
+
+// TestRequestTimeoutSlowlogRealServers: php-fpm logs a request as slow
+// at 1 s and kills it at 3 s (502): request-timeout names the killed
+// script and where it waited, and ties the 502 to it. (PHP's own
+// max_execution_time counts CPU time, so whether a spinning script hits
+// it before php-fpm's wall-clock kill depends on the machine's load: not
+// tested here; phpErrorText reads its message.)
+func TestRequestTimeoutSlowlogRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Write("www/slowfn.php", slowFnScript)
+	l.Edit("etc/php/fpm/pool.d/www.conf", "catch_workers_output = yes", "catch_workers_output = yes\nrequest_terminate_timeout = 3s\nslowlog = {{DIR}}/log/www.slow.log\nrequest_slowlog_timeout = 1s")
+	l.Start()
+	l.MustStatus("/slowfn.php?s=5", 502)
+	l.WaitForLog("log/php-fpm.log", "execution timed out", 1)
+	l.WaitForLog("log/www.slow.log", "slowfn.php", 1)
+	r := diagnose(t, l)
+	f := finding(t, r, "request-timeout", report.Error)
+	script := l.Path("www/slowfn.php")
+	if f.Slow == nil || f.Slow.Scripts[0].Script != script || f.Slow.Frames[0].Function != "usleep" || f.Slow.Frames[0].Caller != "wait_for_backend" || f.Slow.NginxFailures != 1 {
+		t.Fatalf("slow requests %+v\n%s", f.Slow, dump(r))
+	}
+	evidenceText(t, f, report.KindLog, "script_filename = "+script)
+}
