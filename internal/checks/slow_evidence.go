@@ -294,6 +294,13 @@ var slowlogDisabled = Check{
 				note(p, "kept nginx waiting past its timeout (upstream-timeout)")
 			}
 		}
+		for _, f := range s.FPM {
+			for _, p := range f.Pools {
+				if probedSaturated(p) {
+					note(p, "had every worker busy when probed (pool-exhausted)")
+				}
+			}
+		}
 		var out []report.Finding
 		for _, id := range order {
 			p := s.PoolByID(id)

@@ -93,3 +93,26 @@ func TestSlowlogBenchTool(t *testing.T) {
 		t.Fatalf("unknown SLOWLOG_BENCH_MODE %q", mode)
 	}
 }
+
+// BenchmarkSlowlogFull reads and groups a whole slowlog (200 MB
+// generated, or SLOWLOG_BENCH_FILE): what a diagnosis with a window
+// longer than the file costs.
+func BenchmarkSlowlogFull(b *testing.B) {
+	path := slowBenchFile(b)
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(fi.Size())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		a := NewSlowAggregator()
+		if _, err := ScanSlowlog(context.Background(), path, Options{}, func(e *SlowEntry) error {
+			a.Add(e.Pool, e)
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

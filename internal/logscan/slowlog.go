@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // A php-fpm slowlog (request_slowlog_timeout) is a series of blocks the
@@ -244,10 +245,29 @@ type slowScanner struct {
 	hasS, hasU bool
 	cur        *SlowEntry
 	done       bool
+	// names holds one copy of each script, function, file and pool name
+	// seen: lines are read as views of the read buffer, and a busy slowlog
+	// repeats the same few names in every block.
+	names map[string]string
+}
+
+// maxNames bounds the names one scan shares; past it names are copied.
+const maxNames = 8192
+
+// keep returns s (a view of the read buffer) as a string of its own.
+func (sc *slowScanner) keep(s string) string {
+	if v, ok := sc.names[s]; ok {
+		return v
+	}
+	c := strings.Clone(s)
+	if len(sc.names) < maxNames {
+		sc.names[c] = c
+	}
+	return c
 }
 
 func scanSlow(ctx context.Context, r io.Reader, name string, off int64, fromStart bool, opt Options, fn SlowFunc, st *Stats) error {
-	sc := &slowScanner{opt: opt, fn: fn, file: name, st: st}
+	sc := &slowScanner{opt: opt, fn: fn, file: name, st: st, names: map[string]string{}}
 	if !opt.Window.Since.IsZero() {
 		sc.hasS, sc.since = true, opt.Window.Since.Unix()
 	}
@@ -279,7 +299,9 @@ func scanSlow(ctx context.Context, r io.Reader, name string, off int64, fromStar
 		if fromStart {
 			ln = lineNo
 		}
-		if err = sc.line(string(line), loff, ln, cut); err != nil || sc.done {
+		// A view, not a copy: line keeps only what it copies with keep.
+		s := unsafe.String(unsafe.SliceData(line), len(line))
+		if err = sc.line(s, loff, ln, cut); err != nil || sc.done {
 			break
 		}
 	}
@@ -326,7 +348,7 @@ func (sc *slowScanner) line(s string, off, ln int64, cut bool) error {
 			e.Truncated = true // a second block's line without its head
 			return nil
 		}
-		e.Script = v
+		e.Script = sc.keep(v)
 		e.Truncated = e.Truncated || cut
 		return nil
 	}
@@ -345,6 +367,7 @@ func (sc *slowScanner) line(s string, off, ln int64, cut bool) error {
 		e.Truncated = true
 		return nil
 	}
+	fr.Func, fr.File = sc.keep(fr.Func), sc.keep(fr.File)
 	e.Frames = append(e.Frames, fr)
 	e.DumpFailed = e.DumpFailed || dumpFailed
 	if !complete && !dumpFailed {
@@ -365,8 +388,11 @@ func (sc *slowScanner) head(t time.Time, rest string, off, ln int64, cut bool) e
 	if (sc.hasS && ts < sc.since) || (sc.hasU && ts > sc.until) {
 		return nil
 	}
-	e := &SlowEntry{Time: t, File: sc.file, Offset: off, Line: ln, Truncated: cut}
+	// Room for a typical trace at once: growing by appends cost more
+	// allocations than the rest of the entry.
+	e := &SlowEntry{Time: t, File: sc.file, Offset: off, Line: ln, Truncated: cut, Frames: make([]Frame, 0, 12)}
 	parseSlowHead(rest, e)
+	e.Pool = sc.keep(e.Pool)
 	sc.cur = e
 	return nil
 }
