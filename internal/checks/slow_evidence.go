@@ -42,7 +42,9 @@ func addSlowEvidence(s *snapshot.Snapshot, f *report.Finding, p *snapshot.Pool) 
 		}
 		return
 	}
-	sr := &report.SlowRequests{Slowlog: path, Count: sum.Count, First: sum.First, Last: sum.Last, DumpFailed: sum.DumpFailed}
+	// Empty lists, not null, when every trace failed: the JSON keeps its shape.
+	sr := &report.SlowRequests{Slowlog: path, Count: sum.Count, First: sum.First, Last: sum.Last, DumpFailed: sum.DumpFailed,
+		Scripts: []report.ScriptCount{}, Frames: []report.SlowFrame{}}
 	for _, c := range sum.Scripts {
 		sr.Scripts = append(sr.Scripts, report.ScriptCount{Script: c.Script, Count: c.Count})
 	}

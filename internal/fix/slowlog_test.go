@@ -16,7 +16,7 @@ import (
 func TestFixSlowlogDisabledRealServers(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t)
-	l.Write("www/slowfn.php", "<?php\nfunction wait_for_backend() {\n    usleep(6500000);\n}\nwait_for_backend();\necho \"ok\\n\";\n")
+	l.Write("www/slowfn.php", "<?php\nfunction wait_for_backend() {\n    usleep(9000000);\n}\nwait_for_backend();\necho \"ok\\n\";\n")
 	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass", "fastcgi_read_timeout 1s;\n        fastcgi_pass")
 	l.Start()
 	l.MustStatus("/slowfn.php", 504)
@@ -30,7 +30,9 @@ func TestFixSlowlogDisabledRealServers(t *testing.T) {
 	mustFix(t, l, "slowlog-disabled")
 	slow := l.Path("log/php-fpm-www.slow.log")
 	fileHas(t, l, "etc/php/fpm/pool.d/www.conf", "slowlog = "+slow+"\nrequest_slowlog_timeout = 5s")
-	// nginx gives up after 1 s; php-fpm traces the request at 5 s.
+	// nginx gives up after 1 s; php-fpm's master looks for slow requests
+	// about every 1.7 s (a third of the timeout) and traces the request
+	// between 5 and 7 s, while it still sleeps.
 	l.MustStatus("/slowfn.php", 504)
 	l.WaitForLog("log/php-fpm-www.slow.log", "script_filename = "+l.Path("www/slowfn.php"), 1)
 
