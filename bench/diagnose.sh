@@ -4,7 +4,9 @@
 #   1. a stock Debian host with one PHP site, nginx and php-fpm running
 #      (live checks included): fpmdoctor vs `nginx -t` + `php-fpm8.2 -t`;
 #   2. a generated host with N server blocks and N pools (default 5,000):
-#      fpmdoctor vs `nginx -t` on the same config.
+#      fpmdoctor vs `nginx -t` on the same config, first healthy (php-fpm
+#      running, probes on), then with php-fpm stopped (one root cause for
+#      N pools).
 # Needs root, nginx, php8.2-fpm, hyperfine and GNU time. Usage:
 #   sudo bench/diagnose.sh [N]
 set -euo pipefail
@@ -122,3 +124,19 @@ for i in 1 2 3; do
   /usr/bin/time -f 'nginx -t:           %M KB, %e s' nginx -t -q -c "$G/nginx.conf" -p "$G/" || true
 done
 "$FD" diagnose --nginx-conf "$G/nginx.conf" --fpm-conf "$G/php-fpm.conf" --format json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("fpmdoctor saw", len(r["sites"]), "sites;", len(r["findings"]), "findings")'
+echo "== size of --format json on the healthy host"
+"$FD" diagnose --nginx-conf "$G/nginx.conf" --fpm-conf "$G/php-fpm.conf" --format json | wc -c | sed 's/$/ bytes/'
+
+# The same host with php-fpm stopped: every pool is down, one root cause.
+kill -QUIT "$(cat "$G/run/fpm.pid")"; sleep 0.5
+echo "== generated host, php-fpm STOPPED: fpmdoctor diagnose vs nginx -t (same config)"
+hyperfine -N -w 2 -r 10 --style basic -i \
+  -n "fpmdoctor diagnose (php-fpm down)" "$FD diagnose --nginx-conf $G/nginx.conf --fpm-conf $G/php-fpm.conf" \
+  -n "nginx -t" "nginx -t -q -c $G/nginx.conf -p $G/" \
+  2>&1 | grep -E 'Time|±|faster|fpmdoctor|nginx' || true
+echo "== peak memory (max RSS), php-fpm down, 3 runs each"
+for i in 1 2 3; do
+  /usr/bin/time -f 'fpmdoctor diagnose: %M KB, %e s' "$FD" diagnose --nginx-conf "$G/nginx.conf" --fpm-conf "$G/php-fpm.conf" >/dev/null || true
+  /usr/bin/time -f 'nginx -t:           %M KB, %e s' nginx -t -q -c "$G/nginx.conf" -p "$G/" || true
+done
+"$FD" diagnose --nginx-conf "$G/nginx.conf" --fpm-conf "$G/php-fpm.conf" --format json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("php-fpm down:", len(r["findings"]), "findings:", sorted(set(f["cause"] for f in r["findings"])))'

@@ -35,16 +35,18 @@ func (f *siteFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.since, "since", time.Hour, "log window to read")
 	fl.BoolVar(&f.noProbe, "no-probe", false, "do not talk FastCGI to the pools")
 	fl.DurationVar(&f.probeWait, "probe-timeout", snapshot.DefaultProbeTimeout, "deadline of each FastCGI probe")
-	fl.IntVar(&f.probeMax, "probe-limit", snapshot.DefaultProbeLimit, "probe at most this many fastcgi_pass targets (-1: all)")
+	fl.IntVar(&f.probeMax, "probe-limit", snapshot.DefaultProbeLimit, "probe at most this many fastcgi_pass targets (0: none, as --no-probe; -1: all)")
 }
 
 func (f *siteFlags) options() doctor.Options {
-	limit := f.probeMax
-	if limit == 0 {
-		limit = -1 // the flag's 0 means none probed: same as --no-probe
+	// The flag's 0 means none probed and its -1 all; snapshot's 0 means
+	// its default and any negative all.
+	opts := doctor.Options{Root: f.root, NginxConf: f.nginxConf, FPMConfs: f.fpmConfs, Since: f.since,
+		NoProbe: f.noProbe, ProbeTimeout: f.probeWait, ProbeLimit: f.probeMax}
+	if f.probeMax == 0 && !f.noProbe {
+		opts.NoProbe, opts.NoProbeWhy = true, "--probe-limit 0"
 	}
-	return doctor.Options{Root: f.root, NginxConf: f.nginxConf, FPMConfs: f.fpmConfs, Since: f.since,
-		NoProbe: f.noProbe || f.probeMax == 0, ProbeTimeout: f.probeWait, ProbeLimit: limit}
+	return opts
 }
 
 func newDiagnoseCmd() *cobra.Command {
@@ -76,13 +78,33 @@ func runDiagnose(ctx context.Context, flags *siteFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := report.Render(os.Stdout, r, format, colorOK(os.Stdout)); err != nil {
+	if format == report.FormatText {
+		err = report.RenderText(os.Stdout, r, textOptions(os.Stdout))
+	} else {
+		err = report.Render(os.Stdout, r, format, false)
+	}
+	if err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	if code := r.ExitCode(); code != 0 {
 		return exitError{code: code}
 	}
 	return nil
+}
+
+// textOptions fits the text report to the terminal f is, if it is one: its
+// width, and a screenful of sites. A pipe gets 80 columns and no colour.
+func textOptions(f *os.File) report.TextOptions {
+	opts := report.TextOptions{Color: colorOK(f)}
+	if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+		opts.Width = int(ws.Col)
+		if ws.Row > 0 {
+			// A site block takes four lines; half the screen is left for the
+			// findings.
+			opts.MaxSites = max(5, int(ws.Row)/8)
+		}
+	}
+	return opts
 }
 
 // colorOK: colour only on a terminal, and never when NO_COLOR is set.

@@ -12,6 +12,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// Tests that need the CLI on a terminal of their own run this binary
+	// as fpmdoctor (terminal_test.go).
+	if os.Getenv("FPMDOCTOR_TEST_AS_CLI") == "1" {
+		os.Exit(run(os.Args[1:]))
+	}
 	testscript.Main(m, map[string]func(){
 		"fpmdoctor": func() { os.Exit(run(os.Args[1:])) },
 	})

@@ -114,8 +114,8 @@ func writeTuneText(w io.Writer, rep tuneReport) {
 				fmt.Fprintf(w, "    %s = %s   (now %s; %s:%d)\n      %s\n", c.Key, c.New, orDefault(c.Old), c.File, c.Line, c.Why)
 			}
 		}
-		fmt.Fprintln(w, "  compared with the seed's rule of thumb:")
-		for _, d := range r.Seed.Differences {
+		fmt.Fprintln(w, "  compared with the usual rule of thumb (Total RAM / average process size):")
+		for _, d := range r.RuleOfThumb.Differences {
 			fmt.Fprintf(w, "    - %s\n", d)
 		}
 	}

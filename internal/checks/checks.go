@@ -1,5 +1,5 @@
 // Package checks turns a Snapshot into findings. Each cause has its own
-// file with one Check; All lists them in the order of the seed procedure.
+// file with one Check; All lists them in the order of the usual 502 checklist.
 // Checks are pure functions of the Snapshot: they read no files and run no
 // commands, so each is testable on fixtures and the same code serves the
 // live host, an offline tree and the watcher.
@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/discover"
 	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
@@ -21,16 +22,31 @@ import (
 type Check struct {
 	// ID is stable: users filter and suppress by it.
 	ID string
-	// Cause is the DESIGN.md cause the check reports.
+	// Cause is the cause the check reports: one page in docs/causes.
 	Cause string
-	// Step is where in the seed procedure the check belongs.
+	// Step is where in the usual 502 checklist the check belongs.
 	Step report.Step
 	// Live checks need the running host; offline they are skipped.
 	Live bool
-	Run  func(*snapshot.Snapshot) []report.Finding
+	// Needs lists the facts the check cannot do without: when the snapshot
+	// lacks one (snapshot.Lacks), the check does not run and its step is
+	// not marked as checked.
+	Needs []snapshot.Fact
+	Run   func(*snapshot.Snapshot) []report.Finding
 }
 
-// All returns every check, in the seed's order.
+// Outcome is how one check went in a Run: for the report's skipped list,
+// and for the watcher's per-check metrics.
+type Outcome struct {
+	ID       string
+	Ran      bool
+	Duration time.Duration
+	// Panic is the message of a panic recovered from the check ("" when
+	// none): a bug in one check must not take diagnose or the watcher down.
+	Panic string
+}
+
+// All returns every check, in the checklist's order.
 func All() []Check {
 	return []Check{
 		nginxConfigInvalid,
@@ -57,6 +73,17 @@ func All() []Check {
 // Run runs every check on s and returns the sorted report with a mark per
 // site and step.
 func Run(s *snapshot.Snapshot) *report.Report {
+	r, _ := RunOutcomes(s)
+	return r
+}
+
+// RunOutcomes is Run that also says, per check, whether it ran, how long
+// it took and whether it panicked.
+func RunOutcomes(s *snapshot.Snapshot) (*report.Report, []Outcome) {
+	return run(s, All())
+}
+
+func run(s *snapshot.Snapshot, all []Check) (*report.Report, []Outcome) {
 	r := report.New()
 	// What r.Skip does, without its scan of every entry so far: a hosting
 	// host can skip a step for each of thousands of pools.
@@ -67,11 +94,32 @@ func Run(s *snapshot.Snapshot) *report.Report {
 			r.Skipped = append(r.Skipped, sk)
 		}
 	}
-	for _, c := range All() {
+	outcomes := make([]Outcome, 0, len(all)+2)
+	// notChecked holds the steps with a check that did not run: such a
+	// step is never marked ok.
+	notChecked := map[report.Step]bool{}
+	for _, c := range all {
 		if c.Live && !s.Live {
+			notChecked[c.Step] = true
+			outcomes = append(outcomes, Outcome{ID: c.ID})
 			continue
 		}
-		for _, f := range c.Run(s) {
+		if f, ok := lacking(s, c.Needs); ok {
+			notChecked[c.Step] = true
+			if string(f) != c.ID { // else the fact's own entry says it
+				r.Skip(c.ID, "not checked: it needs "+f.Describe()+", which could not be read (see "+string(f)+")")
+			}
+			outcomes = append(outcomes, Outcome{ID: c.ID})
+			continue
+		}
+		found, o := runGuarded(c.ID, func() []report.Finding { return c.Run(s) })
+		outcomes = append(outcomes, o)
+		if o.Panic != "" {
+			notChecked[c.Step] = true
+			r.Skip(c.ID, "not checked: internal error in the check ("+o.Panic+"); please report it")
+			continue
+		}
+		for _, f := range found {
 			if f.ID == "" {
 				f.ID = c.ID
 			}
@@ -85,20 +133,103 @@ func Run(s *snapshot.Snapshot) *report.Report {
 			r.Findings = append(r.Findings, f)
 		}
 	}
-	applyProbes(s, r)
-	applyLogs(s, r)
+	unchecked := map[string]bool{}
+	for i, o := range outcomes {
+		if !o.Ran || o.Panic != "" {
+			unchecked[all[i].Cause] = true
+		}
+	}
+	for _, step := range []struct {
+		id  string
+		run func()
+	}{{"probe-findings", func() { applyProbes(s, r) }}, {"log-findings", func() { applyLogs(s, r, unchecked) }}} {
+		_, o := runGuarded(step.id, func() []report.Finding { step.run(); return nil })
+		outcomes = append(outcomes, o)
+		if o.Panic != "" {
+			r.Skip(step.id, "not checked: internal error ("+o.Panic+"); please report it")
+		}
+	}
 	r.Sort()
-	r.Sites = siteMarks(s, r)
-	return r
+	r.Sites = siteMarks(s, r, notChecked)
+	r.Services = services(s)
+	return r, outcomes
+}
+
+// services lists, on a live host, whether each nginx and php-fpm runs:
+// when nothing runs, that is the first thing to say, before "no PHP site".
+func services(s *snapshot.Snapshot) []report.Service {
+	if !s.Live || s.Lacks(snapshot.FactProcesses) {
+		return nil
+	}
+	var out []report.Service
+	for _, n := range s.Nginx {
+		sv := report.Service{Name: "nginx", Config: n.Conf, Running: n.Master != nil}
+		if n.Master != nil {
+			sv.PID = n.Master.PID
+		} else {
+			sv.Start = nginxStartCommand(n)
+		}
+		out = append(out, sv)
+	}
+	for _, f := range s.FPM {
+		sv := report.Service{Name: "php-fpm", Config: f.Conf, Running: f.Running()}
+		if f.Master != nil {
+			sv.PID = f.Master.PID
+		} else {
+			sv.Start = fpmStartCommand(f)
+		}
+		out = append(out, sv)
+	}
+	return out
+}
+
+// nginxStartCommand is the command that starts an nginx config.
+func nginxStartCommand(n *snapshot.Nginx) string {
+	bin := n.Binary
+	if bin == "" {
+		bin = "nginx"
+	}
+	direct := bin + " -c " + n.Conf
+	if n.Conf == "/etc/nginx/nginx.conf" {
+		return "systemctl start nginx (or: " + direct + ")"
+	}
+	return direct
+}
+
+// lacking returns the first of needs that s could not gather.
+func lacking(s *snapshot.Snapshot, needs []snapshot.Fact) (snapshot.Fact, bool) {
+	for _, f := range needs {
+		if s.Lacks(f) {
+			return f, true
+		}
+	}
+	return "", false
+}
+
+// runGuarded runs one check, timing it and turning a panic into an
+// Outcome instead of a crash.
+func runGuarded(id string, run func() []report.Finding) (found []report.Finding, o Outcome) {
+	o = Outcome{ID: id, Ran: true}
+	start := time.Now()
+	defer func() {
+		o.Duration = time.Since(start)
+		if v := recover(); v != nil {
+			found, o.Panic = nil, fmt.Sprint(v)
+		}
+	}()
+	return run(), o
 }
 
 // siteMarks gives every site a mark per step: fail or warn when a finding
 // concerns the site (directly or through its pool), skip when the step
 // could not run, ok otherwise.
-func siteMarks(s *snapshot.Snapshot, r *report.Report) []report.Site {
+func siteMarks(s *snapshot.Snapshot, r *report.Report, notChecked map[report.Step]bool) []report.Site {
 	skippedStep := map[string]bool{}
 	for _, sk := range r.Skipped {
 		skippedStep[sk.Check] = true
+	}
+	for st := range notChecked {
+		skippedStep[st.String()] = true
 	}
 	// Index findings once: a hosting company has thousands of sites and,
 	// on a bad day, thousands of findings.
@@ -110,6 +241,10 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report) []report.Site {
 		switch {
 		case f.Site != "":
 			bySite[f.Site] = append(bySite[f.Site], f)
+		case f.Affected != nil:
+			for _, id := range f.Affected.Pools {
+				byPool[id] = append(byPool[id], f)
+			}
 		case f.Pool != "":
 			byPool[f.Pool] = append(byPool[f.Pool], f)
 		default:
@@ -227,15 +362,54 @@ func fact(format string, args ...any) report.Evidence {
 	return report.Evidence{Kind: report.KindFact, Text: fmt.Sprintf(format, args...)}
 }
 
+// siteNames names sites for a sentence: each name once (a site with
+// several PHP locations is one site to its users), the first five and a
+// count of the rest.
 func siteNames(sites []*snapshot.Site) string {
+	return firstNames(siteNameList(sites), 5)
+}
+
+// siteNameList lists the distinct server names of sites, in order.
+func siteNameList(sites []*snapshot.Site) []string {
 	names := make([]string, 0, len(sites))
+	seen := make(map[string]bool, len(sites))
 	for _, s := range sites {
-		names = append(names, s.Name)
+		if !seen[s.Name] {
+			seen[s.Name] = true
+			names = append(names, s.Name)
+		}
 	}
-	if len(names) > 5 {
-		return strings.Join(names[:5], ", ") + fmt.Sprintf(" and %d more", len(names)-5)
+	return names
+}
+
+// siteKeys lists the distinct keys of sites, in order, for a finding's
+// affected list.
+func siteKeys(sites []*snapshot.Site) []string {
+	keys := make([]string, 0, len(sites))
+	seen := make(map[string]bool, len(sites))
+	for _, s := range sites {
+		if k := s.Key(); !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// firstNames joins the first n names and counts the rest.
+func firstNames(names []string, n int) string {
+	if len(names) > n {
+		return strings.Join(names[:n], ", ") + fmt.Sprintf(" and %d more", len(names)-n)
 	}
 	return strings.Join(names, ", ")
+}
+
+// countedNames says "3 sites (a, b, c)" or "site a".
+func countedNames(names []string, one, many string) string {
+	if len(names) == 1 {
+		return one + " " + names[0]
+	}
+	return fmt.Sprintf("%d %s (%s)", len(names), many, firstNames(names, 3))
 }
 
 // fpmStartCommand is the command that starts a php-fpm config, for fix

@@ -23,6 +23,7 @@ var configNotApplied = Check{
 	Cause: "config-not-applied",
 	Step:  report.StepApplied,
 	Live:  true,
+	Needs: []snapshot.Fact{snapshot.FactProcesses},
 	Run: func(s *snapshot.Snapshot) []report.Finding {
 		var out []report.Finding
 		for _, f := range s.FPM {

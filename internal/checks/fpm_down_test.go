@@ -1,6 +1,8 @@
 package checks_test
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/lab"
@@ -49,5 +51,111 @@ func TestFPMConfigInvalidRealServers(t *testing.T) {
 		if other.Cause == "fpm-down" {
 			t.Fatalf("fpm-down reported next to fpm-config-invalid: the invalid config is the cause\n%s", dump(r))
 		}
+	}
+}
+
+// TestFPMDownManyPoolsRealServers: one stopped master with several pools is
+// one root cause: one fpm-down finding naming the master, every pool and
+// site listed under affected, every site's service step failed, and the
+// 502s logged for the other pools attached to it instead of reported as
+// separate outages.
+func TestFPMDownManyPoolsRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	names := []string{"shop", "blog", "wiki"}
+	ports := map[string]int{}
+	for _, name := range names {
+		ports[name] = lab.FreePort(t)
+		l.Write("etc/php/fpm/pool.d/"+name+".conf", "["+name+"]\nuser = www-data\ngroup = www-data\nlisten = {{DIR}}/run/"+name+".sock\nlisten.owner = www-data\nlisten.group = www-data\npm = static\npm.max_children = 1\n")
+		l.Write("etc/nginx/conf.d/"+name+".conf", "server {\n    listen 127.0.0.1:"+itoa(ports[name])+";\n    server_name "+name+".test;\n    root {{DIR}}/www;\n"+
+			"    location ~ ^/a/.*\\.php$ {\n        include /etc/nginx/fastcgi.conf;\n        fastcgi_pass unix:{{DIR}}/run/"+name+".sock;\n    }\n"+
+			"    location ~ \\.php$ {\n        include /etc/nginx/fastcgi.conf;\n        fastcgi_pass unix:{{DIR}}/run/"+name+".sock;\n    }\n}\n")
+	}
+	l.MustStartNginx()
+	l.MustStatus("/ok.php", 502)
+	for _, name := range names {
+		resp, err := http.Get("http://127.0.0.1:" + itoa(ports[name]) + "/ok.php")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 502 {
+			t.Fatalf("%s: status %d, want 502", name, resp.StatusCode)
+		}
+	}
+
+	r := diagnose(t, l)
+	var down []report.Finding
+	for _, f := range r.Findings {
+		if f.Cause == "fpm-down" {
+			down = append(down, f)
+		}
+	}
+	if len(down) != 1 {
+		t.Fatalf("%d fpm-down findings, want one for the master\n%s", len(down), dump(r))
+	}
+	f := down[0]
+	// Sites are keyed by fastcgi_pass, as a finding's site is: seven here.
+	if f.Severity != report.Error || !strings.Contains(f.Title, "4 pools of "+l.FPMConf()) || f.Affected == nil || len(f.Affected.Pools) != 4 || len(f.Affected.Sites) != 7 {
+		t.Fatalf("finding does not cover the master's four pools and sites:\n%s", dump(r))
+	}
+	// Each server name once, although shop, blog and wiki have two PHP
+	// locations each.
+	if strings.Count(f.Detail, "shop.test") != 1 {
+		t.Fatalf("detail repeats server names: %s", f.Detail)
+	}
+	if f.Logs == nil || f.Logs.Count < 1 {
+		t.Fatalf("the logged 502s are not attached:\n%s", dump(r))
+	}
+	for _, other := range r.Findings {
+		if strings.HasSuffix(other.ID, "-past") {
+			t.Fatalf("a logged failure of a pool of the stopped master is reported as a past outage:\n%s", dump(r))
+		}
+	}
+	for _, site := range r.Sites {
+		if site.Steps[1].Step != "service" || site.Steps[1].Status != "fail" {
+			t.Fatalf("site %s: %+v", site.Name, site.Steps)
+		}
+	}
+}
+
+// TestNothingRunsRealServers: nginx and php-fpm are installed (configured)
+// but neither runs. The report says so first, with the command that starts
+// each, before anything about sites; once both run, it lists them as
+// running with their pids and says nothing of it in text.
+func TestNothingRunsRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	r := diagnose(t, l)
+	if len(r.Services) != 2 {
+		t.Fatalf("services: %+v", r.Services)
+	}
+	for _, sv := range r.Services {
+		if sv.Running || sv.PID != 0 || !strings.Contains(sv.Start, sv.Config) {
+			t.Fatalf("service %+v: want stopped, with a start command naming its config", sv)
+		}
+	}
+	var b strings.Builder
+	if err := report.Render(&b, r, report.FormatText, false); err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.Join(strings.Fields(b.String()), " ") // the text wraps
+	if !strings.HasPrefix(flat, "Nothing runs:") || !strings.Contains(flat, "nginx ("+l.NginxConf()+") is not running; start it:") {
+		t.Fatalf("text report does not open with what is stopped:\n%s", b.String())
+	}
+
+	l.Start()
+	l.MustStatus("/ok.php", 200)
+	r = diagnose(t, l)
+	for _, sv := range r.Services {
+		want := map[string]int{"nginx": l.NginxPid(), "php-fpm": l.FPMPid()}[sv.Name]
+		if !sv.Running || sv.PID != want || sv.Start != "" {
+			t.Fatalf("service %+v: want running with pid %d", sv, want)
+		}
+	}
+	b.Reset()
+	report.Render(&b, r, report.FormatText, false)
+	if strings.Contains(b.String(), "not running") {
+		t.Fatalf("running servers reported as stopped:\n%s", b.String())
 	}
 }

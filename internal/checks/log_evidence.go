@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
@@ -36,8 +37,10 @@ func connectCause(k logscan.Kind, targetKind string) string {
 // applyLogs adds nginx's logged connection failures to the findings about
 // the same site or pool (so a finding shows how many users it hit, since
 // when), reports failures no current finding explains as past outages,
-// and fills the report's timeline and list of logs read.
-func applyLogs(s *snapshot.Snapshot, r *report.Report) {
+// and fills the report's timeline and list of logs read. unchecked holds
+// the causes whose live check did not run: for those, "not present now"
+// would be a guess.
+func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool) {
 	if s.Logs == nil {
 		return
 	}
@@ -59,30 +62,36 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report) {
 			}
 		}
 	}
+	idx := newFindingIndex(r)
 	for _, g := range s.Logs.Agg.Groups() {
 		cause := connectCause(g.Kind, g.Example.TargetKind)
 		if cause == "" {
 			continue
 		}
 		site := siteByTarget[g.Target]
+		siteKey := ""
+		if site != nil {
+			siteKey = site.Key()
+		}
 		explained := false
-		for i := range r.Findings {
+		for _, i := range idx.concerning(g.Target, siteKey) {
 			f := &r.Findings[i]
-			if (g.Target != "" && f.Pool == g.Target) || (site != nil && f.Site == site.Key()) {
-				f.Evidence = append(f.Evidence, logEvidence(g.Example))
-				if f.Logs == nil {
-					f.Logs = summary(g)
-				}
-				explained = true
+			f.Evidence = append(f.Evidence, logEvidence(g.Example))
+			if f.Logs == nil {
+				f.Logs = summary(g)
 			}
+			explained = true
 		}
 		if explained {
 			continue
 		}
+		// Nothing current explains the lines: the outage is over, which is
+		// worth knowing (info) but needs no repair. Unless the cause could
+		// not be looked at now: then it may well still hold.
 		f := report.Finding{
 			ID:       cause + "-past",
 			Cause:    cause,
-			Severity: report.Warning,
+			Severity: report.Info,
 			Live:     true,
 			Step:     report.StepLogs,
 			Title:    fmt.Sprintf("earlier in the window: %s, last at %s; the cause is not present now", countWord(g.Count, "failure", "failures"), g.Last.Format(time.TimeOnly)),
@@ -90,11 +99,66 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report) {
 			Evidence: []report.Evidence{logEvidence(g.Example)},
 			Logs:     summary(g),
 		}
+		if unchecked[cause] {
+			f.ID = cause + "-logged"
+			f.Severity = report.Warning
+			f.Title = fmt.Sprintf("in the window: %s, last at %s; whether the cause is still present could not be checked", countWord(g.Count, "failure", "failures"), g.Last.Format(time.TimeOnly))
+			f.Detail = "nginx logged these failures. The live check for " + cause + " could not run (see skipped), so fpmdoctor cannot tell whether it still holds."
+		}
 		if p := poolFor(s, g.Target); p != nil {
 			f.Pool = p.ID()
 		} else if site != nil {
 			f.Site = site.Key()
 		}
 		r.Findings = append(r.Findings, f)
+		idx.add(r, len(r.Findings)-1)
 	}
+}
+
+// findingIndex finds the findings about a pool or a site without a scan
+// of every finding per log group: a hosting host has thousands of both.
+type findingIndex struct {
+	byPool, bySite map[string][]int
+	scratch        []int
+}
+
+func newFindingIndex(r *report.Report) *findingIndex {
+	idx := &findingIndex{byPool: map[string][]int{}, bySite: map[string][]int{}}
+	for i := range r.Findings {
+		idx.add(r, i)
+	}
+	return idx
+}
+
+func (idx *findingIndex) add(r *report.Report, i int) {
+	f := &r.Findings[i]
+	if f.Pool != "" {
+		idx.byPool[f.Pool] = append(idx.byPool[f.Pool], i)
+	}
+	if f.Affected != nil {
+		for _, id := range f.Affected.Pools {
+			if id != f.Pool {
+				idx.byPool[id] = append(idx.byPool[id], i)
+			}
+		}
+	}
+	if f.Site != "" {
+		idx.bySite[f.Site] = append(idx.bySite[f.Site], i)
+	}
+}
+
+// concerning returns the indexes of the findings about pool or site, in
+// report order, each once; valid until the next call.
+func (idx *findingIndex) concerning(pool, site string) []int {
+	out := idx.scratch[:0]
+	if pool != "" {
+		out = append(out, idx.byPool[pool]...)
+	}
+	if site != "" {
+		out = append(out, idx.bySite[site]...)
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	idx.scratch = out
+	return out
 }

@@ -32,6 +32,7 @@ var memoryOvercommit = Check{
 	Cause: "memory-overcommit",
 	Step:  report.StepLimits,
 	Live:  true,
+	Needs: []snapshot.Fact{snapshot.FactMemory},
 	Run: func(s *snapshot.Snapshot) []report.Finding {
 		var out []report.Finding
 		for _, g := range s.MemoryGroups() {

@@ -41,7 +41,7 @@ func applyProbes(s *snapshot.Snapshot, r *report.Report) {
 		ev := probeEvidence(f.t)
 		own, hasOwn := probeFinding(s, f.site, f.t, ev)
 		related := func(fd *report.Finding) bool {
-			return fd.Site == f.site.Key() || (f.t.Pool != nil && fd.Pool == f.t.Pool.ID())
+			return fd.Site == f.site.Key() || (f.t.Pool != nil && fd.ConcernsPool(f.t.Pool.ID()))
 		}
 		sameCause := false
 		explained := false

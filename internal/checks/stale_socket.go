@@ -18,10 +18,8 @@ var staleSocket = Check{
 	Cause: "stale-socket",
 	Step:  report.StepSocket,
 	Live:  true,
+	Needs: []snapshot.Fact{snapshot.FactSockets},
 	Run: func(s *snapshot.Snapshot) []report.Finding {
-		if skipped(s, "sockets") {
-			return nil
-		}
 		var out []report.Finding
 		seen := map[string]bool{}
 		for _, site := range s.Sites {

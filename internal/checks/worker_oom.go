@@ -126,7 +126,7 @@ var workerOOM = Check{
 				Evidence: []report.Evidence{logEvidence(outside[0])},
 				Logs:     &report.LogSummary{Count: len(outside), First: outside[0].Time, Last: outside[len(outside)-1].Time},
 			}
-			if skipped(s, "kernel-log") {
+			if s.Lacks(snapshot.FactKernelLog) {
 				f.Detail = "Something killed the workers with SIGKILL; the kernel log could not be read, so an OOM kill is neither confirmed nor ruled out."
 			}
 			out = append(out, f)

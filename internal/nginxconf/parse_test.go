@@ -227,7 +227,7 @@ func TestDebianStock(t *testing.T) {
 }
 
 func TestDebianPHP(t *testing.T) {
-	// The stock site with its PHP block enabled, as the seed procedure does.
+	// The stock site with its PHP block enabled, as the usual 502 checklist does.
 	c := mustLoad(t, "/etc/nginx/nginx.conf", Options{Root: "testdata/debian-php"})
 	if len(c.Problems) != 0 {
 		t.Fatal(c.Problems)

@@ -1,9 +1,11 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -32,14 +34,43 @@ func ParseFormat(s string) (Format, error) {
 func Render(w io.Writer, r *Report, f Format, color bool) error {
 	switch f {
 	case FormatJSON:
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(w, r)
 	case FormatSARIF:
 		return writeSARIF(w, r)
 	default:
-		return writeText(w, r, color)
+		return RenderText(w, r, TextOptions{Color: color})
 	}
+}
+
+// TextOptions shape the text report for where it is read.
+type TextOptions struct {
+	Color bool
+	// Width is the terminal's width in columns; 0 means 80, for a pipe.
+	// Prose and step marks wrap to it; evidence lines do not, so paths and
+	// log lines stay copy-pasteable.
+	Width int
+	// MaxSites is how many sites are listed one by one before the healthy
+	// rest is collapsed into a count (0: DefaultMaxSites). Broken sites
+	// come first.
+	MaxSites int
+}
+
+// DefaultMaxSites is a screenful of site blocks (four lines each) on a
+// 24-line terminal, rounded up: beyond it the healthy sites of a hosting
+// host would push the findings off the screen.
+const DefaultMaxSites = 20
+
+// RenderText writes the text report with opts.
+func RenderText(w io.Writer, r *Report, opts TextOptions) error {
+	if opts.Width <= 0 {
+		opts.Width = 80
+	}
+	// Narrower than this, nothing reads well; the terminal wraps the rest.
+	opts.Width = max(opts.Width, 40)
+	if opts.MaxSites <= 0 {
+		opts.MaxSites = DefaultMaxSites
+	}
+	return writeText(w, r, opts)
 }
 
 type palette struct{ red, yellow, green, dim, bold, reset string }
@@ -53,21 +84,32 @@ func newPalette(color bool) palette {
 
 // writeText prints one block per site with a mark per step, then every
 // finding with its evidence and fix. Lines stay short enough for a phone.
-func writeText(w io.Writer, r *Report, color bool) error {
-	p := newPalette(color)
+func writeText(w io.Writer, r *Report, opts TextOptions) error {
+	p := newPalette(opts.Color)
+	// Two columns short of the edge: a terminal that gets a character in
+	// its last column wraps early on some emulators.
+	textWidth := opts.Width - 2
+	wrap := func(first, indent, s string) string { return wrapAt(textWidth, first, indent, s) }
 	var b strings.Builder
+	writeStopped(&b, r.Services, p, wrap)
 	if len(r.Sites) == 0 {
 		b.WriteString("No PHP site found (no fastcgi_pass in the nginx config).\n")
 	}
-	for _, s := range r.Sites {
-		fmt.Fprintf(&b, "%s%s%s  %s%s:%d%s\n", p.bold, s.Name, p.reset, p.dim, s.File, s.Line, p.reset)
-		chain := "  " + s.Location + " → " + s.Pass
+	sites, healthyLeft, brokenLeft := sitesToList(r.Sites, opts.MaxSites)
+	for _, s := range sites {
+		where := fmt.Sprintf("%s:%d", s.File, s.Line)
+		if sep := "  "; utf8.RuneCountInString(s.Name)+len(sep)+utf8.RuneCountInString(where) > textWidth {
+			fmt.Fprintf(&b, "%s%s%s\n    %s%s%s\n", p.bold, s.Name, p.reset, p.dim, where, p.reset)
+		} else {
+			fmt.Fprintf(&b, "%s%s%s%s%s%s%s\n", p.bold, s.Name, p.reset, sep, p.dim, where, p.reset)
+		}
+		chain := s.Location + " → " + s.Pass
 		if s.Pool != "" {
 			chain += " → pool " + s.Pool
 		} else {
 			chain += " → no pool"
 		}
-		b.WriteString(chain + "\n")
+		b.WriteString(wrap("  ", "    ", chain))
 		// Marks wrap like prose; width is counted without colour codes.
 		line, width := "  ", 2
 		for _, st := range s.Steps {
@@ -85,6 +127,15 @@ func writeText(w io.Writer, r *Report, color bool) error {
 			width += w
 		}
 		b.WriteString(line + "\n\n")
+	}
+	if brokenLeft > 0 {
+		b.WriteString(wrap("", "  ", fmt.Sprintf("… and %d more sites with problems (--format json lists every site).", brokenLeft)))
+	}
+	if healthyLeft > 0 {
+		b.WriteString(wrap("", "  ", fmt.Sprintf("%s%d more sites: every step checked is fine.%s", p.green, healthyLeft, p.reset)))
+	}
+	if brokenLeft+healthyLeft > 0 {
+		b.WriteString("\n")
 	}
 	for i, f := range r.Findings {
 		sev := "INFO"
@@ -139,11 +190,11 @@ func writeText(w io.Writer, r *Report, color bool) error {
 	if len(r.Findings) == 0 {
 		fmt.Fprintf(&b, "%sNo problems found.%s\n", p.green, p.reset)
 	}
-	writeTimeline(&b, r.Timeline, p)
+	writeTimeline(&b, r.Timeline, p, textWidth)
 	if len(r.Skipped) > 0 {
 		b.WriteString("Not checked:\n")
 		for _, s := range r.Skipped {
-			fmt.Fprintf(&b, "  - %s: %s\n", s.Check, s.Reason)
+			b.WriteString(wrap("  - ", "    ", s.Check+": "+s.Reason))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -175,14 +226,17 @@ func logSpan(first, last time.Time) (string, string) {
 // writeTimeline draws the last hour as two rows of one character per
 // minute: nginx failures (a bar by count, 5 for minutes with 504s only) and
 // php-fpm events (x), so a burst of 502s lines up with the crash beside it.
-func writeTimeline(b *strings.Builder, tl []Bucket, p palette) {
+func writeTimeline(b *strings.Builder, tl []Bucket, p palette, width int) {
 	if len(tl) == 0 {
 		return
 	}
+	// An hour fits 80 columns after the 17-column row labels; a narrower
+	// terminal shows the latest minutes that fit.
+	minutes := min(60, width-17)
 	first := tl[0].Minute
 	last := tl[len(tl)-1].Minute
-	if span := last.Sub(first); span > 59*time.Minute {
-		first = last.Add(-59 * time.Minute)
+	if span := last.Sub(first); span > time.Duration(minutes-1)*time.Minute {
+		first = last.Add(-time.Duration(minutes-1) * time.Minute)
 	}
 	n := int(last.Sub(first)/time.Minute) + 1
 	fails := make([]int, n)
@@ -223,14 +277,11 @@ func writeTimeline(b *strings.Builder, tl []Bucket, p palette) {
 	fmt.Fprintf(b, "  php-fpm events %s\n", row2.String())
 }
 
-// textWidth keeps prose readable on a phone-sized terminal; evidence
-// lines are not wrapped, so paths and log lines stay copy-pasteable.
-const textWidth = 78
-
-// wrap breaks s at spaces into lines of at most textWidth columns, the
+// wrapAt breaks s at spaces into lines of at most textWidth columns, the
 // first starting with first, the others with indent, and ends with a
-// newline. A column is a character; colour codes take none.
-func wrap(first, indent, s string) string {
+// newline. A column is a character; colour codes take none. A word longer
+// than a line (a path) stays whole.
+func wrapAt(textWidth int, first, indent, s string) string {
 	var b strings.Builder
 	line, cols, empty := first, columns(first), true
 	for _, w := range strings.Fields(s) {
@@ -332,4 +383,100 @@ func countWord(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// sitesToList picks the sites the text report lists one by one: broken
+// ones first (a failed step, then a warned one), then healthy ones, at
+// most maxSites in all. It returns how many healthy and broken sites were
+// left out.
+func sitesToList(all []Site, maxSites int) (listed []Site, healthyLeft, brokenLeft int) {
+	rank := func(s Site) int {
+		r := 2
+		for _, st := range s.Steps {
+			switch st.Status {
+			case "fail":
+				return 0
+			case "warn":
+				r = 1
+			}
+		}
+		return r
+	}
+	sorted := slices.Clone(all)
+	slices.SortStableFunc(sorted, func(a, b Site) int { return rank(a) - rank(b) })
+	if len(sorted) <= maxSites {
+		return sorted, 0, 0
+	}
+	for _, s := range sorted[maxSites:] {
+		if rank(s) == 2 {
+			healthyLeft++
+		} else {
+			brokenLeft++
+		}
+	}
+	return sorted[:maxSites], healthyLeft, brokenLeft
+}
+
+// writeStopped opens the report with the servers that do not run, and how
+// to start each: on a host where nothing runs that is the news, not the
+// sites.
+func writeStopped(b *strings.Builder, svcs []Service, p palette, wrap func(first, indent, s string) string) {
+	stopped := 0
+	for _, sv := range svcs {
+		if !sv.Running {
+			stopped++
+		}
+	}
+	if stopped == 0 {
+		return
+	}
+	if stopped == len(svcs) {
+		b.WriteString(wrap(p.red, "", "Nothing runs: every nginx and php-fpm found is installed but stopped."+p.reset))
+	}
+	for _, sv := range svcs {
+		if !sv.Running {
+			b.WriteString(wrap("  "+p.red+"✗"+p.reset+" ", "    ", sv.Name+" ("+sv.Config+") is not running; start it: "+sv.Start))
+		}
+	}
+	b.WriteString("\n")
+}
+
+// writeJSON writes the report indented for people, except that each site
+// takes one line: a hosting host's 5,000 sites, nine step marks each,
+// would otherwise fill megabytes with indentation. The document is the
+// same JSON either way.
+func writeJSON(w io.Writer, r *Report) error {
+	shell := *r
+	shell.Sites = []Site{}
+	head, err := json.MarshalIndent(&shell, "", "  ")
+	if err != nil {
+		return err
+	}
+	// Top-level keys are the only ones indented by exactly two spaces.
+	const empty = "\n  \"sites\": []"
+	at := bytes.Index(head, []byte(empty))
+	if at < 0 || len(r.Sites) == 0 {
+		_, err := w.Write(append(head, '\n'))
+		return err
+	}
+	var b bytes.Buffer
+	b.Grow(len(head) + 400*len(r.Sites))
+	b.Write(head[:at])
+	b.WriteString("\n  \"sites\": [")
+	for i := range r.Sites {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("\n    ")
+		line, err := json.Marshal(&r.Sites[i])
+		if err != nil {
+			return err
+		}
+		b.Write(line)
+	}
+	b.WriteString("\n  ]")
+	b.Write(head[at+len(empty):])
+	b.WriteByte('\n')
+	_, err = w.Write(b.Bytes())
+	return err
 }

@@ -2,7 +2,9 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,30 +34,45 @@ func TestTextLogSpan(t *testing.T) {
 	}
 }
 
-// Text lines stay within textWidth columns, counting characters (×, →
-// take several bytes) and not colour codes; a title that fits stays on its
-// line whatever the severity's label.
+// Text lines stay within the width asked for (a pipe's 80 columns, a
+// phone's 50), counting characters (×, → take several bytes) and not
+// colour codes; a title that fits stays on its line whatever the
+// severity's label. Site chains and step marks wrap too.
 func TestTextWidth(t *testing.T) {
 	ansi := regexp.MustCompile("\x1b\\[[0-9;]*m")
-	for _, sev := range []Severity{Error, Warning, Info} {
-		for _, color := range []bool{false, true} {
-			for _, fill := range []string{"a", "×"} {
-				label := map[Severity]string{Error: "ERROR", Warning: "WARN", Info: "INFO"}[sev]
-				head := "1. " + label + " [x] "
-				title := strings.Repeat(fill, textWidth-len(head)-2) + " z"
-				long := strings.TrimSpace(strings.Repeat(fill+fill+fill+" → ", 40))
-				r := &Report{Findings: []Finding{{ID: "x", Cause: "x", Severity: sev, Title: title, Detail: long, Fix: &Fix{Summary: strings.Repeat(fill, 69) + " z " + long}}}}
-				var b bytes.Buffer
-				if err := Render(&b, r, FormatText, color); err != nil {
-					t.Fatal(err)
-				}
-				out := ansi.ReplaceAllString(b.String(), "")
-				if !strings.Contains(out, head+title+"\n") {
-					t.Errorf("%s (color %v, %q): a title line of %d columns was wrapped:\n%s", sev, color, fill, textWidth, out)
-				}
-				for _, l := range strings.Split(out, "\n") {
-					if n := utf8.RuneCountInString(l); n > textWidth {
-						t.Errorf("%s (color %v, %q): line of %d columns: %q", sev, color, fill, n, l)
+	for _, termWidth := range []int{0, 50, 120} {
+		textWidth := termWidth - 2
+		if termWidth == 0 {
+			textWidth = 78
+		}
+		for _, sev := range []Severity{Error, Warning, Info} {
+			for _, color := range []bool{false, true} {
+				for _, fill := range []string{"a", "×"} {
+					label := map[Severity]string{Error: "ERROR", Warning: "WARN", Info: "INFO"}[sev]
+					head := "1. " + label + " [x] "
+					title := strings.Repeat(fill, textWidth-len(head)-2) + " z"
+					long := strings.TrimSpace(strings.Repeat(fill+fill+fill+" → ", 40))
+					steps := []StepResult{}
+					for _, st := range []string{"config", "service", "fastcgi_pass", "listen", "socket", "permission", "logs", "limits", "applied"} {
+						steps = append(steps, StepResult{Step: st, Status: "ok"})
+					}
+					r := &Report{
+						Sites:    []Site{{Name: "shop.example.com", File: "/etc/nginx/sites-enabled/shop", Line: 1, Location: "location ~ \\.php$", Pass: "unix:/run/php/php8.2-fpm-shop.sock", Pool: "shop (/etc/php/8.2/fpm/php-fpm.conf)", Steps: steps}},
+						Findings: []Finding{{ID: "x", Cause: "x", Severity: sev, Title: title, Detail: long, Fix: &Fix{Summary: strings.Repeat(fill, textWidth-9) + " z " + long}}},
+						Timeline: []Bucket{{Minute: time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC), Nginx502: 3}, {Minute: time.Date(2026, 12, 4, 10, 30, 0, 0, time.UTC), FPM: 1}},
+					}
+					var b bytes.Buffer
+					if err := RenderText(&b, r, TextOptions{Color: color, Width: termWidth}); err != nil {
+						t.Fatal(err)
+					}
+					out := ansi.ReplaceAllString(b.String(), "")
+					if !strings.Contains(out, head+title+"\n") {
+						t.Errorf("width %d, %s (color %v, %q): a title line of %d columns was wrapped:\n%s", termWidth, sev, color, fill, textWidth, out)
+					}
+					for _, l := range strings.Split(out, "\n") {
+						if n := utf8.RuneCountInString(l); n > textWidth {
+							t.Errorf("width %d, %s (color %v, %q): line of %d columns: %q", termWidth, sev, color, fill, n, l)
+						}
 					}
 				}
 			}
@@ -111,6 +128,70 @@ func TestTextSlowAndPHPLines(t *testing.T) {
 			if !strings.HasPrefix(got[i], want) {
 				t.Errorf("line %d: %q, want prefix %q", i, got[i], want)
 			}
+		}
+	}
+}
+
+// Beyond a screenful of sites the healthy ones collapse into a count and
+// the broken ones come first, whatever their place in the config.
+func TestTextCollapsesHealthySites(t *testing.T) {
+	var sites []Site
+	for i := range 500 {
+		status := "ok"
+		if i == 7 || i == 420 {
+			status = "fail"
+		}
+		if i == 99 {
+			status = "warn"
+		}
+		sites = append(sites, Site{Name: "site" + strconv.Itoa(i) + ".test", Steps: []StepResult{{Step: "config", Status: "ok"}, {Step: "service", Status: status}}})
+	}
+	var b bytes.Buffer
+	if err := RenderText(&b, &Report{Sites: sites}, TextOptions{MaxSites: 5}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	i7, i420, i99, i0 := strings.Index(out, "site7.test"), strings.Index(out, "site420.test"), strings.Index(out, "site99.test"), strings.Index(out, "site0.test")
+	if i7 < 0 || i420 < 0 || i99 < 0 || i0 < 0 || !(i7 < i420 && i420 < i99 && i99 < i0) {
+		t.Fatalf("broken sites are not listed first (%d %d %d %d):\n%s", i7, i420, i99, i0, out)
+	}
+	if strings.Contains(out, "site2.test") || !strings.Contains(out, "495 more sites: every step checked is fine.") {
+		t.Fatalf("healthy sites not collapsed:\n%s", out)
+	}
+	b.Reset()
+	if err := RenderText(&b, &Report{Sites: sites}, TextOptions{MaxSites: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "and 1 more sites with problems") || !strings.Contains(b.String(), "497 more sites: every step") {
+		t.Fatalf("counts when broken sites overflow:\n%s", b.String())
+	}
+}
+
+// The JSON report puts each site on one line and stays the same document:
+// it decodes to what was encoded, with or without sites.
+func TestJSONSitesOneLine(t *testing.T) {
+	steps := []StepResult{{Step: "config", Status: "ok"}, {Step: "service", Status: "fail"}}
+	for _, n := range []int{0, 1, 300} {
+		r := New()
+		r.Findings = append(r.Findings, Finding{ID: "x", Cause: "fpm-down", Severity: Error, Title: `"sites": [] <&>`, Evidence: []Evidence{}})
+		for i := range n {
+			r.Sites = append(r.Sites, Site{Name: "s" + strconv.Itoa(i), File: "/etc/nginx/x", Line: i, Pass: "unix:/run/x.sock", Steps: steps})
+		}
+		var b bytes.Buffer
+		if err := Render(&b, r, FormatJSON, false); err != nil {
+			t.Fatal(err)
+		}
+		var back Report
+		if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+			t.Fatalf("%d sites: invalid JSON: %v\n%s", n, err, b.String())
+		}
+		want, _ := json.Marshal(r)
+		got, _ := json.Marshal(&back)
+		if !bytes.Equal(want, got) {
+			t.Fatalf("%d sites: decoded report differs:\n%s\n%s", n, want, got)
+		}
+		if lines := strings.Count(b.String(), "\n"); n == 300 && lines > 300+40 {
+			t.Fatalf("%d lines for 300 sites: sites are not one line each", lines)
 		}
 	}
 }

@@ -3,6 +3,7 @@
 package report
 
 import (
+	"slices"
 	"sort"
 	"time"
 )
@@ -72,13 +73,28 @@ type Finding struct {
 	Slow *SlowRequests `json:"slow_requests,omitempty"`
 	// PHPErrors are PHP's own fatal errors behind the finding, per place.
 	PHPErrors []PHPError `json:"php_errors,omitempty"`
+	// Affected lists every pool and site a finding concerns when it is
+	// more than its Pool: one stopped master with thousands of pools is one
+	// finding, and scripts still get every name.
+	Affected *Affected `json:"affected,omitempty"`
 
-	// Step is the seed procedure's step the finding belongs to; it orders
+	// Step is the usual 502 checklist's step the finding belongs to; it orders
 	// findings of equal weight the way an engineer would look at them.
 	Step Step `json:"-"`
 	// Live is set when the evidence was observed (a failed connect, a log
 	// line, a missing process) rather than inferred from config alone.
 	Live bool `json:"-"`
+}
+
+// Affected lists the pools (IDs) and sites (keys) one finding concerns.
+type Affected struct {
+	Pools []string `json:"pools"`
+	Sites []string `json:"sites"`
+}
+
+// ConcernsPool reports whether f is about the pool with ID id.
+func (f *Finding) ConcernsPool(id string) bool {
+	return id != "" && (f.Pool == id || f.Affected != nil && slices.Contains(f.Affected.Pools, id))
 }
 
 // LogSummary counts the log entries behind a finding.
@@ -159,7 +175,7 @@ type Skipped struct {
 // Step is one step of the hand procedure fpmdoctor automates.
 type Step int
 
-// The steps, in the order the seed guide takes them.
+// The steps, in the order the usual 502 checklist takes them.
 const (
 	StepConfig Step = iota // the configs parse and pass the servers' own rules
 	StepService
@@ -230,6 +246,19 @@ type Report struct {
 	Timeline []Bucket `json:"timeline,omitempty"`
 	// LogsRead says which logs were read and how much of them.
 	LogsRead []LogRead `json:"logs_read,omitempty"`
+	// Services says, on a live host, whether each nginx and php-fpm found
+	// runs, and how to start one that does not.
+	Services []Service `json:"services,omitempty"`
+}
+
+// Service is one nginx or php-fpm installation on the live host.
+type Service struct {
+	Name    string `json:"name"` // "nginx" or "php-fpm"
+	Config  string `json:"config"`
+	Running bool   `json:"running"`
+	PID     int    `json:"pid,omitempty"`
+	// Start is the command that starts it, when it does not run.
+	Start string `json:"start,omitempty"`
 }
 
 // LogRead is one log that was read: seeking by time keeps BytesRead far
@@ -247,7 +276,7 @@ func New() *Report {
 }
 
 // Sort orders findings likeliest root cause first: errors before warnings,
-// live evidence before static risk, then the seed's step order.
+// live evidence before static risk, then the checklist's step order.
 func (r *Report) Sort() {
 	sort.SliceStable(r.Findings, func(i, j int) bool {
 		a, b := r.Findings[i], r.Findings[j]

@@ -17,7 +17,6 @@ import (
 	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/host"
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
-	"github.com/fpmdoctor/fpmdoctor/internal/report"
 )
 
 // Options say what to gather.
@@ -29,6 +28,9 @@ type Options struct {
 	FPMConfs  []string
 	// NoProbe turns off live FastCGI exchanges with the pools.
 	NoProbe bool
+	// NoProbeWhy names the flag that turned probing off, for the skipped
+	// list ("" is --no-probe).
+	NoProbeWhy string
 	// ProbeTimeout bounds each probe (0: DefaultProbeTimeout); ProbeLimit
 	// caps how many targets are probed (0: DefaultProbeLimit, <0: all).
 	ProbeTimeout time.Duration
@@ -51,7 +53,7 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 	}
 	users, err := h.Users()
 	if err != nil {
-		s.skip("users", "cannot read the user database: "+err.Error())
+		s.Lack(FactUsers, "cannot read the user database: "+err.Error())
 	}
 	s.Users = users
 
@@ -69,14 +71,14 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 		}()
 		procs, err = h.Processes(ctx)
 		if err != nil {
-			s.skip("processes", "cannot list processes: "+err.Error())
+			s.Lack(FactProcesses, "cannot list processes: "+err.Error())
 		}
 	} else {
 		listeners <- nil
-		s.skip("service", "offline mode (--root): whether nginx and php-fpm run is not checked")
-		s.skip("socket", "offline mode (--root): sockets and listeners are not checked")
-		s.skip("permission", "offline mode (--root): socket permissions are not checked")
-		s.skip("applied", "offline mode (--root): running configs are not compared with files")
+		s.Lack(FactService, "offline mode (--root): whether nginx and php-fpm run is not checked")
+		s.Lack(FactSocket, "offline mode (--root): sockets and listeners are not checked")
+		s.Lack(FactPermission, "offline mode (--root): socket permissions are not checked")
+		s.Lack(FactApplied, "offline mode (--root): running configs are not compared with files")
 	}
 
 	found := discover.Find(ctx, h, procs, discover.Options{NginxConf: opts.NginxConf, FPMConfs: opts.FPMConfs})
@@ -106,7 +108,7 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 	}
 	wg.Wait()
 	if err := <-listeners; err != nil {
-		s.skip("sockets", "cannot read listening sockets: "+err.Error())
+		s.Lack(FactSockets, "cannot read listening sockets: "+err.Error())
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -115,7 +117,7 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 		return nil, s.Nginx[0].LoadErr
 	}
 	if len(s.FPM) == 0 {
-		s.skip("pools", "no php-fpm config found (running or installed); use --fpm-conf")
+		s.Lack(FactPools, "no php-fpm config found (running or installed); use --fpm-conf")
 	}
 
 	live := newListenerIndex(s)
@@ -151,9 +153,13 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 
 	switch {
 	case !s.Live:
-		s.skip("probe", "offline mode (--root): pools are not probed")
+		s.Lack(FactProbe, "offline mode (--root): pools are not probed")
 	case opts.NoProbe:
-		s.skip("probe", "--no-probe: pools were not asked over FastCGI")
+		why := opts.NoProbeWhy
+		if why == "" {
+			why = "--no-probe"
+		}
+		s.Lack(FactProbe, why+": pools were not asked over FastCGI")
 	default:
 		probeTargets(ctx, s, opts)
 	}
@@ -195,10 +201,6 @@ func (n *Nginx) statsAhead() []string {
 		}
 	}
 	return paths
-}
-
-func (s *Snapshot) skip(check, reason string) {
-	s.Skipped = append(s.Skipped, report.Skipped{Check: check, Reason: reason})
 }
 
 func loadNginx(ctx context.Context, s *Snapshot, d *discover.Nginx) *Nginx {

@@ -84,7 +84,7 @@ func gatherLogs(ctx context.Context, s *Snapshot, opts Options) {
 	slow := &slowRecent{}
 	jobs := append(logJobs(s), slowlogJobs(s, slow)...)
 	if len(jobs) > maxLogFiles {
-		s.skip("logs", "read the first "+strconv.Itoa(maxLogFiles)+" of "+strconv.Itoa(len(jobs))+" log files")
+		s.skip(FactLogs, "read the first "+strconv.Itoa(maxLogFiles)+" of "+strconv.Itoa(len(jobs))+" log files")
 		jobs = jobs[:maxLogFiles]
 	}
 	byTarget := poolsByTarget(s)
@@ -121,7 +121,7 @@ func gatherLogs(ctx context.Context, s *Snapshot, opts Options) {
 	sort.Slice(logs.Files, func(i, j int) bool { return logs.Files[i].Path < logs.Files[j].Path })
 	for _, lf := range logs.Files {
 		if lf.Err != nil {
-			s.skip("logs", "cannot read "+lf.Path+": "+plainErr(lf.Err))
+			s.skip(FactLogs, "cannot read "+lf.Path+": "+plainErr(lf.Err))
 		}
 	}
 	sortByTime(logs.Failures)
@@ -416,12 +416,12 @@ func kernelLog(ctx context.Context, s *Snapshot, logs *Logs, mu *sync.Mutex, eve
 		return
 	}
 	if err := cmd.Start(); err != nil {
-		s.skip("kernel-log", "cannot run dmesg: "+plainErr(err))
+		s.Lack(FactKernelLog, "cannot run dmesg: "+plainErr(err))
 		return
 	}
 	st, _ := logscan.ScanReader(ctx, bufio.NewReader(out), "dmesg", logscan.Options{Format: logscan.FormatKernel, Window: logs.Window, Now: s.Now}, add)
 	if err := cmd.Wait(); err != nil {
-		s.skip("kernel-log", "cannot read the kernel log (dmesg): "+plainErr(err)+"; OOM kills are not checked")
+		s.Lack(FactKernelLog, "cannot read the kernel log (dmesg): "+plainErr(err)+"; OOM kills are not checked")
 		return
 	}
 	logs.Files = append(logs.Files, LogFile{Path: "dmesg", Source: logscan.SourceKernel, Stats: st})

@@ -120,15 +120,15 @@ func gatherMemory(ctx context.Context, s *Snapshot) {
 		if len(names) > 5 {
 			names = append(names[:5:5], fmt.Sprintf("and %d more", len(idle)-5))
 		}
-		s.skip(SkipMemory, fmt.Sprintf("%d pools have no running workers, so their worker size cannot be measured and they are left out of the sum: %s", len(idle), strings.Join(names, ", ")))
+		s.skip(FactMemory, fmt.Sprintf("%d pools have no running workers, so their worker size cannot be measured and they are left out of the sum: %s", len(idle), strings.Join(names, ", ")))
 	}()
 	if !s.Live {
-		s.skip(SkipMemory, "offline mode (--root): worker memory is not measured; only configured pm.max_children are known")
+		s.Lack(FactMemory, "offline mode (--root): worker memory is not measured; only configured pm.max_children are known")
 		return
 	}
 	mi, err := host.ReadMemInfo(host.ProcRoot)
 	if err != nil {
-		s.skip(SkipMemory, "cannot read the host's memory: "+err.Error())
+		s.Lack(FactMemory, "cannot read the host's memory: "+err.Error())
 		return
 	}
 	s.Memory = &MemoryFacts{Host: mi, Cgroups: map[int]*host.CgroupMemory{}}
@@ -162,7 +162,7 @@ func gatherMemory(ctx context.Context, s *Snapshot) {
 				}
 			}
 			if len(p.Workers) == 0 && denied > 0 {
-				s.skip(SkipMemory, fmt.Sprintf("pool %s: cannot read its workers' /proc/PID/smaps_rollup (needs root)", p.ID()))
+				s.skip(FactMemory, fmt.Sprintf("pool %s: cannot read its workers' /proc/PID/smaps_rollup (needs root)", p.ID()))
 			}
 		}
 	}
@@ -172,18 +172,18 @@ func gatherMemory(ctx context.Context, s *Snapshot) {
 // the kernel (netlink sock_diag), and net.core.somaxconn.
 func gatherQueues(ctx context.Context, s *Snapshot) {
 	if !s.Live {
-		s.skip(SkipQueue, "offline mode (--root): listen queues are not read; net.core.somaxconn is the live host's")
+		s.Lack(FactListenQueue, "offline mode (--root): listen queues are not read; net.core.somaxconn is the live host's")
 		return
 	}
 	s.Queues = &QueueFacts{}
 	if n, err := host.Somaxconn(host.ProcRoot); err == nil {
 		s.Queues.Somaxconn = n
 	} else {
-		s.skip(SkipQueue, "cannot read net.core.somaxconn: "+err.Error())
+		s.Lack(FactListenQueue, "cannot read net.core.somaxconn: "+err.Error())
 	}
 	qs, err := host.QueueStats(ctx)
 	if err != nil {
-		s.skip(SkipQueue, "cannot read listen queues from the kernel: "+err.Error())
+		s.Lack(FactListenQueue, "cannot read listen queues from the kernel: "+err.Error())
 		return
 	}
 	byInode := make(map[uint64]host.Queue, len(qs))

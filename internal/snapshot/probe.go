@@ -55,7 +55,7 @@ func probeTargets(ctx context.Context, s *Snapshot, opts Options) {
 		}
 	}
 	if limit > 0 && len(order) > limit {
-		s.skip("probe", "probed "+strconv.Itoa(limit)+" of "+strconv.Itoa(len(order))+" fastcgi_pass targets (--probe-limit; 0 probes all)")
+		s.skip(FactProbe, ProbeLimitNote(limit, len(order)))
 		order = order[:limit]
 	}
 	var wg sync.WaitGroup
@@ -113,4 +113,10 @@ func ProbeOptions(p *Pool, n *Nginx, users *host.Users, unix bool, timeout time.
 		po.As = probe.CredentialsOf(name, *n.Cred)
 	}
 	return po
+}
+
+// ProbeLimitNote is the skipped-list entry for a host with more targets
+// than the probe limit; it names the flag's values the way its help does.
+func ProbeLimitNote(probed, total int) string {
+	return "probed " + strconv.Itoa(probed) + " of " + strconv.Itoa(total) + " fastcgi_pass targets (--probe-limit N raises the limit; -1 probes all)"
 }

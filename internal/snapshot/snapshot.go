@@ -36,8 +36,10 @@ type Snapshot struct {
 	FPM       []*FPM
 	Sites     []*Site
 	Skipped   []report.Skipped
-	Memory    *MemoryFacts // memory.go: nil when not live or unreadable
-	Queues    *QueueFacts  // memory.go: nil when not live
+	// lacking holds the facts that could not be gathered at all (facts.go).
+	lacking map[Fact]bool
+	Memory  *MemoryFacts // memory.go: nil when not live or unreadable
+	Queues  *QueueFacts  // memory.go: nil when not live
 	// Logs is what the logs say in the window (nil before they are read).
 	Logs *Logs
 

@@ -68,9 +68,9 @@ type Change struct {
 	Why     string           `json:"why"`
 }
 
-// Seed is the seed guide's rule of thumb, "Total RAM / average process
-// size", for comparison.
-type Seed struct {
+// RuleOfThumb is the usual 502 checklist's sizing rule, "Total RAM /
+// average process size", for comparison with the measured recommendation.
+type RuleOfThumb struct {
 	MemTotal    uint64   `json:"mem_total"`
 	AvgRSS      uint64   `json:"avg_rss"`
 	MaxChildren int      `json:"max_children"`
@@ -94,11 +94,11 @@ type Recommendation struct {
 	Usable uint64 `json:"usable"`
 	Share  uint64 `json:"share"`
 	// MemoryMax is how many workers the share holds.
-	MemoryMax  int      `json:"memory_max_children"`
-	Peak       *Peak    `json:"peak,omitempty"`
-	Changes    []Change `json:"changes"`
-	Arithmetic []string `json:"arithmetic"`
-	Seed       Seed     `json:"seed"`
+	MemoryMax   int         `json:"memory_max_children"`
+	Peak        *Peak       `json:"peak,omitempty"`
+	Changes     []Change    `json:"changes"`
+	Arithmetic  []string    `json:"arithmetic"`
+	RuleOfThumb RuleOfThumb `json:"rule_of_thumb"`
 	// Skipped says why a pool got no recommendation ("" when it got one).
 	Skipped string `json:"skipped,omitempty"`
 }
@@ -233,7 +233,7 @@ func recommend(s *snapshot.Snapshot, g *snapshot.MemoryGroup, p *snapshot.Pool, 
 		}
 	}
 
-	r.Seed = seedComparison(s, g, st, r.MemoryMax, headroom)
+	r.RuleOfThumb = ruleOfThumb(s, g, st, r.MemoryMax, headroom)
 	return r
 }
 
@@ -266,9 +266,9 @@ func readTimeout(p *snapshot.Pool) (int, string) {
 	return best, where
 }
 
-func seedComparison(s *snapshot.Snapshot, g *snapshot.MemoryGroup, st snapshot.WorkerStats, ours int, headroom float64) Seed {
+func ruleOfThumb(s *snapshot.Snapshot, g *snapshot.MemoryGroup, st snapshot.WorkerStats, ours int, headroom float64) RuleOfThumb {
 	mem := s.Memory.Host
-	sd := Seed{MemTotal: mem.Total, AvgRSS: st.AvgRSS}
+	sd := RuleOfThumb{MemTotal: mem.Total, AvgRSS: st.AvgRSS}
 	if st.AvgRSS > 0 {
 		sd.MaxChildren = int(mem.Total / st.AvgRSS)
 	}

@@ -86,11 +86,11 @@ func TestTuneExhaustedPool(t *testing.T) {
 		}
 	}
 	// On this host RSS (shared pages counted per worker) is well above PSS,
-	// so the seed's rule lands below ours; the reasons are listed.
-	if r.Seed.MaxChildren <= 0 || len(r.Seed.Differences) < 3 || !strings.Contains(r.Seed.Differences[1], "RSS counts pages shared") {
-		t.Fatalf("seed comparison %+v (ours %d)", r.Seed, r.MemoryMax)
+	// so the rule of thumb lands below ours; the reasons are listed.
+	if r.RuleOfThumb.MaxChildren <= 0 || len(r.RuleOfThumb.Differences) < 3 || !strings.Contains(r.RuleOfThumb.Differences[1], "RSS counts pages shared") {
+		t.Fatalf("rule-of-thumb comparison %+v (ours %d)", r.RuleOfThumb, r.MemoryMax)
 	}
-	t.Logf("arithmetic:\n%s\nchanges: %+v\nseed: %+v", text, r.Changes, r.Seed)
+	t.Logf("arithmetic:\n%s\nchanges: %+v\nrule of thumb: %+v", text, r.Changes, r.RuleOfThumb)
 }
 
 // TestTuneHealthyPool: a lightly loaded stock pool fits and was never
