@@ -66,6 +66,7 @@ func All() []Check {
 		workerOOM,
 		headerTooBig,
 		upstreamTimeout,
+		slowlogDisabled,
 	}
 }
 

@@ -45,6 +45,7 @@ var poolExhausted = Check{
 					f.Detail += fmt.Sprintf(" In the same window nginx failed %s on this pool.", countWord(total, "request", "requests"))
 				}
 			}
+			addSlowEvidence(s, &f, p)
 			out = append(out, f)
 		}
 		return out

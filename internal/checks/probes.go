@@ -87,6 +87,7 @@ func probeFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target,
 		f.Detail = "A FastCGI request waited past its deadline without a first byte. nginx requests queue the same way and end in 504 (fastcgi_read_timeout) or 502."
 		f.Evidence = append(f.Evidence, poolSettings(pool, "pm.max_children")...)
 		f.Fix = &report.Fix{Summary: "find what keeps the workers busy (slow log, status page), then size pm.max_children to the memory available (fpmdoctor tune)"}
+		addSlowEvidence(s, &f, pool)
 	case "backlog-full":
 		f.ID, f.Cause, f.Step = "backlog-overflow-probe", "backlog-overflow", report.StepLimits
 		f.Title = "the pool's listen queue is full: connects fail at once with (11: Resource temporarily unavailable)"

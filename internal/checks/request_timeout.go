@@ -38,6 +38,10 @@ var requestTimeout = Check{
 				logged[p.ID()] = true
 			}
 			f.Evidence = append(f.Evidence, poolSettings(p, "request_terminate_timeout")...)
+			addSlowEvidence(s, &f, p)
+			// PHP's own limit (max_execution_time) ends scripts too, with a
+			// fatal error and a 500 rather than php-fpm's kill and a 502.
+			f.PHPErrors = phpErrors(s, poolID(p), func(k string) bool { return k == "max-execution-time" }, nil)
 			out = append(out, f)
 		}
 		// Static risk: a pool that kills requests nginx would still wait for.

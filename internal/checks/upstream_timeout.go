@@ -46,6 +46,7 @@ var upstreamTimeout = Check{
 					f.Evidence = append(f.Evidence, logEvidence(slow[0].Example))
 				}
 			}
+			addSlowEvidence(s, &f, p)
 			out = append(out, f)
 		}
 		return out

@@ -62,6 +62,8 @@ var workerCrash = Check{
 			}
 			// php-fpm does not log the crashing request; nginx's failures around it do.
 			f.Logs.TopURLs = blameFailuresNear(s, &f, es, "crashes")
+			// What PHP said just before its worker died, when it said anything.
+			f.PHPErrors = phpErrors(s, poolID(p), func(string) bool { return true }, es)
 			out = append(out, f)
 		}
 		return out

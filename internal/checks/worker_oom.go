@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
@@ -98,6 +99,12 @@ var workerOOM = Check{
 				Fix:      &report.Fix{Summary: "fix the script's memory use (often an unbounded query or array), or raise memory_limit for that site while keeping pm.max_children × memory_limit within RAM"},
 			}
 			f.Evidence = append(f.Evidence, poolSettings(p, "php_admin_value[memory_limit]")...)
+			f.PHPErrors = phpErrors(s, g.Target, func(k string) bool { return k == "memory-exhausted" }, nil)
+			if !slices.ContainsFunc(f.PHPErrors, func(e report.PHPError) bool { return e.Status == 500 }) {
+				// Only nginx's log says what the client got; without it the
+				// 500 is what PHP usually gives, not what was seen.
+				f.Detail += " nginx's error log does not show these errors, so the status the clients got is not confirmed."
+			}
 			out = append(out, f)
 		}
 		// SIGKILL with no kernel record: an outside kill (a supervisor, a

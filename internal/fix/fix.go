@@ -26,6 +26,10 @@ type Remedy struct {
 	// safe automatic repair for this finding; its text says why, and the
 	// finding is listed with its manual next step instead.
 	Plan func(p *Planner, f report.Finding) (*Action, error)
+	// Info says the remedy is planned for info findings too: findings of
+	// its cause are always info (a change worth making that explains no
+	// failure), and fix offers it as a change of its own.
+	Info bool
 }
 
 // remedies lists every remedy; add yours here (one file per cause).
@@ -42,6 +46,7 @@ func remedies() []Remedy {
 		poolExhausted,
 		backlogOverflow,
 		memoryOvercommit,
+		slowlogDisabled,
 	}
 }
 
@@ -254,10 +259,10 @@ func Make(s *snapshot.Snapshot, r *report.Report) (*Plan, error) {
 	plan := &Plan{Live: s.Live}
 	planned := map[*Action]bool{}
 	for _, f := range r.Findings {
-		if f.Severity == report.Info {
+		rem, ok := remedyFor(f.Cause)
+		if f.Severity == report.Info && !rem.Info {
 			continue
 		}
-		rem, ok := remedyFor(f.Cause)
 		if !ok {
 			plan.Manual = append(plan.Manual, Manual{Finding: f, Reason: "no safe automatic repair for " + f.Cause})
 			continue

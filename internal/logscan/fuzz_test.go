@@ -142,3 +142,31 @@ func FuzzShortSearch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSlowlog: any bytes, read as a slowlog stream, end without a panic
+// or a hang, and every entry keeps its bounds.
+func FuzzSlowlog(f *testing.F) {
+	for _, p := range []string{"testdata/slowlog_observed.log", "testdata/slowlog_forms.log"} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+		// Cut and interleaved: halves of two blocks.
+		f.Add(append(append([]byte{}, data[:len(data)/2]...), data[len(data)/3:]...))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, err := ScanSlowlogReader(context.Background(), bytes.NewReader(b), "fuzz", Options{Location: time.UTC, Window: Window{Since: time.Date(2026, 12, 4, 10, 12, 2, 0, time.UTC)}}, func(e *SlowEntry) error {
+			if len(e.Frames) > maxSlowFrames {
+				t.Fatalf("%d frames", len(e.Frames))
+			}
+			if e.Time.Before(time.Date(2026, 12, 4, 10, 12, 2, 0, time.UTC)) {
+				t.Fatalf("entry before the window: %v", e.Time)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

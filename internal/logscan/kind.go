@@ -95,4 +95,7 @@ const (
 	SourceFPM     Source = "php-fpm"
 	SourceKernel  Source = "kernel"
 	SourceSystemd Source = "systemd"
+	// SourceSlowlog is a pool's slowlog (request_slowlog_timeout), read
+	// with ScanSlowlog: its entries are SlowEntry, not Entry.
+	SourceSlowlog Source = "php-fpm-slowlog"
 )

@@ -177,6 +177,9 @@ func writeText(w io.Writer, r *Report, opts TextOptions) error {
 			}
 			b.WriteString("\n")
 		}
+		for _, line := range phpLines(f) {
+			fmt.Fprintf(&b, "   %s%s%s %s\n", p.dim, line[0], p.reset, line[1])
+		}
 		if f.Fix != nil {
 			auto := ""
 			if f.Fix.Automatic {
@@ -317,6 +320,71 @@ func columns(s string) int {
 		n++
 	}
 	return n
+}
+
+// maxPHPLines caps what a finding's slowlog and PHP errors add to the
+// text report; the JSON carries all of it.
+const maxPHPLines = 3
+
+// phpLines says in at most three lines what PHP itself says behind a
+// finding: the slow requests (count, top script, where they waited) and
+// its fatal errors. Each line is a label and a text.
+func phpLines(f Finding) [][2]string {
+	var out [][2]string
+	if sl := f.Slow; sl != nil {
+		text := countWord(sl.Count, "slow request", "slow requests") + " in the window"
+		if len(sl.Scripts) > 0 && sl.Scripts[0].Script != "other" {
+			text += fmt.Sprintf("; %d in %s", sl.Scripts[0].Count, sl.Scripts[0].Script)
+		}
+		if len(sl.Frames) > 0 {
+			text += ", waiting in " + sl.Frames[0].where()
+		}
+		if sl.NginxFailures > 0 {
+			text += fmt.Sprintf(" (nginx failed %s on this pool meanwhile)", countWord(sl.NginxFailures, "request", "requests"))
+		}
+		out = append(out, [2]string{"slowlog:", text})
+		for _, fr := range sl.Frames[min(1, len(sl.Frames)):] {
+			if len(out) == maxPHPLines-1 && len(f.PHPErrors) > 0 {
+				break
+			}
+			if len(out) == maxPHPLines {
+				break
+			}
+			out = append(out, [2]string{"slowlog:", fmt.Sprintf("%d in %s, waiting in %s", fr.Count, fr.Script, fr.where())})
+		}
+	}
+	for _, e := range f.PHPErrors {
+		if len(out) == maxPHPLines {
+			break
+		}
+		text := fmt.Sprintf("%d× %s", e.Count, e.Message)
+		if e.Status != 0 {
+			text += fmt.Sprintf(" (nginx answered %d)", e.Status)
+		}
+		out = append(out, [2]string{"php:", text})
+	}
+	return out
+}
+
+func (fr SlowFrame) where() string {
+	s := fr.Function + "()"
+	if fr.Caller != "" {
+		s += " in " + fr.Caller + "()"
+	}
+	if fr.File != "" && fr.File != "unknown" {
+		s += " at " + fr.File
+		if fr.Line > 0 {
+			s += fmt.Sprintf(":%d", fr.Line)
+		}
+	}
+	return s
+}
+
+func countWord(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // sitesToList picks the sites the text report lists one by one: broken

@@ -80,6 +80,58 @@ func TestTextWidth(t *testing.T) {
 	}
 }
 
+// The slowlog and PHP's errors take at most three lines of a finding in
+// the text report, the most telling first; the JSON keeps everything.
+func TestTextSlowAndPHPLines(t *testing.T) {
+	slow := &SlowRequests{Count: 42, NginxFailures: 7,
+		Scripts: []ScriptCount{{"/var/www/shop/cron.php", 38}, {"other", 4}},
+		Frames: []SlowFrame{
+			{Script: "/var/www/shop/cron.php", Function: "curl_exec", Caller: "fetch", File: "/var/www/shop/lib/Http.php", Line: 88, Count: 30},
+			{Script: "/var/www/shop/cron.php", Function: "sleep", File: "/var/www/shop/cron.php", Line: 9, Count: 8},
+			{Script: "/var/www/shop/a.php", Function: "???", File: "unknown", Count: 4},
+		}}
+	php := []PHPError{
+		{Kind: "memory-exhausted", Count: 3, Message: "Allowed memory size of 16777216 bytes exhausted (tried to allocate 2097152 bytes) in /w/a.php on line 1", Status: 500},
+		{Kind: "fatal", Count: 1, Message: "Uncaught Exception: x in /w/b.php:2"},
+	}
+	for _, tc := range []struct {
+		f     Finding
+		lines []string
+	}{
+		{Finding{Slow: slow}, []string{
+			"slowlog: 42 slow requests in the window; 38 in /var/www/shop/cron.php, waiting in curl_exec() in fetch() at /var/www/shop/lib/Http.php:88 (nginx failed 7 requests on this pool meanwhile)",
+			"slowlog: 8 in /var/www/shop/cron.php, waiting in sleep() at /var/www/shop/cron.php:9",
+			"slowlog: 4 in /var/www/shop/a.php, waiting in ???()",
+		}},
+		{Finding{Slow: slow, PHPErrors: php}, []string{
+			"slowlog: 42 slow requests",
+			"slowlog: 8 in /var/www/shop/cron.php",
+			"php: 3× Allowed memory size of 16777216 bytes exhausted (tried to allocate 2097152 bytes) in /w/a.php on line 1 (nginx answered 500)",
+		}},
+		{Finding{PHPErrors: php}, []string{"php: 3× Allowed memory", "php: 1× Uncaught Exception: x in /w/b.php:2"}},
+	} {
+		tc.f.ID, tc.f.Cause, tc.f.Severity, tc.f.Title = "x", "pool-exhausted", Error, "t"
+		var b bytes.Buffer
+		if err := Render(&b, &Report{Findings: []Finding{tc.f}}, FormatText, false); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range strings.Split(b.String(), "\n") {
+			if strings.HasPrefix(l, "   slowlog: ") || strings.HasPrefix(l, "   php: ") {
+				got = append(got, strings.TrimPrefix(l, "   "))
+			}
+		}
+		if len(got) != len(tc.lines) {
+			t.Fatalf("lines:\n%s", b.String())
+		}
+		for i, want := range tc.lines {
+			if !strings.HasPrefix(got[i], want) {
+				t.Errorf("line %d: %q, want prefix %q", i, got[i], want)
+			}
+		}
+	}
+}
+
 // Beyond a screenful of sites the healthy ones collapse into a count and
 // the broken ones come first, whatever their place in the config.
 func TestTextCollapsesHealthySites(t *testing.T) {

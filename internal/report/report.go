@@ -68,6 +68,11 @@ type Finding struct {
 	Fix      *Fix       `json:"fix,omitempty"`
 	// Logs summarises the log entries behind a finding, when there are some.
 	Logs *LogSummary `json:"logs,omitempty"`
+	// Slow is what the pool's slowlog says in the window, on findings
+	// about busy or slow workers.
+	Slow *SlowRequests `json:"slow_requests,omitempty"`
+	// PHPErrors are PHP's own fatal errors behind the finding, per place.
+	PHPErrors []PHPError `json:"php_errors,omitempty"`
 	// Affected lists every pool and site a finding concerns when it is
 	// more than its Pool: one stopped master with thousands of pools is one
 	// finding, and scripts still get every name.
@@ -98,6 +103,53 @@ type LogSummary struct {
 	First   time.Time  `json:"first_seen"`
 	Last    time.Time  `json:"last_seen"`
 	TopURLs []URLCount `json:"top_urls,omitempty"`
+}
+
+// SlowRequests summarises a pool's slowlog (request_slowlog_timeout)
+// in the window.
+type SlowRequests struct {
+	Slowlog string    `json:"slowlog"`
+	Count   int       `json:"count"`
+	First   time.Time `json:"first_seen"`
+	Last    time.Time `json:"last_seen"`
+	// DumpFailed counts entries whose trace php-fpm could not read.
+	DumpFailed int `json:"dump_failed,omitempty"`
+	// NginxFailures counts nginx's 502/504 on the same pool while the
+	// slow requests ran.
+	NginxFailures int           `json:"nginx_failures"`
+	Scripts       []ScriptCount `json:"scripts"`
+	Frames        []SlowFrame   `json:"top_frames"`
+}
+
+// ScriptCount is a script and how many slow requests ran it; "other"
+// sums the scripts past the top few.
+type ScriptCount struct {
+	Script string `json:"script"`
+	Count  int    `json:"count"`
+}
+
+// SlowFrame is where slow requests were waiting: Function, called at
+// File:Line from Caller, in Script.
+type SlowFrame struct {
+	Script   string `json:"script,omitempty"`
+	Function string `json:"function"`
+	Caller   string `json:"caller,omitempty"`
+	File     string `json:"file,omitempty"`
+	Line     int    `json:"line,omitempty"`
+	Count    int    `json:"count"`
+}
+
+// PHPError counts one fatal error of PHP's at one place.
+type PHPError struct {
+	// Kind: memory-exhausted, max-execution-time, uncaught-exception, fatal.
+	Kind    string `json:"kind"`
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Count   int    `json:"count"`
+	Message string `json:"message"`
+	// Status is what nginx answered for these requests when its log says
+	// (500: it read PHP's error from the response); 0 when unknown.
+	Status int `json:"status,omitempty"`
 }
 
 // URLCount is a request path and how often it failed.

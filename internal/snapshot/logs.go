@@ -43,6 +43,10 @@ type Logs struct {
 	// kernel OOM kills. Entry.Pool holds the pool ID when known.
 	Failures []logscan.Entry
 	Events   []logscan.Entry
+	// Slow counts the pools' slowlog entries in the window by pool ID;
+	// SlowEntries keeps the most recent of them (slowlog.go).
+	Slow        *logscan.SlowAggregator
+	SlowEntries []logscan.SlowEntry
 }
 
 // LogFile is one log family that was read.
@@ -61,6 +65,10 @@ type logJob struct {
 	// ident is set for php-fpm logging to syslog: its entries are read from
 	// the systemd journal by syslog identifier.
 	ident string
+	// slow is set for a pool's slowlog (source SourceSlowlog).
+	slow *slowRecent
+	// pool is set for a pool's own PHP error_log: its lines name no pool.
+	pool *Pool
 }
 
 // gatherLogs finds the logs the configs name, reads the window of each,
@@ -70,10 +78,11 @@ func gatherLogs(ctx context.Context, s *Snapshot, opts Options) {
 	if since <= 0 {
 		since = DefaultSince
 	}
-	logs := &Logs{Window: logscan.Window{Since: s.Now.Add(-since)}, Agg: logscan.NewAggregator(5)}
+	logs := &Logs{Window: logscan.Window{Since: s.Now.Add(-since)}, Agg: logscan.NewAggregator(5), Slow: logscan.NewSlowAggregator()}
 	s.Logs = logs
 
-	jobs := logJobs(s)
+	slow := &slowRecent{}
+	jobs := append(logJobs(s), slowlogJobs(s, slow)...)
 	if len(jobs) > maxLogFiles {
 		s.skip(FactLogs, "read the first "+strconv.Itoa(maxLogFiles)+" of "+strconv.Itoa(len(jobs))+" log files")
 		jobs = jobs[:maxLogFiles]
@@ -101,6 +110,7 @@ func gatherLogs(ctx context.Context, s *Snapshot, opts Options) {
 	close(work)
 	wg.Wait()
 	logs.Failures, logs.Events = failures.list(), events.list()
+	logs.SlowEntries = slow.list()
 	// The kernel log only says who killed a worker with SIGKILL (the OOM
 	// killer or not): read it when php-fpm logged such a death, or when
 	// php-fpm's own log could not be read and deaths would go unseen.
@@ -162,7 +172,7 @@ func logJobs(s *Snapshot) []logJob {
 			// PHP's own error_log (memory_limit exhaustion, fatals).
 			for _, key := range []string{"php_admin_value[error_log]", "php_value[error_log]"} {
 				if st := p.Pool.Get(key); st != nil && filepath.IsAbs(st.Value) {
-					add(logJob{path: st.Value, source: logscan.SourceFPM, format: logscan.FormatFPM, fpm: f})
+					add(logJob{path: st.Value, source: logscan.SourceFPM, format: logscan.FormatFPM, fpm: f, pool: p})
 				}
 			}
 		}
@@ -189,6 +199,9 @@ func scanLog(ctx context.Context, s *Snapshot, j logJob, w logscan.Window, byTar
 	if j.ident != "" {
 		lf.Stats, lf.Err = scanJournal(ctx, s, j.ident, w, collect)
 		return lf
+	}
+	if j.slow != nil {
+		return scanSlowlog(ctx, s, j, w, mu)
 	}
 	local, err := s.Host.Path(j.path)
 	if err != nil {
@@ -315,6 +328,10 @@ func tieToPool(s *Snapshot, e *logscan.Entry, j logJob, byTarget map[string]*Poo
 		if p := f.PoolNamed(e.Pool); p != nil {
 			e.Pool = p.ID()
 		}
+	case j.pool != nil && e.Pool == "":
+		// PHP's error_log of one pool (the first pool naming the file,
+		// when several share it).
+		e.Pool = j.pool.ID()
 	}
 }
 
