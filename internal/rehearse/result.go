@@ -1,0 +1,165 @@
+package rehearse
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+)
+
+// Cause is one diagnosed cause attached to a site.
+type Cause struct {
+	Cause    string          `json:"cause"`
+	Severity report.Severity `json:"severity"`
+	Title    string          `json:"title"`
+}
+
+// SiteResult is one site's line of the lab's result.
+type SiteResult struct {
+	Answer
+	Causes []Cause `json:"causes"`
+}
+
+// Result is what `fpmdoctor lab` prints.
+type Result struct {
+	Dir      string    `json:"dir"`
+	Kept     bool      `json:"kept"`
+	Stop     string    `json:"stop_command,omitempty"`
+	Nginx    string    `json:"nginx_binary"`
+	FPM      []string  `json:"php_fpm_binaries"`
+	Mappings []Mapping `json:"mappings"`
+	// Start lists what failed to start (php-fpm refusing its config).
+	Start  []string     `json:"start_errors,omitempty"`
+	Sites  []SiteResult `json:"sites"`
+	Report *report.Report `json:"report,omitempty"`
+}
+
+// ExitCode: 0 when every PHP site answered without 502/503/504, else 1.
+func (r *Result) ExitCode() int {
+	if len(r.Sites) == 0 {
+		return 1 // nothing answered: nothing was proven
+	}
+	for _, s := range r.Sites {
+		if s.Failed() {
+			return 1
+		}
+	}
+	return 0
+}
+
+// Attach turns a diagnosis of the running lab into per-site causes: the
+// findings about the site itself, about its pool, and, for a site that
+// failed, the findings about no site or pool (php-fpm down, an invalid
+// config). Evidence paths are turned back into the tree's paths.
+func (l *Lab) Attach(answers []Answer, r *report.Report) []SiteResult {
+	pools := map[string]string{} // lab pass position → pool
+	if r != nil {
+		for _, s := range r.Sites {
+			pools[fmt.Sprintf("%s:%d", s.PassFile, s.PassLine)] = s.Pool
+		}
+	}
+	var out []SiteResult
+	for _, a := range answers {
+		sr := SiteResult{Answer: a, Causes: []Cause{}}
+		if r != nil {
+			pool := pools[a.passPos]
+			for _, f := range r.Findings {
+				mine := strings.HasSuffix(f.Site, " "+a.passPos) ||
+					f.Site == "" && f.Pool != "" && f.Pool == pool ||
+					f.Site == "" && f.Pool == "" && a.Failed() && f.Severity == report.Error
+				if mine {
+					sr.Causes = append(sr.Causes, Cause{Cause: f.Cause, Severity: f.Severity, Title: l.hostText(f.Title)})
+				}
+			}
+		}
+		out = append(out, sr)
+	}
+	if r != nil {
+		for i := range r.Findings {
+			f := &r.Findings[i]
+			f.Title, f.Detail = l.hostText(f.Title), l.hostText(f.Detail)
+			for j := range f.Evidence {
+				e := &f.Evidence[j]
+				e.File = l.HostPath(e.File)
+				if e.Kind != report.KindLog { // log lines stay as written
+					e.Text = l.hostText(e.Text)
+				}
+			}
+		}
+		for i := range r.Sites {
+			r.Sites[i].File = l.HostPath(r.Sites[i].File)
+			r.Sites[i].PassFile = l.HostPath(r.Sites[i].PassFile)
+			r.Sites[i].PoolFile = l.HostPath(r.Sites[i].PoolFile)
+		}
+	}
+	return out
+}
+
+// hostText names mirrored paths (configs, sockets, logs) by the tree's
+// paths in a finding's prose; ports stay the lab's (the mapping lists them).
+func (l *Lab) hostText(s string) string {
+	if l.tree == nil {
+		return s
+	}
+	return strings.ReplaceAll(s, l.tree.mirror+"/", "/")
+}
+
+// WriteText prints the result for a person: the mapping, then per site
+// the request, the status, nginx's log line and the causes.
+func (r *Result) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "lab %s\n  nginx %s; php-fpm %s\n\n", r.Dir, r.Nginx, strings.Join(r.FPM, ", "))
+	b.WriteString("Mapping (original → lab):\n")
+	for _, m := range r.Mappings {
+		to := m.To
+		if to == "" {
+			to = "-"
+		}
+		fmt.Fprintf(&b, "  %-8s %s → %s", m.Kind, m.From, to)
+		if m.Note != "" {
+			fmt.Fprintf(&b, "  (%s)", m.Note)
+		}
+		if m.Where != "" {
+			fmt.Fprintf(&b, "  [%s]", m.Where)
+		}
+		b.WriteString("\n")
+	}
+	for _, e := range r.Start {
+		fmt.Fprintf(&b, "\nnot started: %s\n", e)
+	}
+	b.WriteString("\nSites:\n")
+	if len(r.Sites) == 0 {
+		b.WriteString("  no PHP site (no server block with fastcgi_pass)\n")
+	}
+	for _, s := range r.Sites {
+		status := fmt.Sprint(s.Status)
+		if s.Status == 0 {
+			status = "no answer: " + s.Error
+		} else if s.Probe {
+			status += " (the probe ran in php-fpm)"
+		}
+		mark := "✓"
+		if s.Failed() {
+			mark = "✗"
+		}
+		fmt.Fprintf(&b, "  %s %s  GET %s (Host: %s) → %s\n", mark, s.Name, s.URL, s.Host, status)
+		fmt.Fprintf(&b, "    fastcgi_pass %s  [%s]\n", s.Pass, s.PassWhere)
+		if s.Failed() {
+			for _, line := range s.NginxLog {
+				fmt.Fprintf(&b, "    nginx: %s\n", line)
+			}
+		}
+		for _, c := range s.Causes {
+			fmt.Fprintf(&b, "    cause: %s [%s] %s\n", c.Severity, c.Cause, c.Title)
+		}
+	}
+	b.WriteString("\n")
+	if r.Kept {
+		fmt.Fprintf(&b, "The lab keeps running. Stop it with:\n  %s\n", r.Stop)
+	} else {
+		b.WriteString("The lab was stopped and removed.\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
