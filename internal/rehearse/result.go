@@ -30,8 +30,8 @@ type Result struct {
 	FPM      []string  `json:"php_fpm_binaries"`
 	Mappings []Mapping `json:"mappings"`
 	// Start lists what failed to start (php-fpm refusing its config).
-	Start  []string     `json:"start_errors,omitempty"`
-	Sites  []SiteResult `json:"sites"`
+	Start  []string       `json:"start_errors,omitempty"`
+	Sites  []SiteResult   `json:"sites"`
 	Report *report.Report `json:"report,omitempty"`
 }
 
