@@ -14,6 +14,7 @@ import (
 
 	"github.com/fpmdoctor/fpmdoctor/internal/doctor"
 	"github.com/fpmdoctor/fpmdoctor/internal/rehearse"
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
 )
 
 type labFlags struct {
@@ -91,50 +92,14 @@ func runLab(cmd *cobra.Command, f *labFlags) error {
 	// the servers and removes the lab.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	l, err := rehearse.New(ctx, rehearse.Options{NginxBin: f.nginxBin, FPMBin: f.fpmBin, Dir: f.dir, Keep: f.keep})
+	diagnose := func(ctx context.Context, nginxConf string, fpmConfs []string) (*report.Report, error) {
+		r, _, err := doctor.Diagnose(ctx, doctor.Options{NginxConf: nginxConf, FPMConfs: fpmConfs, Since: 10 * time.Minute})
+		return r, err
+	}
+	res, err := rehearse.Run(ctx, rehearse.Options{NginxBin: f.nginxBin, FPMBin: f.fpmBin, Dir: f.dir, Keep: f.keep},
+		rehearse.Source{Root: f.root, NginxConf: f.nginxConf, FPMConfs: f.fpmConfs}, f.timeout, diagnose)
 	if err != nil {
 		return err
-	}
-	// Close runs on every way out: success, failure, Ctrl-C (the context
-	// ends, requests return, and we get here).
-	closed := false
-	defer func() {
-		if !closed {
-			_ = l.Close()
-		}
-	}()
-	if err := l.Copy(ctx, rehearse.Source{Root: f.root, NginxConf: f.nginxConf, FPMConfs: f.fpmConfs}); err != nil {
-		return fmt.Errorf("copy the configs into the lab: %w", err)
-	}
-	res := &rehearse.Result{Dir: l.Dir, Kept: f.keep, Mappings: l.Mappings()}
-	res.Nginx, res.FPM = l.Binaries()
-	if f.keep {
-		res.Stop = l.StopCommand()
-	}
-	fpmErrs, err := l.Start(ctx)
-	for _, e := range fpmErrs {
-		res.Start = append(res.Start, e.Error())
-	}
-	if err != nil {
-		// nginx refused the copy: no site can answer. The diagnosis
-		// still says why (nginx-config-invalid), so report, exit 1.
-		res.Start = append(res.Start, err.Error())
-	}
-	var answers []rehearse.Answer
-	if err == nil {
-		answers = l.Ask(ctx, f.timeout)
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	r, _, derr := doctor.Diagnose(ctx, doctor.Options{NginxConf: l.NginxConf(), FPMConfs: l.FPMConfs(), Since: 10 * time.Minute})
-	if derr == nil {
-		res.Report = r
-	}
-	res.Sites = l.Attach(answers, res.Report)
-	closed = true
-	if cerr := l.Close(); cerr != nil {
-		fmt.Fprintln(cmd.ErrOrStderr(), "fpmdoctor:", cerr)
 	}
 	out := cmd.OutOrStdout()
 	if f.format == "json" {
@@ -145,9 +110,6 @@ func runLab(cmd *cobra.Command, f *labFlags) error {
 		}
 	} else if err := res.WriteText(out); err != nil {
 		return fmt.Errorf("write result: %w", err)
-	}
-	if derr != nil {
-		fmt.Fprintln(cmd.ErrOrStderr(), "fpmdoctor: diagnose the lab:", derr)
 	}
 	if code := res.ExitCode(); code != 0 {
 		return exitError{code: code}

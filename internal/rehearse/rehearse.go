@@ -75,6 +75,9 @@ func New(ctx context.Context, opts Options) (*Lab, error) {
 			return nil, fmt.Errorf("lab directory %s: %w", dir, err)
 		}
 		dir = abs
+		if err := searchable(filepath.Dir(dir)); err != nil {
+			return nil, err
+		}
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create the lab directory (it must not exist yet): %w", err)
 		}
@@ -97,6 +100,24 @@ func New(ctx context.Context, opts Options) (*Lab, error) {
 		return nil, err
 	}
 	return l, ctx.Err()
+}
+
+// searchable checks that the workers, which run as unprivileged users,
+// can reach a lab below dir: every directory above must be searchable by
+// others (a 0700 home or test directory is not).
+func searchable(dir string) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("lab directory: %w", err)
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("lab directory: %s is mode %04o, so the servers' workers could not reach the lab below it (choose another --dir)", d, st.Mode().Perm())
+		}
+		if d == "/" || d == "." {
+			return nil
+		}
+	}
 }
 
 func (l *Lab) saveState() error {

@@ -1,9 +1,11 @@
 package rehearse
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 )
@@ -65,8 +67,11 @@ func (l *Lab) Attach(answers []Answer, r *report.Report) []SiteResult {
 		if r != nil {
 			pool := pools[a.passPos]
 			for _, f := range r.Findings {
+				// Pools are named "www" or, where several configs
+				// have one, "www (/etc/php/…/php-fpm.conf)".
+				samePool := pool != "" && (f.Pool == pool || strings.HasPrefix(f.Pool, pool+" ("))
 				mine := strings.HasSuffix(f.Site, " "+a.passPos) ||
-					f.Site == "" && f.Pool != "" && f.Pool == pool ||
+					f.Site == "" && samePool ||
 					f.Site == "" && f.Pool == "" && a.Failed() && f.Severity == report.Error
 				if mine {
 					sr.Causes = append(sr.Causes, Cause{Cause: f.Cause, Severity: f.Severity, Title: l.hostText(f.Title)})
@@ -78,7 +83,10 @@ func (l *Lab) Attach(answers []Answer, r *report.Report) []SiteResult {
 	if r != nil {
 		for i := range r.Findings {
 			f := &r.Findings[i]
-			f.Title, f.Detail = l.hostText(f.Title), l.hostText(f.Detail)
+			f.Title, f.Detail, f.Pool, f.Site = l.hostText(f.Title), l.hostText(f.Detail), l.hostText(f.Pool), l.hostText(f.Site)
+			if f.Fix != nil {
+				f.Fix.Summary = l.hostText(f.Fix.Summary)
+			}
 			for j := range f.Evidence {
 				e := &f.Evidence[j]
 				e.File = l.HostPath(e.File)
@@ -162,4 +170,59 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// Diagnoser diagnoses the running lab from its main configs; the CLI
+// passes internal/doctor (which this package cannot import: doctor's tests
+// use internal/lab, which builds on this package's helpers).
+type Diagnoser func(ctx context.Context, nginxConf string, fpmConfs []string) (*report.Report, error)
+
+// Run is the whole rehearsal: create the lab, copy src, start the servers,
+// ask every PHP site, diagnose, and stop (unless opts.Keep), also when ctx
+// ends. The error is non-nil when the lab could not be set up at all; a
+// server that refuses its copied config is a result, not an error.
+func Run(ctx context.Context, opts Options, src Source, timeout time.Duration, diagnose Diagnoser) (res *Result, err error) {
+	l, err := New(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := l.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if err := l.Copy(ctx, src); err != nil {
+		return nil, fmt.Errorf("copy the configs into the lab: %w", err)
+	}
+	res = &Result{Dir: l.Dir, Kept: opts.Keep, Mappings: l.Mappings(), Sites: []SiteResult{}}
+	res.Nginx, res.FPM = l.Binaries()
+	if opts.Keep {
+		res.Stop = l.StopCommand()
+	}
+	fpmErrs, nerr := l.Start(ctx)
+	for _, e := range fpmErrs {
+		res.Start = append(res.Start, e.Error())
+	}
+	var answers []Answer
+	if nerr != nil {
+		// nginx refused the copy: no site can answer; the diagnosis
+		// still says why (nginx-config-invalid).
+		res.Start = append(res.Start, nerr.Error())
+	} else {
+		answers = l.Ask(ctx, timeout)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if diagnose != nil {
+		r, derr := diagnose(ctx, l.NginxConf(), l.FPMConfs())
+		if derr != nil {
+			res.Start = append(res.Start, "diagnose the lab: "+derr.Error())
+		}
+		res.Report = r
+	}
+	if sites := l.Attach(answers, res.Report); sites != nil {
+		res.Sites = sites
+	}
+	return res, nil
 }
