@@ -18,6 +18,9 @@ type SVGOptions struct {
 	// ID prefixes the ids of the <title> and <desc> elements, so a page can
 	// hold several charts (default "timeline").
 	ID string
+	// MinMinutes is the shortest window drawn (default 30): a burst of one
+	// minute shows as a bar in its hour, not as a wall.
+	MinMinutes int
 	// MaxBars caps the number of bars: a window longer than MaxBars minutes
 	// is drawn with one bar per several minutes (0: one bar per 3 pixels).
 	MaxBars int
@@ -46,7 +49,11 @@ func TimelineSVG(buckets []Bucket, opts SVGOptions) string {
 	if h < 120 {
 		h = 240
 	}
-	bins := binTimeline(buckets, opts.MaxBars, w)
+	minMinutes := opts.MinMinutes
+	if minMinutes <= 0 {
+		minMinutes = 30
+	}
+	bins := binTimeline(buckets, opts.MaxBars, w, minMinutes)
 	title := opts.Title
 	if title == "" {
 		title = "nginx 502/504 and php-fpm events per minute"
@@ -73,7 +80,7 @@ func TimelineSVG(buckets []Bucket, opts SVGOptions) string {
 	upH := float64(axisY - top - 2)
 	downH := float64(h - bottom - axisY - 14)
 	step := plotW / float64(bins.n)
-	barW := step * 0.8
+	barW := min(step*0.8, 24)
 	if step < 2 {
 		barW = step // no gaps when bars are thinner than two pixels
 	}
@@ -154,7 +161,7 @@ type timelineBins struct {
 // binTimeline sorts and sums the buckets into at most maxBars bins; it
 // allocates per bin, never per minute, so a window of years costs what an
 // hour does.
-func binTimeline(buckets []Bucket, maxBars, width int) timelineBins {
+func binTimeline(buckets []Bucket, maxBars, width, minMinutes int) timelineBins {
 	var bins timelineBins
 	if len(buckets) == 0 {
 		return bins
@@ -168,6 +175,11 @@ func binTimeline(buckets []Bucket, maxBars, width int) timelineBins {
 	first := bs[0].Minute.Truncate(time.Minute)
 	last := bs[len(bs)-1].Minute.Truncate(time.Minute)
 	minutes := int64(last.Sub(first)/time.Minute) + 1 // Sub saturates: no overflow
+	if minutes < int64(minMinutes) {
+		// Short windows end at the last minute and reach back.
+		first = last.Add(-time.Duration(minMinutes-1) * time.Minute)
+		minutes = int64(minMinutes)
+	}
 	per := (minutes + int64(maxBars) - 1) / int64(maxBars)
 	if per < 1 {
 		per = 1

@@ -50,7 +50,7 @@ func TestTimelineSVG(t *testing.T) {
 		{Minute: t0, Nginx502: 3},
 		{Minute: t0.Add(2 * time.Minute), Nginx502: 7, Nginx504: 2},
 	}
-	out := TimelineSVG(tl, SVGOptions{Title: `502s <script>alert("x")</script> & co`})
+	out := TimelineSVG(tl, SVGOptions{Title: `502s <script>alert("x")</script> & co`, MinMinutes: 1})
 	bars := svgCheck(t, out)
 	// Unsorted input, one gap: 2 bars of 502, 1 of 504, 1 of php-fpm (each
 	// bar also draws a legend square).
@@ -68,8 +68,21 @@ func TestTimelineSVG(t *testing.T) {
 			t.Errorf("want %q in:\n%s", want, out)
 		}
 	}
-	if again := TimelineSVG(tl, SVGOptions{Title: `502s <script>alert("x")</script> & co`}); again != out {
+	if again := TimelineSVG(tl, SVGOptions{Title: `502s <script>alert("x")</script> & co`, MinMinutes: 1}); again != out {
 		t.Error("output differs between two runs")
+	}
+}
+
+// A burst within one minute is drawn in a window of MinMinutes that ends
+// with it, as a bar, not as a wall across the chart.
+func TestTimelineSVGShortWindow(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	out := TimelineSVG([]Bucket{{Minute: t0, Nginx502: 4}}, SVGOptions{})
+	svgCheck(t, out)
+	for _, want := range []string{"From 2026-12-04 09:31 to 2026-12-04 10:00", ">09:31<", `width="17.8"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("want %q in:\n%s", want, out)
+		}
 	}
 }
 
