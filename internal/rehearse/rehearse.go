@@ -204,9 +204,6 @@ func (l *Lab) startNginx(ctx context.Context, bin string) error {
 	if t.nginxPidAdded {
 		args = append(args, "-g", "pid "+pidFile+";")
 	}
-	if err := l.track(pidFile); err != nil {
-		return err
-	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	out, err := runCmd(cctx, bin, args...)
@@ -222,9 +219,6 @@ func (l *Lab) startNginx(ctx context.Context, bin string) error {
 // startFPM starts one php-fpm master (daemonized: its parent exits once
 // the master is ready, or with php-fpm's own error).
 func (l *Lab) startFPM(ctx context.Context, f *fpmCopy) error {
-	if err := l.track(f.pid); err != nil {
-		return err
-	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	out, err := runCmd(cctx, f.bin, "--fpm-config", f.conf, "--prefix", f.prefix, "--pid", f.pid, "--daemonize")

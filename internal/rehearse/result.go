@@ -32,9 +32,21 @@ type Result struct {
 	FPM      []string  `json:"php_fpm_binaries"`
 	Mappings []Mapping `json:"mappings"`
 	// Start lists what failed to start (php-fpm refusing its config).
-	Start  []string       `json:"start_errors,omitempty"`
-	Sites  []SiteResult   `json:"sites"`
-	Report *report.Report `json:"report,omitempty"`
+	Start []string     `json:"start_errors,omitempty"`
+	Sites []SiteResult `json:"sites"`
+	// Timings say where the time went, in milliseconds: "up and
+	// answered" is copy + start + answer.
+	Timings Timings        `json:"timings_ms"`
+	Report  *report.Report `json:"report,omitempty"`
+}
+
+// Timings of a run's phases, in milliseconds.
+type Timings struct {
+	Copy     int64 `json:"copy"`
+	Start    int64 `json:"start"`
+	Answer   int64 `json:"answer"`
+	Diagnose int64 `json:"diagnose"`
+	Stop     int64 `json:"stop"`
 }
 
 // ExitCode: 0 when every PHP site answered without 502/503/504, else 1.
@@ -182,24 +194,38 @@ type Diagnoser func(ctx context.Context, nginxConf string, fpmConfs []string) (*
 // ends. The error is non-nil when the lab could not be set up at all; a
 // server that refuses its copied config is a result, not an error.
 func Run(ctx context.Context, opts Options, src Source, timeout time.Duration, diagnose Diagnoser) (res *Result, err error) {
+	t0 := time.Now()
+	since := func() int64 {
+		now := time.Now()
+		d := now.Sub(t0).Milliseconds()
+		t0 = now
+		return d
+	}
 	l, err := New(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
+		since()
 		if cerr := l.Close(); cerr != nil && err == nil {
 			err = cerr
+		}
+		if res != nil {
+			res.Timings.Stop = since()
 		}
 	}()
 	if err := l.Copy(ctx, src); err != nil {
 		return nil, fmt.Errorf("copy the configs into the lab: %w", err)
 	}
+	copyMS := since()
 	res = &Result{Dir: l.Dir, Kept: opts.Keep, Mappings: l.Mappings(), Sites: []SiteResult{}}
 	res.Nginx, res.FPM = l.Binaries()
 	if opts.Keep {
 		res.Stop = l.StopCommand()
 	}
+	res.Timings.Copy = copyMS
 	fpmErrs, nerr := l.Start(ctx)
+	res.Timings.Start = since()
 	for _, e := range fpmErrs {
 		res.Start = append(res.Start, e.Error())
 	}
@@ -211,6 +237,7 @@ func Run(ctx context.Context, opts Options, src Source, timeout time.Duration, d
 	} else {
 		answers = l.Ask(ctx, timeout)
 	}
+	res.Timings.Answer = since()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -221,6 +248,7 @@ func Run(ctx context.Context, opts Options, src Source, timeout time.Duration, d
 		}
 		res.Report = r
 	}
+	res.Timings.Diagnose = since()
 	if sites := l.Attach(answers, res.Report); sites != nil {
 		res.Sites = sites
 	}

@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
@@ -358,24 +359,45 @@ func newLines(p string, offset int64) []string {
 	return out
 }
 
-// Start starts every php-fpm of the copy, then nginx. A php-fpm that
-// refuses its config is not fatal: production would then answer 502 too,
-// which is what the lab is there to show. Its message is returned in
-// fpmErrs.
+// Start starts every php-fpm of the copy and nginx, all at once: nginx
+// needs no pool to start, and each server takes a few hundred
+// milliseconds. A php-fpm that refuses its config is not fatal: production
+// would then answer 502 too, which is what the lab is there to show. Its
+// message is returned in fpmErrs.
 func (l *Lab) Start(ctx context.Context) (fpmErrs []error, err error) {
 	if l.tree == nil {
 		return nil, errors.New("internal error: Start before Copy")
 	}
-	for _, f := range l.tree.fpm {
-		if err := l.startFPM(ctx, f); err != nil {
-			fpmErrs = append(fpmErrs, err)
-		}
-	}
 	bin, err := l.nginxBin("")
 	if err != nil {
-		return fpmErrs, err
+		return nil, err
 	}
-	return fpmErrs, l.startNginx(ctx, bin)
+	// Pid files are recorded first, so Close finds whatever started.
+	for _, f := range l.tree.fpm {
+		if err := l.track(f.pid); err != nil {
+			return nil, err
+		}
+	}
+	if err := l.track(l.tree.nginxPid); err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(l.tree.fpm))
+	var wg sync.WaitGroup
+	for i, f := range l.tree.fpm {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = l.startFPM(ctx, f)
+		}()
+	}
+	err = l.startNginx(ctx, bin)
+	wg.Wait()
+	for _, e := range errs {
+		if e != nil {
+			fpmErrs = append(fpmErrs, e)
+		}
+	}
+	return fpmErrs, err
 }
 
 // Mappings lists what the copy moved.
