@@ -119,6 +119,9 @@ func (t *tree) sitePort(srv *nginxconf.Directive) (string, int) {
 	}
 	scheme, port := "", 0
 	for _, l := range ls {
+		if len(l.Args) == 0 {
+			continue // nginx refuses it; the diagnosis says so
+		}
 		p, ok := listenPort(l.Arg(0))
 		if !ok || strings.HasPrefix(l.Arg(0), "unix:") {
 			continue
