@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -123,6 +126,46 @@ func (l *Lab) hostText(s string) string {
 	return strings.ReplaceAll(s, l.tree.mirror+"/", "/")
 }
 
+var (
+	nginxEmerg = regexp.MustCompile(`\[emerg\] (?:\d+#\d+: )?(.*?)(?: in (/\S+):(\d+))?$`)
+	fpmAlert   = regexp.MustCompile(`(?:ALERT|ERROR): (.*)$`)
+)
+
+// refusal turns a server's refusal to start on the copy into a finding:
+// the server's own first message, at the file:line it names. It comes
+// first in the report, ahead of what the static checks inferred (which
+// may have missed it: fpmdoctor's nginx parser does not know every
+// module's directives).
+func (l *Lab) refusal(cause, server string, err error) report.Finding {
+	msg := l.hostText(err.Error())
+	f := report.Finding{ID: cause + "-lab", Cause: cause, Severity: report.Error, Live: true, Step: report.StepConfig,
+		Title:  server + " refuses its configuration: " + msg,
+		Detail: "The real " + server + " refused to start on the lab copy, so a reload or restart on the host would fail the same way.",
+		Fix:    &report.Fix{Summary: "correct the config at the line shown, then run fpmdoctor lab again"}}
+	for _, line := range strings.Split(msg, "\n") {
+		re := fpmAlert
+		if server == "nginx" {
+			re = nginxEmerg
+		}
+		m := re.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		f.Title = server + " refuses its configuration: " + m[1]
+		ev := report.Evidence{Kind: report.KindLog, Text: strings.TrimSpace(line)}
+		if len(m) > 3 && m[2] != "" {
+			ev.Kind, ev.File = report.KindConfig, m[2]
+			ev.Line, _ = strconv.Atoi(m[3])
+		}
+		f.Evidence = append(f.Evidence, ev)
+		break
+	}
+	if len(f.Evidence) == 0 {
+		f.Evidence = []report.Evidence{{Kind: report.KindLog, Text: msg}}
+	}
+	return f
+}
+
 // WriteText prints the result for a person: the mapping, then per site
 // the request, the status, nginx's log line and the causes.
 func (r *Result) WriteText(w io.Writer) error {
@@ -224,14 +267,24 @@ func Run(ctx context.Context, opts Options, src Source, timeout time.Duration, d
 	res.Timings.Copy = copyMS
 	fpmErrs, nerr := l.Start(ctx)
 	res.Timings.Start = since()
+	var refused []report.Finding // what the real servers said when they refused the copy
 	for _, e := range fpmErrs {
-		res.Start = append(res.Start, e.Error())
+		refused = append(refused, l.refusal("fpm-config-invalid", "php-fpm", e))
+	}
+	if nerr != nil {
+		refused = append(refused, l.refusal("nginx-config-invalid", "nginx", nerr))
+	}
+	for _, e := range fpmErrs {
+		res.Start = append(res.Start, l.hostText(e.Error()))
 	}
 	var answers []Answer
 	if nerr != nil {
 		// nginx refused the copy: no site can answer; the diagnosis
 		// still says why (nginx-config-invalid).
-		res.Start = append(res.Start, nerr.Error())
+		res.Start = append(res.Start, l.hostText(nerr.Error()))
+		for _, s := range l.tree.sites {
+			answers = append(answers, Answer{Site: *s, Error: "not asked: nginx did not start"})
+		}
 	} else {
 		answers = l.Ask(ctx, timeout)
 	}
@@ -245,6 +298,19 @@ func Run(ctx context.Context, opts Options, src Source, timeout time.Duration, d
 			res.Start = append(res.Start, "diagnose the lab: "+derr.Error())
 		}
 		res.Report = r
+	}
+	if len(refused) > 0 {
+		if res.Report == nil {
+			res.Report = report.New()
+		}
+		// The static checks may have said the same: keep theirs alone.
+		var add []report.Finding
+		for _, f := range refused {
+			if !slices.ContainsFunc(res.Report.Findings, func(g report.Finding) bool { return g.Cause == f.Cause && g.Title == f.Title }) {
+				add = append(add, f)
+			}
+		}
+		res.Report.Findings = append(add, res.Report.Findings...)
 	}
 	res.Timings.Diagnose = since()
 	if sites := l.Attach(answers, res.Report); sites != nil {
