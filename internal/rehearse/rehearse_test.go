@@ -130,7 +130,7 @@ func TestLabHealthyWordPress(t *testing.T) {
 			t.Errorf("%s: status %d, probe ran %v (%s); nginx: %q", s.Name, s.Status, s.Probe, s.Error, s.NginxLog)
 		}
 	}
-	if !slices.Equal(names, []string{"blog.example.org", "shop.example.org"}) {
+	if !slices.Equal(names, []string{"blog.example.org", "secure.example.org", "shop.example.org"}) {
 		t.Errorf("PHP sites %v", names)
 	}
 	if res.ExitCode() != 0 || len(res.Start) != 0 {

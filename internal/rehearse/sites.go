@@ -316,6 +316,9 @@ func (l *Lab) Ask(ctx context.Context, timeout time.Duration) []Answer {
 			continue
 		}
 		req.Host = s.Host
+		// The site's name as SNI too: nginx picks the certificate and,
+		// for TLS, the server block by it.
+		client.Transport.(*http.Transport).TLSClientConfig.ServerName = s.Host
 		resp, err := client.Do(req)
 		if err != nil {
 			a.Error = err.Error()

@@ -269,7 +269,10 @@ func (t *tree) write() error {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return fmt.Errorf("lab copy of %s: %w", p, err)
 		}
-		if err := os.WriteFile(dst, out, 0o644); err != nil {
+		// Root's only: the masters read them as root, the workers never,
+		// and pool files carry secrets (env[DB_PASSWORD]) that must not
+		// become readable to every local user in /tmp.
+		if err := os.WriteFile(dst, out, 0o600); err != nil {
 			return fmt.Errorf("lab copy of %s: %w", p, err)
 		}
 	}

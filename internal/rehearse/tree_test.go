@@ -120,8 +120,8 @@ func TestCopyRewritesEverything(t *testing.T) {
 	if !strings.Contains(text, "user = www-data\ngroup = www-data\nlisten = "+sock) {
 		t.Error("the blog pool's missing user wpblog was not replaced by www-data")
 	}
-	if got := len(l.tree.sites); got != 2 {
-		t.Errorf("%d PHP sites, want 2", got)
+	if got := len(l.tree.sites); got != 3 {
+		t.Errorf("%d PHP sites, want 3", got)
 	}
 	for _, s := range l.tree.sites {
 		if _, err := os.Stat(filepath.Join(s.docroot, s.uri)); err != nil {
