@@ -139,7 +139,7 @@ func (t *tree) rewriteNginx(cfg *nginxconf.Config) error {
 			fail(t.rewriteListen(d, labListens))
 		case "server":
 			if d.Parent != nil && d.Parent.Name == "upstream" && len(d.Args) > 0 {
-				fail(t.rewriteTarget(d, 0, d.Arg(0), false))
+				fail(t.rewriteTarget(d, 0, d.Arg(0)))
 			}
 			if d.Parent != nil && d.Parent.Name == "http" && d.IsBlock && len(d.Find("listen")) == 0 {
 				// No listen: nginx listens on *:80 (as root).
@@ -223,7 +223,7 @@ func (t *tree) rewriteListen(d *nginxconf.Directive, labListens map[string]map[s
 		addr = "127.0.0.1:" + strconv.Itoa(lp)
 	}
 	given := labListens[addr]
-	if given != nil && d.Parent != nil && sameServerListens(d, addr, t) {
+	if given != nil && d.Parent != nil && t.serverListens[d.Parent][addr] {
 		// [::]:80 next to 80: one lab address, listened on once.
 		t.addEdit(d.File, d.Start, d.End, "# fpmdoctor lab: "+strings.ReplaceAll(a.Value, "\n", " ")+" is "+addr+" already")
 		t.note(Mapping{Kind: "dropped", From: "listen " + a.Value, To: addr, Where: where, Note: "the same lab address as another listen of this server"})
@@ -269,22 +269,17 @@ func (t *tree) rewriteListen(d *nginxconf.Directive, labListens map[string]map[s
 	return nil
 }
 
-func sameServerListens(d *nginxconf.Directive, addr string, t *tree) bool {
-	return t.serverListens[d.Parent][addr]
-}
-
 // listenPort is the port of a listen address: "80", "*:80", "1.2.3.4",
 // "[::]:443", "example.com:8080".
 func listenPort(v string) (int, bool) {
 	if n, err := strconv.Atoi(v); err == nil {
 		return n, n > 0 && n < 65536
 	}
-	host, port, err := net.SplitHostPort(v)
+	_, port, err := net.SplitHostPort(v)
 	if err != nil {
 		// No port: 80.
 		return 80, !strings.Contains(v, "/")
 	}
-	_ = host
 	n, err := strconv.Atoi(port)
 	return n, err == nil && n > 0 && n < 65536
 }
@@ -327,7 +322,7 @@ func (t *tree) rewritePass(d *nginxconf.Directive, upstreams map[string]bool) er
 }
 
 // rewriteTarget rewrites argument i of an upstream's server.
-func (t *tree) rewriteTarget(d *nginxconf.Directive, i int, v string, _ bool) error {
+func (t *tree) rewriteTarget(d *nginxconf.Directive, i int, v string) error {
 	to, err := t.mapTarget(v, 80, d.Pos(), true)
 	if err != nil || to == "" {
 		return err

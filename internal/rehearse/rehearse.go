@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -168,14 +167,14 @@ func stopDir(dir string, pidFiles []string) error {
 	return nil
 }
 
-// nginxBin is the nginx binary: the option, the running master's, or the
-// first installed one.
-func (l *Lab) nginxBin(found string) (string, error) {
+// nginxBin is the nginx binary: the option, the running master's (when
+// the lab copies this host's own configs), or the first installed one.
+func (l *Lab) nginxBin() (string, error) {
 	if l.opts.NginxBin != "" {
 		return l.opts.NginxBin, nil
 	}
-	if found != "" {
-		return found, nil
+	if l.tree != nil && l.tree.nginxBin != "" {
+		return l.tree.nginxBin, nil
 	}
 	for _, b := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx", "/usr/bin/nginx"} {
 		if _, err := os.Stat(b); err == nil {
@@ -232,5 +231,3 @@ func (l *Lab) track(pidFile string) error {
 	l.started = append(l.started, pidFile)
 	return l.saveState()
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -374,7 +374,7 @@ func (l *Lab) Start(ctx context.Context) (fpmErrs []error, err error) {
 	if l.tree == nil {
 		return nil, errors.New("internal error: Start before Copy")
 	}
-	bin, err := l.nginxBin("")
+	bin, err := l.nginxBin()
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +423,7 @@ func (l *Lab) FPMConfs() []string {
 
 // Binaries names the server binaries the lab runs.
 func (l *Lab) Binaries() (nginx string, fpm []string) {
-	nginx, _ = l.nginxBin("")
+	nginx, _ = l.nginxBin()
 	for _, f := range l.tree.fpm {
 		fpm = append(fpm, f.bin)
 	}

@@ -53,6 +53,7 @@ type tree struct {
 	mirror      string // Dir/root
 	nginxConf   string // lab path of the main nginx config
 	nginxOrig   string
+	nginxBin    string // found by discovery on this host, or ""
 	nginxPrefix string
 	nginxPid    string
 	// nginxPidAdded: the config sets no pid; it is given with -g.
@@ -172,11 +173,16 @@ func (l *Lab) Copy(ctx context.Context, src Source) error {
 		edits: map[string][]edit{}, files: map[string][]byte{}, modes: map[string]os.FileMode{}}
 	l.tree = t
 	h := host.New(src.Root)
+	// Configs as installed, not the running masters': on a test or CI
+	// machine those may be other labs. --nginx-conf/--fpm-conf pick others.
 	found := discover.Find(ctx, h, nil, discover.Options{NginxConf: src.NginxConf, FPMConfs: src.FPMConfs})
 	if len(found.Nginx) == 0 {
 		return fmt.Errorf("no nginx config found under %s (use --nginx-conf)", rootName(src.Root))
 	}
 	n := found.Nginx[0]
+	if src.Root == "" {
+		t.nginxBin = n.Binary // the running master's, when one runs
+	}
 	cfg, err := nginxconf.Load(ctx, n.Conf, nginxconf.Options{Root: src.Root})
 	if err != nil {
 		return err
@@ -330,7 +336,6 @@ func runCmd(ctx context.Context, bin string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Stdin = nil
 	err := cmd.Run()
 	return tail(out.String(), 4000), err
 }

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -110,7 +111,7 @@ func TestCopyRewritesEverything(t *testing.T) {
 		}
 	}
 	shopPort := l.tree.ports[9001]
-	if shopPort == 0 || !strings.Contains(text, "fastcgi_pass 127.0.0.1:"+itoa(shopPort)+";") || !strings.Contains(text, "listen = 127.0.0.1:"+itoa(shopPort)) {
+	if shopPort == 0 || !strings.Contains(text, "fastcgi_pass 127.0.0.1:"+strconv.Itoa(shopPort)+";") || !strings.Contains(text, "listen = 127.0.0.1:"+strconv.Itoa(shopPort)) {
 		t.Errorf("port 9001 is not mapped alike in nginx and php-fpm (lab port %d)", shopPort)
 	}
 	sock := l.tree.sockets["/run/php/php8.2-fpm-blog.sock"]
