@@ -79,6 +79,9 @@ func TestLabBrokenTrees(t *testing.T) {
 		{"testdata/socket-permission", "socket-permission", "(13: Permission denied) while connecting to upstream", 0},
 		// pm.max_spare_servers < pm.min_spare_servers: php-fpm refuses to start.
 		{"testdata/invalid-pm", "fpm-config-invalid", "(2: No such file or directory) while connecting to upstream", 0},
+		// RHEL layout (/etc/php-fpm.conf, /etc/php-fpm.d, users nginx and
+		// apache): pm.start_servers above pm.max_spare_servers.
+		{"../../examples/rhel-invalid-pool", "fpm-config-invalid", "(2: No such file or directory) while connecting to upstream", 0},
 		// A typo in a directive's name: fpmdoctor's parser cannot know
 		// every module's directives, the real nginx refuses to start.
 		{"testdata/nginx-invalid", "nginx-config-invalid", `unknown directive "fastcgi_read_timout" in /etc/nginx/sites-enabled/default:13`, -1},
@@ -151,6 +154,23 @@ func TestLabHealthyWordPress(t *testing.T) {
 		if !seen {
 			t.Errorf("mapping lacks %q: %+v", k, res.Mappings)
 		}
+	}
+}
+
+// The official Docker images' layout: php-fpm under /usr/local with a
+// relative include and the port-only listen = 9000, nginx passing to
+// 127.0.0.1:9000. The lab answers 200 and the diagnosis of the running lab
+// finds nothing (it must learn the pool from the relative include).
+func TestLabHealthyDocker(t *testing.T) {
+	res, _, err := run(t, context.Background(), "../../examples/docker-tcp", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Sites) != 1 || res.Sites[0].Status != 200 || !res.Sites[0].Probe {
+		t.Fatalf("sites: %+v", res.Sites)
+	}
+	if len(res.Report.Findings) != 0 || res.ExitCode() != 0 {
+		t.Errorf("exit %d, findings %+v", res.ExitCode(), res.Report.Findings)
 	}
 }
 

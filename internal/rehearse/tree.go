@@ -374,15 +374,22 @@ func (t *tree) rewriteFPM(c *fpmconf.Config, fc *fpmCopy) error {
 			return err
 		}
 	}
-	// include= is not a setting; rewrite absolute patterns line by line.
-	// Relative ones resolve under the lab prefix, itself a mirror.
+	// include= is not a setting; rewrite it line by line. A relative
+	// pattern is made absolute against the prefix: php-fpm would resolve
+	// it in the lab's (mirrored) --prefix too, but diagnose cannot learn
+	// a running master's --prefix (php-fpm overwrites its command line).
 	for _, file := range c.Files {
 		src := t.files[file]
 		for _, m := range fpmInclude.FindAllSubmatchIndex(src, -1) {
 			v := strings.Trim(string(src[m[2]:m[3]]), `"'`)
-			if strings.HasPrefix(v, "/") {
-				t.addEdit(file, m[2], m[3], t.mapPath(v))
+			if v == "" {
+				continue
 			}
+			to := filepath.Join(fc.prefix, v)
+			if strings.HasPrefix(v, "/") {
+				to = t.mapPath(v)
+			}
+			t.addEdit(file, m[2], m[3], to)
 		}
 	}
 	return nil
