@@ -316,8 +316,17 @@ func userExists(name string, group bool) bool {
 	return err == nil
 }
 
-// fallbackUser runs the workers of users this host lacks.
-const fallbackUser = "www-data"
+// fallbackUser runs the workers of users this host lacks: Debian's
+// www-data, else nobody (RHEL and Alpine hosts have no www-data).
+func fallbackUser(group bool) string {
+	if userExists("www-data", group) {
+		return "www-data"
+	}
+	if group {
+		return "nogroup"
+	}
+	return "nobody"
+}
 
 func (t *tree) mapUser(name string, group bool, where string) string {
 	if userExists(name, group) {
@@ -327,8 +336,12 @@ func (t *tree) mapUser(name string, group bool, where string) string {
 	if group {
 		kind = "group"
 	}
-	t.note(Mapping{Kind: kind, From: name, To: fallbackUser, Where: where, Note: "no such " + kind + " on this host"})
-	return fallbackUser
+	to := fallbackUser(group)
+	if group && !userExists(to, true) {
+		to = "nobody" // RHEL's group of that name
+	}
+	t.note(Mapping{Kind: kind, From: name, To: to, Where: where, Note: "no such " + kind + " on this host"})
+	return to
 }
 
 // runCmd runs a server's start command and returns its output.
