@@ -62,6 +62,15 @@ func TestLabCommandRealServers(t *testing.T) {
 		t.Errorf("lab %s left behind", res.Dir)
 	}
 
+	// Secrets of the configs (rhel example: env[DB_PASSWORD], fastcgi_param
+	// DB_PASSWORD) never reach the output, in either format.
+	for _, format := range []string{"text", "json"} {
+		out, code = runLabCmd(t, "--root", "../../examples/rhel-invalid-pool", "--format", format)
+		if code != 1 || strings.Contains(out, "s3cr3t") || !strings.Contains(out, "fpm-config-invalid") {
+			t.Errorf("rhel-invalid-pool --format %s: exit %d\n%s", format, code, out)
+		}
+	}
+
 	out, code = runLabCmd(t, "--root", "../../internal/rehearse/testdata/wordpress")
 	if code != 0 || !strings.Contains(out, "✓ blog.example.org") || !strings.Contains(out, "✓ shop.example.org") ||
 		!strings.Contains(out, "user     wpblog → www-data  (no such user on this host)") || !strings.Contains(out, "The lab was stopped and removed.") {
