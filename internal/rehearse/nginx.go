@@ -184,6 +184,7 @@ func (t *tree) rewriteNginx(cfg *nginxconf.Config) error {
 		d := inc.Directive
 		if p := d.Arg(0); len(d.Args) > 0 && filepath.IsAbs(p) {
 			t.addEdit(d.File, d.Args[0].Start, d.Args[0].End, quote(t.mapPath(p)))
+			t.note(Mapping{Kind: "include", From: p, To: t.mapPath(p), Where: d.Pos()})
 		}
 	}
 	if !pidSeen {

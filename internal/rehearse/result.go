@@ -172,7 +172,21 @@ func (r *Result) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "lab %s\n  nginx %s; php-fpm %s\n\n", r.Dir, r.Nginx, strings.Join(r.FPM, ", "))
 	b.WriteString("Mapping (original → lab):\n")
+	configs := 0
 	for _, m := range r.Mappings {
+		if m.Kind == "config" {
+			configs++
+		}
+	}
+	if configs > 0 {
+		// One line, not one per file: a hosting host has thousands; the
+		// JSON lists each.
+		fmt.Fprintf(&b, "  %-8s %d config files → the same paths under %s/root\n", "config", configs, r.Dir)
+	}
+	for _, m := range r.Mappings {
+		if m.Kind == "config" {
+			continue
+		}
 		to := m.To
 		if to == "" {
 			to = "-"

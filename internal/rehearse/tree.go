@@ -33,7 +33,9 @@ type Source struct {
 
 // Mapping is one thing the lab moved: a path, a port, a user.
 type Mapping struct {
-	Kind string `json:"kind"` // path, port, socket, docroot, user, dropped
+	// Kind is config, include, path, socket, port, address, docroot,
+	// user, group, allowed_client, open_basedir, setting or dropped.
+	Kind string `json:"kind"`
 	From string `json:"from"`
 	To   string `json:"to"`
 	// Where is the first config line that named it (host path:line).
@@ -281,6 +283,7 @@ func (t *tree) write() error {
 		if err := os.WriteFile(dst, out, 0o600); err != nil {
 			return fmt.Errorf("lab copy of %s: %w", p, err)
 		}
+		t.note(Mapping{Kind: "config", From: p, To: dst})
 	}
 	// Parents of every mapped path (logs, sockets, pid files, temp
 	// dirs), so the servers fail only where the real host would.
@@ -403,6 +406,7 @@ func (t *tree) rewriteFPM(c *fpmconf.Config, fc *fpmCopy) error {
 				to = t.mapPath(v)
 			}
 			t.addEdit(file, m[2], m[3], to)
+			t.note(Mapping{Kind: "include", From: v, To: to, Where: file})
 		}
 	}
 	return nil
@@ -468,7 +472,7 @@ func (t *tree) rewritePool(p *fpmconf.Pool, set func(*fpmconf.Setting, string)) 
 				out = append(out, d)
 			}
 			set(s, strings.Join(out, ":"))
-			t.note(Mapping{Kind: "path", From: "open_basedir " + s.Value, To: strings.Join(out, ":"), Where: where})
+			t.note(Mapping{Kind: "open_basedir", From: s.Value, To: strings.Join(out, ":"), Where: where})
 		}
 	}
 	return nil
