@@ -137,6 +137,19 @@ func (t *tree) rewriteNginx(cfg *nginxconf.Config) error {
 			}
 		case "listen":
 			fail(t.rewriteListen(d, labListens))
+		case "resolver":
+			// Passes with variables resolve names per request: point the
+			// resolver at a loopback port where nothing answers, so the lab
+			// never asks the network.
+			if len(d.Args) > 0 {
+				port, e := t.mapPort(53, where)
+				if e != nil {
+					fail(e)
+					return false
+				}
+				t.addEdit(d.File, d.Args[0].Start, d.Args[len(d.Args)-1].End, "127.0.0.1:"+strconv.Itoa(port))
+				t.note(Mapping{Kind: "address", From: "resolver " + strings.Join(d.ArgValues(), " "), To: "127.0.0.1:" + strconv.Itoa(port), Where: where, Note: "nothing answers there: the lab resolves no name"})
+			}
 		case "server":
 			if d.Parent != nil && d.Parent.Name == "upstream" && len(d.Args) > 0 {
 				fail(t.rewriteTarget(d, 0, d.Arg(0)))

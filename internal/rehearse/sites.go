@@ -51,9 +51,10 @@ type Site struct {
 	URL  string `json:"url"`
 	Host string `json:"host"`
 
-	uri     string // the URL's path
-	docroot string // lab document root of the PHP location
-	passPos string // the lab fastcgi_pass's file:line, as diagnose names it
+	uri      string // the URL's path
+	variable bool   // fastcgi_pass uses variables: not asked
+	docroot  string // lab document root of the PHP location
+	passPos  string // the lab fastcgi_pass's file:line, as diagnose names it
 }
 
 // findSites lists every server block that passes to php-fpm, with the URL
@@ -82,6 +83,9 @@ func (t *tree) findSites(cfg *nginxconf.Config) error {
 		}
 		s.URL = fmt.Sprintf("%s://127.0.0.1:%d%s", scheme, port, uri)
 		s.uri = uri
+		// A pass with variables is only known per request: it could
+		// reach any address, so the lab does not send it traffic.
+		s.variable = strings.Contains(s.Pass, "$")
 		s.docroot = t.docrootOf(d)
 		s.passPos = t.mapPath(d.File) + ":" + strconv.Itoa(d.Line)
 		t.sites = append(t.sites, s)
@@ -302,6 +306,11 @@ func (l *Lab) Ask(ctx context.Context, timeout time.Duration) []Answer {
 	var out []Answer
 	for _, s := range l.tree.sites {
 		a := Answer{Site: *s}
+		if s.variable {
+			a.Error = "not asked: fastcgi_pass uses variables, so nginx could send the request to any address"
+			out = append(out, a)
+			continue
+		}
 		logs := l.errorLogs()
 		before := map[string]int64{}
 		for _, p := range logs {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestProbeURI(t *testing.T) {
@@ -138,5 +139,35 @@ func TestCopyRewritesEverything(t *testing.T) {
 		if out, err := exec.Command("/usr/sbin/php-fpm8.2", "-t", "--fpm-config", f.conf, "--prefix", f.prefix).CombinedOutput(); err != nil && !os.IsNotExist(err) {
 			t.Errorf("php-fpm -t on the copy: %v\n%s", err, out)
 		}
+	}
+}
+
+// A fastcgi_pass with variables could reach any address: the site is not
+// asked, and the resolver points at a loopback port where nothing answers.
+func TestVariablePassNotAsked(t *testing.T) {
+	root := t.TempDir()
+	for p, body := range map[string]string{
+		"etc/nginx/nginx.conf":         "events {}\nhttp {\n resolver 10.0.0.53 valid=30s;\n server { listen 80; server_name v.example.org; root /srv/v;\n  set $php 10.0.0.5:9000;\n  location ~ \\.php$ { fastcgi_pass $php; } } }\n",
+		"etc/php/8.2/fpm/php-fpm.conf": "[global]\n[www]\nlisten = 9000\n",
+	} {
+		p = filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := copyTree(t, root)
+	answers := l.Ask(context.Background(), time.Second)
+	if len(answers) != 1 || answers[0].Status != 0 || !strings.Contains(answers[0].Error, "fastcgi_pass uses variables") || !answers[0].Failed() {
+		t.Errorf("answers: %+v", answers)
+	}
+	b, err := os.ReadFile(l.tree.nginxConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "resolver 127.0.0.1:"+strconv.Itoa(l.tree.ports[53])+";") {
+		t.Errorf("resolver not moved to loopback:\n%s", b)
 	}
 }
