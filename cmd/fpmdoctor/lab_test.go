@@ -73,7 +73,7 @@ func TestLabCommandRealServers(t *testing.T) {
 
 	out, code = runLabCmd(t, "--root", "../../internal/rehearse/testdata/wordpress")
 	if code != 0 || !strings.Contains(out, "✓ blog.example.org") || !strings.Contains(out, "✓ shop.example.org") ||
-		!strings.Contains(out, "user     wpblog → www-data  (no such user on this host)") || !strings.Contains(out, "The lab was stopped and removed.") {
+		!strings.Contains(out, "user         wpblog → www-data  (no such user on this host)") || !strings.Contains(out, "The lab was stopped and removed.") {
 		t.Errorf("wordpress: exit %d\n%s", code, out)
 	}
 

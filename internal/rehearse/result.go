@@ -181,7 +181,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	if configs > 0 {
 		// One line, not one per file: a hosting host has thousands; the
 		// JSON lists each.
-		fmt.Fprintf(&b, "  %-8s %d config files → the same paths under %s/root\n", "config", configs, r.Dir)
+		fmt.Fprintf(&b, "  %-12s %d config files → the same paths under %s/root\n", "config", configs, r.Dir)
 	}
 	for _, m := range r.Mappings {
 		if m.Kind == "config" {
@@ -191,7 +191,7 @@ func (r *Result) WriteText(w io.Writer) error {
 		if to == "" {
 			to = "-"
 		}
-		fmt.Fprintf(&b, "  %-8s %s → %s", m.Kind, m.From, to)
+		fmt.Fprintf(&b, "  %-12s %s → %s", m.Kind, m.From, to)
 		if m.Note != "" {
 			fmt.Fprintf(&b, "  (%s)", m.Note)
 		}

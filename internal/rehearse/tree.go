@@ -406,7 +406,8 @@ func (t *tree) rewriteFPM(c *fpmconf.Config, fc *fpmCopy) error {
 				to = t.mapPath(v)
 			}
 			t.addEdit(file, m[2], m[3], to)
-			t.note(Mapping{Kind: "include", From: v, To: to, Where: file})
+			line := 1 + bytes.Count(src[:m[2]], []byte("\n"))
+			t.note(Mapping{Kind: "include", From: v, To: to, Where: file + ":" + strconv.Itoa(line)})
 		}
 	}
 	return nil
@@ -442,7 +443,7 @@ func (t *tree) rewritePool(p *fpmconf.Pool, set func(*fpmconf.Setting, string)) 
 			var out []string
 			for _, c := range strings.Split(s.Value, ",") {
 				c = strings.TrimSpace(c)
-				if t.passHosts[a.Port][c] {
+				if t.passHosts[a.Port][c] && c != "127.0.0.1" {
 					t.note(Mapping{Kind: "allowed_client", From: c, To: "127.0.0.1", Where: where, Note: "nginx reaches the pool by this address"})
 					c = "127.0.0.1"
 				}
