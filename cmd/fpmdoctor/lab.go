@@ -99,6 +99,9 @@ func runLab(cmd *cobra.Command, f *labFlags) error {
 	res, err := rehearse.Run(ctx, rehearse.Options{NginxBin: f.nginxBin, FPMBin: f.fpmBin, Dir: f.dir, Keep: f.keep},
 		rehearse.Source{Root: f.root, NginxConf: f.nginxConf, FPMConfs: f.fpmConfs}, f.timeout, diagnose)
 	if err != nil {
+		if ctx.Err() != nil {
+			return errors.New("interrupted: the lab was stopped and removed")
+		}
 		return err
 	}
 	out := cmd.OutOrStdout()

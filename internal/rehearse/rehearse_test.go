@@ -200,24 +200,26 @@ func TestLabKeepAndStop(t *testing.T) {
 }
 
 // Cancelling the run (Ctrl-C) while the servers run still stops them and
-// removes the lab.
+// removes the lab, with --keep too: no result names the lab.
 func TestLabCancelled(t *testing.T) {
 	lab.Require(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	dir := labDir(t)
-	go func() {
-		// Once nginx runs, cancel (as signal.NotifyContext does on Ctrl-C).
-		_ = labproc.WaitFor(ctx, func() bool { return labproc.ReadPid(filepath.Join(dir, "run", "nginx.pid")) != 0 }, 20*time.Second)
+	for _, keep := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		dir := labDir(t)
+		go func() {
+			// Once nginx runs, cancel (as signal.NotifyContext does on Ctrl-C).
+			_ = labproc.WaitFor(ctx, func() bool { return labproc.ReadPid(filepath.Join(dir, "run", "nginx.pid")) != 0 }, 20*time.Second)
+			cancel()
+		}()
+		_, err := rehearse.Run(ctx, rehearse.Options{Dir: dir, Keep: keep}, rehearse.Source{Root: "testdata/stock"}, 15*time.Second,
+			func(ctx context.Context, n string, f []string) (*report.Report, error) {
+				<-ctx.Done() // the diagnosis is where the run waits for the cancel
+				return nil, ctx.Err()
+			})
 		cancel()
-	}()
-	_, err := rehearse.Run(ctx, rehearse.Options{Dir: dir}, rehearse.Source{Root: "testdata/stock"}, 15*time.Second,
-		func(ctx context.Context, n string, f []string) (*report.Report, error) {
-			<-ctx.Done() // the diagnosis is where the run waits for the cancel
-			return nil, ctx.Err()
-		})
-	if err == nil {
-		t.Error("a cancelled run reported success")
+		if err == nil {
+			t.Errorf("keep %v: a cancelled run reported success", keep)
+		}
+		assertGone(t, dir, nil)
 	}
-	assertGone(t, dir, nil)
 }

@@ -262,6 +262,14 @@ func Run(ctx context.Context, opts Options, src Source, timeout time.Duration, d
 	}
 	defer func() {
 		since()
+		// An interrupted or failed run leaves nothing, even with Keep:
+		// no result names the lab, so nobody would stop it.
+		if err != nil || ctx.Err() != nil {
+			l.opts.Keep = false
+			if res != nil {
+				res.Kept, res.Stop = false, ""
+			}
+		}
 		if cerr := l.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
@@ -312,6 +320,9 @@ func Run(ctx context.Context, opts Options, src Source, timeout time.Duration, d
 			res.Start = append(res.Start, "diagnose the lab: "+derr.Error())
 		}
 		res.Report = r
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 	}
 	if len(refused) > 0 {
 		if res.Report == nil {
