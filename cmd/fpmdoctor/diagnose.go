@@ -31,7 +31,7 @@ func (f *siteFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.nginxConf, "nginx-conf", "", "nginx main config (default: discovered from the running master or the usual paths)")
 	fl.StringArrayVar(&f.fpmConfs, "fpm-conf", nil, "php-fpm main config; repeat for several (default: discovered)")
 	fl.StringVar(&f.root, "root", "", "read configs under `DIR` as if it were / (offline: live checks are skipped)")
-	fl.StringVar(&f.format, "format", "text", "output format: text, json or sarif")
+	fl.StringVar(&f.format, "format", "text", "output format: text, json, sarif or html (one self-contained page)")
 	fl.DurationVar(&f.since, "since", time.Hour, "log window to read")
 	fl.BoolVar(&f.noProbe, "no-probe", false, "do not talk FastCGI to the pools")
 	fl.DurationVar(&f.probeWait, "probe-timeout", snapshot.DefaultProbeTimeout, "deadline of each FastCGI probe")

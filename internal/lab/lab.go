@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -27,6 +26,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/labproc"
 )
 
 // Binaries the lab runs; Debian 12 paths.
@@ -303,33 +304,14 @@ func (l *Lab) StartNginx() error {
 	}
 	// The master listens before it forks its workers: wait for them, so
 	// tests see nginx as it runs, workers' credentials included.
-	if err := WaitFor(func() bool {
-		for _, pid := range children(l.NginxPid()) {
-			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-			if strings.HasPrefix(string(b), "nginx: worker process") {
-				return true
-			}
-		}
-		return false
-	}, 10*time.Second); err != nil {
+	if err := WaitFor(func() bool { return labproc.NginxWorkerUp(l.NginxPid()) }, 10*time.Second); err != nil {
 		return fmt.Errorf("nginx started no worker: %w", err)
 	}
 	return nil
 }
 
 // children lists the pids whose parent is pid.
-func children(pid int) []int {
-	if pid == 0 {
-		return nil
-	}
-	var out []int
-	for _, st := range allStats() {
-		if st.ppid == pid {
-			out = append(out, st.pid)
-		}
-	}
-	return out
-}
+func children(pid int) []int { return labproc.Children(pid) }
 
 // MustStartNginx is StartNginx that fails the test.
 func (l *Lab) MustStartNginx() {
@@ -423,112 +405,20 @@ func (l *Lab) MustStatus(path string, want int) string {
 // FreePort asks the kernel for a free loopback TCP port.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := labproc.FreePort()
 	if err != nil {
-		t.Fatalf("lab: free port: %v", err)
+		t.Fatalf("lab: %v", err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
-func readPid(path string) int {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 || !alive(pid) {
-		return 0
-	}
-	return pid
-}
+func readPid(path string) int { return labproc.ReadPid(path) }
 
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-// stop signals pid (its whole process group when group is set: both
-// servers make their master a session leader) and waits for it to exit.
-func stop(pid int, sig syscall.Signal, group bool) {
-	if pid == 0 {
-		return
-	}
-	target := pid
-	if group {
-		target = -pid
-	}
-	_ = syscall.Kill(target, sig)
-	gone := func() bool { return !alive(pid) || zombie(pid) }
-	if group {
-		// Workers inherit the listening socket: until the last one is
-		// gone the socket still listens, so wait for the whole group.
-		gone = func() bool { return syscall.Kill(-pid, 0) == syscall.ESRCH || groupZombies(pid) }
-	}
-	if WaitFor(gone, 10*time.Second) != nil {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		_ = WaitFor(func() bool { return !alive(pid) || zombie(pid) }, 5*time.Second)
-	}
-}
-
-func zombie(pid int) bool {
-	st, ok := readStat(pid)
-	return !ok || st.state == 'Z'
-}
-
-// procStat is what the lab reads from /proc/PID/stat.
-type procStat struct {
-	pid, ppid, pgrp int
-	state           byte
-}
-
-// readStat parses /proc/PID/stat; the command name in parentheses may
-// hold spaces and parentheses, so fields are counted after the last ')'.
-func readStat(pid int) (procStat, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procStat{}, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return procStat{}, false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 3 || f[0] == "" {
-		return procStat{}, false
-	}
-	st := procStat{pid: pid, state: f[0][0]}
-	st.ppid, _ = strconv.Atoi(f[1])
-	st.pgrp, _ = strconv.Atoi(f[2])
-	return st, true
-}
-
-// allStats reads every process's stat.
-func allStats() []procStat {
-	var out []procStat
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			if st, ok := readStat(pid); ok {
-				out = append(out, st)
-			}
-		}
-	}
-	return out
-}
+func stop(pid int, sig syscall.Signal, group bool) { labproc.Stop(pid, sig, group) }
 
 // WaitFor polls cond every 20 ms until it holds or d passes.
 func WaitFor(cond func() bool, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("timed out after %s", d)
+	return labproc.WaitFor(context.Background(), cond, d)
 }
 
 func tail(s string, n int) string {
@@ -653,17 +543,6 @@ func (l *Lab) MustLimitFPMMemory(limit int64) string {
 		Unavailable(l.t, "no cgroup memory controller on this machine to limit php-fpm with")
 	}
 	return cg
-}
-
-// groupZombies reports whether every process left in pgid is a zombie
-// (dead, its sockets closed, waiting to be reaped).
-func groupZombies(pgid int) bool {
-	for _, st := range allStats() {
-		if st.pgrp == pgid && st.state != 'Z' {
-			return false
-		}
-	}
-	return true
 }
 
 // WaitForLog waits until the lab log rel holds text at least n times, and

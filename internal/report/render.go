@@ -19,15 +19,16 @@ const (
 	FormatText  Format = "text"
 	FormatJSON  Format = "json"
 	FormatSARIF Format = "sarif"
+	FormatHTML  Format = "html"
 )
 
 // ParseFormat checks a --format value.
 func ParseFormat(s string) (Format, error) {
 	switch Format(s) {
-	case FormatText, FormatJSON, FormatSARIF:
+	case FormatText, FormatJSON, FormatSARIF, FormatHTML:
 		return Format(s), nil
 	}
-	return "", fmt.Errorf("unknown format %q (want text, json or sarif)", s)
+	return "", fmt.Errorf("unknown format %q (want text, json, sarif or html)", s)
 }
 
 // Render writes r in format f. color applies to text only.
@@ -37,6 +38,8 @@ func Render(w io.Writer, r *Report, f Format, color bool) error {
 		return writeJSON(w, r)
 	case FormatSARIF:
 		return writeSARIF(w, r)
+	case FormatHTML:
+		return WriteHTML(w, r, "")
 	default:
 		return RenderText(w, r, TextOptions{Color: color})
 	}
