@@ -64,6 +64,7 @@ func newRootCmd() *cobra.Command {
 	root.Flags().AddFlagSet(diag.Flags())
 	root.AddCommand(subcommands()...)
 	root.AddCommand(diag)
+	buildCommands(root)
 	addCompletions(root)
 	return root
 }
