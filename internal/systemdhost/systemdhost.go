@@ -480,3 +480,15 @@ func flock(ctx context.Context, f *os.File) error {
 		}
 	}
 }
+
+// WriteFile writes a file inside the container, creating parent
+// directories. It runs inside (not through /proc/LEADER/root), so an
+// absolute symlink on the way resolves in the container, never on the host.
+func (h *Host) WriteFile(ctx context.Context, path, content string, mode os.FileMode) error {
+	cmd := h.Command(ctx, "sh", "-c", `mkdir -p "$(dirname "$1")" && cat >"$1" && chmod "$2" "$1"`, "sh", path, strconv.FormatUint(uint64(mode.Perm()), 8))
+	cmd.Stdin = strings.NewReader(content)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("in %s: write %s: %w: %s", h.Name, path, err, out)
+	}
+	return nil
+}
