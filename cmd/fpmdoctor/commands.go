@@ -9,5 +9,6 @@ func subcommands() []*cobra.Command {
 		newFixCmd(),
 		newProbeCmd(),
 		newTuneCmd(),
+		newWatchCmd(),
 	}
 }
