@@ -9,6 +9,7 @@ func subcommands() []*cobra.Command {
 		newFixCmd(),
 		newProbeCmd(),
 		newTuneCmd(),
+		newVersionCmd(),
 		newWatchCmd(),
 	}
 }
