@@ -11,14 +11,17 @@ package metrics
 import (
 	"log/slog"
 	"net/http"
+	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
+	"github.com/fpmdoctor/fpmdoctor/internal/version"
 	"github.com/fpmdoctor/fpmdoctor/internal/watch"
 )
 
@@ -68,10 +71,20 @@ func NewRegistry(src Source, opts Options) *prometheus.Registry {
 	return reg
 }
 
-// BuildInfo is fpmdoctor_build_info. It reads prometheus/common/version
-// (set with -ldflags -X, falling back to the module's build info): the one
-// place to point at another version source later.
-func BuildInfo() prometheus.Collector { return versioncollector.NewCollector("fpmdoctor") }
+// BuildInfo is fpmdoctor_build_info, labelled as the exporters' build_info
+// (version, revision, goversion, goos, goarch) from internal/version, the
+// same source as `fpmdoctor --version`.
+func BuildInfo() prometheus.Collector {
+	in := version.Get()
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "fpmdoctor_build_info",
+		Help: "A metric with a constant '1' value labelled by the version, revision and Go version fpmdoctor was built from, and its goos and goarch.",
+		ConstLabels: prometheus.Labels{
+			"version": in.Version, "revision": in.Commit, "goversion": runtime.Version(),
+			"goos": runtime.GOOS, "goarch": runtime.GOARCH,
+		},
+	}, func() float64 { return 1 })
+}
 
 // Handler serves reg, in the OpenMetrics format when the scraper asks for
 // it, and logs gathering errors instead of failing the whole scrape.
@@ -87,4 +100,30 @@ func Handler(reg *prometheus.Registry, opts Options) http.Handler {
 		ho.ErrorLog = slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError)
 	}
 	return promhttp.HandlerFor(reg, ho)
+}
+
+// Names lists every metric name fpmdoctor's own collectors can export
+// (not the Go runtime and process metrics), sorted: the list the shipped
+// alert rules and dashboard are checked against.
+func Names() []string {
+	ch := make(chan *prometheus.Desc, 64)
+	go func() {
+		for _, c := range append(Collectors(nil), BuildInfo()) {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	var out []string
+	for d := range ch {
+		// Desc keeps its name private; its String form is stable:
+		// Desc{fqName: "name", help: ...}.
+		s := d.String()
+		if _, rest, ok := strings.Cut(s, `fqName: "`); ok {
+			if name, _, ok := strings.Cut(rest, `"`); ok {
+				out = append(out, name)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

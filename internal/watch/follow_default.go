@@ -1,16 +1,10 @@
 package watch
 
-import (
-	"context"
-	"errors"
-)
+import "github.com/fpmdoctor/fpmdoctor/internal/follow"
 
-// defaultFollow is replaced by internal/follow once that branch is merged.
-func defaultFollow(path string) LineFollower { return noFollower{path} }
-
-type noFollower struct{ path string }
-
-func (n noFollower) Poll(context.Context, func([]byte)) error {
-	return errors.New("log following is not built in: " + n.path)
+// defaultFollow follows path from its current end: what was written
+// before is the diagnosis' window, not news. Rotation by rename and by
+// copytruncate is the follower's job.
+func defaultFollow(path string) LineFollower {
+	return follow.New(path, follow.Options{MaxLine: maxLine})
 }
-func (noFollower) Close() error { return nil }

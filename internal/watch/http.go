@@ -113,48 +113,12 @@ code{font-size:90%}small{color:#666}
 </body></html>
 `))
 
-// timelineSVG draws the report's per-minute timeline as bars: 502s and
-// 504s stacked above the axis, php-fpm events below it, so a burst of
-// failures lines up with the events that caused it.
+// timelineSVG draws the report's per-minute timeline with the report
+// package's chart, the one the HTML report uses.
 func timelineSVG(buckets []report.Bucket) template.HTML {
 	if len(buckets) == 0 {
 		return template.HTML("<p>Nothing in the log window.</p>")
 	}
-	const width, half, pad = 720.0, 80.0, 20.0
-	maxUp, maxDown := 1, 1
-	for _, b := range buckets {
-		maxUp = max(maxUp, b.Nginx502+b.Nginx504)
-		maxDown = max(maxDown, b.FPM)
-	}
-	first, last := buckets[0].Minute, buckets[len(buckets)-1].Minute
-	minutes := int(last.Sub(first)/time.Minute) + 1
-	bw := max(width/float64(minutes), 1)
-	var buf bytes.Buffer
-	fmt.Fprintf(&buf, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" role="img" aria-label="per-minute timeline">`, width+2*pad, 2*half+3*pad)
-	mid := pad + half
-	fmt.Fprintf(&buf, `<line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="#999"/>`, pad, mid, pad+width, mid)
-	for _, b := range buckets {
-		x := pad + float64(int(b.Minute.Sub(first)/time.Minute))*bw
-		h502 := half * float64(b.Nginx502) / float64(maxUp)
-		h504 := half * float64(b.Nginx504) / float64(maxUp)
-		hf := half * float64(b.FPM) / float64(maxDown)
-		title := fmt.Sprintf("%s: %d × 502, %d × 504, %d php-fpm events", b.Minute.Format("15:04"), b.Nginx502, b.Nginx504, b.FPM)
-		fmt.Fprintf(&buf, `<g><title>%s</title>`, template.HTMLEscapeString(title))
-		if h502 > 0 {
-			fmt.Fprintf(&buf, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#c62828"/>`, x, mid-h502, bw*0.9, h502)
-		}
-		if h504 > 0 {
-			fmt.Fprintf(&buf, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#ef6c00"/>`, x, mid-h502-h504, bw*0.9, h504)
-		}
-		if hf > 0 {
-			fmt.Fprintf(&buf, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#1565c0"/>`, x, mid, bw*0.9, hf)
-		}
-		buf.WriteString(`</g>`)
-	}
-	fmt.Fprintf(&buf, `<text x="%.0f" y="%.0f" font-size="11">%s</text>`, pad, 2*half+2.5*pad, template.HTMLEscapeString(first.Format("15:04")))
-	fmt.Fprintf(&buf, `<text x="%.0f" y="%.0f" font-size="11" text-anchor="end">%s</text>`, pad+width, 2*half+2.5*pad, template.HTMLEscapeString(last.Format("15:04")))
-	fmt.Fprintf(&buf, `<text x="%.0f" y="12" font-size="11" fill="#c62828">502 (red) and 504 (orange), max %d/min</text>`, pad, maxUp)
-	fmt.Fprintf(&buf, `<text x="%.0f" y="%.0f" font-size="11" fill="#1565c0">php-fpm events, max %d/min</text>`, pad, 2*half+1.6*pad, maxDown)
-	buf.WriteString(`</svg>`)
-	return template.HTML(buf.String())
+	// TimelineSVG escapes every text it writes: safe to embed.
+	return template.HTML(report.TimelineSVG(buckets, report.SVGOptions{Title: "nginx 502/504 and php-fpm events per minute"}))
 }
