@@ -10,5 +10,6 @@ func subcommands() []*cobra.Command {
 		newProbeCmd(),
 		newTuneCmd(),
 		newVersionCmd(),
+		newWatchCmd(),
 	}
 }
