@@ -112,7 +112,7 @@ func unitIs(t *testing.T, ctx context.Context, h *systemdhost.Host, unit, want s
 // report is the part of the JSON report contract these tests read.
 type report struct {
 	Findings []finding `json:"findings"`
-	Skipped []struct {
+	Skipped  []struct {
 		Check  string `json:"check"`
 		Reason string `json:"reason"`
 	} `json:"skipped"`
