@@ -286,6 +286,29 @@ func TestSystemdHost(t *testing.T) {
 		waitHTTP(t, ctx, h, "/index.php", "200")
 	})
 
+	// The same without dbus-daemon (systemd runs fine without it, and
+	// hosts installed without recommends often lack it): fix must reach
+	// systemd on its own socket rather than start php-fpm behind its back.
+	t.Run("fix-starts-unit-without-dbus", func(t *testing.T) {
+		must2(h.Run(ctx, "systemctl", "stop", "dbus.socket", "dbus.service"))(t)
+		t.Cleanup(func() { _, _ = h.Run(ctx, "systemctl", "start", "dbus.socket", "dbus.service") })
+		// A stopped socket unit leaves its file (RemoveOnStop=no); a host
+		// without dbus has none.
+		must2(h.Run(ctx, "rm", "-f", "/run/dbus/system_bus_socket"))(t)
+		if _, err := h.Output(ctx, "test", "-e", "/run/dbus/system_bus_socket"); err == nil {
+			t.Fatal("the system bus socket is still there")
+		}
+		must2(h.Run(ctx, "systemctl", "stop", "php8.2-fpm"))(t)
+		t.Cleanup(func() { _, _ = h.Run(ctx, "systemctl", "start", "php8.2-fpm") })
+		out, err := h.Run(ctx, "fpmdoctor", "fix", "--yes")
+		t.Logf("fpmdoctor fix --yes:\n%s", out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unitIs(t, ctx, h, "php8.2-fpm.service", "active")
+		waitHTTP(t, ctx, h, "/index.php", "200")
+	})
+
 	// The packaged watcher as a service.
 	t.Run("watch-service", func(t *testing.T) {
 		if out, _ := h.Output(ctx, "fpmdoctor", "__complete", ""); !regexp.MustCompile(`(?m)^watch\t`).Match(out) {
