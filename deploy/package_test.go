@@ -106,6 +106,7 @@ func wantFiles(packager string, commands []string) []string {
 // control data, and the packaged binary itself (static, the version it
 // was built with, no gen-docs).
 func TestPackages(t *testing.T) {
+	t.Parallel() // the three slow tests overlap; the packages are built once
 	if _, err := exec.LookPath("dpkg-deb"); err != nil {
 		lab.Unavailable(t, "dpkg-deb is not installed")
 	}

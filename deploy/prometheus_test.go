@@ -143,6 +143,7 @@ func tailBytes(b []byte, n int) []byte {
 // a copy with every `for:` at 0s and Prometheus evaluates every second;
 // the expressions, labels and annotations are the shipped ones.
 func TestPrometheus(t *testing.T) {
+	t.Parallel() // the three slow tests overlap; the packages are built once
 	lab.Require(t)
 	prom, err := exec.LookPath("prometheus")
 	if err != nil {

@@ -193,6 +193,7 @@ func unitSandbox(t *testing.T) []string {
 // TestSystemdHost is the packaged product on a real systemd host: a
 // booted Debian 12 with nginx and php-fpm run by their own units.
 func TestSystemdHost(t *testing.T) {
+	t.Parallel() // the three slow tests overlap; the packages are built once
 	deb, _ := buildPackages(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

@@ -14,9 +14,9 @@ import (
 
 // buildCommands adds the hidden `gen-docs` command to binaries built with
 // -tags gendocs (scripts/package does). The shipped binary leaves it out:
-// cobra/doc brings go-md2man and blackfriday, about 1 MB nobody on a
-// server needs, while a separate program could not reach this package's
-// command tree.
+// cobra/doc brings go-md2man and blackfriday (0.6 MB on a 14.8 MB stripped
+// binary here), which nobody needs on a server, while a separate program
+// could not reach this package's command tree.
 func buildCommands(root *cobra.Command) {
 	var man string
 	cmd := &cobra.Command{

@@ -61,7 +61,7 @@ type TreeOptions struct {
 	Suite    string   // default DefaultSuite
 	Mirror   string   // default: the Debian mirror apt uses here (Mirror())
 	Packages []string // default DefaultPackages()
-	CacheDir string   // default DefaultCacheDir
+	CacheDir string   // default $FPMDOCTOR_TREE_CACHE, else DefaultCacheDir
 	// Log receives debootstrap's output when a tree is built (nil: dropped).
 	Log func(line string)
 }
@@ -81,6 +81,9 @@ func Tree(ctx context.Context, o TreeOptions) (path string, built bool, err erro
 	}
 	if o.Packages == nil {
 		o.Packages = DefaultPackages()
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = os.Getenv("FPMDOCTOR_TREE_CACHE")
 	}
 	if o.CacheDir == "" {
 		o.CacheDir = DefaultCacheDir
@@ -237,6 +240,8 @@ type Host struct {
 	Console string
 	nspawn  *exec.Cmd
 	exited  chan error
+	// tempConsole: Boot made the console file and Close removes it.
+	tempConsole bool
 }
 
 // BootOptions say how to boot a tree.
@@ -264,7 +269,8 @@ func Boot(ctx context.Context, tree string, o BootOptions) (*Host, error) {
 	if o.Wait == 0 {
 		o.Wait = 2 * time.Minute
 	}
-	if o.Console == "" {
+	tempConsole := o.Console == ""
+	if tempConsole {
 		f, err := os.CreateTemp("", "nspawn-console-")
 		if err != nil {
 			return nil, err
@@ -290,7 +296,7 @@ func Boot(ctx context.Context, tree string, o BootOptions) (*Host, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("boot %s: systemd-nspawn: %w", o.Name, err)
 	}
-	h := &Host{Name: o.Name, Console: o.Console, nspawn: cmd, exited: make(chan error, 1)}
+	h := &Host{Name: o.Name, Console: o.Console, nspawn: cmd, exited: make(chan error, 1), tempConsole: tempConsole}
 	go func() { h.exited <- cmd.Wait() }()
 	fail := func(err error) (*Host, error) {
 		h.Close()
@@ -414,7 +420,12 @@ func (h *Host) Close() error {
 	if h.nspawn == nil {
 		return nil
 	}
-	defer func() { h.nspawn = nil }()
+	defer func() {
+		h.nspawn = nil
+		if h.tempConsole {
+			os.Remove(h.Console)
+		}
+	}()
 	if h.Leader != 0 {
 		_ = syscall.Kill(h.Leader, sigPoweroff)
 	} else {
