@@ -235,3 +235,12 @@ func checkList(t *testing.T, what string, got, want []string) {
 		}
 	}
 }
+
+// TestMain removes the packages built for the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if packages.deb != "" {
+		os.RemoveAll(filepath.Dir(packages.deb))
+	}
+	os.Exit(code)
+}
