@@ -81,6 +81,7 @@ func startWatch(t *testing.T, l *lab.Lab, tweak func(*watch.Options)) *running {
 		Doctor:       doctor.Options{NginxConf: l.NginxConf(), FPMConfs: []string{l.FPMConf()}, ProbeTimeout: 500 * time.Millisecond},
 		Interval:     testInterval,
 		Debounce:     50 * time.Millisecond,
+		TriggerGap:   100 * time.Millisecond,
 		CheckTimeout: 30 * time.Second,
 		PoolInterval: 200 * time.Millisecond,
 		PoolTimeout:  500 * time.Millisecond,
