@@ -168,6 +168,12 @@ type Follower struct {
 	closed  bool
 	polls   int64 // Polls begun
 
+	// Wake's inotify watcher (wake_linux.go).
+	wake      chan struct{}
+	wakeFile  *os.File
+	wakeDone  chan struct{}
+	wakeTried bool
+
 	st  Stats // owned by Poll
 	err error // the error returned while the state stays the same
 	mu  sync.Mutex
@@ -697,7 +703,7 @@ func (f *Follower) Close() error {
 		return nil
 	}
 	f.closed = true
-	var errs []error
+	errs := []error{f.stopWake()}
 	if f.cur != nil {
 		errs = append(errs, f.cur.f.Close())
 		f.cur = nil
