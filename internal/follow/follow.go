@@ -133,7 +133,7 @@ type Stats struct {
 	Truncates int64 // the followed file got shorter or was rewritten (copytruncate, truncate)
 	Recovered int64 // truncations whose copy was found and read from the old offset
 	Unmatched int64 // truncations with no matching copy: lines appended since the previous Poll may be lost
-	Abandoned int64 // rotated-away files closed before the writer was seen to move on (more than 4 kept)
+	Abandoned int64 // rotated-away files closed before the writer was seen to move on (more than 4 kept): later lines in them are lost
 
 	State  State  // of the path at the last Poll
 	Inode  uint64 // of the file read at the path (0 when none)
@@ -152,6 +152,7 @@ type file struct {
 	fpn      int       // valid bytes of fp, which end at off
 	mtime    time.Time // modification time when last looked at
 	moved    bool      // for a rotated-away file: a Poll saw the writer use the new file
+	grew     int64     // for a rotated-away file: the last Poll that read bytes from it (0: none)
 	deleted  bool
 }
 
@@ -165,6 +166,13 @@ type Follower struct {
 	cur     *file   // the file at the path, when there is one
 	old     []*file // rotated-away files still read, oldest first
 	closed  bool
+	polls   int64 // Polls begun
+
+	// Wake's inotify watcher (wake_linux.go).
+	wake      chan struct{}
+	wakeFile  *os.File
+	wakeDone  chan struct{}
+	wakeTried bool
 
 	st  Stats // owned by Poll
 	err error // the error returned while the state stays the same
@@ -294,6 +302,7 @@ func (f *Follower) Poll(ctx context.Context, fn func(line []byte)) error {
 		return ErrClosed
 	}
 	defer f.publish()
+	f.polls++
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -319,6 +328,9 @@ func (f *Follower) Poll(ctx context.Context, fn func(line []byte)) error {
 		n, err := f.drain(ctx, o, -1, fn)
 		if err != nil {
 			return err
+		}
+		if n > 0 {
+			o.grew = f.polls
 		}
 		if moved {
 			if n == 0 && o.moved {
@@ -348,14 +360,10 @@ func closeFile(h *os.File) *os.File {
 }
 
 // dropClosed removes the old files closed by Poll, delivering a partial
-// line they were left with, and closes the oldest ones beyond maxOld.
+// line they were left with. Beyond maxOld, it closes the ones that have
+// been quiet longest (first those never written after the rotation): the
+// file a writer still uses is the one that grows.
 func (f *Follower) dropClosed(fn func([]byte)) {
-	for len(f.old) > maxOld {
-		f.old[0].f = closeFile(f.old[0].f)
-		f.st.Abandoned++
-		f.flush(f.old[0], fn)
-		f.old = f.old[1:]
-	}
 	keep := f.old[:0]
 	for _, o := range f.old {
 		if o.f == nil {
@@ -364,10 +372,20 @@ func (f *Follower) dropClosed(fn func([]byte)) {
 		}
 		keep = append(keep, o)
 	}
-	for i := len(keep); i < len(f.old); i++ {
-		f.old[i] = nil
-	}
+	clear(f.old[len(keep):])
 	f.old = keep
+	for len(f.old) > maxOld {
+		q := 0
+		for i, o := range f.old {
+			if o.grew < f.old[q].grew {
+				q = i
+			}
+		}
+		f.old[q].f = closeFile(f.old[q].f)
+		f.st.Abandoned++
+		f.flush(f.old[q], fn)
+		f.old = append(f.old[:q], f.old[q+1:]...)
+	}
 }
 
 // checkPath looks at what the path names now: the file we read, another
@@ -539,15 +557,20 @@ func isSibling(base, name string) bool {
 // otherwise take new bytes for the continuation of old ones.
 func (f *Follower) drain(ctx context.Context, c *file, limit int64, fn func([]byte)) (int64, error) {
 	var total int64
-	for limit < 0 || c.off < limit {
+	checked := false // the fingerprint was compared with the file
+	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
 		want := int64(readSize)
 		if limit >= 0 && want > limit-c.off {
-			want = limit - c.off
+			// Past the limit, the first read still checks the fingerprint.
+			want = max(limit-c.off, 0)
 		}
 		fpn := c.fpn
+		if want == 0 && (checked || fpn == 0) {
+			break
+		}
 		buf := f.buf[:int64(fpn)+want]
 		n, err := c.f.ReadAt(buf, c.off-int64(fpn))
 		if n < fpn || !bytes.Equal(buf[:fpn], c.fp[:fpn]) {
@@ -557,11 +580,10 @@ func (f *Follower) drain(ctx context.Context, c *file, limit int64, fn func([]by
 			if err := f.truncated(ctx, c, fn); err != nil {
 				return total, err
 			}
-			if limit >= 0 {
-				return total, nil // the size limit was of the old content
-			}
+			checked = false
 			continue
 		}
+		checked = true
 		if data := buf[fpn:n]; len(data) > 0 {
 			f.consume(c, data, fn)
 			c.off += int64(len(data))
@@ -569,7 +591,7 @@ func (f *Follower) drain(ctx context.Context, c *file, limit int64, fn func([]by
 			total += int64(len(data))
 			f.st.Bytes += int64(len(data))
 		}
-		if err != nil || n < len(buf) {
+		if err != nil || n < len(buf) || want == 0 {
 			if err != nil && err != io.EOF {
 				return total, f.setErr(StateUnreadable, fmt.Errorf("follow log: read %s: %w", c.f.Name(), err))
 			}
@@ -681,7 +703,7 @@ func (f *Follower) Close() error {
 		return nil
 	}
 	f.closed = true
-	var errs []error
+	errs := []error{f.stopWake()}
 	if f.cur != nil {
 		errs = append(errs, f.cur.f.Close())
 		f.cur = nil

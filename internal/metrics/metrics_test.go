@@ -26,11 +26,11 @@ type fake struct {
 	coll     []watch.CollectorStats
 }
 
-func (f *fake) State() *watch.State                 { return f.state }
-func (f *fake) PoolStatuses() []watch.PoolStatus    { return f.pools }
-func (f *fake) Failures() []watch.Failure           { return f.failures }
-func (f *fake) Entries() []watch.Entry              { return f.entries }
-func (f *fake) Lines() map[logscan.Source]uint64    { return f.lines }
+func (f *fake) State() *watch.State                { return f.state }
+func (f *fake) PoolStatuses() []watch.PoolStatus   { return f.pools }
+func (f *fake) Failures() []watch.Failure          { return f.failures }
+func (f *fake) Entries() []watch.Entry             { return f.entries }
+func (f *fake) Lines() map[logscan.Source]uint64   { return f.lines }
 func (f *fake) Collectors() []watch.CollectorStats { return f.coll }
 
 const siteA = "a.test /etc/nginx/sites-enabled/a:7"
@@ -73,7 +73,7 @@ func fakeState() *fake {
 		pools: []watch.PoolStatus{
 			{Pool: pool, Time: now, Up: true, Verdict: probe.VerdictHealthy, StatusTime: now, Probes: hist,
 				Status: &probe.Status{Pool: "www", AcceptedConn: 10, StartSince: 60, ActiveProcesses: 1, IdleProcesses: 1, TotalProcesses: 2, MaxActiveProcesses: 2, MaxChildrenReached: 1, SlowRequests: 0, ListenQueueLen: 0},
-				Queue: &host.Queue{Network: "unix", Path: "/run/php/php8.2-fpm.sock", Len: 0, Backlog: 4096}},
+				Queue:  &host.Queue{Network: "unix", Path: "/run/php/php8.2-fpm.sock", Len: 0, Backlog: 4096}},
 			{Pool: saturated, Time: now, Up: false, Verdict: probe.VerdictSaturated, Reason: "saturated", Probes: slow,
 				Queue: &host.Queue{Network: "tcp", Len: 7, Backlog: 511}},
 		},

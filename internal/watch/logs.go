@@ -2,12 +2,15 @@ package watch
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/checks"
+	"github.com/fpmdoctor/fpmdoctor/internal/follow"
 	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
 )
 
@@ -45,10 +48,14 @@ type logCounter struct {
 	failures map[FailureKey]uint64
 	entries  map[EntryKey]uint64
 	lines    map[logscan.Source]uint64
+	// news holds what already triggered a diagnosis since state seq: a
+	// storm of the same 502 is one piece of news, not one per line.
+	news    map[string]bool
+	newsSeq uint64
 }
 
 func newLogCounter() *logCounter {
-	return &logCounter{failures: map[FailureKey]uint64{}, entries: map[EntryKey]uint64{}, lines: map[logscan.Source]uint64{}}
+	return &logCounter{failures: map[FailureKey]uint64{}, entries: map[EntryKey]uint64{}, lines: map[logscan.Source]uint64{}, news: map[string]bool{}}
 }
 
 // Failure is one upstream failure series and its count since start.
@@ -116,6 +123,32 @@ type followed struct {
 	source  logscan.Source
 	f       LineFollower
 	lastErr string
+	last    follow.Stats
+}
+
+// statser is a follower that reports what it did (internal/follow does).
+type statser interface{ Stats() follow.Stats }
+
+// logRotation writes one line per rotation the follower saw, and says so
+// loudly when a truncation had no copy to read from (lines may be lost).
+func (w *Watcher) logRotation(fl *followed) {
+	sf, ok := fl.f.(statser)
+	if !ok {
+		return
+	}
+	st := sf.Stats()
+	p := fl.last
+	fl.last = st
+	if st.Renames == p.Renames && st.Recreates == p.Recreates && st.Truncates == p.Truncates && st.Unmatched == p.Unmatched && st.Cut == p.Cut {
+		return
+	}
+	attrs := []any{"collector", CollectorLogs, "path", fl.path, "renames", st.Renames, "recreates", st.Recreates,
+		"truncates", st.Truncates, "recovered", st.Recovered, "unmatched", st.Unmatched, "cut", st.Cut, "lines", st.Lines}
+	if st.Unmatched > p.Unmatched {
+		w.log.Warn("log truncated with no copy found: lines written since the previous read may be lost", attrs...)
+		return
+	}
+	w.log.Info("log rotated", attrs...)
 }
 
 // logLoop follows every log the last diagnosis named, polling them every
@@ -157,6 +190,12 @@ func (w *Watcher) logLoop(ctx context.Context) {
 			err := fl.f.Poll(ctx, func(line []byte) { w.handleLine(st, fl, line) })
 			if ctx.Err() != nil {
 				return
+			}
+			w.logRotation(fl)
+			if errors.Is(err, fs.ErrNotExist) {
+				// Not written yet (php-fpm never started, a rotation
+				// that has not recreated it): nothing to read, not a fault.
+				err = nil
 			}
 			msg := ""
 			if err != nil {
@@ -242,6 +281,17 @@ func (w *Watcher) handleLine(st *State, fl *followed, line []byte) {
 	lc.entries[EntryKey{e.Source, e.Kind}]++
 	if failure {
 		lc.failures[fk]++
+	}
+	if relevant {
+		// Only news triggers: a failure of a cause, site and pool, or an
+		// event of a kind and pool, not seen since the last diagnosis.
+		if lc.newsSeq != st.Seq {
+			clear(lc.news)
+			lc.newsSeq = st.Seq
+		}
+		k := string(e.Kind) + "\x00" + e.Pool + "\x00" + fk.Cause + "\x00" + fk.Site
+		relevant = !lc.news[k]
+		lc.news[k] = true
 	}
 	lc.mu.Unlock()
 	if relevant {

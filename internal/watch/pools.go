@@ -66,6 +66,10 @@ type poolSet struct {
 	slots   chan struct{}
 }
 
+// queueTimeout bounds one netlink dump of the listening sockets: it does
+// not wait on php-fpm, but a hosting host has tens of thousands of sockets.
+const queueTimeout = 5 * time.Second
+
 // maxConcurrentReads bounds the status reads in flight.
 const maxConcurrentReads = 16
 
@@ -241,7 +245,7 @@ func (w *Watcher) readQueues(ctx context.Context) {
 		return
 	}
 	start := time.Now()
-	qctx, cancel := context.WithTimeout(ctx, w.opts.PoolTimeout)
+	qctx, cancel := context.WithTimeout(ctx, queueTimeout)
 	defer cancel()
 	qs, err := w.opts.Queues(qctx)
 	w.record(CollectorQueues, time.Since(start), err)

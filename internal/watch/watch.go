@@ -37,6 +37,7 @@ const (
 	DefaultPoolInterval = 10 * time.Second
 	DefaultPoolTimeout  = 2 * time.Second
 	DefaultDebounce     = time.Second
+	DefaultTriggerGap   = 5 * time.Second
 	DefaultPollInterval = 250 * time.Millisecond
 	// DefaultMaxSites bounds the site label: a hosting host has thousands
 	// of sites, and every one would multiply the failure and finding series.
@@ -65,6 +66,10 @@ type Options struct {
 	// forward to Debounce after it (at most one per Debounce).
 	Interval time.Duration
 	Debounce time.Duration
+	// TriggerGap is the least time between the starts of two diagnoses a
+	// log line brought forward: a storm of 502s (a thousand lines a
+	// second) must not turn into a diagnosis a second.
+	TriggerGap time.Duration
 	// CheckTimeout bounds one diagnosis (default: Interval, at most 60s).
 	// A diagnosis that does not return by then is reported stuck and no
 	// other starts until it returns.
@@ -91,6 +96,9 @@ func (o *Options) defaults() {
 	}
 	if o.Debounce <= 0 {
 		o.Debounce = min(DefaultDebounce, o.Interval)
+	}
+	if o.TriggerGap <= 0 {
+		o.TriggerGap = min(DefaultTriggerGap, o.Interval)
 	}
 	if o.CheckTimeout <= 0 {
 		o.CheckTimeout = min(o.Interval, time.Minute)
@@ -330,7 +338,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 }
 
 // diagnosisLoop diagnoses at once, then every Interval, and Debounce after
-// a trigger (never closer than Debounce to the previous start).
+// a trigger (never closer than TriggerGap to the previous start).
 func (w *Watcher) diagnosisLoop(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -342,7 +350,7 @@ func (w *Watcher) diagnosisLoop(ctx context.Context) {
 			return
 		case <-w.trigger:
 			at := time.Now().Add(w.opts.Debounce)
-			if l := lastStart.Add(w.opts.Debounce); l.After(at) {
+			if l := lastStart.Add(w.opts.TriggerGap); l.After(at) {
 				at = l
 			}
 			if at.Before(next) {
