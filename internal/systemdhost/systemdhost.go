@@ -283,6 +283,7 @@ func Boot(ctx context.Context, tree string, o BootOptions) (*Host, error) {
 		return nil, fmt.Errorf("boot %s: console file: %w", o.Name, err)
 	}
 	defer console.Close()
+	removeStaleCopies(tree)
 	args := []string{"--quiet", "--boot", "--ephemeral", "--private-network", "--register=no", "--keep-unit",
 		"--console=read-only", "-D", tree, "--machine", o.Name}
 	for src, dst := range o.BindRO {
@@ -321,6 +322,31 @@ func Boot(ctx context.Context, tree string, o BootOptions) (*Host, error) {
 		if err := h.pause(ctx, deadline); err != nil {
 			return fail(fmt.Errorf("system state %q: %w", state, err))
 		}
+	}
+}
+
+// removeStaleCopies removes ephemeral copies of tree that an nspawn killed
+// before it could clean up left next to it (".#machine.<name><random>", a
+// few hundred MB each). A copy in use is locked by its nspawn through
+// ".#.#machine.<...>.lck"; only unlocked ones go, so a test booting the
+// same tree meanwhile keeps its copy.
+func removeStaleCopies(tree string) {
+	dir, base := filepath.Split(filepath.Clean(tree))
+	copies, _ := filepath.Glob(filepath.Join(dir, ".#machine."+base+"*"))
+	for _, c := range copies {
+		lockPath := filepath.Join(dir, ".#"+filepath.Base(c)+".lck")
+		f, err := os.OpenFile(lockPath, os.O_RDWR, 0)
+		if err != nil {
+			continue // no lock file: not a copy nspawn made
+		}
+		// nspawn holds an open file description lock (fcntl F_OFD_SETLK,
+		// not flock: flock would succeed on a copy in use).
+		lk := unix.Flock_t{Type: unix.F_WRLCK}
+		if unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk) == nil {
+			os.RemoveAll(c)
+			os.Remove(lockPath)
+		}
+		f.Close()
 	}
 }
 

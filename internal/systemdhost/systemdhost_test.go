@@ -2,9 +2,13 @@ package systemdhost
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/lab"
 )
@@ -89,5 +93,44 @@ func TestBoot(t *testing.T) {
 	out, err := h.Output(ctx, "ls", "/sys/class/net")
 	if err != nil || strings.Join(strings.Fields(string(out)), " ") != "lo" {
 		t.Errorf("network interfaces inside: %q, %v", out, err)
+	}
+}
+
+// TestRemoveStaleCopies: a copy whose lock is held (as a running nspawn
+// holds it) stays; one whose lock is free goes with its lock file.
+func TestRemoveStaleCopies(t *testing.T) {
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "bookworm-x")
+	for _, p := range []string{tree, filepath.Join(dir, ".#machine.bookworm-xaaaa"), filepath.Join(dir, ".#machine.bookworm-xbbbb"), filepath.Join(dir, ".#machine.other")} {
+		if err := os.MkdirAll(filepath.Join(p, "etc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range []string{".#.#machine.bookworm-xaaaa.lck", ".#.#machine.bookworm-xbbbb.lck", ".#.#machine.other.lck"} {
+		if err := os.WriteFile(filepath.Join(dir, l), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, err := os.OpenFile(filepath.Join(dir, ".#.#machine.bookworm-xaaaa.lck"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	if err := unix.FcntlFlock(held.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	removeStaleCopies(tree)
+	for p, want := range map[string]bool{
+		tree: true, ".#machine.bookworm-xaaaa": true, ".#.#machine.bookworm-xaaaa.lck": true,
+		".#machine.bookworm-xbbbb": false, ".#.#machine.bookworm-xbbbb.lck": false,
+		".#machine.other": true, // another tree's copy is not ours to judge
+	} {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s exists: %v, want %v", p, err == nil, want)
+		}
 	}
 }
