@@ -10,5 +10,7 @@ func subcommands() []*cobra.Command {
 		newLabCmd(),
 		newProbeCmd(),
 		newTuneCmd(),
+		newVersionCmd(),
+		newWatchCmd(),
 	}
 }

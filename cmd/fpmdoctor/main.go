@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/version"
 )
 
 // exitError carries an exit status through cobra without printing twice.
@@ -52,7 +54,9 @@ func newRootCmd() *cobra.Command {
 		Short:         "Find and fix why nginx answers 502/504 for PHP-FPM sites",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.Get().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	// Bare `fpmdoctor` diagnoses, as an on-call engineer expects.
 	diag := newDiagnoseCmd()
 	root.RunE = diag.RunE
@@ -60,5 +64,7 @@ func newRootCmd() *cobra.Command {
 	root.Flags().AddFlagSet(diag.Flags())
 	root.AddCommand(subcommands()...)
 	root.AddCommand(diag)
+	buildCommands(root)
+	addCompletions(root)
 	return root
 }

@@ -25,7 +25,7 @@ func systemdUnit(ctx context.Context, sv *Service) string {
 	if !systemdRuns() {
 		return ""
 	}
-	conn, err := sd.NewSystemConnectionContext(ctx)
+	conn, err := connectSystemd(ctx)
 	if err != nil {
 		return ""
 	}
@@ -54,11 +54,32 @@ func systemdUnit(ctx context.Context, sv *Service) string {
 	return ""
 }
 
+// connectSystemd talks to systemd over the system bus, or, when there is
+// none, over systemd's own socket: systemd does not need dbus-daemon, and
+// servers installed without recommends often have none. Without this
+// fallback, fix found no unit on such hosts and started php-fpm behind
+// systemd's back, leaving the unit inactive and its next start failing on
+// the socket that php-fpm holds.
+func connectSystemd(ctx context.Context) (*sd.Conn, error) {
+	conn, err := sd.NewSystemConnectionContext(ctx)
+	if err == nil {
+		return conn, nil
+	}
+	if os.Geteuid() != 0 { // /run/systemd/private is root's only
+		return nil, err
+	}
+	conn, perr := sd.NewSystemdConnectionContext(ctx)
+	if perr != nil {
+		return nil, fmt.Errorf("system bus: %w; /run/systemd/private: %w", err, perr)
+	}
+	return conn, nil
+}
+
 // Systemd runs operations as systemd jobs and waits for their result.
 type Systemd struct{}
 
 func (Systemd) job(ctx context.Context, sv *Service, what string, call func(*sd.Conn, chan<- string) (int, error)) error {
-	conn, err := sd.NewSystemConnectionContext(ctx)
+	conn, err := connectSystemd(ctx)
 	if err != nil {
 		return fmt.Errorf("%s %s: connect to systemd: %w", what, sv.Unit, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/fpmdoctor/fpmdoctor/docs"
+	"github.com/fpmdoctor/fpmdoctor/internal/version"
 )
 
 // SARIF 2.1.0, the subset code-scanning services read: one rule per cause,
@@ -27,6 +28,7 @@ type sarifTool struct {
 
 type sarifDriver struct {
 	Name           string      `json:"name"`
+	Version        string      `json:"version,omitempty"`
 	InformationURI string      `json:"informationUri,omitempty"`
 	Rules          []sarifRule `json:"rules"`
 }
@@ -66,7 +68,7 @@ type sarifRegion struct {
 
 func writeSARIF(w io.Writer, r *Report) error {
 	rules := map[string]bool{}
-	run := sarifRun{Tool: sarifTool{Driver: sarifDriver{Name: "fpmdoctor"}}, Results: []sarifResult{}}
+	run := sarifRun{Tool: sarifTool{Driver: sarifDriver{Name: "fpmdoctor", Version: version.Short()}}, Results: []sarifResult{}}
 	for _, f := range r.Findings {
 		rules[f.Cause] = true
 		res := sarifResult{RuleID: f.Cause, Level: sarifLevel(f.Severity), Message: sarifMessage{Text: f.Title + ": " + f.Detail}}

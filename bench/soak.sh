@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Soak `fpmdoctor watch`: RATE nginx error-log lines a second (default
+# 1,000, every one a 502 it classifies and counts) for SECONDS (default
+# 600) on a host with N pools (default 100), with two rotations (rename +
+# USR1 at a third of the run, copytruncate at two thirds). Reports, side by
+# side with `tail -F` on the same log:
+#   - watch's RSS every INTERVAL seconds (flat = bounded), and its peak;
+#   - CPU per 1,000 lines;
+#   - /metrics latency p50/p99 for the N pools, sampled during the run;
+#   - lines written vs fpmdoctor_upstream_failures_total (must be equal).
+# Needs root, nginx, php8.2-fpm and python3. Usage:
+#   sudo bench/soak.sh [SECONDS] [RATE] [POOLS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-600}
+RATE=${2:-1000}
+N=${3:-100}
+STEP=${INTERVAL:-$(( SECS / 20 > 5 ? SECS / 20 : 5 ))}
+go build -o /tmp/fpmdoctor-soak ./cmd/fpmdoctor
+FD=/tmp/fpmdoctor-soak
+W=$(mktemp -d /tmp/fpmdoctor-soak.XXXXXX)
+chmod 755 "$W"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$W/run/nginx.pid" ] && kill -QUIT "$(cat "$W/run/nginx.pid")" 2>/dev/null || true
+  [ -f "$W/run/php-fpm.pid" ] && kill -QUIT "$(cat "$W/run/php-fpm.pid")" 2>/dev/null || true
+  sleep 0.5; rm -rf "$W"
+}
+trap cleanup EXIT
+. "$(dirname "$0")/watchlib.sh"
+
+make_host "$W" "$N"
+start_host "$W"
+PORT=$(free_port)
+"$FD" watch --listen "127.0.0.1:$PORT" --nginx-conf "$W/nginx.conf" --fpm-conf "$W/php-fpm.conf" \
+  --log.level warn 2>"$W/watch.log" &
+WPID=$!; PIDS+=("$WPID")
+wait_ready "$PORT"
+tail -F -n 0 "$W/log/nginx-error.log" >/dev/null 2>&1 &
+TPID=$!; PIDS+=("$TPID")
+echo "== soak: $RATE lines/s for $SECS s, $N pools, rotations at $((SECS/3)) s (rename) and $((2*SECS/3)) s (copytruncate)"
+hz=$(getconf CLK_TCK)
+before=$(failures "$PORT")
+w0=$(cpu_ticks "$WPID"); t0=$(cpu_ticks "$TPID")
+ROTATE="$((SECS/3)):rename $((2*SECS/3)):copytruncate" write_lines "$W" "$N" "$RATE" "$SECS" 2>"$W/written" &
+GEN=$!; PIDS+=("$GEN")
+echo "   t(s)  RSS(KiB)  scrape p50/p99"
+t=0
+while kill -0 "$GEN" 2>/dev/null; do
+  sleep "$STEP"; t=$((t + STEP))
+  rss=$(awk '/VmRSS/ {print $2}' "/proc/$WPID/status")
+  lat=$(scrape_latency "$PORT" 20 | sed -E 's/.*p50 ([0-9.]+) ms, p99 ([0-9.]+) ms.*/\1\/\2 ms/')
+  printf "   %4d  %8s  %s\n" "$t" "$rss" "$lat"
+done
+wait "$GEN" || true
+sleep 3
+w1=$(cpu_ticks "$WPID"); t1=$(cpu_ticks "$TPID")
+written=$(grep -o 'wrote [0-9]*' "$W/written" | awk '{print $2}')
+after=$(failures "$PORT")
+python3 - "$w0" "$w1" "$t0" "$t1" "$hz" "$written" "$SECS" <<'PY'
+import sys
+w0,w1,t0,t1,hz,n,secs=map(float,sys.argv[1:])
+print(f"   CPU per 1,000 lines: fpmdoctor watch {1000*(w1-w0)/hz/n*1000:.1f} ms, tail -F {1000*(t1-t0)/hz/n*1000:.1f} ms")
+print(f"   CPU over the run: fpmdoctor watch {100*(w1-w0)/hz/secs:.2f}% of one core, tail -F {100*(t1-t0)/hz/secs:.2f}%")
+PY
+echo "   /metrics with $N pools at the end:"
+scrape_latency "$PORT" 200
+grep -E 'VmRSS|VmHWM' "/proc/$WPID/status" | sed 's/^/   /'
+echo "   lines written: $written; fpmdoctor_upstream_failures_total grew by $((after - before))"
+grep -c 'level=ERROR' "$W/watch.log" | sed 's/^/   watch error log lines: /'

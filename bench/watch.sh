@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# `fpmdoctor watch` on a host with N php-fpm pools (default 100), measured
+# side by side with the tools people use today, in one run:
+#   1. /metrics latency (p50/p99 over R scrapes) while EVERY pool is
+#      saturated (each worker sleeps in a PHP script), next to reading one
+#      saturated pool's status page the way hipages/php-fpm_exporter does
+#      (a FastCGI request with no deadline of its own; cgi-fcgi here,
+#      bounded by `timeout 5` so the script ends);
+#   2. watch's own RSS on that host (VmRSS, and VmHWM: the peak);
+#   3. watch's CPU at L nginx error-log lines per second (default 100, all
+#      of them 502s the watcher classifies and counts), next to
+#      `tail -F` reading the same lines.
+# Needs root, nginx, php8.2-fpm, libfcgi-bin (cgi-fcgi) and python3. Usage:
+#   sudo bench/watch.sh [POOLS] [LINES_PER_SECOND] [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-100}
+RATE=${2:-100}
+SECS=${3:-30}
+R=${R:-300}
+go build -o /tmp/fpmdoctor-watch-bench ./cmd/fpmdoctor
+FD=/tmp/fpmdoctor-watch-bench
+W=$(mktemp -d /tmp/fpmdoctor-watchbench.XXXXXX)
+chmod 755 "$W"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$W/run/nginx.pid" ] && kill -QUIT "$(cat "$W/run/nginx.pid")" 2>/dev/null || true
+  [ -f "$W/run/php-fpm.pid" ] && kill -QUIT "$(cat "$W/run/php-fpm.pid")" 2>/dev/null || true
+  sleep 0.5; rm -rf "$W"
+}
+trap cleanup EXIT
+. "$(dirname "$0")/watchlib.sh"
+
+make_host "$W" "$N"
+start_host "$W"
+PORT=$(free_port)
+"$FD" watch --listen "127.0.0.1:$PORT" --nginx-conf "$W/nginx.conf" --fpm-conf "$W/php-fpm.conf" \
+  --log.level warn 2>"$W/watch.log" &
+WPID=$!; PIDS+=("$WPID")
+wait_ready "$PORT"
+echo "== host: $N pools (pm static, max_children 1, pm.status_path set), $N server blocks; watch pid $WPID"
+
+# 1. Saturate every pool: one request per pool sleeping 90 s holds its only worker.
+saturate "$W" "$N" 90
+sleep 4 # the readers notice (pool timeout 2s)
+echo "== 1. /metrics with all $N pools saturated ($R sequential scrapes)"
+scrape_latency "$PORT" "$R"
+echo "   up=0 pools: $(curl -s "127.0.0.1:$PORT/metrics" | grep -c '^phpfpm_up{.*} 0')"
+echo "== 1b. the status page of one saturated pool read directly (what an exporter without a deadline does; capped here at 5 s)"
+start=$(date +%s.%N)
+SCRIPT_NAME=/status SCRIPT_FILENAME=/status QUERY_STRING= REQUEST_METHOD=GET timeout 5 cgi-fcgi -bind -connect "$W/run/site1.sock" >/dev/null 2>&1 || echo "   cgi-fcgi: no answer (exit $?)"
+echo "   took $(python3 -c "print(round($(date +%s.%N)-$start,2))") s"
+
+echo "== 2. watch's memory on this host"
+grep -E 'VmRSS|VmHWM' "/proc/$WPID/status" | sed 's/^/   /'
+
+# 3. CPU at RATE lines/s: watch vs tail -F on the same log.
+echo "== 3. CPU at $RATE nginx error-log lines/s for $SECS s (every line a 502 the watcher counts)"
+tail -F -n 0 "$W/log/nginx-error.log" >/dev/null 2>&1 &
+TPID=$!; PIDS+=("$TPID")
+before=$(failures "$PORT")
+w0=$(cpu_ticks "$WPID"); t0=$(cpu_ticks "$TPID")
+write_lines "$W" "$N" "$RATE" "$SECS"
+sleep 2
+w1=$(cpu_ticks "$WPID"); t1=$(cpu_ticks "$TPID")
+hz=$(getconf CLK_TCK)
+python3 - "$w0" "$w1" "$t0" "$t1" "$hz" "$SECS" <<'PY'
+import sys
+w0,w1,t0,t1,hz,secs=map(float,sys.argv[1:])
+span=secs+2
+print(f"   fpmdoctor watch: {100*(w1-w0)/hz/span:.2f}% of one core ({(w1-w0)/hz:.2f} s CPU)")
+print(f"   tail -F:         {100*(t1-t0)/hz/span:.2f}% of one core ({(t1-t0)/hz:.2f} s CPU)")
+PY
+after=$(failures "$PORT")
+echo "   lines written: $((RATE*SECS)); fpmdoctor_upstream_failures_total grew by $((after-before))"
+grep -E 'VmRSS|VmHWM' "/proc/$WPID/status" | sed 's/^/   after: /'
