@@ -66,6 +66,9 @@ func BenchmarkPoll(b *testing.B) {
 // TestAllocationsPerLine: a Poll allocates a few stat results, never per
 // line, so a follower's memory stays flat whatever the log rate.
 func TestAllocationsPerLine(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
 	perPoll := func(batch int) float64 {
 		path := filepath.Join(t.TempDir(), "error.log")
 		w, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)

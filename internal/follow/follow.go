@@ -62,6 +62,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -154,6 +155,7 @@ type file struct {
 	moved    bool      // for a rotated-away file: a Poll saw the writer use the new file
 	grew     int64     // for a rotated-away file: the last Poll that read bytes from it (0: none)
 	deleted  bool
+	copy     bool // a rotated copy read to recover a truncated file's tail
 }
 
 // Follower follows one path. See the package documentation.
@@ -485,6 +487,7 @@ func (f *Follower) findCopy(c *file) *file {
 	}
 	var best *file
 	var bestTime time.Time
+	var bestName string
 	for _, de := range ents {
 		name := de.Name()
 		if !isSibling(f.base, name) || !de.Type().IsRegular() {
@@ -511,15 +514,16 @@ func (f *Follower) findCopy(c *file) *file {
 			h.Close()
 			continue
 		}
-		if best != nil && !fi.ModTime().After(bestTime) {
+		// Two matches (an old copy whose start is the same): the newest.
+		if best != nil && (fi.ModTime().Before(bestTime) || fi.ModTime().Equal(bestTime) && !newerName(f.base, name, bestName)) {
 			h.Close()
 			continue
 		}
 		if best != nil {
 			best.f.Close()
 		}
-		best = &file{f: h, dev: dev, ino: ino, off: c.off, part: c.part, skip: c.skip}
-		bestTime = fi.ModTime()
+		best = &file{f: h, dev: dev, ino: ino, off: c.off, part: c.part, skip: c.skip, copy: true}
+		bestTime, bestName = fi.ModTime(), name
 	}
 	return best
 }
@@ -534,6 +538,30 @@ func (f *Follower) isOpen(dev, ino uint64) bool {
 		}
 	}
 	return false
+}
+
+// newerName tells whether rotated copy a is newer than b by their names:
+// base.1 is newer than base.2, base-20261204 than base-20261201, and a
+// numbered copy than a dated one.
+func newerName(base, a, b string) bool {
+	na, okA := rotationNumber(a[len(base):])
+	nb, okB := rotationNumber(b[len(base):])
+	switch {
+	case okA && okB:
+		return na < nb
+	case okA || okB:
+		return okA
+	}
+	return a > b
+}
+
+// rotationNumber reads logrotate's ".N" suffix; ".20261204" is a date.
+func rotationNumber(suffix string) (int, bool) {
+	if len(suffix) < 2 || len(suffix) > 7 || suffix[0] != '.' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(suffix[1:])
+	return n, err == nil && n >= 0
 }
 
 // isSibling tells whether name is a rotated, uncompressed copy of base:
@@ -558,6 +586,7 @@ func isSibling(base, name string) bool {
 func (f *Follower) drain(ctx context.Context, c *file, limit int64, fn func([]byte)) (int64, error) {
 	var total int64
 	checked := false // the fingerprint was compared with the file
+	retries := 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
@@ -573,9 +602,26 @@ func (f *Follower) drain(ctx context.Context, c *file, limit int64, fn func([]by
 		}
 		buf := f.buf[:int64(fpn)+want]
 		n, err := c.f.ReadAt(buf, c.off-int64(fpn))
-		if n < fpn || !bytes.Equal(buf[:fpn], c.fp[:fpn]) {
+		same := n >= fpn && bytes.Equal(buf[:fpn], c.fp[:fpn])
+		if same && n > fpn {
+			// A truncation during the read can give old bytes first and
+			// new ones after: read the start again, now that any such
+			// truncation is done, and keep the bytes only if it held.
+			var again [2 * fpSize]byte
+			k := min(n, fpn+fpSize)
+			m, _ := c.f.ReadAt(again[:k], c.off-int64(fpn))
+			same = m == k && bytes.Equal(again[:k], buf[:k])
+			if !same && fpn == 0 && retries < 3 {
+				retries++
+				continue // rewritten from its start: read it again
+			}
+		}
+		if !same {
 			if err != nil && err != io.EOF {
 				return total, f.setErr(StateUnreadable, fmt.Errorf("follow log: read %s: %w", c.f.Name(), err))
+			}
+			if c.copy {
+				return total, nil // a copy that changed under us: leave it
 			}
 			if err := f.truncated(ctx, c, fn); err != nil {
 				return total, err

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // logWriter appends numbered lines to a log the way nginx does: through
@@ -327,20 +328,36 @@ func lines(from, to int) []string {
 }
 
 func TestCopyTruncateDatedCopy(t *testing.T) {
+	t.Run("older", testCopyTruncateDatedCopy)
+	t.Run("same_time", testCopyTruncateDatedCopy)
+}
+
+func testCopyTruncateDatedCopy(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "error.log")
 	w := newWriter(t, path)
 	f := New(path, Options{})
 	defer f.Close()
 	var c collector
+	// An older copy that starts as the live file does: its time tells it
+	// apart; the same with the time of the right one gives it its name.
+	old := path + "-20261201"
+	os.WriteFile(old, []byte(strings.Join(lines(0, 5), "\n")+"\n"+line(99)+"\n"), 0o644)
 	w.write(5)
 	c.poll(t, f)
-	// An older copy, and one with the same name prefix that is not ours.
-	os.WriteFile(path+"-20261201", []byte(strings.Join(lines(0, 5), "\n")+"\n"+line(99)+"\n"), 0o644)
 	w.write(3)
 	data, _ := os.ReadFile(path)
 	os.WriteFile(path+"-20261204", data, 0o644)
 	os.Truncate(path, 0)
+	fi, err := os.Stat(path + "-20261204")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subtest := t.Name(); strings.HasSuffix(subtest, "same_time") {
+		os.Chtimes(old, fi.ModTime(), fi.ModTime())
+	} else {
+		os.Chtimes(old, fi.ModTime().Add(-time.Hour), fi.ModTime().Add(-time.Hour))
+	}
 	w.write(2)
 	c.poll(t, f)
 	c.check(t, 0, 10)
