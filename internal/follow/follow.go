@@ -1,55 +1,73 @@
 // Package follow follows a log file by its path, as `tail -F` does, for
-// `fpmdoctor watch`: it delivers every complete line exactly once and in
-// order, across the ways logs get rotated.
+// `fpmdoctor watch`: it delivers every complete line once and in order,
+// across the ways logs get rotated.
 //
 // A Follower is polled: Poll reads what was appended since the last call
-// and never waits for data, so the caller owns the schedule (a ticker, or
-// a wake-up from inotify). Between polls the follower keeps, per open
-// file, its offset, the partial last line and a fingerprint: the up to 512
-// bytes just before the offset (more than a log line, so that it holds a
-// line's time and connection number, which tell lines apart). Rotations are told apart like this:
+// and never waits for data, so the caller owns the schedule (a ticker, and
+// optionally Wake's inotify hint). Between polls the follower keeps, per
+// open file, its offset, the partial last line and a fingerprint: the up
+// to 512 bytes just before the offset. That is more than a log line, so it
+// holds a line's time and connection number, which tell otherwise equal
+// lines apart. Every read starts with those bytes and its first bytes are
+// read again after it, so that a truncation, even one during the read, is
+// seen before new bytes are taken for old ones.
 //
-//   - Rename (logrotate's default `create`, then nginx's USR1 reopen, or
-//     php-fpm's): the path now names another inode. The old file stays
-//     open and is read to its end, and then again at every Poll, because
-//     the writer keeps appending to it until it reopens. The new file is
-//     read from its start. At a Poll that sees the new file non-empty, the
-//     writer has moved on; the old file is read up to that point, and its
-//     lines come first. It is closed at the first Poll after that which
-//     finds nothing new in it. A file deleted and recreated is the same
-//     case; a deleted file that nobody recreates stays open and followed
-//     (a writer that holds it still writes there), which also keeps its
-//     disk space until the path has a new file.
-//   - Copytruncate (logrotate's `copytruncate`): the same inode became
-//     shorter than the offset, or its bytes before the offset no longer
-//     match the fingerprint (truncated and rewritten past the offset
-//     between two polls). What was appended between the last Poll and the
-//     copy is only in the copy: the follower looks for a sibling (path.1,
-//     path-20261204, any path.* or path-* that is not compressed) whose
-//     bytes before the offset match the fingerprint and that was modified
-//     no earlier than the live file was last seen, reads it from the
-//     offset to its end, then reads the live file from 0. When no sibling
-//     matches (the copy was already compressed, or removed), the lines
-//     appended since the last Poll are lost and Stats.Unmatched says so.
-//     Lines are never delivered twice.
-//   - Compressed siblings (.gz, .bz2, .xz, .zst) are never read: a file is
-//     compressed after it is rotated and done.
+// Rotations:
 //
-// What cannot be guaranteed:
-//   - copytruncate itself loses the bytes written between the copy and the
+//   - Rename (logrotate's default `create`, then nginx's USR1 or php-fpm's
+//     reopen): the path names another inode. The old file stays open and
+//     is read to its end at every Poll, because the writer appends to it
+//     until it reopens. The new file is read from its start. Once a Poll
+//     sees the new file non-empty the writer has moved on: the old file is
+//     read before the new one, so a writer's lines stay in order, and it
+//     is closed at the first later Poll that finds nothing new in it. A
+//     file deleted and recreated is the same case. A deleted file that
+//     nobody recreates stays open and followed, since a writer that holds
+//     it still writes there; its disk space is freed when the path has a
+//     new file. At most 4 rotated-away files stay open; beyond that the
+//     quietest are closed (Stats.Abandoned).
+//   - Copytruncate (logrotate's `copytruncate`, or `> file`): the same
+//     inode is shorter than the offset, or its bytes before the offset no
+//     longer match the fingerprint (it grew back past the offset between
+//     two polls). Lines appended between the last Poll and the copy are
+//     only in the copy. The follower looks for a sibling (path.1,
+//     path-20261204, any path.* path-* path_* that is not compressed)
+//     modified no earlier than the live file was last seen, whose bytes
+//     before the offset match the fingerprint. It reads that copy from the
+//     offset to its end, then the live file from 0 (Stats.Recovered). When
+//     no sibling matches (the copy was already compressed or removed, or
+//     it was a plain truncation), Stats.Unmatched counts it: lines
+//     appended since the last Poll may be lost. No line is read twice.
+//   - Compressed siblings (.gz, .bz2, .xz, .zst, .lz4, .Z, .zip) are never
+//     read: a file is compressed after it is rotated and done.
+//
+// What cannot be guaranteed, because the file system does not keep it:
+//   - copytruncate itself loses the bytes written between its copy and its
 //     truncate: they are in neither file.
-//   - A file truncated and rewritten to at least its old size with the
-//     same bytes before the offset (the fingerprint) is taken as unchanged:
-//     the rewritten lines up to the offset are not read. Log lines carry
-//     timestamps, which makes this unlikely.
+//   - Two rotations between two Polls: a file created and then renamed or
+//     deleted between them is never seen, and after two truncations the
+//     lines written between them are lost. Logs rotate daily and are
+//     polled every second or so.
+//   - A file that was empty at the last Poll has no fingerprint: when it is
+//     copied and truncated before the next Poll, the lines appended in
+//     between are lost (the truncation goes unnoticed; nothing is read
+//     twice).
+//   - A file truncated and rewritten past the offset with the same 512
+//     bytes before it is taken as unchanged.
 //   - Several writers (nginx workers) reopen at slightly different times.
-//     Lines they write to the old file after the follower closed it are
-//     lost, and lines of the two files interleave in the order the
-//     follower reads them, not the order they were written.
-//   - A line left without its '\n' when the follower leaves a file (an
-//     old file it closes, a copy it recovered from) is delivered as it is.
+//     Lines written to the old file after the follower closed it are lost,
+//     and lines of the two files are delivered in the order the follower
+//     reads them, not in the order they were written.
+//   - A line without its '\n' when the follower leaves a file (an old file
+//     it closes, a copy it recovered from, a truncated file) is delivered
+//     as it is.
 //
-// A follower is not safe for concurrent use, except Stats, which may be
+// Lines are bytes: NUL bytes, invalid UTF-8 and a '\r' before the '\n'
+// are delivered untouched. Memory is bounded: a 64 KiB read buffer and, per
+// open file, a partial line of at most Options.MaxLine bytes. A Poll makes
+// three small allocations (stat results) whatever the number of lines.
+//
+// A Follower is not safe for concurrent use, except Stats, which may be
 // called from any goroutine (a metrics scrape).
 package follow
 
@@ -73,7 +91,7 @@ const (
 	// DefaultMaxLine is the longest line delivered when Options.MaxLine is 0.
 	DefaultMaxLine = 64 << 10
 	readSize       = 64 << 10
-	fpSize         = 512 // bytes of fingerprint kept before the offset: more than one log line, whose start (time, connection number) differs
+	fpSize         = 512 // bytes of fingerprint kept before the offset
 	// maxOld bounds the rotated-away files kept open: a writer that never
 	// reopens, with rotations going on, must not make us hold fds forever.
 	maxOld = 4

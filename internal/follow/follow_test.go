@@ -228,6 +228,7 @@ func TestRenameRotationConcurrent(t *testing.T) {
 			}
 			w.write(7) // after the rename, before the reopen
 			w.reopen()
+			_ = f.Stats() // from another goroutine, as a metrics scrape (go test -race)
 		}
 		w.write(10)
 	}()
