@@ -64,8 +64,9 @@ func (w *logWriter) write(k int) {
 
 // collector records the delivered lines.
 type collector struct {
-	lines []string
-	polls atomic.Int64 // Polls completed
+	lines  []string
+	polls  atomic.Int64      // Polls completed
+	onLine func(line string) // when set, called instead of keeping lines
 }
 
 // waitPolls returns once a Poll begun after the call has completed: a
@@ -78,7 +79,13 @@ func (c *collector) waitPolls() {
 	}
 }
 
-func (c *collector) add(l []byte) { c.lines = append(c.lines, string(l)) }
+func (c *collector) add(l []byte) {
+	if c.onLine != nil {
+		c.onLine(string(l))
+		return
+	}
+	c.lines = append(c.lines, string(l))
+}
 
 func (c *collector) poll(t testing.TB, f *Follower) error {
 	t.Helper()
