@@ -25,7 +25,11 @@
 //     nobody recreates stays open and followed, since a writer that holds
 //     it still writes there; its disk space is freed when the path has a
 //     new file. At most 4 rotated-away files stay open; beyond that the
-//     quietest are closed (Stats.Abandoned).
+//     quietest are closed (Stats.Abandoned). When two rotations came
+//     between two Polls, the file that had the path in between is found by
+//     its rotated name: a sibling newer than the old file's new name by
+//     logrotate's naming (path.1 is newer than path.2), modified since the
+//     last Poll; it is read from its start, between the two.
 //   - Copytruncate (logrotate's `copytruncate`, or `> file`): the same
 //     inode is shorter than the offset, or its bytes before the offset no
 //     longer match the fingerprint (it grew back past the offset between
@@ -44,10 +48,10 @@
 // What cannot be guaranteed, because the file system does not keep it:
 //   - copytruncate itself loses the bytes written between its copy and its
 //     truncate: they are in neither file.
-//   - Two rotations between two Polls: a file created and then renamed or
-//     deleted between them is never seen, and after two truncations the
-//     lines written between them are lost. Logs rotate daily and are
-//     polled every second or so.
+//   - Two rotations between two Polls: a file created and then deleted
+//     between them, or renamed when the old file was deleted, is never
+//     seen, and after two truncations the lines written between them are
+//     lost. Logs rotate daily and are polled every second or so.
 //   - A file that was empty at the last Poll has no fingerprint: when it is
 //     copied and truncated before the next Poll, the lines appended in
 //     between are lost (the truncation goes unnoticed; nothing is read
@@ -80,6 +84,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -449,9 +454,87 @@ func (f *Follower) checkPath() error {
 			f.st.Renames++
 		}
 		f.old = append(f.old, old)
+		if !old.deleted {
+			f.old = append(f.old, f.between(old, nf)...)
+		}
 	}
 	f.cur = nf
 	return f.setErr(StateOK, nil)
+}
+
+// between finds the files rotated in between two Polls: old was renamed
+// (to path.2, say) and the path names nf, but a file that had the path in
+// between now is path.1. Those are the siblings newer than old's new name
+// by logrotate's naming, modified since old was last seen, and not open.
+// They are returned oldest first, to be read from their start.
+func (f *Follower) between(old, nf *file) []*file {
+	ents, err := os.ReadDir(f.dir)
+	if err != nil {
+		return nil
+	}
+	type sib struct {
+		name string
+		dev  uint64
+		ino  uint64
+		fi   fs.FileInfo
+	}
+	var sibs []sib
+	oldName := ""
+	for _, de := range ents {
+		name := de.Name()
+		if !isSibling(f.base, name) || !de.Type().IsRegular() {
+			continue
+		}
+		fi, err := de.Info()
+		if err != nil {
+			continue
+		}
+		dev, ino := devIno(fi)
+		if dev == old.dev && ino == old.ino {
+			oldName = name
+			continue
+		}
+		sibs = append(sibs, sib{name, dev, ino, fi})
+	}
+	if oldName == "" {
+		return nil // renamed out of the family, or away: nothing to go by
+	}
+	var out []*file
+	var names []string
+	for _, s := range sibs {
+		if !newerName(f.base, s.name, oldName) || s.fi.ModTime().Before(old.mtime) ||
+			f.isOpen(s.dev, s.ino) || (s.dev == nf.dev && s.ino == nf.ino) {
+			continue
+		}
+		h, err := os.OpenFile(filepath.Join(f.dir, s.name), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			continue
+		}
+		fi, err := h.Stat()
+		if dev, ino := devIno(fi); err != nil || !fi.Mode().IsRegular() || dev != s.dev || ino != s.ino {
+			h.Close()
+			continue
+		}
+		out = append(out, &file{f: h, dev: s.dev, ino: s.ino, mtime: fi.ModTime()})
+		names = append(names, s.name)
+	}
+	// Oldest first: path.2 before path.1.
+	sort.Sort(byAge{out, names, f.base})
+	f.st.Renames += int64(len(out))
+	return out
+}
+
+type byAge struct {
+	files []*file
+	names []string
+	base  string
+}
+
+func (b byAge) Len() int           { return len(b.files) }
+func (b byAge) Less(i, j int) bool { return newerName(b.base, b.names[j], b.names[i]) }
+func (b byAge) Swap(i, j int) {
+	b.files[i], b.files[j] = b.files[j], b.files[i]
+	b.names[i], b.names[j] = b.names[j], b.names[i]
 }
 
 // readCur reads the file at the path, up to limit when it is not -1.
@@ -480,7 +563,9 @@ func (f *Follower) truncated(ctx context.Context, c *file, fn func([]byte)) erro
 		} else {
 			f.st.Recovered++
 			s.fp, s.fpn = c.fp, c.fpn
-			_, err := f.drain(ctx, s, -1, fn)
+			// Not cancelled half-way: the copy's tail is what was appended
+			// since the last Poll, and a second attempt would repeat lines.
+			_, err := f.drain(context.WithoutCancel(ctx), s, -1, fn)
 			s.f.Close()
 			c.part, c.skip = s.part, s.skip
 			if err != nil {

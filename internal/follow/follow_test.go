@@ -598,3 +598,47 @@ func TestCloseReleasesFiles(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// TestSeveralRotationsBetweenPolls: a file that had the path only between
+// two Polls is found by its rotated name (newer than the old file's).
+func TestSeveralRotationsBetweenPolls(t *testing.T) {
+	t.Run("two renames", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "error.log")
+		w := newWriter(t, path)
+		f := New(path, Options{})
+		defer f.Close()
+		var c collector
+		w.write(3)
+		c.poll(t, f)
+		w.write(2)
+		os.Rename(path, path+".1")
+		w.reopen()
+		w.write(3) // in a file the follower never sees at the path
+		os.Rename(path+".1", path+".2")
+		os.Rename(path, path+".1")
+		w.reopen()
+		w.write(2)
+		c.poll(t, f)
+		c.check(t, 0, 10)
+		if st := f.Stats(); st.Renames != 2 {
+			t.Errorf("stats %+v", st)
+		}
+	})
+	t.Run("rename then copytruncate", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "error.log")
+		w := newWriter(t, path)
+		f := New(path, Options{})
+		defer f.Close()
+		var c collector
+		w.write(3)
+		c.poll(t, f)
+		os.Rename(path, path+".1")
+		w.reopen()
+		w.write(4)
+		os.Rename(path+".1", path+".2")
+		copyTruncate(t, path, false) // the new file's lines are only in the copy
+		w.write(2)
+		c.poll(t, f)
+		c.check(t, 0, 9)
+	})
+}
