@@ -352,6 +352,7 @@ func (f *Follower) Poll(ctx context.Context, fn func(line []byte)) error {
 	for _, o := range f.old {
 		n, err := f.drain(ctx, o, -1, fn)
 		if err != nil {
+			f.dropClosed(fn) // those closed before (ctx cancelled)
 			return err
 		}
 		if n > 0 {
@@ -511,8 +512,12 @@ func (f *Follower) between(old, nf *file) []*file {
 			continue
 		}
 		fi, err := h.Stat()
-		if dev, ino := devIno(fi); err != nil || !fi.Mode().IsRegular() || dev != s.dev || ino != s.ino {
+		if err != nil || !fi.Mode().IsRegular() {
 			h.Close()
+			continue
+		}
+		if dev, ino := devIno(fi); dev != s.dev || ino != s.ino {
+			h.Close() // renamed again since the listing
 			continue
 		}
 		out = append(out, &file{f: h, dev: s.dev, ino: s.ino, mtime: fi.ModTime()})

@@ -642,3 +642,42 @@ func TestSeveralRotationsBetweenPolls(t *testing.T) {
 		c.check(t, 0, 9)
 	})
 }
+
+// TestCancelledPoll: a Poll cancelled while rotated files are read (here
+// by its own callback) leaves the follower usable, every line delivered
+// once.
+func TestCancelledPoll(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "error.log")
+	w := newWriter(t, path)
+	f := New(path, Options{})
+	defer f.Close()
+	var c collector
+	rotate := func() {
+		for i := 3; i >= 1; i-- {
+			os.Rename(fmt.Sprintf("%s.%d", path, i), fmt.Sprintf("%s.%d", path, i+1))
+		}
+		os.Rename(path, path+".1")
+		w.reopen()
+		w.write(2)
+	}
+	w.write(2)
+	rotate()
+	c.poll(t, f) // the first file is done: closed at the next Poll
+	w.write(2)
+	rotate()
+	rotate() // two rotations: the Poll reads three old files
+	ctx, cancel := context.WithCancel(context.Background())
+	err := f.Poll(ctx, func(l []byte) {
+		cancel()
+		c.add(l)
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled Poll: %v", err)
+	}
+	c.poll(t, f)
+	c.poll(t, f)
+	c.check(t, 0, w.n)
+	if st := f.Stats(); st.Open != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
