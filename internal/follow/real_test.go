@@ -42,7 +42,7 @@ type realRotation struct {
 	async    bool              // the line is written after the response: wait to see it before rotating
 	start    func(l *lab.Lab)  // starts the server
 	mode     string            // logrotate mode line
-	check    func(*testing.T, Stats)
+	check    func(t *testing.T, st Stats, rotations int)
 }
 
 // testRealRotation makes 400 requests, each logging one line with its
@@ -116,7 +116,12 @@ func testRealRotation(t *testing.T, l *lab.Lab, r realRotation) {
 	st := f.Stats()
 	rotated, _ := filepath.Glob(path + ".*")
 	t.Logf("stats %+v; rotated files %d", st, len(rotated))
-	r.check(t, st)
+	// logrotate skips an empty log (notifempty): when the workers reopen
+	// late, a round's lines all went to the old file. Count what it did.
+	if len(rotated) < 4 {
+		t.Errorf("logrotate rotated %d times", len(rotated))
+	}
+	r.check(t, st, len(rotated))
 	if _, err := os.Stat(path + ".2.gz"); err != nil {
 		t.Errorf("logrotate did not compress: %v", err)
 	}
@@ -140,12 +145,12 @@ func TestRealNginxLogrotate(t *testing.T) {
 					return err
 				},
 				number: regexp.MustCompile(`request: "GET /x\.php\?n=(\d+) HTTP/1\.1"`),
-				check: func(t *testing.T, st Stats) {
-					if mode == "copytruncate" && (st.Truncates != 8 || st.Recovered != 8 || st.Unmatched != 0) {
-						t.Errorf("truncations: %+v", st)
+				check: func(t *testing.T, st Stats, n int) {
+					if mode == "copytruncate" && (st.Truncates != int64(n) || st.Recovered != int64(n) || st.Unmatched != 0) {
+						t.Errorf("%d rotations; truncations: %+v", n, st)
 					}
-					if mode != "copytruncate" && st.Renames != 8 {
-						t.Errorf("renames: %+v", st)
+					if mode != "copytruncate" && st.Renames != int64(n) {
+						t.Errorf("%d rotations; renames: %+v", n, st)
 					}
 				},
 			})
@@ -181,12 +186,12 @@ func TestRealFPMLogrotate(t *testing.T) {
 					return err
 				},
 				number: regexp.MustCompile(`said into stderr: "follow-test n=(\d+)"`),
-				check: func(t *testing.T, st Stats) {
-					if mode == "copytruncate" && (st.Truncates != 8 || st.Unmatched != 0) {
-						t.Errorf("truncations: %+v", st)
+				check: func(t *testing.T, st Stats, n int) {
+					if mode == "copytruncate" && (st.Truncates != int64(n) || st.Unmatched != 0) {
+						t.Errorf("%d rotations; truncations: %+v", n, st)
 					}
-					if mode == "" && st.Renames != 8 {
-						t.Errorf("renames: %+v", st)
+					if mode == "" && st.Renames != int64(n) {
+						t.Errorf("%d rotations; renames: %+v", n, st)
 					}
 				},
 			})
