@@ -56,7 +56,17 @@ func benchPoll(b *testing.B, batch int) {
 }
 
 // BenchmarkPoll: a Poll that finds nothing new (the cost of each tick),
-// one with 100 lines (100 lines/s polled every second) and one with 10000.
+// one with 100 lines (100 lines/s polled every second) and one with 10000,
+// of a 300-byte nginx 502 line.
+//
+// Measured 2026-12-04 on the shared 2-core machine (go test -bench Poll
+// -benchtime 3000x -count 3; other builds running): idle 8.5-26 µs/op,
+// 100 lines 16-18 µs/op (5.5-6.2 M lines/s), 10000 lines 0.7-1.0 ms/op
+// (9.9-14 M lines/s), 3 allocations per Poll whatever the lines (the
+// B/op of the 10000-line case is the benchmark's own restart every 64 MiB).
+// A 20 s run with a real ticker: the CPU spent inside Poll was 1.8 ms at
+// 100 lines/s (0.009 % of a core) and 3.6 ms at 1000 lines/s; RSS of the
+// whole test process went from 8.9 to 9.0 MB at 1000 lines/s.
 func BenchmarkPoll(b *testing.B) {
 	b.Run("idle", func(b *testing.B) { benchPoll(b, 0) })
 	b.Run("lines=100", func(b *testing.B) { benchPoll(b, 100) })
@@ -66,6 +76,9 @@ func BenchmarkPoll(b *testing.B) {
 // TestAllocationsPerLine: a Poll allocates a few stat results, never per
 // line, so a follower's memory stays flat whatever the log rate.
 func TestAllocationsPerLine(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
 	perPoll := func(batch int) float64 {
 		path := filepath.Join(t.TempDir(), "error.log")
 		w, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)

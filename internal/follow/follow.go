@@ -1,55 +1,77 @@
 // Package follow follows a log file by its path, as `tail -F` does, for
-// `fpmdoctor watch`: it delivers every complete line exactly once and in
-// order, across the ways logs get rotated.
+// `fpmdoctor watch`: it delivers every complete line once and in order,
+// across the ways logs get rotated.
 //
 // A Follower is polled: Poll reads what was appended since the last call
-// and never waits for data, so the caller owns the schedule (a ticker, or
-// a wake-up from inotify). Between polls the follower keeps, per open
-// file, its offset, the partial last line and a fingerprint: the up to 512
-// bytes just before the offset (more than a log line, so that it holds a
-// line's time and connection number, which tell lines apart). Rotations are told apart like this:
+// and never waits for data, so the caller owns the schedule (a ticker, and
+// optionally Wake's inotify hint). Between polls the follower keeps, per
+// open file, its offset, the partial last line and a fingerprint: the up
+// to 512 bytes just before the offset. That is more than a log line, so it
+// holds a line's time and connection number, which tell otherwise equal
+// lines apart. Every read starts with those bytes and its first bytes are
+// read again after it, so that a truncation, even one during the read, is
+// seen before new bytes are taken for old ones.
 //
-//   - Rename (logrotate's default `create`, then nginx's USR1 reopen, or
-//     php-fpm's): the path now names another inode. The old file stays
-//     open and is read to its end, and then again at every Poll, because
-//     the writer keeps appending to it until it reopens. The new file is
-//     read from its start. At a Poll that sees the new file non-empty, the
-//     writer has moved on; the old file is read up to that point, and its
-//     lines come first. It is closed at the first Poll after that which
-//     finds nothing new in it. A file deleted and recreated is the same
-//     case; a deleted file that nobody recreates stays open and followed
-//     (a writer that holds it still writes there), which also keeps its
-//     disk space until the path has a new file.
-//   - Copytruncate (logrotate's `copytruncate`): the same inode became
-//     shorter than the offset, or its bytes before the offset no longer
-//     match the fingerprint (truncated and rewritten past the offset
-//     between two polls). What was appended between the last Poll and the
-//     copy is only in the copy: the follower looks for a sibling (path.1,
-//     path-20261204, any path.* or path-* that is not compressed) whose
-//     bytes before the offset match the fingerprint and that was modified
-//     no earlier than the live file was last seen, reads it from the
-//     offset to its end, then reads the live file from 0. When no sibling
-//     matches (the copy was already compressed, or removed), the lines
-//     appended since the last Poll are lost and Stats.Unmatched says so.
-//     Lines are never delivered twice.
-//   - Compressed siblings (.gz, .bz2, .xz, .zst) are never read: a file is
-//     compressed after it is rotated and done.
+// Rotations:
 //
-// What cannot be guaranteed:
-//   - copytruncate itself loses the bytes written between the copy and the
+//   - Rename (logrotate's default `create`, then nginx's USR1 or php-fpm's
+//     reopen): the path names another inode. The old file stays open and
+//     is read to its end at every Poll, because the writer appends to it
+//     until it reopens. The new file is read from its start. Once a Poll
+//     sees the new file non-empty the writer has moved on: the old file is
+//     read before the new one, so a writer's lines stay in order, and it
+//     is closed at the first later Poll that finds nothing new in it. A
+//     file deleted and recreated is the same case. A deleted file that
+//     nobody recreates stays open and followed, since a writer that holds
+//     it still writes there; its disk space is freed when the path has a
+//     new file. At most 4 rotated-away files stay open; beyond that the
+//     quietest are closed (Stats.Abandoned). When two rotations came
+//     between two Polls, the file that had the path in between is found by
+//     its rotated name: a sibling newer than the old file's new name by
+//     logrotate's naming (path.1 is newer than path.2), modified since the
+//     last Poll; it is read from its start, between the two.
+//   - Copytruncate (logrotate's `copytruncate`, or `> file`): the same
+//     inode is shorter than the offset, or its bytes before the offset no
+//     longer match the fingerprint (it grew back past the offset between
+//     two polls). Lines appended between the last Poll and the copy are
+//     only in the copy. The follower looks for a sibling (path.1,
+//     path-20261204, any path.* path-* path_* that is not compressed)
+//     modified no earlier than the live file was last seen, whose bytes
+//     before the offset match the fingerprint. It reads that copy from the
+//     offset to its end, then the live file from 0 (Stats.Recovered). When
+//     no sibling matches (the copy was already compressed or removed, or
+//     it was a plain truncation), Stats.Unmatched counts it: lines
+//     appended since the last Poll may be lost. No line is read twice.
+//   - Compressed siblings (.gz, .bz2, .xz, .zst, .lz4, .Z, .zip) are never
+//     read: a file is compressed after it is rotated and done.
+//
+// What cannot be guaranteed, because the file system does not keep it:
+//   - copytruncate itself loses the bytes written between its copy and its
 //     truncate: they are in neither file.
-//   - A file truncated and rewritten to at least its old size with the
-//     same bytes before the offset (the fingerprint) is taken as unchanged:
-//     the rewritten lines up to the offset are not read. Log lines carry
-//     timestamps, which makes this unlikely.
+//   - Two rotations between two Polls: a file created and then deleted
+//     between them, or renamed when the old file was deleted, is never
+//     seen, and after two truncations the lines written between them are
+//     lost. Logs rotate daily and are polled every second or so.
+//   - A file that was empty at the last Poll has no fingerprint: when it is
+//     copied and truncated before the next Poll, the lines appended in
+//     between are lost (the truncation goes unnoticed; nothing is read
+//     twice).
+//   - A file truncated and rewritten past the offset with the same 512
+//     bytes before it is taken as unchanged.
 //   - Several writers (nginx workers) reopen at slightly different times.
-//     Lines they write to the old file after the follower closed it are
-//     lost, and lines of the two files interleave in the order the
-//     follower reads them, not the order they were written.
-//   - A line left without its '\n' when the follower leaves a file (an
-//     old file it closes, a copy it recovered from) is delivered as it is.
+//     Lines written to the old file after the follower closed it are lost,
+//     and lines of the two files are delivered in the order the follower
+//     reads them, not in the order they were written.
+//   - A line without its '\n' when the follower leaves a file (an old file
+//     it closes, a copy it recovered from, a truncated file) is delivered
+//     as it is.
 //
-// A follower is not safe for concurrent use, except Stats, which may be
+// Lines are bytes: NUL bytes, invalid UTF-8 and a '\r' before the '\n'
+// are delivered untouched. Memory is bounded: a 64 KiB read buffer and, per
+// open file, a partial line of at most Options.MaxLine bytes. A Poll makes
+// three small allocations (stat results) whatever the number of lines.
+//
+// A Follower is not safe for concurrent use, except Stats, which may be
 // called from any goroutine (a metrics scrape).
 package follow
 
@@ -62,6 +84,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -72,7 +96,7 @@ const (
 	// DefaultMaxLine is the longest line delivered when Options.MaxLine is 0.
 	DefaultMaxLine = 64 << 10
 	readSize       = 64 << 10
-	fpSize         = 512 // bytes of fingerprint kept before the offset: more than one log line, whose start (time, connection number) differs
+	fpSize         = 512 // bytes of fingerprint kept before the offset
 	// maxOld bounds the rotated-away files kept open: a writer that never
 	// reopens, with rotations going on, must not make us hold fds forever.
 	maxOld = 4
@@ -154,6 +178,7 @@ type file struct {
 	moved    bool      // for a rotated-away file: a Poll saw the writer use the new file
 	grew     int64     // for a rotated-away file: the last Poll that read bytes from it (0: none)
 	deleted  bool
+	copy     bool // a rotated copy read to recover a truncated file's tail
 }
 
 // Follower follows one path. See the package documentation.
@@ -327,6 +352,7 @@ func (f *Follower) Poll(ctx context.Context, fn func(line []byte)) error {
 	for _, o := range f.old {
 		n, err := f.drain(ctx, o, -1, fn)
 		if err != nil {
+			f.dropClosed(fn) // those closed before (ctx cancelled)
 			return err
 		}
 		if n > 0 {
@@ -429,9 +455,91 @@ func (f *Follower) checkPath() error {
 			f.st.Renames++
 		}
 		f.old = append(f.old, old)
+		if !old.deleted {
+			f.old = append(f.old, f.between(old, nf)...)
+		}
 	}
 	f.cur = nf
 	return f.setErr(StateOK, nil)
+}
+
+// between finds the files rotated in between two Polls: old was renamed
+// (to path.2, say) and the path names nf, but a file that had the path in
+// between now is path.1. Those are the siblings newer than old's new name
+// by logrotate's naming, modified since old was last seen, and not open.
+// They are returned oldest first, to be read from their start.
+func (f *Follower) between(old, nf *file) []*file {
+	ents, err := os.ReadDir(f.dir)
+	if err != nil {
+		return nil
+	}
+	type sib struct {
+		name string
+		dev  uint64
+		ino  uint64
+		fi   fs.FileInfo
+	}
+	var sibs []sib
+	oldName := ""
+	for _, de := range ents {
+		name := de.Name()
+		if !isSibling(f.base, name) || !de.Type().IsRegular() {
+			continue
+		}
+		fi, err := de.Info()
+		if err != nil {
+			continue
+		}
+		dev, ino := devIno(fi)
+		if dev == old.dev && ino == old.ino {
+			oldName = name
+			continue
+		}
+		sibs = append(sibs, sib{name, dev, ino, fi})
+	}
+	if oldName == "" {
+		return nil // renamed out of the family, or away: nothing to go by
+	}
+	var out []*file
+	var names []string
+	for _, s := range sibs {
+		if !newerName(f.base, s.name, oldName) || s.fi.ModTime().Before(old.mtime) ||
+			f.isOpen(s.dev, s.ino) || (s.dev == nf.dev && s.ino == nf.ino) {
+			continue
+		}
+		h, err := os.OpenFile(filepath.Join(f.dir, s.name), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			continue
+		}
+		fi, err := h.Stat()
+		if err != nil || !fi.Mode().IsRegular() {
+			h.Close()
+			continue
+		}
+		if dev, ino := devIno(fi); dev != s.dev || ino != s.ino {
+			h.Close() // renamed again since the listing
+			continue
+		}
+		out = append(out, &file{f: h, dev: s.dev, ino: s.ino, mtime: fi.ModTime()})
+		names = append(names, s.name)
+	}
+	// Oldest first: path.2 before path.1.
+	sort.Sort(byAge{out, names, f.base})
+	f.st.Renames += int64(len(out))
+	return out
+}
+
+type byAge struct {
+	files []*file
+	names []string
+	base  string
+}
+
+func (b byAge) Len() int           { return len(b.files) }
+func (b byAge) Less(i, j int) bool { return newerName(b.base, b.names[j], b.names[i]) }
+func (b byAge) Swap(i, j int) {
+	b.files[i], b.files[j] = b.files[j], b.files[i]
+	b.names[i], b.names[j] = b.names[j], b.names[i]
 }
 
 // readCur reads the file at the path, up to limit when it is not -1.
@@ -460,7 +568,9 @@ func (f *Follower) truncated(ctx context.Context, c *file, fn func([]byte)) erro
 		} else {
 			f.st.Recovered++
 			s.fp, s.fpn = c.fp, c.fpn
-			_, err := f.drain(ctx, s, -1, fn)
+			// Not cancelled half-way: the copy's tail is what was appended
+			// since the last Poll, and a second attempt would repeat lines.
+			_, err := f.drain(context.WithoutCancel(ctx), s, -1, fn)
 			s.f.Close()
 			c.part, c.skip = s.part, s.skip
 			if err != nil {
@@ -485,6 +595,7 @@ func (f *Follower) findCopy(c *file) *file {
 	}
 	var best *file
 	var bestTime time.Time
+	var bestName string
 	for _, de := range ents {
 		name := de.Name()
 		if !isSibling(f.base, name) || !de.Type().IsRegular() {
@@ -511,15 +622,16 @@ func (f *Follower) findCopy(c *file) *file {
 			h.Close()
 			continue
 		}
-		if best != nil && !fi.ModTime().After(bestTime) {
+		// Two matches (an old copy whose start is the same): the newest.
+		if best != nil && (fi.ModTime().Before(bestTime) || fi.ModTime().Equal(bestTime) && !newerName(f.base, name, bestName)) {
 			h.Close()
 			continue
 		}
 		if best != nil {
 			best.f.Close()
 		}
-		best = &file{f: h, dev: dev, ino: ino, off: c.off, part: c.part, skip: c.skip}
-		bestTime = fi.ModTime()
+		best = &file{f: h, dev: dev, ino: ino, off: c.off, part: c.part, skip: c.skip, copy: true}
+		bestTime, bestName = fi.ModTime(), name
 	}
 	return best
 }
@@ -534,6 +646,30 @@ func (f *Follower) isOpen(dev, ino uint64) bool {
 		}
 	}
 	return false
+}
+
+// newerName tells whether rotated copy a is newer than b by their names:
+// base.1 is newer than base.2, base-20261204 than base-20261201, and a
+// numbered copy than a dated one.
+func newerName(base, a, b string) bool {
+	na, okA := rotationNumber(a[len(base):])
+	nb, okB := rotationNumber(b[len(base):])
+	switch {
+	case okA && okB:
+		return na < nb
+	case okA || okB:
+		return okA
+	}
+	return a > b
+}
+
+// rotationNumber reads logrotate's ".N" suffix; ".20261204" is a date.
+func rotationNumber(suffix string) (int, bool) {
+	if len(suffix) < 2 || len(suffix) > 7 || suffix[0] != '.' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(suffix[1:])
+	return n, err == nil && n >= 0
 }
 
 // isSibling tells whether name is a rotated, uncompressed copy of base:
@@ -558,6 +694,7 @@ func isSibling(base, name string) bool {
 func (f *Follower) drain(ctx context.Context, c *file, limit int64, fn func([]byte)) (int64, error) {
 	var total int64
 	checked := false // the fingerprint was compared with the file
+	retries := 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
@@ -573,9 +710,26 @@ func (f *Follower) drain(ctx context.Context, c *file, limit int64, fn func([]by
 		}
 		buf := f.buf[:int64(fpn)+want]
 		n, err := c.f.ReadAt(buf, c.off-int64(fpn))
-		if n < fpn || !bytes.Equal(buf[:fpn], c.fp[:fpn]) {
+		same := n >= fpn && bytes.Equal(buf[:fpn], c.fp[:fpn])
+		if same && n > fpn {
+			// A truncation during the read can give old bytes first and
+			// new ones after: read the start again, now that any such
+			// truncation is done, and keep the bytes only if it held.
+			var again [2 * fpSize]byte
+			k := min(n, fpn+fpSize)
+			m, _ := c.f.ReadAt(again[:k], c.off-int64(fpn))
+			same = m == k && bytes.Equal(again[:k], buf[:k])
+			if !same && fpn == 0 && retries < 3 {
+				retries++
+				continue // rewritten from its start: read it again
+			}
+		}
+		if !same {
 			if err != nil && err != io.EOF {
 				return total, f.setErr(StateUnreadable, fmt.Errorf("follow log: read %s: %w", c.f.Name(), err))
+			}
+			if c.copy {
+				return total, nil // a copy that changed under us: leave it
 			}
 			if err := f.truncated(ctx, c, fn); err != nil {
 				return total, err

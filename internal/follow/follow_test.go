@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // logWriter appends numbered lines to a log the way nginx does: through
@@ -63,8 +64,9 @@ func (w *logWriter) write(k int) {
 
 // collector records the delivered lines.
 type collector struct {
-	lines []string
-	polls atomic.Int64 // Polls completed
+	lines  []string
+	polls  atomic.Int64      // Polls completed
+	onLine func(line string) // when set, called instead of keeping lines
 }
 
 // waitPolls returns once a Poll begun after the call has completed: a
@@ -77,7 +79,13 @@ func (c *collector) waitPolls() {
 	}
 }
 
-func (c *collector) add(l []byte) { c.lines = append(c.lines, string(l)) }
+func (c *collector) add(l []byte) {
+	if c.onLine != nil {
+		c.onLine(string(l))
+		return
+	}
+	c.lines = append(c.lines, string(l))
+}
 
 func (c *collector) poll(t testing.TB, f *Follower) error {
 	t.Helper()
@@ -227,6 +235,7 @@ func TestRenameRotationConcurrent(t *testing.T) {
 			}
 			w.write(7) // after the rename, before the reopen
 			w.reopen()
+			_ = f.Stats() // from another goroutine, as a metrics scrape (go test -race)
 		}
 		w.write(10)
 	}()
@@ -327,20 +336,36 @@ func lines(from, to int) []string {
 }
 
 func TestCopyTruncateDatedCopy(t *testing.T) {
+	t.Run("older", testCopyTruncateDatedCopy)
+	t.Run("same_time", testCopyTruncateDatedCopy)
+}
+
+func testCopyTruncateDatedCopy(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "error.log")
 	w := newWriter(t, path)
 	f := New(path, Options{})
 	defer f.Close()
 	var c collector
+	// An older copy that starts as the live file does: its time tells it
+	// apart; the same with the time of the right one gives it its name.
+	old := path + "-20261201"
+	os.WriteFile(old, []byte(strings.Join(lines(0, 5), "\n")+"\n"+line(99)+"\n"), 0o644)
 	w.write(5)
 	c.poll(t, f)
-	// An older copy, and one with the same name prefix that is not ours.
-	os.WriteFile(path+"-20261201", []byte(strings.Join(lines(0, 5), "\n")+"\n"+line(99)+"\n"), 0o644)
 	w.write(3)
 	data, _ := os.ReadFile(path)
 	os.WriteFile(path+"-20261204", data, 0o644)
 	os.Truncate(path, 0)
+	fi, err := os.Stat(path + "-20261204")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subtest := t.Name(); strings.HasSuffix(subtest, "same_time") {
+		os.Chtimes(old, fi.ModTime(), fi.ModTime())
+	} else {
+		os.Chtimes(old, fi.ModTime().Add(-time.Hour), fi.ModTime().Add(-time.Hour))
+	}
 	w.write(2)
 	c.poll(t, f)
 	c.check(t, 0, 10)
@@ -571,5 +596,88 @@ func TestCloseReleasesFiles(t *testing.T) {
 	}
 	if err := f.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestSeveralRotationsBetweenPolls: a file that had the path only between
+// two Polls is found by its rotated name (newer than the old file's).
+func TestSeveralRotationsBetweenPolls(t *testing.T) {
+	t.Run("two renames", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "error.log")
+		w := newWriter(t, path)
+		f := New(path, Options{})
+		defer f.Close()
+		var c collector
+		w.write(3)
+		c.poll(t, f)
+		w.write(2)
+		os.Rename(path, path+".1")
+		w.reopen()
+		w.write(3) // in a file the follower never sees at the path
+		os.Rename(path+".1", path+".2")
+		os.Rename(path, path+".1")
+		w.reopen()
+		w.write(2)
+		c.poll(t, f)
+		c.check(t, 0, 10)
+		if st := f.Stats(); st.Renames != 2 {
+			t.Errorf("stats %+v", st)
+		}
+	})
+	t.Run("rename then copytruncate", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "error.log")
+		w := newWriter(t, path)
+		f := New(path, Options{})
+		defer f.Close()
+		var c collector
+		w.write(3)
+		c.poll(t, f)
+		os.Rename(path, path+".1")
+		w.reopen()
+		w.write(4)
+		os.Rename(path+".1", path+".2")
+		copyTruncate(t, path, false) // the new file's lines are only in the copy
+		w.write(2)
+		c.poll(t, f)
+		c.check(t, 0, 9)
+	})
+}
+
+// TestCancelledPoll: a Poll cancelled while rotated files are read (here
+// by its own callback) leaves the follower usable, every line delivered
+// once.
+func TestCancelledPoll(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "error.log")
+	w := newWriter(t, path)
+	f := New(path, Options{})
+	defer f.Close()
+	var c collector
+	rotate := func() {
+		for i := 3; i >= 1; i-- {
+			os.Rename(fmt.Sprintf("%s.%d", path, i), fmt.Sprintf("%s.%d", path, i+1))
+		}
+		os.Rename(path, path+".1")
+		w.reopen()
+		w.write(2)
+	}
+	w.write(2)
+	rotate()
+	c.poll(t, f) // the first file is done: closed at the next Poll
+	w.write(2)
+	rotate()
+	rotate() // two rotations: the Poll reads three old files
+	ctx, cancel := context.WithCancel(context.Background())
+	err := f.Poll(ctx, func(l []byte) {
+		cancel()
+		c.add(l)
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled Poll: %v", err)
+	}
+	c.poll(t, f)
+	c.poll(t, f)
+	c.check(t, 0, w.n)
+	if st := f.Stats(); st.Open != 1 {
+		t.Errorf("stats %+v", st)
 	}
 }

@@ -237,6 +237,12 @@ func (s *sim) poll() {
 	}
 	if ino, _, ok := s.stat(); ok {
 		reach[ino] = true
+		if s.f.cur != nil && ino != s.f.cur.ino {
+			// A rotation: files renamed in between are found by name.
+			for _, ino := range s.renamedSince(s.f.cur.ino) {
+				reach[ino] = true
+			}
+		}
 	}
 	for ino := range s.wrote {
 		if !reach[ino] {
@@ -270,6 +276,36 @@ func (s *sim) poll() {
 }
 
 var opNames = [...]string{"append", "append", "append", "half", "poll", "poll", "rename", "reopen", "copytruncate", "delete", "compress", "truncate"}
+
+// renamedSince lists the uncompressed siblings whose names are newer than
+// the one file ino has now (when it is still linked).
+func (s *sim) renamedSince(ino uint64) []uint64 {
+	dir, base := filepath.Split(s.path)
+	ents, _ := os.ReadDir(dir)
+	inos := map[string]uint64{}
+	curName := ""
+	for _, de := range ents {
+		if !isSibling(base, de.Name()) {
+			continue
+		}
+		fi, err := de.Info()
+		if err != nil {
+			continue
+		}
+		_, i := devIno(fi)
+		if i == ino {
+			curName = de.Name()
+		}
+		inos[de.Name()] = i
+	}
+	var out []uint64
+	for name, i := range inos {
+		if curName != "" && newerName(base, name, curName) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
 
 // run plays ops, two bytes each, then completes the last line and polls.
 func (s *sim) run(ops []byte) {
@@ -314,6 +350,7 @@ func FuzzFollow(f *testing.F) {
 		"\x00\x05\x04\x00\x00\x02\x09\x00\x00\x01\x04\x00\x07\x00\x00\x02\x04\x00", // delete, recreate
 		"\x00\x05\x04\x00\x0b\x00\x00\x09\x04\x00",                                 // truncate, rewrite longer
 		"\x00\x05\x04\x00\x06\x01\x06\x01\x06\x01\x06\x01\x06\x01\x00\x01\x04\x00", // renames without reopen
+		"\x00\x03\x04\x00\x06\x00\x07\x00\x00\x02\x06\x00\x07\x00\x00\x02\x04\x00", // two renames between Polls
 	} {
 		f.Add([]byte(seed))
 	}
@@ -333,6 +370,10 @@ func TestSimSeeds(t *testing.T) {
 		{"\x00\x05\x04\x00\x00\x02\x08\x00\x00\x03\x04\x00", false},
 		{"\x00\x05\x04\x00\x00\x02\x08\x00\x0a\x00\x00\x03\x04\x00", true},
 		{"\x00\x05\x04\x00\x00\x02\x06\x00\x00\x03\x07\x00\x00\x02\x04\x00\x04\x00", false},
+		// Two renames with writes in between, then a Poll: found by name.
+		{"\x00\x03\x04\x00\x06\x00\x07\x00\x00\x02\x06\x00\x07\x00\x00\x02\x04\x00", false},
+		// The same with the first file deleted: the middle one is lost.
+		{"\x00\x03\x04\x00\x09\x00\x07\x00\x00\x02\x06\x00\x07\x00\x00\x02\x04\x00", true},
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			s := newSim(t)

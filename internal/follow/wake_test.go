@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -22,7 +23,6 @@ func wait(t *testing.T, ch <-chan struct{}, what string) {
 }
 
 func TestWake(t *testing.T) {
-	goroutines := runtime.NumGoroutine()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "error.log")
 	w := newWriter(t, path)
@@ -33,6 +33,12 @@ func TestWake(t *testing.T) {
 	}
 	if f.Wake() != ch {
 		t.Error("a second Wake returned another channel")
+	}
+	for i := 0; watchers() == 0 && i < 1000; i++ {
+		runtime.Gosched() // let it start
+	}
+	if n := watchers(); n != 1 {
+		t.Errorf("%d watcher goroutines", n)
 	}
 	var c collector
 
@@ -60,12 +66,18 @@ func TestWake(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Close waited for the watcher to return; let it finish exiting.
-	for i := 0; runtime.NumGoroutine() > goroutines && i < 1000; i++ {
+	for i := 0; watchers() > 0 && i < 1000; i++ {
 		runtime.Gosched()
 	}
-	if n := runtime.NumGoroutine(); n > goroutines {
-		t.Errorf("%d goroutines after Close, %d before New", n, goroutines)
+	if n := watchers(); n > 0 {
+		t.Errorf("%d watcher goroutines left after Close", n)
 	}
+}
+
+// watchers counts the goroutines running Follower.watch.
+func watchers() int {
+	buf := make([]byte, 1<<20)
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "follow.(*Follower).watch(")
 }
 
 func TestWakeIgnoresOtherFiles(t *testing.T) {
