@@ -15,11 +15,11 @@ import (
 
 // rootFS reads host paths, optionally below a root directory. Symlinks are
 // followed inside the root so that neither ".." nor a link can leave it.
-type rootFS struct{ root string }
+type rootFS struct{ tree rootfs.Tree }
 
 // resolve maps a host path to the path to open on this machine.
 func (r rootFS) resolve(p string) (string, error) {
-	return rootfs.Resolve(r.root, p)
+	return r.tree.Resolve(p)
 }
 
 func (r rootFS) stat(p string) (fs.FileInfo, error) {
@@ -125,11 +125,7 @@ func (r rootFS) glob(pattern string, maxResults int) ([]string, error) {
 			continue
 		}
 		for _, d := range cands {
-			rd, err := r.resolve(dirOrDot(d))
-			var ents []os.DirEntry
-			if err == nil {
-				ents, err = os.ReadDir(rd)
-			}
+			ents, err := r.readDir(dirOrDot(d))
 			if err != nil {
 				if literal {
 					return nil, errGlobAborted
@@ -175,6 +171,38 @@ func (r rootFS) glob(pattern string, maxResults int) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
+
+// readDir lists a directory. With mounts it is rootfs.Tree.ReadDirNames
+// (a mount shows in its parent), whose entries carry no type, so glob
+// stats them; without, the plain listing keeps the types and saves a
+// stat per pool file.
+func (r rootFS) readDir(d string) ([]os.DirEntry, error) {
+	if len(r.tree.Mounts) == 0 {
+		rd, err := r.resolve(d)
+		if err != nil {
+			return nil, err
+		}
+		return os.ReadDir(rd)
+	}
+	names, err := r.tree.ReadDirNames(d)
+	if err != nil {
+		return nil, err
+	}
+	ents := make([]os.DirEntry, len(names))
+	for i, n := range names {
+		ents[i] = nameEntry(n)
+	}
+	return ents, nil
+}
+
+// nameEntry is a directory entry known only by name: its type says
+// symlink so that glob stats it.
+type nameEntry string
+
+func (n nameEntry) Name() string             { return string(n) }
+func (nameEntry) IsDir() bool                { return false }
+func (nameEntry) Type() fs.FileMode          { return fs.ModeSymlink }
+func (nameEntry) Info() (fs.FileInfo, error) { return nil, fs.ErrInvalid }
 
 func joinHost(dir, name string) string {
 	if dir == "" {

@@ -36,7 +36,7 @@ func Render(w io.Writer, r *Report, f Format, color bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	case FormatSARIF:
-		return writeSARIF(w, r)
+		return WriteSARIF(w, r, RepoOptions{})
 	default:
 		return writeText(w, r, color)
 	}

@@ -3,16 +3,54 @@
 // absolute targets re-rooted and ".." clamped at it, so that nothing
 // outside the root is ever read, whatever links the copy holds. The copy
 // may come from anywhere (a repository, an archive): it is not trusted.
+//
+// A Tree may also mount directories of a repository onto host paths
+// (nginx/ → /etc/nginx): a repository of configs is rarely laid out like
+// "/", yet includes and links must resolve as on the server. Mounts are
+// part of the same walk, so links inside a mounted directory get the same
+// chroot semantics.
 package rootfs
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 )
+
+// Mount puts the local directory Dir where the host has Host (an absolute,
+// clean path other than "/").
+type Mount struct {
+	Host string
+	Dir  string
+}
+
+// Tree is an offline host: Root read as "/", with Mounts over it. The
+// longest mount containing a path wins, as with mount points.
+type Tree struct {
+	Root   string
+	Mounts []Mount
+}
+
+// local returns the local path of host path p (absolute, clean) without
+// following links: under the mount that holds it, else under Root.
+func (t Tree) local(p string) string {
+	best := -1
+	for i, m := range t.Mounts {
+		if (p == m.Host || strings.HasPrefix(p, m.Host+"/")) && (best < 0 || len(m.Host) > len(t.Mounts[best].Host)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return filepath.Join(t.Root, filepath.FromSlash(p))
+	}
+	m := t.Mounts[best]
+	return filepath.Join(m.Dir, filepath.FromSlash(strings.TrimPrefix(p, m.Host)))
+}
 
 // maxHops is the kernel's limit on symlinks in one lookup (MAXSYMLINKS).
 const maxHops = 40
@@ -21,7 +59,13 @@ const maxHops = 40
 // missing component is left for the caller's open or stat to report. With
 // root "" it returns p unchanged.
 func Resolve(root, p string) (string, error) {
-	if root == "" {
+	return Tree{Root: root}.Resolve(p)
+}
+
+// Resolve returns the local path that the host path p names in t, links
+// followed inside t. With neither Root nor Mounts it returns p unchanged.
+func (t Tree) Resolve(p string) (string, error) {
+	if t.Root == "" && len(t.Mounts) == 0 {
 		return p, nil
 	}
 	pending := strings.Split(p, "/")
@@ -38,7 +82,7 @@ func Resolve(root, p string) (string, error) {
 			continue
 		}
 		next := path.Join(cur, name)
-		under := filepath.Join(root, filepath.FromSlash(next))
+		under := t.local(next)
 		fi, err := os.Lstat(under)
 		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 			cur = next
@@ -56,5 +100,87 @@ func Resolve(root, p string) (string, error) {
 		}
 		pending = append(strings.Split(target, "/"), pending...)
 	}
-	return filepath.Join(root, filepath.FromSlash(cur)), nil
+	return t.local(cur), nil
+}
+
+// ReadDirNames lists the host directory p: the names in its local
+// directory plus the next component of every mount below it, so that a
+// mount at /etc/php/8.2/fpm shows as "8.2" in /etc/php even when the
+// repository has no etc/php. Sorted, without duplicates.
+func (t Tree) ReadDirNames(p string) ([]string, error) {
+	p = path.Clean("/" + p)
+	var names []string
+	local, err := t.Resolve(p)
+	if err == nil {
+		var f *os.File
+		if f, err = os.Open(local); err == nil {
+			names, err = f.Readdirnames(-1)
+			f.Close()
+		}
+	}
+	virtual := false
+	for _, m := range t.Mounts {
+		rest, ok := strings.CutPrefix(m.Host, strings.TrimSuffix(p, "/")+"/")
+		if !ok {
+			continue
+		}
+		first, _, _ := strings.Cut(rest, "/")
+		virtual = true
+		if !slices.Contains(names, first) {
+			names = append(names, first)
+		}
+	}
+	if err != nil && !virtual {
+		return nil, err
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// Glob expands an absolute host pattern (path.Match syntax per component)
+// and returns the host paths that exist in t, sorted. Components are
+// listed with ReadDirNames, so mounts take part and links are followed
+// only inside t.
+func (t Tree) Glob(pattern string) ([]string, error) {
+	if !path.IsAbs(pattern) {
+		return nil, errors.New("glob " + pattern + ": not an absolute path")
+	}
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, err
+	}
+	cands := []string{"/"}
+	for _, c := range strings.Split(pattern, "/") {
+		if c == "" {
+			continue
+		}
+		var next []string
+		if !strings.ContainsAny(c, `*?[\`) {
+			for _, d := range cands {
+				next = append(next, path.Join(d, c))
+			}
+		} else {
+			for _, d := range cands {
+				names, err := t.ReadDirNames(d)
+				if err != nil {
+					continue
+				}
+				for _, n := range names {
+					if ok, _ := path.Match(c, n); ok {
+						next = append(next, path.Join(d, n))
+					}
+				}
+			}
+		}
+		cands = next
+	}
+	var out []string
+	for _, c := range cands {
+		if local, err := t.Resolve(c); err == nil {
+			if _, err := os.Stat(local); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
