@@ -118,6 +118,9 @@ func Exists(h Host, path string) bool {
 
 // Glob expands pattern on h and returns host paths.
 func Glob(h Host, pattern string) []string {
+	if c, ok := h.(*cachedHost); ok {
+		h = c.Host
+	}
 	if o, ok := h.(offlineHost); ok && len(o.tree.Mounts) > 0 {
 		// Mounts show only in a listing of their parents.
 		matches, _ := o.tree.Glob(pattern)
