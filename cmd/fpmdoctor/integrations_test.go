@@ -322,6 +322,7 @@ func TestGitLabExample(t *testing.T) {
 // in a git repository of configs: the hook builds fpmdoctor with the
 // system Go and fails on the broken configs, passes on healthy ones.
 func TestPreCommitHook(t *testing.T) {
+	t.Parallel() // building the hook with pre-commit takes a while
 	var hooks []struct {
 		ID       string `yaml:"id"`
 		Entry    string `yaml:"entry"`
