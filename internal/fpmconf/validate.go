@@ -29,7 +29,7 @@ import (
 // slowlog directories, accounts in /etc/passwd and /etc/group) read the
 // host, or Options.Root when set.
 func Validate(c *Config) []Problem {
-	v := &validator{c: c, fs: rootFS{rootfs.Tree{Root: c.opts.Root, Mounts: c.opts.Mounts}}}
+	v := &validator{c: c, fs: rootFS{rootfs.Tree{Root: c.opts.Root, Mounts: c.opts.Mounts}.WithCache()}}
 	v.out = append(v.out, c.Problems...)
 	v.global()
 	if len(c.Pools) == 0 {

@@ -116,7 +116,7 @@ func Load(ctx context.Context, mainFile string, opts Options) (*Config, error) {
 // load is Load; tests compare splicing in place with copying only.
 func load(ctx context.Context, mainFile string, opts Options, inPlace bool) (*Config, error) {
 	opts = opts.withDefaults()
-	fs := fsys{tree: rootfs.Tree{Root: opts.Root, Mounts: opts.Mounts}}
+	fs := fsys{tree: rootfs.Tree{Root: opts.Root, Mounts: opts.Mounts}.WithCache()}
 	if !filepath.IsAbs(mainFile) {
 		if opts.Root != "" {
 			mainFile = "/" + mainFile

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -34,6 +35,7 @@ type Mount struct {
 type Tree struct {
 	Root   string
 	Mounts []Mount
+	dirs   *dirCache // WithCache
 }
 
 // local returns the local path of host path p (absolute, clean) without
@@ -68,8 +70,33 @@ func (t Tree) Resolve(p string) (string, error) {
 	if t.Root == "" && len(t.Mounts) == 0 {
 		return p, nil
 	}
-	pending := strings.Split(p, "/")
-	cur := "/"
+	var host string
+	var err error
+	if t.dirs != nil && !strings.Contains(p, "..") {
+		// Without "..", cleaning cannot change what p names: resolve its
+		// directory once for all its files.
+		clean := path.Clean("/" + p)
+		dir, base := path.Split(clean)
+		if base == "" {
+			return t.local("/"), nil
+		}
+		var rd string
+		if rd, err = t.dir(path.Clean(dir)); err != nil {
+			return "", err
+		}
+		host, err = t.walk(p, rd, []string{base})
+	} else {
+		host, err = t.walk(p, "/", strings.Split(p, "/"))
+	}
+	if err != nil {
+		return "", err
+	}
+	return t.local(host), nil
+}
+
+// walk resolves the components pending from the resolved host directory
+// cur and returns the resolved host path; p is for errors.
+func (t Tree) walk(p, cur string, pending []string) (string, error) {
 	hops := 0
 	for len(pending) > 0 {
 		name := pending[0]
@@ -100,7 +127,46 @@ func (t Tree) Resolve(p string) (string, error) {
 		}
 		pending = append(strings.Split(target, "/"), pending...)
 	}
-	return t.local(cur), nil
+	return cur, nil
+}
+
+// WithCache returns t remembering how each directory resolves, for one
+// reader's lifetime (a config load): five thousand sites in one
+// directory then cost one lstat each instead of one per path component.
+// The tree must not change meanwhile.
+func (t Tree) WithCache() Tree {
+	t.dirs = &dirCache{m: map[string]string{}}
+	return t
+}
+
+type dirCache struct {
+	mu sync.Mutex
+	m  map[string]string // clean host directory → resolved host directory
+}
+
+// dir resolves the clean host directory d through the cache.
+func (t Tree) dir(d string) (string, error) {
+	if d == "/" {
+		return "/", nil
+	}
+	t.dirs.mu.Lock()
+	r, ok := t.dirs.m[d]
+	t.dirs.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	parent, base := path.Split(d)
+	rp, err := t.dir(path.Clean(parent))
+	if err != nil {
+		return "", err
+	}
+	if r, err = t.walk(d, rp, []string{base}); err != nil {
+		return "", err
+	}
+	t.dirs.mu.Lock()
+	t.dirs.m[d] = r
+	t.dirs.mu.Unlock()
+	return r, nil
 }
 
 // ReadDirNames lists the host directory p: the names in its local

@@ -42,6 +42,13 @@ func TestResolveStaysInsideRoot(t *testing.T) {
 		"/var/log/host":           outside + "/secret",
 		"/missing/dir/f":          "/missing/dir/f",
 	} {
+		cached := Tree{Root: root}.WithCache()
+		for range 2 { // the second time from the cache
+			got, err := cached.Resolve(p)
+			if err != nil || got != filepath.Join(root, want) {
+				t.Errorf("cached Resolve(%q) = %q, %v, want %q", p, got, err, want)
+			}
+		}
 		got, err := Resolve(root, p)
 		if err != nil {
 			t.Fatalf("Resolve(%q): %v", p, err)
@@ -49,6 +56,9 @@ func TestResolveStaysInsideRoot(t *testing.T) {
 		if got != filepath.Join(root, want) || !strings.HasPrefix(got, root+"/") {
 			t.Errorf("Resolve(%q) = %q, want %q under the root", p, got, want)
 		}
+	}
+	if _, err := (Tree{Root: root}.WithCache()).Resolve("/var/log/loop1"); !errors.Is(err, syscall.ELOOP) {
+		t.Errorf("a symlink loop, cached: err %v, want ELOOP", err)
 	}
 	if _, err := Resolve(root, "/var/log/loop1"); !errors.Is(err, syscall.ELOOP) {
 		t.Errorf("a symlink loop: err %v, want ELOOP", err)
@@ -84,6 +94,23 @@ func TestTreeMounts(t *testing.T) {
 	must(os.Symlink("/etc/php/8.2/fpm/pool.d/www.conf", filepath.Join(repo, "nginx/sites-enabled/other-mount")))
 	must(os.Symlink("../../../../../../etc/passwd", filepath.Join(repo, "nginx/sites-enabled/climb")))
 	tr := Tree{Root: repo, Mounts: []Mount{{Host: "/etc/nginx", Dir: filepath.Join(repo, "nginx")}, {Host: "/etc/php/8.2/fpm", Dir: filepath.Join(repo, "php")}}}
+	for _, tr := range []Tree{tr, tr.WithCache(), tr.WithCache()} {
+		resolveAll(t, tr, repo)
+	}
+	names, err := tr.ReadDirNames("/etc/php")
+	if err != nil || len(names) != 1 || names[0] != "8.2" {
+		t.Errorf("ReadDirNames(/etc/php) = %v, %v: want the mount's next component", names, err)
+	}
+	got, err := tr.Glob("/etc/php/*/fpm/pool.d/*.conf")
+	if err != nil || len(got) != 1 || got[0] != "/etc/php/8.2/fpm/pool.d/www.conf" {
+		t.Errorf("Glob = %v, %v", got, err)
+	}
+}
+
+// resolveAll resolves the links of TestTreeMounts; twice with a cache, so
+// that the second pass reads the directories it remembered.
+func resolveAll(t *testing.T, tr Tree, repo string) {
+	t.Helper()
 	for p, want := range map[string]string{
 		"/etc/nginx/sites-enabled/rel":         "nginx/sites-available/a",
 		"/etc/nginx/sites-enabled/abs":         "nginx/sites-available/a",
@@ -99,13 +126,5 @@ func TestTreeMounts(t *testing.T) {
 		if got != filepath.Join(repo, want) {
 			t.Errorf("Resolve(%q) = %q, want %q", p, got, filepath.Join(repo, want))
 		}
-	}
-	names, err := tr.ReadDirNames("/etc/php")
-	if err != nil || len(names) != 1 || names[0] != "8.2" {
-		t.Errorf("ReadDirNames(/etc/php) = %v, %v: want the mount's next component", names, err)
-	}
-	got, err := tr.Glob("/etc/php/*/fpm/pool.d/*.conf")
-	if err != nil || len(got) != 1 || got[0] != "/etc/php/8.2/fpm/pool.d/www.conf" {
-		t.Errorf("Glob = %v, %v", got, err)
 	}
 }
