@@ -77,7 +77,7 @@ PY
 nginx -t -q -p "$R/nginx/" -c nginx.conf
 "$FD" check "$R" --format json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("fpmdoctor check saw", len(r["sites"]), "sites;", len(r["findings"]), "findings")'
 echo "== repository with $N sites and $N pools: fpmdoctor check vs nginx -t (same files)"
-hyperfine -N -w 2 -r 10 --style basic \
+hyperfine -N -w 1 -r 5 --style basic \
   -n "fpmdoctor check" "$FD check $R" \
   -n "fpmdoctor check --format sarif" "$FD check $R --format sarif" \
   -n "nginx -t" "nginx -t -q -p $R/nginx/ -c nginx.conf" \
