@@ -10,11 +10,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/fpmdoctor/fpmdoctor/docs"
+	"github.com/fpmdoctor/fpmdoctor/internal/checks"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 )
 
@@ -290,5 +293,28 @@ func TestCodeQuality(t *testing.T) {
 	if is["check_name"] != "listen-mismatch" || is["severity"] != "critical" || loc["path"] != "nginx/sites-available/shop.example.com" ||
 		lines["begin"] != json.Number("7") || len(is["fingerprint"].(string)) != 32 || !strings.HasPrefix(is["description"].(string), "listen-mismatch: ") {
 		t.Errorf("issue %s", out)
+	}
+}
+
+// TestRulesHaveDocs: every cause a check reports becomes a SARIF rule,
+// which needs the page's title, the page as help and a default level from
+// the causes index.
+func TestRulesHaveDocs(t *testing.T) {
+	var all []string
+	for _, c := range checks.All() {
+		all = append(all, c.Cause)
+	}
+	for _, cause := range all {
+		if docs.Title(cause) == "" {
+			t.Errorf("cause %s: no docs/causes/%s.md", cause, cause)
+		}
+		if sev := docs.UsualSeverity(cause); sev != "error" && sev != "warning" {
+			t.Errorf("cause %s: usual severity %q in docs/causes/README.md, want error or warning", cause, sev)
+		}
+	}
+	for _, want := range []string{"listen-mismatch", "fpm-config-invalid", "nginx-config-invalid", "allowed-clients", "request-timeout", "memory-overcommit", "unused-pool", "socket-naming", "listen-all-addresses"} {
+		if !slices.Contains(OfflineCauses(), want) {
+			t.Errorf("OfflineCauses() lacks %s", want)
+		}
 	}
 }
