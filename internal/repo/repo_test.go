@@ -218,31 +218,34 @@ func TestSARIFSchema(t *testing.T) {
 	}
 }
 
-// TestSARIFGolden pins the whole SARIF of the mapped repository. Refresh
-// with go test ./internal/repo -run Golden -update.
+// TestSARIFGolden pins the whole SARIF of the bundled php-upgrade example
+// and of the mapped repository. Refresh with
+// go test ./internal/repo -run Golden -update.
 func TestSARIFGolden(t *testing.T) {
-	out := render(t, mapped, sarif)
-	// The repository's absolute path differs per checkout.
-	abs, _ := filepath.Abs(mapped)
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real
-	}
-	out = bytes.ReplaceAll(out, []byte("file://"+abs+"/"), []byte("file:///REPO/"))
-	golden := "testdata/golden/mapped-repo.sarif"
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-			t.Fatal(err)
+	for name, dir := range map[string]string{"php-upgrade": "../../examples/php-upgrade", "mapped-repo": mapped} {
+		out := render(t, dir, sarif)
+		// The repository's absolute path differs per checkout.
+		abs, _ := filepath.Abs(dir)
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = real
 		}
-		if err := os.WriteFile(golden, out, 0o644); err != nil {
-			t.Fatal(err)
+		out = bytes.ReplaceAll(out, []byte("file://"+abs+"/"), []byte("file:///REPO/"))
+		golden := "testdata/golden/" + name + ".sarif"
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(golden, out, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(out, want) {
-		t.Errorf("SARIF differs from %s (run with -update and review the diff):\n%s", golden, out)
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run with -update)", err)
+		}
+		if !bytes.Equal(out, want) {
+			t.Errorf("SARIF differs from %s (run with -update and review the diff):\n%s", golden, out)
+		}
 	}
 }
 
