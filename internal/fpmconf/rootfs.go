@@ -172,37 +172,14 @@ func (r rootFS) glob(pattern string, maxResults int) ([]string, error) {
 	return out, nil
 }
 
-// readDir lists a directory. With mounts it is rootfs.Tree.ReadDirNames
-// (a mount shows in its parent), whose entries carry no type, so glob
-// stats them; without, the plain listing keeps the types and saves a
-// stat per pool file.
+// readDir lists a directory; below a root, mounts show in their parents
+// (rootfs.Tree.ReadDir).
 func (r rootFS) readDir(d string) ([]os.DirEntry, error) {
-	if len(r.tree.Mounts) == 0 {
-		rd, err := r.resolve(d)
-		if err != nil {
-			return nil, err
-		}
-		return os.ReadDir(rd)
+	if r.tree.Root == "" {
+		return os.ReadDir(d)
 	}
-	names, err := r.tree.ReadDirNames(d)
-	if err != nil {
-		return nil, err
-	}
-	ents := make([]os.DirEntry, len(names))
-	for i, n := range names {
-		ents[i] = nameEntry(n)
-	}
-	return ents, nil
+	return r.tree.ReadDir(d)
 }
-
-// nameEntry is a directory entry known only by name: its type says
-// symlink so that glob stats it.
-type nameEntry string
-
-func (n nameEntry) Name() string             { return string(n) }
-func (nameEntry) IsDir() bool                { return false }
-func (nameEntry) Type() fs.FileMode          { return fs.ModeSymlink }
-func (nameEntry) Info() (fs.FileInfo, error) { return nil, fs.ErrInvalid }
 
 func joinHost(dir, name string) string {
 	if dir == "" {

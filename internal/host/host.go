@@ -44,7 +44,9 @@ func New(root string) Host {
 	if root == "" || root == "/" {
 		return liveHost{}
 	}
-	return offlineHost{tree: rootfs.Tree{Root: filepath.Clean(root)}}
+	// A host serves one diagnosis (or one fix): directories do not turn
+	// into links meanwhile, and thousands of sockets share a directory.
+	return offlineHost{tree: rootfs.Tree{Root: filepath.Clean(root)}.WithCache()}
 }
 
 // NewTree returns an offline host read from t: a --root tree with
@@ -54,7 +56,7 @@ func NewTree(t rootfs.Tree) Host {
 		return New(t.Root)
 	}
 	t.Root = filepath.Clean(t.Root)
-	return offlineHost{tree: t}
+	return offlineHost{tree: t.WithCache()}
 }
 
 type liveHost struct{}

@@ -169,20 +169,17 @@ func (t Tree) dir(d string) (string, error) {
 	return r, nil
 }
 
-// ReadDirNames lists the host directory p: the names in its local
-// directory plus the next component of every mount below it, so that a
-// mount at /etc/php/8.2/fpm shows as "8.2" in /etc/php even when the
-// repository has no etc/php. Sorted, without duplicates.
-func (t Tree) ReadDirNames(p string) ([]string, error) {
+// ReadDir lists the host directory p: the entries of its local directory
+// (with the types the listing gives) plus the next component of every
+// mount below it, as a directory, so that a mount at /etc/php/8.2/fpm
+// shows as "8.2" in /etc/php even when the repository has no etc/php.
+// Sorted by name, without duplicates (a real entry wins).
+func (t Tree) ReadDir(p string) ([]fs.DirEntry, error) {
 	p = path.Clean("/" + p)
-	var names []string
+	var ents []fs.DirEntry
 	local, err := t.Resolve(p)
 	if err == nil {
-		var f *os.File
-		if f, err = os.Open(local); err == nil {
-			names, err = f.Readdirnames(-1)
-			f.Close()
-		}
+		ents, err = os.ReadDir(local)
 	}
 	virtual := false
 	for _, m := range t.Mounts {
@@ -192,14 +189,35 @@ func (t Tree) ReadDirNames(p string) ([]string, error) {
 		}
 		first, _, _ := strings.Cut(rest, "/")
 		virtual = true
-		if !slices.Contains(names, first) {
-			names = append(names, first)
+		if !slices.ContainsFunc(ents, func(e fs.DirEntry) bool { return e.Name() == first }) {
+			ents = append(ents, mountEntry(first))
 		}
 	}
 	if err != nil && !virtual {
 		return nil, err
 	}
-	slices.Sort(names)
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return ents, nil
+}
+
+// mountEntry is a directory that exists because a mount lies below it.
+type mountEntry string
+
+func (m mountEntry) Name() string             { return string(m) }
+func (mountEntry) IsDir() bool                { return true }
+func (mountEntry) Type() fs.FileMode          { return fs.ModeDir }
+func (mountEntry) Info() (fs.FileInfo, error) { return nil, fs.ErrNotExist }
+
+// ReadDirNames is ReadDir's names.
+func (t Tree) ReadDirNames(p string) ([]string, error) {
+	ents, err := t.ReadDir(p)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(ents))
+	for i, e := range ents {
+		names[i] = e.Name()
+	}
 	return names, nil
 }
 
