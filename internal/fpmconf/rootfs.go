@@ -43,7 +43,7 @@ func (r rootFS) readFile(p string, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(rp)
+	f, err := rootfs.Open(rp)
 	if err != nil {
 		return nil, err
 	}

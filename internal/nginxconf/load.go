@@ -504,7 +504,7 @@ func (fs fsys) readFile(p string, budget int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	fh, err := os.Open(rp)
+	fh, err := rootfs.Open(rp)
 	if err != nil {
 		return nil, err
 	}
