@@ -131,3 +131,21 @@ func firstSentence(page string) string {
 	s = strings.ReplaceAll(s, "`", "")
 	return strings.TrimSpace(s)
 }
+
+// UsualSeverity returns the "usual severity" column of the index's row for
+// the named cause (error, warning), or "" when the index has no such row.
+// SARIF rules take it as their default level.
+func UsualSeverity(name string) string {
+	b, err := files.ReadFile(dir + "/" + index + ext)
+	if err != nil || !validName(name) {
+		return ""
+	}
+	prefix := "| [" + name + "](" + name + ext + ") |"
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, prefix); ok {
+			sev, _, _ := strings.Cut(rest, "|")
+			return strings.TrimSpace(sev)
+		}
+	}
+	return ""
+}

@@ -26,6 +26,8 @@ package fpmconf
 import (
 	"fmt"
 	"strings"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/rootfs"
 )
 
 // Options say how php-fpm was (or would be) started.
@@ -34,6 +36,9 @@ type Options struct {
 	// (an offline copy of a host, for example configs from git). Reported
 	// paths stay as they are on the host; `..` and symlinks cannot leave Root.
 	Root string
+	// Mounts put directories of a repository where the host has them
+	// (rootfs.Tree); they need Root.
+	Mounts []rootfs.Mount
 	// Prefix is php-fpm's --prefix. Empty means none was given: relative
 	// paths then use the compile-time prefix (DefaultPrefix, /usr on Debian),
 	// and pid/error_log use /var.

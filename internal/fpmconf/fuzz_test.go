@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/rootfs"
 )
 
 // FuzzLoad feeds arbitrary bytes to the reader and the validator: no
@@ -34,7 +36,7 @@ func FuzzLoad(f *testing.F) {
 		defer cancel()
 		c := &Config{Path: "/fuzz.conf", opts: Options{Root: root, Env: func(string) string { return "$pool${X}" }}}
 		c.Global = &Section{Name: "global", File: c.Path, global: true, cfg: c}
-		l := &loader{ctx: ctx, cfg: c, fs: rootFS{root: root}}
+		l := &loader{ctx: ctx, cfg: c, fs: rootFS{rootfs.Tree{Root: root}}}
 		start := time.Now()
 		if err := l.parseData(c.Path, data, 0); err != nil {
 			t.Fatalf("parseData: %v", err)

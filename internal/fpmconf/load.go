@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/rootfs"
 )
 
 // Load reads the main configuration file and everything it includes. The
@@ -23,7 +25,7 @@ func Load(ctx context.Context, path string, opts Options) (*Config, error) {
 func loadConfig(ctx context.Context, path string, opts Options, readAhead bool) (*Config, error) {
 	c := &Config{Path: path, opts: opts}
 	c.Global = &Section{Name: "global", File: path, global: true, cfg: c}
-	l := &loader{ctx: ctx, cfg: c, fs: rootFS{root: opts.Root}, noReadAhead: !readAhead}
+	l := &loader{ctx: ctx, cfg: c, fs: rootFS{rootfs.Tree{Root: opts.Root, Mounts: opts.Mounts}.WithCache()}, noReadAhead: !readAhead}
 	if err := l.loadFile(path, 0, Position{}, nil); err != nil {
 		return nil, err
 	}

@@ -15,11 +15,11 @@ import (
 
 // rootFS reads host paths, optionally below a root directory. Symlinks are
 // followed inside the root so that neither ".." nor a link can leave it.
-type rootFS struct{ root string }
+type rootFS struct{ tree rootfs.Tree }
 
 // resolve maps a host path to the path to open on this machine.
 func (r rootFS) resolve(p string) (string, error) {
-	return rootfs.Resolve(r.root, p)
+	return r.tree.Resolve(p)
 }
 
 func (r rootFS) stat(p string) (fs.FileInfo, error) {
@@ -43,7 +43,7 @@ func (r rootFS) readFile(p string, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(rp)
+	f, err := rootfs.Open(rp)
 	if err != nil {
 		return nil, err
 	}
@@ -125,11 +125,7 @@ func (r rootFS) glob(pattern string, maxResults int) ([]string, error) {
 			continue
 		}
 		for _, d := range cands {
-			rd, err := r.resolve(dirOrDot(d))
-			var ents []os.DirEntry
-			if err == nil {
-				ents, err = os.ReadDir(rd)
-			}
+			ents, err := r.readDir(dirOrDot(d))
 			if err != nil {
 				if literal {
 					return nil, errGlobAborted
@@ -174,6 +170,15 @@ func (r rootFS) glob(pattern string, maxResults int) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// readDir lists a directory; below a root, mounts show in their parents
+// (rootfs.Tree.ReadDir).
+func (r rootFS) readDir(d string) ([]os.DirEntry, error) {
+	if r.tree.Root == "" {
+		return os.ReadDir(d)
+	}
+	return r.tree.ReadDir(d)
 }
 
 func joinHost(dir, name string) string {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/rootfs"
 )
 
 // Validate returns every problem php-fpm 8.2 would report for c: first
@@ -27,7 +29,7 @@ import (
 // slowlog directories, accounts in /etc/passwd and /etc/group) read the
 // host, or Options.Root when set.
 func Validate(c *Config) []Problem {
-	v := &validator{c: c, fs: rootFS{root: c.opts.Root}}
+	v := &validator{c: c, fs: rootFS{rootfs.Tree{Root: c.opts.Root, Mounts: c.opts.Mounts}.WithCache()}}
 	v.out = append(v.out, c.Problems...)
 	v.global()
 	if len(c.Pools) == 0 {
@@ -57,7 +59,7 @@ func (v *validator) missingDir(p string) bool {
 	if v.fs.isDir(p) {
 		return false
 	}
-	if v.fs.root != "" {
+	if v.fs.tree.Root != "" {
 		top, _, _ := strings.Cut(strings.TrimPrefix(path.Clean("/"+p), "/"), "/")
 		if _, err := v.fs.stat("/" + top); err != nil {
 			return false

@@ -44,7 +44,19 @@ func New(root string) Host {
 	if root == "" || root == "/" {
 		return liveHost{}
 	}
-	return offlineHost{root: filepath.Clean(root)}
+	// A host serves one diagnosis (or one fix): directories do not turn
+	// into links meanwhile, and thousands of sockets share a directory.
+	return offlineHost{tree: rootfs.Tree{Root: filepath.Clean(root)}.WithCache()}
+}
+
+// NewTree returns an offline host read from t: a --root tree with
+// repository directories mounted over it (fpmdoctor check).
+func NewTree(t rootfs.Tree) Host {
+	if len(t.Mounts) == 0 {
+		return New(t.Root)
+	}
+	t.Root = filepath.Clean(t.Root)
+	return offlineHost{tree: t.WithCache()}
 }
 
 type liveHost struct{}
@@ -63,12 +75,12 @@ func (liveHost) Listeners(ctx context.Context) ([]Listener, error) {
 
 // offlineHost reads files under root as if root were "/". It has no
 // processes or sockets: those checks are skipped, never guessed.
-type offlineHost struct{ root string }
+type offlineHost struct{ tree rootfs.Tree }
 
 func (offlineHost) Live() bool { return false }
 
 func (h offlineHost) Path(p string) (string, error) {
-	return rootfs.Resolve(h.root, filepath.Clean("/"+p))
+	return h.tree.Resolve(filepath.Clean("/" + p))
 }
 
 func (offlineHost) Now() time.Time { return time.Now() }
@@ -108,6 +120,14 @@ func Exists(h Host, path string) bool {
 
 // Glob expands pattern on h and returns host paths.
 func Glob(h Host, pattern string) []string {
+	if c, ok := h.(*cachedHost); ok {
+		h = c.Host
+	}
+	if o, ok := h.(offlineHost); ok && len(o.tree.Mounts) > 0 {
+		// Mounts show only in a listing of their parents.
+		matches, _ := o.tree.Glob(pattern)
+		return matches
+	}
 	local, err := h.Path(pattern)
 	if err != nil {
 		return nil

@@ -24,6 +24,9 @@ type Options struct {
 	// symlink targets) be read under Root, as if Root were "/": an offline
 	// copy of a host. Reported paths stay as the host sees them.
 	Root string
+	// Mounts put directories of a repository where the host has them
+	// (rootfs.Tree); they need Root.
+	Mounts []rootfs.Mount
 	// Limits against hostile or broken input. Zero means the default.
 	MaxIncludeDepth int   // nested includes (default 64)
 	MaxBlockDepth   int   // nested blocks within one file (default 128)
@@ -113,7 +116,7 @@ func Load(ctx context.Context, mainFile string, opts Options) (*Config, error) {
 // load is Load; tests compare splicing in place with copying only.
 func load(ctx context.Context, mainFile string, opts Options, inPlace bool) (*Config, error) {
 	opts = opts.withDefaults()
-	fs := fsys{root: opts.Root}
+	fs := fsys{tree: rootfs.Tree{Root: opts.Root, Mounts: opts.Mounts}.WithCache()}
 	if !filepath.IsAbs(mainFile) {
 		if opts.Root != "" {
 			mainFile = "/" + mainFile
@@ -488,12 +491,12 @@ func isSimpleDirective(name string) bool {
 }
 
 // fsys reads files of the host, or of an offline copy under root.
-type fsys struct{ root string }
+type fsys struct{ tree rootfs.Tree }
 
 // real maps a host path to the path to open: under a root, inside it
 // (rootfs.Resolve).
 func (fs fsys) real(p string) (string, error) {
-	return rootfs.Resolve(fs.root, p)
+	return fs.tree.Resolve(p)
 }
 
 func (fs fsys) readFile(p string, budget int64) ([]byte, error) {
@@ -501,7 +504,7 @@ func (fs fsys) readFile(p string, budget int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	fh, err := os.Open(rp)
+	fh, err := rootfs.Open(rp)
 	if err != nil {
 		return nil, err
 	}
@@ -527,6 +530,10 @@ func (fs fsys) readFile(p string, budget int64) ([]byte, error) {
 }
 
 func (fs fsys) readDirNames(p string) []string {
+	if len(fs.tree.Mounts) > 0 {
+		names, _ := fs.tree.ReadDirNames(p)
+		return names
+	}
 	rp, err := fs.real(p)
 	if err != nil {
 		return nil
@@ -541,7 +548,7 @@ func (fs fsys) readDirNames(p string) []string {
 }
 
 func (fs fsys) exists(p string) bool {
-	if fs.root == "" {
+	if fs.tree.Root == "" {
 		_, err := os.Lstat(p)
 		return err == nil
 	}

@@ -37,7 +37,7 @@ func Render(w io.Writer, r *Report, f Format, color bool) error {
 	case FormatJSON:
 		return writeJSON(w, r)
 	case FormatSARIF:
-		return writeSARIF(w, r)
+		return WriteSARIF(w, r, RepoOptions{})
 	case FormatHTML:
 		return WriteHTML(w, r, "")
 	default:

@@ -18,13 +18,17 @@ import (
 	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/host"
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
+	"github.com/fpmdoctor/fpmdoctor/internal/rootfs"
 )
 
 // Options say what to gather.
 type Options struct {
 	// Root reads an offline tree as if it were "/" (configs from git, a
 	// copy of a server). Live facts are then skipped, never guessed.
-	Root      string
+	Root string
+	// Mounts put repository directories where the host has them
+	// (fpmdoctor check: nginx/ → /etc/nginx); they need Root.
+	Mounts    []rootfs.Mount
 	NginxConf string
 	FPMConfs  []string
 	// NoProbe turns off live FastCGI exchanges with the pools.
@@ -38,16 +42,21 @@ type Options struct {
 	ProbeLimit   int
 	// Since is the log window (0: DefaultSince).
 	Since time.Duration
+	// Declared are facts a repository states instead of a live host
+	// measuring them (fpmdoctor check --memory).
+	Declared Declared
 }
 
 // Gather builds a Snapshot. It fails only when there is nothing to
 // diagnose at all (no nginx config found or readable); everything else
 // becomes a finding or a skipped check.
 func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
-	h := host.Cached(host.New(opts.Root))
+	h := host.Cached(host.NewTree(rootfs.Tree{Root: opts.Root, Mounts: opts.Mounts}))
 	s := &Snapshot{Host: h, Now: h.Now(), Live: h.Live()}
 	if !s.Live {
 		s.Root = opts.Root
+		s.mounts = opts.Mounts
+		s.Declared = opts.Declared
 		if _, err := os.Stat(opts.Root); err != nil {
 			return nil, fmt.Errorf("offline root: %w", err)
 		}
@@ -206,7 +215,7 @@ func (n *Nginx) statsAhead() []string {
 
 func loadNginx(ctx context.Context, s *Snapshot, d *discover.Nginx) *Nginx {
 	n := &Nginx{Nginx: d}
-	cfg, err := nginxconf.Load(ctx, d.Conf, nginxconf.Options{Root: s.Root})
+	cfg, err := nginxconf.Load(ctx, d.Conf, nginxconf.Options{Root: s.Root, Mounts: s.mounts})
 	if err != nil {
 		n.LoadErr = fmt.Errorf("read nginx config: %w", err)
 		return n
@@ -277,7 +286,7 @@ func workerCred(s *Snapshot, n *Nginx) (*host.Cred, string) {
 
 func loadFPM(ctx context.Context, s *Snapshot, d *discover.FPM) *FPM {
 	f := &FPM{FPM: d}
-	opts := fpmconf.Options{Root: s.Root, Prefix: d.Prefix}
+	opts := fpmconf.Options{Root: s.Root, Mounts: s.mounts, Prefix: d.Prefix}
 	if d.Master != nil {
 		env := masterEnv(d.Master.PID)
 		opts.Env = func(k string) string { return env[k] }

@@ -17,6 +17,7 @@ import (
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/probe"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
+	"github.com/fpmdoctor/fpmdoctor/internal/rootfs"
 )
 
 // Snapshot is one consistent picture of a host.
@@ -29,6 +30,8 @@ type Snapshot struct {
 	Live bool
 	// Root is the offline tree, "" on the live host.
 	Root string
+	// mounts are Options.Mounts, for the config readers.
+	mounts []rootfs.Mount
 	// Listeners are the host's listening sockets (nil when not live or
 	// unreadable).
 	Listeners []host.Listener
@@ -42,12 +45,22 @@ type Snapshot struct {
 	Queues  *QueueFacts  // memory.go: nil when not live
 	// Logs is what the logs say in the window (nil before they are read).
 	Logs *Logs
+	// Declared are facts stated for an offline tree (zero on a live host).
+	Declared Declared
 
 	// Lookups by the keys findings carry; built on first use, after
 	// gathering is done.
 	indexOnce sync.Once
 	siteByKey map[string]*Site
 	poolByID  map[string]*Pool
+}
+
+// Declared are facts about the production host that a repository of
+// configs cannot show: offline checks use them instead of measurements.
+type Declared struct {
+	// Memory is the RAM PHP may use (fpmdoctor check --memory), 0 when not
+	// declared; WorkerMemory the size of one worker (--worker-memory).
+	Memory, WorkerMemory uint64
 }
 
 // Nginx is one nginx installation with its parsed config.
