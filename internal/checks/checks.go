@@ -50,6 +50,10 @@ func All() []Check {
 		workerOOM,
 		headerTooBig,
 		upstreamTimeout,
+		firewall,
+		notFastCGI,
+		remoteTarget,
+		scriptNotFound,
 	}
 }
 

@@ -52,6 +52,12 @@ func mismatch(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target) (re
 		if t.Pool != nil {
 			return report.Finding{}, false
 		}
+		if notFastCGIProbe(t) != nil {
+			return report.Finding{}, false // not-fastcgi names who answers there
+		}
+		if f, ok := loopbackOnly(s, site, t); ok {
+			return f, true
+		}
 		if !anyLocal(s, t.IPs) {
 			return report.Finding{}, false // another host or container: its pools are not ours to read
 		}

@@ -120,7 +120,7 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 
 	live := newListenerIndex(s)
 	pools := linkPools(s, live)
-	hosts := readHosts(h)
+	hosts := newResolver(ctx, s, readHosts(h))
 	for _, n := range s.Nginx {
 		if n.Model == nil {
 			continue
@@ -156,6 +156,7 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 		s.skip("probe", "--no-probe: pools were not asked over FastCGI")
 	default:
 		probeTargets(ctx, s, opts)
+		gatherNetwork(ctx, s)
 	}
 	return s, nil
 }
@@ -343,7 +344,7 @@ func (idx *listenerIndex) tcpListening(a fpmconf.Address) *host.Listener {
 	return found
 }
 
-func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts map[string][]net.IP, idx *listenerIndex, pools *poolIndex) *Target {
+func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts *resolver, idx *listenerIndex, pools *poolIndex) *Target {
 	tg := &Target{Target: t, Directive: d}
 	switch t.Kind {
 	case nginxconf.TargetUnix:
@@ -355,11 +356,10 @@ func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts map[
 		tg.Pool = pools.unix[key]
 	case nginxconf.TargetTCP:
 		if ip := net.ParseIP(t.Host); ip != nil {
-			tg.IPs = []net.IP{ip}
-		} else if ips, ok := hosts[strings.ToLower(t.Host)]; ok {
-			tg.IPs = ips
+			tg.IPs, tg.ResolvedBy = []net.IP{ip}, "literal"
 		} else {
-			tg.Unresolved = true
+			tg.IPs, tg.ResolvedBy, tg.ResolveErr = hosts.lookup(t.Host)
+			tg.Unresolved = len(tg.IPs) == 0
 		}
 		for _, ip := range tg.IPs {
 			if s.Live && tg.Listener == nil {

@@ -44,20 +44,23 @@ func probeTargets(ctx context.Context, s *Snapshot, opts Options) {
 			if t.Kind != nginxconf.TargetUnix && (t.Kind != nginxconf.TargetTCP || len(t.IPs) == 0) {
 				continue
 			}
-			key := probeAddress(t)
-			j, ok := byAddr[key]
-			if !ok {
-				j = &job{site: site}
-				byAddr[key] = j
-				order = append(order, key)
+			for _, key := range probeAddresses(t) {
+				j, ok := byAddr[key]
+				if !ok {
+					j = &job{site: site}
+					byAddr[key] = j
+					order = append(order, key)
+				}
+				j.targets = append(j.targets, t)
 			}
-			j.targets = append(j.targets, t)
 		}
 	}
 	if limit > 0 && len(order) > limit {
 		s.skip("probe", "probed "+strconv.Itoa(limit)+" of "+strconv.Itoa(len(order))+" fastcgi_pass targets (--probe-limit; 0 probes all)")
 		order = order[:limit]
 	}
+	results := make(map[string]*probe.Result, len(order))
+	var mu sync.Mutex
 	var wg sync.WaitGroup
 	work := make(chan string)
 	for range min(probeWorkers, len(order)) {
@@ -73,9 +76,9 @@ func probeTargets(ctx context.Context, s *Snapshot, opts Options) {
 					continue
 				}
 				res := probe.Probe(ctx, pt, po)
-				for _, t := range j.targets {
-					t.Probe = &res
-				}
+				mu.Lock()
+				results[key] = &res
+				mu.Unlock()
 			}
 		}()
 	}
@@ -84,14 +87,34 @@ func probeTargets(ctx context.Context, s *Snapshot, opts Options) {
 	}
 	close(work)
 	wg.Wait()
+	// Every target sharing an address shares its result; a target's
+	// addresses beyond the limit stay unprobed (nil).
+	for _, site := range s.Sites {
+		for _, t := range site.Targets {
+			if t.Kind != nginxconf.TargetUnix && (t.Kind != nginxconf.TargetTCP || len(t.IPs) == 0) {
+				continue
+			}
+			keys := probeAddresses(t)
+			t.Probes = make([]*probe.Result, len(keys))
+			for i, key := range keys {
+				t.Probes[i] = results[key]
+			}
+			t.Probe = t.Probes[0]
+		}
+	}
 }
 
-// probeAddress is the address nginx connects to first for a target.
-func probeAddress(t *Target) string {
+// probeAddresses are the addresses nginx connects to for a target, in
+// its order: the socket, or each address of the name.
+func probeAddresses(t *Target) []string {
 	if t.Kind == nginxconf.TargetUnix {
-		return "unix:" + t.Path
+		return []string{"unix:" + t.Path}
 	}
-	return net.JoinHostPort(t.IPs[0].String(), strconv.Itoa(t.Port))
+	out := make([]string, len(t.IPs))
+	for i, ip := range t.IPs {
+		out[i] = net.JoinHostPort(ip.String(), strconv.Itoa(t.Port))
+	}
+	return out
 }
 
 // ProbeOptions are the options to probe pool p (nil: unknown) the way
