@@ -42,6 +42,7 @@ func remedies() []Remedy {
 		poolExhausted,
 		backlogOverflow,
 		memoryOvercommit,
+		notFastCGI,
 	}
 }
 

@@ -1,0 +1,243 @@
+package checks_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/doctor"
+	"github.com/fpmdoctor/fpmdoctor/internal/lab"
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+)
+
+// helperEnv carries the diagnose options to the test binary re-run inside
+// a network namespace.
+const helperEnv = "FPMDOCTOR_TEST_NETNS_DIAGNOSE"
+
+// TestMain lets the test binary serve as fpmdoctor diagnose inside another
+// network namespace: run under `ip netns exec` with helperEnv set, it
+// diagnoses and prints the JSON report instead of running tests.
+func TestMain(m *testing.M) {
+	if v := os.Getenv(helperEnv); v != "" {
+		var opts doctor.Options
+		if err := json.Unmarshal([]byte(v), &opts); err != nil {
+			fmt.Fprintln(os.Stderr, "helper options:", err)
+			os.Exit(2)
+		}
+		r, _, err := doctor.Diagnose(context.Background(), opts)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "diagnose:", err)
+			os.Exit(2)
+		}
+		if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// diagnoseIn runs the diagnosis the way fpmdoctor run on one side sees
+// things: inside network namespace ns, with its own loopback, listening
+// sockets, firewall and hosts file (ip netns exec mounts it).
+func diagnoseIn(t *testing.T, ns string, l *lab.Lab) *report.Report {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, _ := json.Marshal(doctor.Options{NginxConf: l.NginxConf(), FPMConfs: []string{l.FPMConf()}, ProbeTimeout: 2 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+string(opts))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("diagnose in %s: %v: %s", ns, err, stderr.String())
+	}
+	var r report.Report
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("diagnose in %s: %v: %s", ns, err, out)
+	}
+	return &r
+}
+
+// twoHosts starts nginx in one namespace ("web") and php-fpm in the other
+// ("php"), nginx passing to fastcgi_pass php:9000 as in docker-compose.
+// The name php resolves through each side's hosts file to php-fpm's
+// address. pool is the www pool's file; nginxExtra goes before
+// fastcgi_pass.
+func twoHosts(t *testing.T, pool, nginxExtra string) (*lab.NetPair, *lab.Lab) {
+	t.Helper()
+	net := lab.NewNetPair(t)
+	l := lab.New(t)
+	hosts := net.AddrB.String() + " php\n"
+	net.Hosts(net.A, hosts)
+	net.Hosts(net.B, hosts)
+	l.InNetNS(net.A)
+	l.Write("etc/php/fpm/pool.d/www.conf", pool)
+	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", nginxExtra+"fastcgi_pass php:9000;")
+	// php-fpm runs in the other namespace: the same files, another network.
+	if out, err := net.Exec(net.B, lab.FPMBin, "--fpm-config", l.FPMConf(), "--prefix", l.Dir); err != nil {
+		t.Fatalf("start php-fpm in %s: %v: %s", net.B, err, out)
+	}
+	l.MustStartNginx()
+	return net, l
+}
+
+// noFinding fails when r has a finding of cause.
+func noFinding(t *testing.T, r *report.Report, cause string) {
+	t.Helper()
+	for _, f := range r.Findings {
+		if f.Cause == cause {
+			t.Fatalf("unexpected %s finding\n%s", cause, dump(r))
+		}
+	}
+}
+
+// noPastStory fails when a finding speaks of the past while the failure
+// is current.
+func noPastStory(t *testing.T, r *report.Report) {
+	t.Helper()
+	for _, f := range r.Findings {
+		if strings.Contains(f.Title, "earlier in the window") {
+			t.Fatalf("a current failure is told as a past one: %q\n%s", f.Title, dump(r))
+		}
+	}
+}
+
+// TestTwoHostsLoopbackPoolRealServers: the php-fpm Docker image's trap.
+// The pool listens on 127.0.0.1:9000 in its own namespace; nginx in the
+// other one is refused. From the nginx side: the address refuses now,
+// with what was tried and what the pool needs. From the php-fpm side: the
+// pool is reachable only from its own host. Then the pool listens on the
+// port on every address, with allowed_clients naming nginx: 200, clean.
+func TestTwoHostsLoopbackPoolRealServers(t *testing.T) {
+	t.Parallel()
+	pool := strings.Replace(lab.DefaultPool, "listen = {{DIR}}/run/php-fpm.sock", "listen = 127.0.0.1:9000", 1)
+	net, l := twoHosts(t, pool, "")
+	l.MustStatus("/ok.php", 502)
+	l.WaitForLog("log/nginx-error.log", "(111: Connection refused) while connecting to upstream", 1)
+
+	r := diagnoseIn(t, net.A, l)
+	f := finding(t, r, "listen-mismatch", report.Error)
+	if f.ID != "remote-refused" || !strings.Contains(f.Title, "php:9000 (10.231.0.2) refuses connections now") {
+		t.Fatalf("nginx side: %s %q\n%s", f.ID, f.Title, dump(r))
+	}
+	if !strings.Contains(f.Detail, "listen = 9000") || !strings.Contains(f.Detail, "listen.allowed_clients = 10.231.0.1") {
+		t.Fatalf("nginx side does not say what the pool needs: %q", f.Detail)
+	}
+	evidenceAt(t, f, l.Path("etc/nginx/conf.d/site.conf"), lineOf(t, lab.DefaultSite, "fastcgi_pass"))
+	evidenceText(t, f, report.KindFact, "php resolves to 10.231.0.2 (hosts file")
+	evidenceText(t, f, report.KindFact, "FastCGI probe of 10.231.0.2:9000: connect: nothing listens there (111: Connection refused)")
+	evidenceText(t, f, report.KindFact, "runs in network namespace")
+	evidenceText(t, f, report.KindLog, "(111: Connection refused)")
+	evidenceAt(t, f, l.Path("etc/php/fpm/pool.d/www.conf"), lineOf(t, pool, "listen ="))
+	if f.Logs == nil || f.Logs.Count < 1 {
+		t.Fatalf("the logged refusals are not the finding's: %+v", f.Logs)
+	}
+	noPastStory(t, r)
+	t.Logf("nginx side: %s\n%s\nfix: %s\n%+v", f.Title, f.Detail, f.Fix.Summary, f.Evidence)
+
+	r = diagnoseIn(t, net.B, l)
+	f = finding(t, r, "listen-mismatch", report.Error)
+	if f.ID != "listen-loopback-only" || !strings.Contains(f.Title, "pool www listens on 127.0.0.1:9000, reachable only from this host") {
+		t.Fatalf("php-fpm side: %s %q\n%s", f.ID, f.Title, dump(r))
+	}
+	evidenceAt(t, f, l.Path("etc/php/fpm/pool.d/www.conf"), lineOf(t, pool, "listen ="))
+	if !strings.Contains(f.Fix.Summary, "listen = 9000") {
+		t.Fatalf("fix %q", f.Fix.Summary)
+	}
+	t.Logf("php-fpm side: %s\n%s\nfix: %s\n%+v", f.Title, f.Detail, f.Fix.Summary, f.Evidence)
+
+	// What the finding asks for, done by hand: every address, nginx's only.
+	l.Edit("etc/php/fpm/pool.d/www.conf", "listen = 127.0.0.1:9000", "listen = 9000\nlisten.allowed_clients = 10.231.0.1")
+	l.StopFPM()
+	if out, err := net.Exec(net.B, lab.FPMBin, "--fpm-config", l.FPMConf(), "--prefix", l.Dir); err != nil {
+		t.Fatalf("restart php-fpm: %v: %s", err, out)
+	}
+	l.MustStatus("/ok.php", 200)
+	r = diagnoseIn(t, net.A, l)
+	for _, f := range r.Findings {
+		if f.Severity == report.Error {
+			t.Fatalf("error after the repair\n%s", dump(r))
+		}
+	}
+}
+
+// TestFirewallDropAndRejectRealServers: php-fpm listens on every address
+// of its namespace, and a real nftables rule there blocks the port.
+// First a drop (nginx waits fastcgi_connect_timeout, 504), then a reject
+// (502 at once). From the php-fpm side, where the port is in LISTEN
+// state, diagnose names the rule with its table, chain and handle; from
+// the nginx side, the address times out now. Without the rule: 200.
+func TestFirewallDropAndRejectRealServers(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("nft"); err != nil {
+		lab.Unavailable(t, "nft is not installed (apt-get install nftables)")
+	}
+	pool := strings.Replace(lab.DefaultPool, "listen = {{DIR}}/run/php-fpm.sock", "listen = 9000", 1)
+	net, l := twoHosts(t, pool, "fastcgi_connect_timeout 2s;\n        ")
+	l.MustStatus("/ok.php", 200)
+
+	net.Nft(net.B, "table inet fpmfilter {\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n\t\ttcp dport 9000 drop\n\t}\n}\n")
+	l.MustStatus("/ok.php", 504)
+	l.WaitForLog("log/nginx-error.log", "upstream timed out (110: Connection timed out) while connecting to upstream", 1)
+
+	r := diagnoseIn(t, net.B, l)
+	first(t, r, "firewall")
+	f := finding(t, r, "firewall", report.Error)
+	if !strings.Contains(f.Title, "connects to php:9000 (10.231.0.2) time out although php-fpm listens there: a packet filter drops them") {
+		t.Fatalf("php-fpm side, drop: %q\n%s", f.Title, dump(r))
+	}
+	evidenceText(t, f, report.KindFact, "nftables table inet fpmfilter, chain input (hook input), handle ")
+	evidenceText(t, f, report.KindFact, ": tcp dport 9000 drop")
+	evidenceText(t, f, report.KindFact, "is in LISTEN state")
+	evidenceText(t, f, report.KindFact, "(connect-timeout after")
+	if !strings.Contains(f.Fix.Summary, "nft delete rule inet fpmfilter input handle") {
+		t.Fatalf("fix %q", f.Fix.Summary)
+	}
+	t.Logf("php-fpm side, drop: %s\n%+v\nfix: %s", f.Title, f.Evidence, f.Fix.Summary)
+
+	r = diagnoseIn(t, net.A, l)
+	f = finding(t, r, "firewall", report.Error)
+	if !strings.Contains(f.Title, "connects to php:9000 (10.231.0.2) time out: a packet filter drops them, or that host is down") {
+		t.Fatalf("nginx side, drop: %q\n%s", f.Title, dump(r))
+	}
+	evidenceText(t, f, report.KindFact, "no rule of this network namespace's nftables ruleset")
+	noPastStory(t, r)
+	t.Logf("nginx side, drop: %s\n%+v", f.Title, f.Evidence)
+
+	net.Nft(net.B, "flush table inet fpmfilter\ntable inet fpmfilter {\n\tchain input {\n\t\ttcp dport 9000 counter reject\n\t}\n}\n")
+	l.MustStatus("/ok.php", 502)
+	l.WaitForLog("log/nginx-error.log", "(111: Connection refused) while connecting to upstream", 1)
+	r = diagnoseIn(t, net.B, l)
+	f = finding(t, r, "firewall", report.Error)
+	if !strings.Contains(f.Title, "are refused although php-fpm listens there: a packet filter rejects them") {
+		t.Fatalf("php-fpm side, reject: %q\n%s", f.Title, dump(r))
+	}
+	evidenceText(t, f, report.KindFact, ": tcp dport 9000 counter reject")
+	t.Logf("php-fpm side, reject: %s\n%+v", f.Title, f.Evidence)
+
+	// Without the rule: 200, and nothing current is blamed. The 504 and
+	// 502 logged above stay in the window; upstream-timeout still reads
+	// the 504 (a connect timeout) from the log on its own.
+	net.Nft(net.B, "delete table inet fpmfilter\n")
+	l.MustStatus("/ok.php", 200)
+	for _, ns := range []string{net.A, net.B} {
+		r = diagnoseIn(t, ns, l)
+		noFinding(t, r, "firewall")
+		for _, f := range r.Findings {
+			if f.Severity == report.Error && f.Cause != "upstream-timeout" {
+				t.Fatalf("error in %s without the rule\n%s", ns, dump(r))
+			}
+		}
+	}
+}
