@@ -46,7 +46,10 @@ func mismatch(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target) (re
 		if t.Unresolved {
 			return report.Finding{}, false // DNS at nginx's load time: not guessed
 		}
-		if f, ok := partialFamily(s, site, t); ok {
+		// For another host, the live probe of each address (remote.go)
+		// says which family is served, better than a pool config read
+		// here, which may not be what runs there.
+		if f, ok := partialFamily(s, site, t); ok && !(s.Live && len(t.Probes) > 0 && !anyLocal(s, t.IPs)) {
 			return f, true
 		}
 		if t.Pool != nil {

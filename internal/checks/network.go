@@ -138,6 +138,7 @@ func nginxListenFor(s *snapshot.Snapshot, owners []host.SocketOwner, ip net.IP, 
 
 // listenCovers reports whether an nginx listen address ("8080",
 // "127.0.0.1:8080", "*:8080", "[::]:8080") takes connections to ip:port.
+// Only the address is read, not parameters such as ipv6only=off.
 func listenCovers(addr string, ip net.IP, port int) bool {
 	if strings.HasPrefix(addr, "unix:") {
 		return false
@@ -157,5 +158,6 @@ func listenCovers(addr string, ip net.IP, port int) bool {
 	if lip == nil {
 		return h == "localhost" && ip.IsLoopback()
 	}
-	return lip.Equal(ip) || (lip.IsUnspecified() && (lip.To4() == nil || ip.To4() != nil))
+	// nginx listens on [::] with ipv6only=on unless told otherwise: no IPv4.
+	return lip.Equal(ip) || (lip.IsUnspecified() && (lip.To4() == nil) == (ip.To4() == nil))
 }

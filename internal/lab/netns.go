@@ -26,15 +26,18 @@ import (
 // `ip netns exec` mounts over /etc/hosts for what it runs), so service
 // names resolve without DNS.
 type NetPair struct {
-	A, B         string // namespace names
-	AddrA, AddrB net.IP
-	t            testing.TB
+	A, B           string // namespace names
+	AddrA, AddrB   net.IP
+	Addr6A, Addr6B net.IP // unique local IPv6 addresses
+	t              testing.TB
 }
 
 // Addresses of the pair, inside its namespaces only.
 var (
-	PairAddrA = net.ParseIP("10.231.0.1")
-	PairAddrB = net.ParseIP("10.231.0.2")
+	PairAddrA  = net.ParseIP("10.231.0.1")
+	PairAddrB  = net.ParseIP("10.231.0.2")
+	PairAddr6A = net.ParseIP("fd31:231::1")
+	PairAddr6B = net.ParseIP("fd31:231::2")
 )
 
 var pairSeq atomic.Int64
@@ -52,11 +55,13 @@ func NewNetPair(t testing.TB) *NetPair {
 	}
 	n := pairSeq.Add(1)
 	p := &NetPair{
-		A:     fmt.Sprintf("fpmd%d-%d-a", os.Getpid(), n),
-		B:     fmt.Sprintf("fpmd%d-%d-b", os.Getpid(), n),
-		AddrA: PairAddrA,
-		AddrB: PairAddrB,
-		t:     t,
+		A:      fmt.Sprintf("fpmd%d-%d-a", os.Getpid(), n),
+		B:      fmt.Sprintf("fpmd%d-%d-b", os.Getpid(), n),
+		AddrA:  PairAddrA,
+		AddrB:  PairAddrB,
+		Addr6A: PairAddr6A,
+		Addr6B: PairAddr6B,
+		t:      t,
 	}
 	t.Cleanup(func() {
 		for _, ns := range []string{p.A, p.B} {
@@ -73,10 +78,12 @@ func NewNetPair(t testing.TB) *NetPair {
 	// meet another test's in the host's namespace.
 	p.ip("-n", p.A, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", p.B)
 	for _, side := range []struct {
-		ns   string
-		addr net.IP
-	}{{p.A, p.AddrA}, {p.B, p.AddrB}} {
+		ns          string
+		addr, addr6 net.IP
+	}{{p.A, p.AddrA, p.Addr6A}, {p.B, p.AddrB, p.Addr6B}} {
 		p.ip("-n", side.ns, "addr", "add", side.addr.String()+"/24", "dev", "eth0")
+		// nodad: usable at once, not after duplicate address detection.
+		p.ip("-n", side.ns, "addr", "add", side.addr6.String()+"/64", "dev", "eth0", "nodad")
 		p.ip("-n", side.ns, "link", "set", "eth0", "up")
 		p.ip("-n", side.ns, "link", "set", "lo", "up")
 	}
@@ -151,48 +158,64 @@ func (l *Lab) dial(ctx context.Context, network, addr string) (net.Conn, error) 
 	return DialInNetNS(ctx, l.netns, network, addr)
 }
 
-// DialInNetNS connects to addr from inside network namespace ns. The
-// socket is made on an OS thread that joined ns; the thread is never
-// handed back to the Go runtime (the goroutine ends locked, so the
-// runtime ends the thread), so no other goroutine ever runs in ns. The
-// connection keeps its namespace for life.
+// DialInNetNS connects to addr from inside network namespace ns (see
+// RunInNetNS). The connection keeps its namespace for life.
+func DialInNetNS(ctx context.Context, ns, network, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := RunInNetNS(ns, func() error {
+		var d net.Dialer
+		var err error
+		c, err = d.DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
+}
+
+// RunInNetNS runs fn on an OS thread that joined network namespace ns:
+// the sockets fn makes belong to ns for life (a listener there, a
+// connection from there). The thread is never handed back to the Go
+// runtime (the goroutine ends locked, so the runtime ends the thread),
+// so no other goroutine ever runs in ns.
 //
 // The thread must not be the process's main thread: /proc/self/net (the
 // listening sockets every diagnosis in this process reads) shows the
 // namespace of the main thread, and the runtime never ends that thread.
 // So a goroutine that finds itself on the main thread keeps it locked and
 // hands the work to another goroutine, which then cannot land there.
-func DialInNetNS(ctx context.Context, ns, network, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	done := make(chan result, 1)
-	var dial func()
-	dial = func() {
+func RunInNetNS(ns string, fn func() error) error {
+	done := make(chan error, 1)
+	var run func()
+	run = func() {
 		runtime.LockOSThread()
 		if unix.Gettid() == unix.Getpid() {
 			inner := make(chan struct{})
-			go func() { dial(); close(inner) }()
+			go func() { run(); close(inner) }()
 			<-inner
 			runtime.UnlockOSThread()
 			return
 		}
 		f, err := os.Open(filepath.Join("/run/netns", ns))
 		if err != nil {
-			done <- result{nil, fmt.Errorf("open network namespace %s: %w", ns, err)}
+			done <- fmt.Errorf("open network namespace %s: %w", ns, err)
 			return
 		}
 		defer f.Close()
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- result{nil, fmt.Errorf("enter network namespace %s: %w", ns, err)}
+			done <- fmt.Errorf("enter network namespace %s: %w", ns, err)
 			return
 		}
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
-		done <- result{c, err}
+		done <- fn()
 	}
-	go dial()
-	r := <-done
-	return r.c, r.err
+	go run()
+	return <-done
+}
+
+// Resolv writes the resolver config of namespace ns
+// (/etc/netns/NAME/resolv.conf, mounted over /etc/resolv.conf by ip netns
+// exec), so names go to a DNS server of the test's own inside the pair.
+func (p *NetPair) Resolv(ns, content string) {
+	p.t.Helper()
+	if err := os.WriteFile(filepath.Join("/etc/netns", ns, "resolv.conf"), []byte(content), 0o644); err != nil {
+		p.t.Fatalf("lab: %v", err)
+	}
 }
