@@ -241,3 +241,47 @@ func TestFirewallDropAndRejectRealServers(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptNotFoundOtherContainerRealServers: the two-container setup
+// where php-fpm's container has no code at nginx's document root. php-fpm
+// runs in its own network namespace and its own mount namespace, where an
+// empty directory is mounted over the document root. Real requests get
+// php-fpm's 404 "File not found."; from the nginx side, diagnose finds the
+// script under nginx's root, sees through the running master's root that
+// php-fpm has no such file, and names both.
+func TestScriptNotFoundOtherContainerRealServers(t *testing.T) {
+	t.Parallel()
+	pool := strings.Replace(lab.DefaultPool, "listen = {{DIR}}/run/php-fpm.sock", "listen = 9000", 1)
+	pair := lab.NewNetPair(t)
+	l := lab.New(t)
+	hosts := pair.AddrB.String() + " php\n"
+	pair.Hosts(pair.A, hosts)
+	pair.Hosts(pair.B, hosts)
+	l.InNetNS(pair.A)
+	l.Write("etc/php/fpm/pool.d/www.conf", pool)
+	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", "fastcgi_pass php:9000;")
+	if err := os.MkdirAll(l.Path("empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The container's own filesystem: the same tree, but nothing at www/.
+	script := fmt.Sprintf("mount --bind %s %s && exec %s --fpm-config %s --prefix %s", l.Path("empty"), l.Path("www"), lab.FPMBin, l.FPMConf(), l.Dir)
+	if out, err := pair.Exec(pair.B, "unshare", "--mount", "--propagation", "private", "sh", "-c", script); err != nil {
+		t.Fatalf("start php-fpm in its own mount namespace: %v: %s", err, out)
+	}
+	l.MustStartNginx()
+	if body := l.MustStatus("/ok.php", 404); !strings.Contains(body, "File not found.") {
+		t.Fatalf("body %q, want php-fpm's File not found.", body)
+	}
+	l.WaitForLog("log/nginx-error.log", `"Primary script unknown"`, 1)
+
+	r := diagnoseIn(t, pair.A, l)
+	f := finding(t, r, "script-not-found", report.Error)
+	if !strings.Contains(f.Title, "php-fpm at php:9000 (another host or container) cannot see the scripts nginx sends it: "+l.Path("www/ok.php")+" exists under nginx's root "+l.Path("www")) {
+		t.Fatalf("title %q\n%s", f.Title, dump(r))
+	}
+	evidenceAt(t, f, l.Path("etc/nginx/conf.d/site.conf"), lineOf(t, lab.DefaultSite, "root "))
+	evidenceText(t, f, report.KindLog, "Primary script unknown")
+	evidenceText(t, f, report.KindFact, "exists for nginx; php-fpm answered \"Primary script unknown\" for it")
+	evidenceText(t, f, report.KindFact, "has no "+l.Path("www/ok.php")+" in its own filesystem")
+	t.Logf("%s\n%s\n%+v", f.Title, f.Detail, f.Evidence)
+}

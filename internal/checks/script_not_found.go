@@ -83,6 +83,7 @@ func scriptFinding(s *snapshot.Snapshot, site *snapshot.Site) (report.Finding, b
 	var seen, present int
 	var example *logscan.Group
 	var script string
+	checked := false // whether php-fpm's side was looked at for it
 	for _, g := range logGroups(s, logscan.KindScriptUnknown) {
 		if !targetOfSite(site, g.Target) {
 			continue
@@ -93,13 +94,14 @@ func scriptFinding(s *snapshot.Snapshot, site *snapshot.Site) (report.Finding, b
 			if !usesRoot || !path.IsAbs(root) || !s.Host.Stat(p).Exists {
 				continue // a request for a script that exists nowhere
 			}
-			if sees, known := fpmSees(s, pool, p); known && sees {
+			sees, known := fpmSees(s, pool, p)
+			if known && sees {
 				continue // php-fpm sees it now: the lines are from before a repair
 			}
 			present += u.Count
 			if example == nil {
 				gg := g
-				example, script = &gg, p
+				example, script, checked = &gg, p, known
 			}
 		}
 	}
@@ -109,6 +111,9 @@ func scriptFinding(s *snapshot.Snapshot, site *snapshot.Site) (report.Finding, b
 	if example != nil {
 		f.Live = s.Live
 		f.Evidence = append(f.Evidence, logEvidence(example.Example), fact("%s exists for nginx; php-fpm answered \"Primary script unknown\" for it (%d of %d such answers in the window were for scripts that exist here)", script, present, seen))
+		if checked && pool != nil && pool.FPM.Master != nil && pool.Pool.Value("chroot") == "" {
+			f.Evidence = append(f.Evidence, fact("php-fpm master pid %d has no %s in its own filesystem (/proc/%d/root)", pool.FPM.Master.PID, script, pool.FPM.Master.PID))
+		}
 		f.Logs = summary(*example)
 		if !chrootMissing {
 			where := "php-fpm"
