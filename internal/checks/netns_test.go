@@ -69,6 +69,38 @@ func diagnoseIn(t *testing.T, ns string, l *lab.Lab) *report.Report {
 	return &r
 }
 
+// diagnoseFPMContainer runs the diagnosis as fpmdoctor inside a php-fpm
+// container sees things: the network namespace ns, a private pid
+// namespace in which php-fpm is started (no nginx runs there), and a
+// private mount namespace without /etc/nginx (none is installed there).
+// Only the php-fpm config is given. php-fpm ends with the namespace.
+func diagnoseFPMContainer(t *testing.T, ns string, l *lab.Lab) *report.Report {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, _ := json.Marshal(doctor.Options{FPMConfs: []string{l.FPMConf()}, ProbeTimeout: 2 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// Its own pid file: a pid of the private namespace in the lab's
+	// would later be signalled on the host.
+	script := fmt.Sprintf("mount --bind %s /etc/nginx && %s --fpm-config %s --prefix %s --pid %s && exec %s -test.run='^$'", l.Path("empty"), lab.FPMBin, l.FPMConf(), l.Dir, l.Path("run/container-fpm.pid"), exe)
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script)
+	cmd.Env = append(os.Environ(), helperEnv+"="+string(opts))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("diagnose in a php-fpm container in %s: %v: %s", ns, err, stderr.String())
+	}
+	var r report.Report
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("diagnose in %s: %v: %s", ns, err, out)
+	}
+	return &r
+}
+
 // twoHosts starts nginx in one namespace ("web") and php-fpm in the other
 // ("php"), nginx passing to fastcgi_pass php:9000 as in docker-compose.
 // The name php resolves through each side's hosts file to php-fpm's
@@ -154,6 +186,23 @@ func TestTwoHostsLoopbackPoolRealServers(t *testing.T) {
 	evidenceAt(t, f, l.Path("etc/php/fpm/pool.d/www.conf"), lineOf(t, pool, "listen ="))
 	if !strings.Contains(f.Fix.Summary, "listen = 9000") {
 		t.Fatalf("fix %q", f.Fix.Summary)
+	}
+
+	// Inside the php-fpm container itself: no nginx at all, only the
+	// pool and its master.
+	if err := os.MkdirAll(l.Path("empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.StopFPM() // the container starts its own php-fpm
+	rc := diagnoseFPMContainer(t, net.B, l)
+	fc := finding(t, rc, "listen-mismatch", report.Warning)
+	if fc.ID != "listen-loopback-only" || !strings.Contains(fc.Title, "pool www listens on 127.0.0.1:9000, reachable only from this host, and no nginx runs here") {
+		t.Fatalf("php-fpm container: %s %q\n%s", fc.ID, fc.Title, dump(rc))
+	}
+	evidenceAt(t, fc, l.Path("etc/php/fpm/pool.d/www.conf"), lineOf(t, pool, "listen ="))
+	evidenceText(t, fc, report.KindFact, "127.0.0.1:9000 listens (php-fpm master pid ")
+	if out, err := net.Exec(net.B, lab.FPMBin, "--fpm-config", l.FPMConf(), "--prefix", l.Dir); err != nil {
+		t.Fatalf("start php-fpm again: %v: %s", err, out)
 	}
 	t.Logf("php-fpm side: %s\n%s\nfix: %s\n%+v", f.Title, f.Detail, f.Fix.Summary, f.Evidence)
 

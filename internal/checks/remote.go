@@ -24,6 +24,9 @@ var remoteTarget = Check{
 	Live:  true,
 	Run: func(s *snapshot.Snapshot) []report.Finding {
 		var out []report.Finding
+		if len(s.Nginx) == 0 {
+			out = append(out, loopbackWithoutNginx(s)...)
+		}
 		for _, site := range s.Sites {
 			for _, t := range site.Targets {
 				if t.Kind != nginxconf.TargetTCP {
@@ -181,4 +184,37 @@ func loopbackOnly(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target)
 	}
 	f.Fix = &report.Fix{Summary: fmt.Sprintf("set pool %s's listen = %s and listen.allowed_clients to nginx's address, then restart php-fpm", p.Name, openListen(t.Port))}
 	return f, true
+}
+
+// loopbackWithoutNginx: run on the php-fpm side with no nginx here (a
+// php-fpm container, an app server): nginx is elsewhere, and a running
+// pool on a loopback TCP address is out of its reach. A warning, since
+// a local client (a health check, a local proxy) may be all it serves.
+func loopbackWithoutNginx(s *snapshot.Snapshot) []report.Finding {
+	var out []report.Finding
+	for _, fpm := range s.FPM {
+		if !fpm.Running() {
+			continue
+		}
+		for _, p := range fpm.Pools {
+			if p.ListenErr != nil || p.Listen.Network != "tcp" || p.Listen.IP == nil || !p.Listen.IP.IsLoopback() {
+				continue
+			}
+			f := report.Finding{
+				ID:       "listen-loopback-only",
+				Severity: report.Warning,
+				Live:     true,
+				Pool:     p.ID(),
+				Title:    fmt.Sprintf("pool %s listens on %s, reachable only from this host, and no nginx runs here", p.Name, p.Listen.String()),
+				Detail:   fmt.Sprintf("nginx is on another host or container, and a pool on a loopback address takes connections only from its own: nginx's connects are refused (111: Connection refused) and it answers 502. The pool needs listen = %d (every address; or 0.0.0.0:%d) and listen.allowed_clients naming nginx's address.", p.Listen.Port, p.Listen.Port),
+				Evidence: []report.Evidence{settingEvidenceOrHeader(p)},
+				Fix:      &report.Fix{Summary: fmt.Sprintf("set pool %s's listen = %d and listen.allowed_clients to nginx's address, then restart php-fpm", p.Name, p.Listen.Port)},
+			}
+			if p.Listener != nil {
+				f.Evidence = append(f.Evidence, fact("%s listens (php-fpm master pid %d)", p.Listener, fpm.Master.PID))
+			}
+			out = append(out, f)
+		}
+	}
+	return out
 }

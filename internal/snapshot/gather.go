@@ -81,7 +81,13 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 
 	found := discover.Find(ctx, h, procs, discover.Options{NginxConf: opts.NginxConf, FPMConfs: opts.FPMConfs})
 	if len(found.Nginx) == 0 {
-		return nil, errors.New("no nginx found: nothing runs and no config is installed in the usual places (use --nginx-conf)")
+		// A php-fpm container, or an app server behind a remote nginx:
+		// php-fpm runs here and nginx does not. Its side is still worth
+		// checking (a pool only its own host can reach, a bad config).
+		if !anyRunning(found.FPM) {
+			return nil, errors.New("no nginx found: nothing runs and no config is installed in the usual places (use --nginx-conf)")
+		}
+		s.skip("nginx", "no nginx here (none runs, no config installed): php-fpm is checked alone, as on the php-fpm side of two hosts or containers")
 	}
 
 	// nginx and php-fpm configs are independent: read them side by side.
@@ -451,4 +457,13 @@ func readHosts(h host.Host) map[string][]net.IP {
 		}
 	}
 	return out
+}
+
+func anyRunning(fs []*discover.FPM) bool {
+	for _, f := range fs {
+		if f.Master != nil {
+			return true
+		}
+	}
+	return false
 }
