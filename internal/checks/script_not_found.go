@@ -29,8 +29,9 @@ var scriptNotFound = Check{
 	Step:  report.StepPass,
 	Run: func(s *snapshot.Snapshot) []report.Finding {
 		var out []report.Finding
+		unknown := logGroups(s, logscan.KindScriptUnknown)
 		for _, site := range s.Sites {
-			if f, ok := scriptFinding(s, site); ok {
+			if f, ok := scriptFinding(s, site, unknown); ok {
 				out = append(out, f)
 			}
 		}
@@ -38,7 +39,29 @@ var scriptNotFound = Check{
 	},
 }
 
-func scriptFinding(s *snapshot.Snapshot, site *snapshot.Site) (report.Finding, bool) {
+func scriptFinding(s *snapshot.Snapshot, site *snapshot.Site, unknown []logscan.Group) (report.Finding, bool) {
+	var pool *snapshot.Pool
+	for _, t := range site.Targets {
+		if t.Pool != nil {
+			pool = t.Pool
+			break
+		}
+	}
+	var groups []logscan.Group
+	for _, g := range unknown {
+		if targetOfSite(site, g.Target) {
+			groups = append(groups, g)
+		}
+	}
+	var chroot string
+	if pool != nil {
+		chroot = pool.Pool.Value("chroot")
+	}
+	// Most sites have neither: spare a hosting host's thousands of sites
+	// the effective settings.
+	if chroot == "" && len(groups) == 0 {
+		return report.Finding{}, false
+	}
 	set := site.Pass.Settings()
 	param, ok := set.Param("SCRIPT_FILENAME")
 	if !ok {
@@ -48,23 +71,14 @@ func scriptFinding(s *snapshot.Snapshot, site *snapshot.Site) (report.Finding, b
 	if !path.IsAbs(root) && site.Nginx.Prefix != "" {
 		root = path.Join(site.Nginx.Prefix, root)
 	}
-	var pool *snapshot.Pool
-	for _, t := range site.Targets {
-		if t.Pool != nil {
-			pool = t.Pool
-			break
-		}
-	}
 	usesRoot := strings.HasPrefix(param.Value, "$document_root") || strings.HasPrefix(param.Value, "$realpath_root")
 	f := report.Finding{Severity: report.Error, Site: site.Key()}
 	rootEv := fact("nginx's document root for %s: %s", site.Name, root)
 	if d := set.From["root"]; d != nil {
 		rootEv = directiveEvidence(d)
 	}
-	var chroot string
 	if pool != nil {
 		f.Pool = pool.ID()
-		chroot = pool.Pool.Value("chroot")
 	}
 	chrootMissing := false
 	if chroot != "" && usesRoot && path.IsAbs(root) {
@@ -84,10 +98,7 @@ func scriptFinding(s *snapshot.Snapshot, site *snapshot.Site) (report.Finding, b
 	var example *logscan.Group
 	var script string
 	checked := false // whether php-fpm's side was looked at for it
-	for _, g := range logGroups(s, logscan.KindScriptUnknown) {
-		if !targetOfSite(site, g.Target) {
-			continue
-		}
+	for _, g := range groups {
 		seen += g.Count
 		for _, u := range g.TopURLs {
 			p := path.Join(root, path.Clean("/"+u.URL))
