@@ -47,6 +47,13 @@ func TestMain(m *testing.M) {
 // sockets, firewall and hosts file (ip netns exec mounts it).
 func diagnoseIn(t *testing.T, ns string, l *lab.Lab) *report.Report {
 	t.Helper()
+	return diagnoseInAs(t, ns, l, false)
+}
+
+// diagnoseInAs is diagnoseIn, as the unprivileged user nobody when
+// unprivileged is set (a run without sudo).
+func diagnoseInAs(t *testing.T, ns string, l *lab.Lab, unprivileged bool) *report.Report {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +61,20 @@ func diagnoseIn(t *testing.T, ns string, l *lab.Lab) *report.Report {
 	opts, _ := json.Marshal(doctor.Options{NginxConf: l.NginxConf(), FPMConfs: []string{l.FPMConf()}, ProbeTimeout: 2 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, exe, "-test.run=^$")
+	args := []string{"netns", "exec", ns, exe, "-test.run=^$"}
+	if unprivileged {
+		// The test binary sits in a build directory only root can enter.
+		bin := l.Path("checks.test")
+		b, err := os.ReadFile(exe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(bin, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		args = []string{"netns", "exec", ns, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", bin, "-test.run=^$"}
+	}
+	cmd := exec.CommandContext(ctx, "ip", args...)
 	cmd.Env = append(os.Environ(), helperEnv+"="+string(opts))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -254,6 +274,20 @@ func TestFirewallDropAndRejectRealServers(t *testing.T) {
 		t.Fatalf("fix %q", f.Fix.Summary)
 	}
 	t.Logf("php-fpm side, drop: %s\n%+v\nfix: %s", f.Title, f.Evidence, f.Fix.Summary)
+
+	// Without root the ruleset cannot be read: the drop is still found
+	// (the port listens, the connect times out), and the report says
+	// why no rule is named.
+	r = diagnoseInAs(t, net.B, l, true)
+	f = finding(t, r, "firewall", report.Error)
+	evidenceText(t, f, report.KindFact, "the firewall rule cannot be named: not root: cannot read the nftables ruleset")
+	skipped := false
+	for _, sk := range r.Skipped {
+		skipped = skipped || (sk.Check == "firewall" && strings.Contains(sk.Reason, "not root"))
+	}
+	if !skipped {
+		t.Fatalf("no firewall note under skipped: %+v", r.Skipped)
+	}
 
 	r = diagnoseIn(t, net.A, l)
 	f = finding(t, r, "firewall", report.Error)
