@@ -39,12 +39,21 @@ func probeTargets(ctx context.Context, s *Snapshot, opts Options) {
 	}
 	byAddr := map[string]*job{}
 	var order []string
+	// Each target's addresses, in the order of the loops below and above
+	// (a hosting host has thousands: computed once).
+	var (
+		targetKeys [][]string
+		nkeys      int
+	)
 	for _, site := range s.Sites {
 		for _, t := range site.Targets {
 			if t.Kind != nginxconf.TargetUnix && (t.Kind != nginxconf.TargetTCP || len(t.IPs) == 0) {
 				continue
 			}
-			for _, key := range probeAddresses(t) {
+			keys := probeAddresses(t)
+			targetKeys = append(targetKeys, keys)
+			nkeys += len(keys)
+			for _, key := range keys {
 				j, ok := byAddr[key]
 				if !ok {
 					j = &job{site: site}
@@ -89,13 +98,16 @@ func probeTargets(ctx context.Context, s *Snapshot, opts Options) {
 	wg.Wait()
 	// Every target sharing an address shares its result; a target's
 	// addresses beyond the limit stay unprobed (nil).
+	arena := make([]*probe.Result, nkeys) // every target's Probes, in one allocation
 	for _, site := range s.Sites {
 		for _, t := range site.Targets {
 			if t.Kind != nginxconf.TargetUnix && (t.Kind != nginxconf.TargetTCP || len(t.IPs) == 0) {
 				continue
 			}
-			keys := probeAddresses(t)
-			t.Probes = make([]*probe.Result, len(keys))
+			keys := targetKeys[0]
+			targetKeys = targetKeys[1:]
+			t.Probes = arena[:len(keys):len(keys)]
+			arena = arena[len(keys):]
 			for i, key := range keys {
 				t.Probes[i] = results[key]
 			}
