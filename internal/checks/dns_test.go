@@ -143,3 +143,45 @@ func TestNameResolvedThroughDNSRealServers(t *testing.T) {
 	}
 	t.Logf("%s\n%+v", f.Title, f.Evidence)
 }
+
+// TestHostNotFoundRealServers: fastcgi_pass names a host neither the
+// hosts file nor DNS (the test's own server, which knows no such name)
+// resolves. Real nginx refuses the config ("host not found in upstream");
+// diagnose, asking the same resolver, says so instead of passing over the
+// name.
+func TestHostNotFoundRealServers(t *testing.T) {
+	t.Parallel()
+	pair := lab.NewNetPair(t)
+	dns := &dnsServer{}
+	var pc net.PacketConn
+	if err := lab.RunInNetNS(pair.A, func() error {
+		var err error
+		pc, err = net.ListenPacket("udp", "127.0.0.1:53")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go dns.serve(pc)
+	pair.Resolv(pair.A, "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+
+	l := lab.New(t)
+	l.InNetNS(pair.A)
+	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", "fastcgi_pass nosuch.fpmlab.test:9000;")
+	out, err := pair.Exec(pair.A, lab.NginxBin, "-t", "-c", l.NginxConf(), "-p", l.Dir+"/")
+	if err == nil || !strings.Contains(out, "host not found in upstream \"nosuch.fpmlab.test\"") {
+		t.Fatalf("nginx -t: %v: %s", err, out)
+	}
+	l.MustStartFPM()
+
+	r := diagnoseIn(t, pair.A, l)
+	f := finding(t, r, "listen-mismatch", report.Error)
+	if f.ID != "host-not-found" || !strings.Contains(f.Title, "nosuch.fpmlab.test does not resolve") {
+		t.Fatalf("%s %q\n%s", f.ID, f.Title, dump(r))
+	}
+	evidenceAt(t, f, l.Path("etc/nginx/conf.d/site.conf"), lineOf(t, lab.DefaultSite, "fastcgi_pass"))
+	evidenceText(t, f, report.KindFact, "nosuch.fpmlab.test: DNS: lookup nosuch.fpmlab.test")
+	if dns.asked.Load() == 0 {
+		t.Fatal("the test's DNS server was never asked")
+	}
+}

@@ -33,7 +33,10 @@ var remoteTarget = Check{
 					continue
 				}
 				if t.Unresolved {
-					out = append(out, unresolvedFinding(site, t))
+					// A resolver that did not answer says nothing of the name.
+					if !strings.HasPrefix(t.ResolveErr, snapshot.ResolveTimedOut) {
+						out = append(out, unresolvedFinding(site, t))
+					}
 					continue
 				}
 				if f, ok := remoteRefused(s, site, t); ok {

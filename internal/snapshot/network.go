@@ -39,10 +39,18 @@ const resolveTimeout = 2 * time.Second
 // name is asked once per diagnosis.
 type resolver struct {
 	ctx   context.Context
+	s     *Snapshot
 	live  bool
 	hosts map[string][]net.IP
 	cache map[string]resolved
+	// dead is set once a question timed out: a hosting host's thousands
+	// of names must not each wait for a resolver that does not answer.
+	dead bool
 }
+
+// ResolveTimedOut prefixes Target.ResolveErr when DNS did not answer (or
+// was not asked again after it did not): the name is not judged.
+const ResolveTimedOut = "DNS did not answer"
 
 type resolved struct {
 	ips []net.IP
@@ -51,7 +59,7 @@ type resolved struct {
 }
 
 func newResolver(ctx context.Context, s *Snapshot, hosts map[string][]net.IP) *resolver {
-	return &resolver{ctx: ctx, live: s.Live, hosts: hosts, cache: map[string]resolved{}}
+	return &resolver{ctx: ctx, s: s, live: s.Live, hosts: hosts, cache: map[string]resolved{}}
 }
 
 func (r *resolver) lookup(name string) ([]net.IP, string, string) {
@@ -65,11 +73,21 @@ func (r *resolver) lookup(name string) ([]net.IP, string, string) {
 	if c, ok := r.cache[key]; ok {
 		return c.ips, c.by, c.err
 	}
+	if r.dead {
+		return nil, "", ResolveTimedOut + " earlier in this diagnosis; " + name + " was not asked"
+	}
 	ctx, cancel := context.WithTimeout(r.ctx, resolveTimeout)
 	defer cancel()
 	var c resolved
 	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, name)
-	if err != nil {
+	var dnsErr *net.DNSError
+	switch {
+	case err == nil:
+	case ctx.Err() != nil || (errors.As(err, &dnsErr) && (dnsErr.IsTimeout || dnsErr.IsTemporary)):
+		r.dead = true
+		c.err = ResolveTimedOut + " for " + name + ": " + err.Error()
+		r.s.skip("resolve", c.err+"; names not in the hosts file are not judged")
+	default:
 		c.err = "DNS: " + err.Error()
 	}
 	for _, a := range addrs {
