@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/fpmdoctor/fpmdoctor/internal/host"
+	"github.com/fpmdoctor/fpmdoctor/internal/netfilter"
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
@@ -109,14 +109,14 @@ func firewallFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Targ
 // in the input path (prerouting, input) for a local address, and in the
 // output path for any. A rule counts only when no port-specific accept
 // comes before it in its chain. note says why none can be shown.
-func blockingRules(s *snapshot.Snapshot, port int, local bool) ([]host.FirewallRule, string) {
+func blockingRules(s *snapshot.Snapshot, port int, local bool) ([]netfilter.Rule, string) {
 	if s.Network.Firewall == nil {
 		if s.Network.FirewallErr != "" {
 			return nil, "the firewall rule cannot be named: " + s.Network.FirewallErr
 		}
 		return nil, ""
 	}
-	var out []host.FirewallRule
+	var out []netfilter.Rule
 	accepted := map[string]bool{} // chain → a port accept came first
 	for _, r := range s.Network.Firewall {
 		chain := r.Family + " " + r.Table + " " + r.Chain

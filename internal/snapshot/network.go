@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/host"
+	"github.com/fpmdoctor/fpmdoctor/internal/netfilter"
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
 )
 
@@ -19,7 +20,7 @@ type NetworkFacts struct {
 	// Firewall is this network namespace's nftables ruleset, read only
 	// when a probe met a silent drop or a refusal at a listening port
 	// (nil otherwise, or when it could not be read: see FirewallErr).
-	Firewall    []host.FirewallRule
+	Firewall    []netfilter.Rule
 	FirewallErr string
 	// NetNS is fpmdoctor's own network namespace ("net:[4026531840]");
 	// FPMNetNS the namespace of each running php-fpm master, by config.
@@ -150,12 +151,12 @@ func gatherNetwork(ctx context.Context, s *Snapshot) {
 		}
 	}
 	if needFirewall {
-		rules, err := host.ReadFirewall()
+		rules, err := netfilter.Read()
 		switch {
 		case err == nil:
 			s.Network.Firewall = rules
 			if rules == nil {
-				s.Network.Firewall = []host.FirewallRule{} // read, and empty
+				s.Network.Firewall = []netfilter.Rule{} // read, and empty
 			}
 		case errors.Is(err, syscall.EPERM) || os.Geteuid() != 0:
 			s.Network.FirewallErr = "not root: cannot read the nftables ruleset (" + err.Error() + ")"

@@ -1,4 +1,4 @@
-package host
+package netfilter
 
 import (
 	"fmt"
@@ -10,10 +10,10 @@ import (
 	"github.com/google/nftables"
 )
 
-// TestReadFirewallRealRuleset loads a ruleset with the real nft command
+// TestReadRealRuleset loads a ruleset with the real nft command
 // into a network namespace of the test's own and reads it back over
 // netlink: what the decoder makes of the rules nft writes.
-func TestReadFirewallRealRuleset(t *testing.T) {
+func TestReadRealRuleset(t *testing.T) {
 	if os.Geteuid() != 0 {
 		unavailable(t, "reading nftables needs root (CAP_NET_ADMIN)")
 	}
@@ -50,7 +50,7 @@ func TestReadFirewallRealRuleset(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rules, err := readFirewall(nftables.WithNetNSFd(int(f.Fd())))
+	rules, err := read(nftables.WithNetNSFd(int(f.Fd())))
 	if err != nil {
 		t.Fatal(err)
 	}

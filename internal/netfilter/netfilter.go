@@ -1,4 +1,9 @@
-package host
+// Package netfilter reads the packet filter's rules (nftables, which
+// iptables on current distributions is a front end to) over netlink, as
+// far as a diagnosis needs them: does a rule end a TCP connection to a
+// port, and where is it. It is its own package so that what links
+// internal/host (a small probe binary) does not carry netlink.
+package netfilter
 
 import (
 	"encoding/binary"
@@ -13,11 +18,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// FirewallRule is one nftables rule (or a base chain's policy) as far as a
+// Rule is one nftables rule (or a base chain's policy) as far as a
 // diagnosis needs it: where it is, a readable form, and what it matches
 // of a TCP connection. iptables on Debian 12 and its kin is the nft
 // backend, so its rules are here too.
-type FirewallRule struct {
+type Rule struct {
 	Family string // "inet", "ip", "ip6", …
 	Table  string
 	Chain  string
@@ -42,10 +47,10 @@ type FirewallRule struct {
 type PortRange struct{ From, To int }
 
 // Policy reports whether r is a chain's default policy, not a rule.
-func (r FirewallRule) Policy() bool { return r.Handle == 0 }
+func (r Rule) Policy() bool { return r.Handle == 0 }
 
 // Where names the rule's place: "table inet filter, chain input (hook input), handle 3".
-func (r FirewallRule) Where() string {
+func (r Rule) Where() string {
 	s := fmt.Sprintf("table %s %s, chain %s", r.Family, r.Table, r.Chain)
 	if r.Hook != "" {
 		s += " (hook " + r.Hook + ")"
@@ -58,7 +63,7 @@ func (r FirewallRule) Where() string {
 
 // Blocks reports whether the rule ends a TCP connection to port: it
 // drops or rejects, and its protocol and port conditions admit it.
-func (r FirewallRule) Blocks(port int) bool {
+func (r Rule) Blocks(port int) bool {
 	if r.Verdict != "drop" && r.Verdict != "reject" {
 		return false
 	}
@@ -78,7 +83,7 @@ func (r FirewallRule) Blocks(port int) bool {
 
 // Accepts reports whether the rule lets a TCP connection to port through
 // before later rules see it (a port-specific accept).
-func (r FirewallRule) Accepts(port int) bool {
+func (r Rule) Accepts(port int) bool {
 	if r.Verdict != "accept" || r.Other || (r.Proto != 0 && r.Proto != unix.IPPROTO_TCP) {
 		return false
 	}
@@ -93,12 +98,12 @@ func (r FirewallRule) Accepts(port int) bool {
 	return false
 }
 
-// ReadFirewall reads the network namespace's nftables ruleset over netlink,
+// Read reads the network namespace's nftables ruleset over netlink,
 // every table of every family. It needs CAP_NET_ADMIN: without it the
 // kernel answers "operation not permitted", returned wrapped.
-func ReadFirewall() ([]FirewallRule, error) { return readFirewall() }
+func Read() ([]Rule, error) { return read() }
 
-func readFirewall(opts ...nftables.ConnOption) ([]FirewallRule, error) {
+func read(opts ...nftables.ConnOption) ([]Rule, error) {
 	c, err := nftables.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("open netlink to nftables: %w", err)
@@ -108,7 +113,7 @@ func readFirewall(opts ...nftables.ConnOption) ([]FirewallRule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list nftables chains: %w", err)
 	}
-	var out []FirewallRule
+	var out []Rule
 	sets := map[string][]PortRange{} // table/set name → ports, for anonymous port sets
 	setsRead := map[string]bool{}
 	for _, ch := range chains {
@@ -136,7 +141,7 @@ func readFirewall(opts ...nftables.ConnOption) ([]FirewallRule, error) {
 			if *ch.Policy == nftables.ChainPolicyDrop {
 				pol = "drop"
 			}
-			out = append(out, FirewallRule{Family: fam, Table: ch.Table.Name, Chain: ch.Name, Hook: hook, Text: "policy " + pol, Verdict: pol})
+			out = append(out, Rule{Family: fam, Table: ch.Table.Name, Chain: ch.Name, Hook: hook, Text: "policy " + pol, Verdict: pol})
 		}
 	}
 	return out, nil
@@ -194,9 +199,9 @@ func readPortSets(c *nftables.Conn, t *nftables.Table, tkey string, into map[str
 // decodeRule turns a rule's expressions into the nft text and the match
 // it makes. Expressions load a field into a register and compare it; the
 // decoder follows the registers for the fields it knows.
-func decodeRule(exprs []expr.Any, set func(string) ([]PortRange, bool)) FirewallRule {
+func decodeRule(exprs []expr.Any, set func(string) ([]PortRange, bool)) Rule {
 	var (
-		fr    FirewallRule
+		fr    Rule
 		words []string
 		regs  = map[uint32]string{} // register → field loaded into it
 		// nft prints "tcp dport 9000" for the protocol match and the port
