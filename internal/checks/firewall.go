@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
 	"github.com/fpmdoctor/fpmdoctor/internal/netfilter"
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
@@ -89,6 +90,16 @@ func firewallFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Targ
 		f.Evidence = append(f.Evidence, fact("%s is in LISTEN state (socket inode %d)", l, l.Inode))
 	}
 	f.Evidence = append(f.Evidence, addrProbeEvidence(a))
+	if kind != "reject" {
+		// nginx's 504s of the same drop ("upstream timed out … while
+		// connecting to upstream") are this finding's, not a slow pool's.
+		for _, g := range logGroups(s, logscan.KindUpstreamTimeout) {
+			if g.Example.Action == "connecting to upstream" && (g.Target == a.addr || (t.Pool != nil && g.Target == t.Pool.ID())) {
+				f.Evidence = append(f.Evidence, logEvidence(g.Example))
+				f.Logs = summary(g)
+			}
+		}
+	}
 	rules, note := blockingRules(s, t.Port, local)
 	for _, r := range rules {
 		f.Evidence = append(f.Evidence, fact("nftables %s: %s", r.Where(), r.Text))
@@ -136,4 +147,26 @@ func blockingRules(s *snapshot.Snapshot, port int, local bool) ([]netfilter.Rule
 		return nil, fmt.Sprintf("no rule of this network namespace's nftables ruleset (%d rules read) blocks TCP port %d: the filter is elsewhere (iptables-legacy, the host of a container, a cloud security group, the php-fpm host)", len(s.Network.Firewall), port)
 	}
 	return out, ""
+}
+
+// connectTimesOutNow: nginx's logged connect timeouts whose address a
+// probe still cannot connect to now. They are the firewall finding's
+// evidence (a drop on the way), not a pool too slow to answer.
+func connectTimesOutNow(s *snapshot.Snapshot, g logscan.Group) bool {
+	if g.Example.Action != "connecting to upstream" {
+		return false
+	}
+	for _, site := range s.Sites {
+		for _, t := range site.Targets {
+			if t.Kind != nginxconf.TargetTCP {
+				continue
+			}
+			for _, a := range addrProbes(t) {
+				if a.probe != nil && a.probe.Reason == "connect-timeout" && (g.Target == a.addr || (t.Pool != nil && g.Target == t.Pool.ID())) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -295,6 +295,8 @@ func TestFirewallDropAndRejectRealServers(t *testing.T) {
 		t.Fatalf("nginx side, drop: %q\n%s", f.Title, dump(r))
 	}
 	evidenceText(t, f, report.KindFact, "no rule of this network namespace's nftables ruleset")
+	evidenceText(t, f, report.KindLog, "upstream timed out (110: Connection timed out) while connecting to upstream")
+	noFinding(t, r, "upstream-timeout") // the 504 is the drop's, not a slow pool's
 	noPastStory(t, r)
 	t.Logf("nginx side, drop: %s\n%+v", f.Title, f.Evidence)
 
