@@ -25,6 +25,9 @@ var contractCauses = []string{
 	"memory-overcommit",
 	"header-too-big",
 	"upstream-timeout",
+	"firewall",
+	"not-fastcgi",
+	"script-not-found",
 }
 
 func TestEveryContractCauseHasAPage(t *testing.T) {

@@ -71,6 +71,10 @@ func All() []Check {
 		headerTooBig,
 		upstreamTimeout,
 		slowlogDisabled,
+		firewall,
+		notFastCGI,
+		remoteTarget,
+		scriptNotFound,
 	}
 }
 

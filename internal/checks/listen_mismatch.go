@@ -46,11 +46,20 @@ func mismatch(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target) (re
 		if t.Unresolved {
 			return report.Finding{}, false // DNS at nginx's load time: not guessed
 		}
-		if f, ok := partialFamily(s, site, t); ok {
+		// For another host, the live probe of each address (remote.go)
+		// says which family is served, better than a pool config read
+		// here, which may not be what runs there.
+		if f, ok := partialFamily(s, site, t); ok && !(s.Live && len(t.Probes) > 0 && !anyLocal(s, t.IPs)) {
 			return f, true
 		}
 		if t.Pool != nil {
 			return report.Finding{}, false
+		}
+		if notFastCGIProbe(t) != nil {
+			return report.Finding{}, false // not-fastcgi names who answers there
+		}
+		if f, ok := loopbackOnly(s, site, t); ok {
+			return f, true
 		}
 		if !anyLocal(s, t.IPs) {
 			return report.Finding{}, false // another host or container: its pools are not ours to read

@@ -59,6 +59,13 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 				if tg, _ := logscan.NormalizeUpstream(t.Target.Address(), false); tg != "" {
 					siteByTarget[tg] = site
 				}
+				// nginx logs the address it connected to, not the name:
+				// "fastcgi://10.0.0.2:9000" for fastcgi_pass php:9000.
+				for _, a := range addrProbes(t) {
+					if _, ok := siteByTarget[a.addr]; !ok {
+						siteByTarget[a.addr] = site
+					}
+				}
 			}
 		}
 	}

@@ -2,6 +2,8 @@ package checks
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/probe"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
@@ -50,7 +52,9 @@ func applyProbes(s *snapshot.Snapshot, r *report.Report) {
 			if !related(fd) {
 				continue
 			}
-			fd.Evidence = append(fd.Evidence, ev)
+			if !slices.Contains(fd.Evidence, ev) && !hasProbeOf(fd.Evidence, f.t.Probe) {
+				fd.Evidence = append(fd.Evidence, ev)
+			}
 			fd.Live = true
 			explained = true
 			sameCause = sameCause || (hasOwn && fd.Cause == own.Cause)
@@ -115,4 +119,15 @@ func probeFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target,
 		return report.Finding{}, false
 	}
 	return f, true
+}
+
+// hasProbeOf: the checks about TCP targets quote each address's probe
+// themselves; the first one need not be quoted twice.
+func hasProbeOf(ev []report.Evidence, p *probe.Result) bool {
+	for _, e := range ev {
+		if e.Kind == report.KindFact && strings.HasPrefix(e.Text, "FastCGI probe of "+p.Target.String()+":") {
+			return true
+		}
+	}
+	return false
 }

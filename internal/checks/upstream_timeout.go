@@ -17,6 +17,9 @@ var upstreamTimeout = Check{
 	Run: func(s *snapshot.Snapshot) []report.Finding {
 		var out []report.Finding
 		for _, g := range logGroups(s, logscan.KindUpstreamTimeout) {
+			if connectTimesOutNow(s, g) {
+				continue // not a slow php-fpm: the firewall check tells it (firewall.go)
+			}
 			p := poolFor(s, g.Target)
 			f := report.Finding{
 				Severity: report.Error,

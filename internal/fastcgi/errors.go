@@ -90,7 +90,13 @@ func (e *EndRequestError) Error() string {
 
 // ProtocolError is a response that breaks the FastCGI or CGI format, one
 // nginx would reject with a 502.
-type ProtocolError struct{ Msg string }
+type ProtocolError struct {
+	Msg string
+	// Head is the 8-byte record header that broke the protocol when its
+	// version was wrong: the first bytes of a server that does not speak
+	// FastCGI ("HTTP/1.1" from an HTTP server).
+	Head []byte
+}
 
 func (e *ProtocolError) Error() string { return "fastcgi: protocol error: " + e.Msg }
 

@@ -84,7 +84,7 @@ func ReadResponse(r io.Reader, maxStdout, maxStderr int) (*Response, error) {
 		h := decodeHeader(hdr[:])
 		if h.Version != version1 {
 			finish()
-			return resp, protoErrorf("record version %d, want 1", h.Version)
+			return resp, &ProtocolError{Msg: fmt.Sprintf("record version %d, want 1", h.Version), Head: bytes.Clone(hdr[:])}
 		}
 		if h.RequestID != requestID {
 			finish()

@@ -47,6 +47,7 @@ func remedies() []Remedy {
 		backlogOverflow,
 		memoryOvercommit,
 		slowlogDisabled,
+		notFastCGI,
 	}
 }
 

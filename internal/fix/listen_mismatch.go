@@ -20,6 +20,17 @@ import (
 var listenMismatch = Remedy{
 	Cause: "listen-mismatch",
 	Plan: func(p *Planner, f report.Finding) (*Action, error) {
+		switch f.ID {
+		case "remote-refused", "listen-loopback-only":
+			// The pool must open its port to the network. Which client to
+			// let in (listen.allowed_clients) is nginx's address, known
+			// only from nginx's side, and php-fpm there runs in another
+			// host or container, which a restart from here would not
+			// reach: a person does it.
+			return nil, errors.New("the pool must listen on every address with listen.allowed_clients naming nginx's address, and be restarted where it runs (another host or container); see the finding's fix")
+		case "host-not-found":
+			return nil, errors.New("the name must be made resolvable where nginx runs (network, /etc/hosts, DNS)")
+		}
 		site, err := p.site(f)
 		if err != nil {
 			return nil, err

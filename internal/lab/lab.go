@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -83,6 +82,7 @@ type Lab struct {
 	Dir      string
 	HTTPPort int
 	t        testing.TB
+	netns    string // network namespace the servers run in (netns.go), "" for the host's
 }
 
 // Scripts placed in www/ for every lab.
@@ -237,7 +237,7 @@ func (l *Lab) Edit(rel, old, new string) {
 func (l *Lab) StartFPM() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, FPMBin, "--fpm-config", l.FPMConf(), "--prefix", l.Dir).CombinedOutput()
+	out, err := l.command(ctx, FPMBin, "--fpm-config", l.FPMConf(), "--prefix", l.Dir).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("start php-fpm: %w: %s", err, out)
 	}
@@ -289,12 +289,14 @@ func (l *Lab) MustStartFPM() {
 func (l *Lab) StartNginx() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, NginxBin, "-c", l.NginxConf(), "-p", l.Dir+"/").CombinedOutput()
+	out, err := l.command(ctx, NginxBin, "-c", l.NginxConf(), "-p", l.Dir+"/").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("start nginx: %w: %s", err, out)
 	}
 	if err := WaitFor(func() bool {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", l.HTTPPort), 200*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		c, err := l.dial(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", l.HTTPPort))
 		if err == nil {
 			c.Close()
 		}
@@ -374,6 +376,9 @@ func (l *Lab) Get(path string) (int, string, error) {
 // GetTimeout is Get with a client deadline.
 func (l *Lab) GetTimeout(path string, d time.Duration) (int, string, error) {
 	client := &http.Client{Timeout: d}
+	if l.netns != "" {
+		client.Transport = &http.Transport{DialContext: l.dial, DisableKeepAlives: true}
+	}
 	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", l.HTTPPort, path), nil)
 	if err != nil {
 		return 0, "", err

@@ -29,6 +29,7 @@ const (
 	KindNoLiveUpstreams  Kind = "no-live-upstreams" // every peer of a group failed recently
 	KindUpstreamDisabled Kind = "upstream-disabled" // [warn] upstream server temporarily disabled
 	KindFastCGIStderr    Kind = "fastcgi-stderr"    // FastCGI sent in stderr (no PHP fatal inside)
+	KindScriptUnknown    Kind = "script-unknown"    // FastCGI sent in stderr: "Primary script unknown" (php-fpm found no such file: 404)
 	KindHostNotFound     Kind = "host-not-found"    // host not found in upstream "x" (configuration time)
 	KindResolveFailed    Kind = "resolve-failed"    // no resolver defined / could not be resolved (runtime, 502)
 	KindConfigError      Kind = "config-error"      // nginx: emerg with "in FILE:LINE"; php-fpm: configuration refused

@@ -707,6 +707,11 @@ func classifyPHPOutput(m string, e *Entry) Kind {
 		return KindPHPFatal
 	}
 	if e.Source == SourceNginx {
+		// php-fpm's own words when SCRIPT_FILENAME names no file it can
+		// see (another document root, a chroot, another container).
+		if strings.Contains(m, "sent in stderr: \"Primary script unknown") {
+			return KindScriptUnknown
+		}
 		return KindFastCGIStderr
 	}
 	return KindOther

@@ -79,7 +79,7 @@ var nginxObserved = []nginxWant{
 	{KindResolveFailed, 502, "php-fpm.invalid", "group", 0},
 	{KindResolveFailed, 502, "nosuch.invalid", "group", 110},
 	{KindResolveFailed, 502, "php", "group", 3},
-	{KindFastCGIStderr, 0, "/srv/lab/run/www.sock", "unix", 0},
+	{KindScriptUnknown, 0, "/srv/lab/run/www.sock", "unix", 0},
 	{KindFastCGIStderr, 0, "/srv/lab/run/www.sock", "unix", 0},
 	{KindFastCGIStderr, 0, "/srv/lab/run/www.sock", "unix", 0},
 	{KindPHPFatal, 0, "/srv/lab/run/www.sock", "unix", 0},

@@ -1,12 +1,14 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -255,10 +257,40 @@ func (r Result) failed(err error, o Options) Result {
 		r.Detail = fmt.Sprintf("the connection closed before the end of the response (%s phase: %v): a worker died, php-fpm stopped, or it dropped the client (listen.allowed_clients)", cl.Phase, cl.Err)
 	case errors.As(err, &ee):
 		r.Verdict, r.Reason, r.Detail = VerdictUnhealthy, "request-refused", fmt.Sprintf("php-fpm refused the request: %s", ee.ProtocolStatus)
+	case errors.As(err, &pe) && pe.Head != nil:
+		// A wrong version in the very header is not a broken php-fpm but
+		// another protocol: nginx logs it as "upstream sent unsupported
+		// FastCGI protocol version: 72" (72 is the 'H' of "HTTP/1.1").
+		r.Verdict, r.Reason = VerdictFailed, "not-fastcgi"
+		r.Detail = fmt.Sprintf("the server does not speak FastCGI: it answered %s (FastCGI version byte %d, want 1)%s", quoteHead(pe.Head), pe.Head[0], notFastCGIKind(pe.Head))
 	case errors.As(err, &pe):
 		r.Verdict, r.Reason, r.Detail = VerdictFailed, "protocol-error", err.Error()
 	default:
 		r.Verdict, r.Reason, r.Detail = VerdictFailed, "error", err.Error()
 	}
 	return r
+}
+
+// quoteHead shows the first bytes of a foreign answer: text as text
+// ("HTTP/1.1"), anything else in hex.
+func quoteHead(b []byte) string {
+	for _, c := range b {
+		if (c < 0x20 || c > 0x7e) && c != '\r' && c != '\n' {
+			return fmt.Sprintf("bytes % x", b)
+		}
+	}
+	return strconv.Quote(string(b))
+}
+
+// notFastCGIKind names the kind of server the first bytes betray.
+func notFastCGIKind(b []byte) string {
+	switch {
+	case bytes.HasPrefix(b, []byte("HTTP/")):
+		return ": an HTTP server"
+	case bytes.HasPrefix(b, []byte("SSH-")):
+		return ": an SSH server"
+	case len(b) > 0 && (b[0] == '-' || b[0] == '+'):
+		return ": a Redis-like server"
+	}
+	return ""
 }

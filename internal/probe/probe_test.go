@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -314,5 +315,21 @@ func TestBacklogFull(t *testing.T) {
 		if r.Verdict != VerdictUnreachable || r.Reason != "backlog-full" || r.AsUser != "nobody" {
 			t.Fatalf("as nobody: %s/%s: %s", r.Verdict, r.Reason, r.Detail)
 		}
+	}
+}
+
+// An HTTP server on the port (nginx's own listener, a Node app) answers a
+// FastCGI request with "HTTP/1.1 400": the probe names the protocol.
+func TestProbeHTTPServerIsNotFastCGI(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	r := Probe(context.Background(), Target{Network: "tcp", Address: ln.Addr().String()}, Options{Timeout: 2 * time.Second})
+	if r.Reason != "not-fastcgi" || r.Verdict != VerdictFailed || !strings.Contains(r.Detail, `"HTTP/1.1"`) || !strings.Contains(r.Detail, "version byte 72") {
+		t.Fatalf("probe of an HTTP server: %s %s: %s", r.Verdict, r.Reason, r.Detail)
 	}
 }

@@ -39,7 +39,7 @@ type Result struct {
 	Verdict Verdict
 	// Reason: ok, no-socket, refused, permission-denied, backlog-full,
 	// connect-failed, connect-timeout, saturated, write-timeout,
-	// read-timeout, early-close, request-refused, protocol-error, error,
+	// read-timeout, early-close, request-refused, protocol-error, not-fastcgi, error,
 	// error-status, unexpected-response, ping-not-configured,
 	// status-not-configured, threshold, identity-failed, usage.
 	Reason     string

@@ -93,7 +93,13 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 
 	found := discover.Find(ctx, h, procs, discover.Options{NginxConf: opts.NginxConf, FPMConfs: opts.FPMConfs})
 	if len(found.Nginx) == 0 {
-		return nil, errors.New("no nginx found: nothing runs and no config is installed in the usual places (use --nginx-conf)")
+		// A php-fpm container, or an app server behind a remote nginx:
+		// php-fpm runs here and nginx does not. Its side is still worth
+		// checking (a pool only its own host can reach, a bad config).
+		if !anyRunning(found.FPM) {
+			return nil, errors.New("no nginx found: nothing runs and no config is installed in the usual places (use --nginx-conf)")
+		}
+		s.skip("nginx", "no nginx here (none runs, no config installed): php-fpm is checked alone, as on the php-fpm side of two hosts or containers")
 	}
 
 	// nginx and php-fpm configs are independent: read them side by side.
@@ -132,7 +138,7 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 
 	live := newListenerIndex(s)
 	pools := linkPools(s, live)
-	hosts := readHosts(h)
+	hosts := newResolver(ctx, s, readHosts(h))
 	for _, n := range s.Nginx {
 		if n.Model == nil {
 			continue
@@ -172,6 +178,7 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 		s.Lack(FactProbe, why+": pools were not asked over FastCGI")
 	default:
 		probeTargets(ctx, s, opts)
+		gatherNetwork(ctx, s)
 	}
 	return s, nil
 }
@@ -393,7 +400,7 @@ func (idx *listenerIndex) tcpListening(a fpmconf.Address) *host.Listener {
 	return found
 }
 
-func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts map[string][]net.IP, idx *listenerIndex, pools *poolIndex) *Target {
+func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts *resolver, idx *listenerIndex, pools *poolIndex) *Target {
 	tg := &Target{Target: t, Directive: d}
 	switch t.Kind {
 	case nginxconf.TargetUnix:
@@ -405,11 +412,10 @@ func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts map[
 		tg.Pool = pools.unix[key]
 	case nginxconf.TargetTCP:
 		if ip := net.ParseIP(t.Host); ip != nil {
-			tg.IPs = []net.IP{ip}
-		} else if ips, ok := hosts[strings.ToLower(t.Host)]; ok {
-			tg.IPs = ips
+			tg.IPs, tg.ResolvedBy = []net.IP{ip}, "literal"
 		} else {
-			tg.Unresolved = true
+			tg.IPs, tg.ResolvedBy, tg.ResolveErr = hosts.lookup(t.Host)
+			tg.Unresolved = len(tg.IPs) == 0
 		}
 		for _, ip := range tg.IPs {
 			if s.Live && tg.Listener == nil {
@@ -501,4 +507,13 @@ func readHosts(h host.Host) map[string][]net.IP {
 		}
 	}
 	return out
+}
+
+func anyRunning(fs []*discover.FPM) bool {
+	for _, f := range fs {
+		if f.Master != nil {
+			return true
+		}
+	}
+	return false
 }

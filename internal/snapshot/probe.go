@@ -39,25 +39,37 @@ func probeTargets(ctx context.Context, s *Snapshot, opts Options) {
 	}
 	byAddr := map[string]*job{}
 	var order []string
+	// Each target's addresses, in the order of the loops below and above
+	// (a hosting host has thousands: computed once).
+	var (
+		targetKeys [][]string
+		nkeys      int
+	)
 	for _, site := range s.Sites {
 		for _, t := range site.Targets {
 			if t.Kind != nginxconf.TargetUnix && (t.Kind != nginxconf.TargetTCP || len(t.IPs) == 0) {
 				continue
 			}
-			key := probeAddress(t)
-			j, ok := byAddr[key]
-			if !ok {
-				j = &job{site: site}
-				byAddr[key] = j
-				order = append(order, key)
+			keys := probeAddresses(t)
+			targetKeys = append(targetKeys, keys)
+			nkeys += len(keys)
+			for _, key := range keys {
+				j, ok := byAddr[key]
+				if !ok {
+					j = &job{site: site}
+					byAddr[key] = j
+					order = append(order, key)
+				}
+				j.targets = append(j.targets, t)
 			}
-			j.targets = append(j.targets, t)
 		}
 	}
 	if limit > 0 && len(order) > limit {
 		s.skip(FactProbe, ProbeLimitNote(limit, len(order)))
 		order = order[:limit]
 	}
+	results := make(map[string]*probe.Result, len(order))
+	var mu sync.Mutex
 	var wg sync.WaitGroup
 	work := make(chan string)
 	for range min(probeWorkers, len(order)) {
@@ -73,9 +85,9 @@ func probeTargets(ctx context.Context, s *Snapshot, opts Options) {
 					continue
 				}
 				res := probe.Probe(ctx, pt, po)
-				for _, t := range j.targets {
-					t.Probe = &res
-				}
+				mu.Lock()
+				results[key] = &res
+				mu.Unlock()
 			}
 		}()
 	}
@@ -84,14 +96,37 @@ func probeTargets(ctx context.Context, s *Snapshot, opts Options) {
 	}
 	close(work)
 	wg.Wait()
+	// Every target sharing an address shares its result; a target's
+	// addresses beyond the limit stay unprobed (nil).
+	arena := make([]*probe.Result, nkeys) // every target's Probes, in one allocation
+	for _, site := range s.Sites {
+		for _, t := range site.Targets {
+			if t.Kind != nginxconf.TargetUnix && (t.Kind != nginxconf.TargetTCP || len(t.IPs) == 0) {
+				continue
+			}
+			keys := targetKeys[0]
+			targetKeys = targetKeys[1:]
+			t.Probes = arena[:len(keys):len(keys)]
+			arena = arena[len(keys):]
+			for i, key := range keys {
+				t.Probes[i] = results[key]
+			}
+			t.Probe = t.Probes[0]
+		}
+	}
 }
 
-// probeAddress is the address nginx connects to first for a target.
-func probeAddress(t *Target) string {
+// probeAddresses are the addresses nginx connects to for a target, in
+// its order: the socket, or each address of the name.
+func probeAddresses(t *Target) []string {
 	if t.Kind == nginxconf.TargetUnix {
-		return "unix:" + t.Path
+		return []string{"unix:" + t.Path}
 	}
-	return net.JoinHostPort(t.IPs[0].String(), strconv.Itoa(t.Port))
+	out := make([]string, len(t.IPs))
+	for i, ip := range t.IPs {
+		out[i] = net.JoinHostPort(ip.String(), strconv.Itoa(t.Port))
+	}
+	return out
 }
 
 // ProbeOptions are the options to probe pool p (nil: unknown) the way

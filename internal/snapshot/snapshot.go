@@ -47,6 +47,8 @@ type Snapshot struct {
 	Logs *Logs
 	// Declared are facts stated for an offline tree (zero on a live host).
 	Declared Declared
+	// Network is what network.go learnt: the firewall, the namespaces.
+	Network NetworkFacts
 
 	// Lookups by the keys findings carry; built on first use, after
 	// gathering is done.
@@ -179,11 +181,16 @@ type Target struct {
 	// upstream's server line).
 	Directive *nginxconf.Directive
 	// IPs are the addresses nginx connects to for a TCP target (a literal,
-	// or a name resolved through the hosts file as nginx does at load).
+	// or a name resolved as nginx does at load: the hosts file, then, on
+	// the live host, DNS through the system resolver, every A and AAAA).
 	IPs []net.IP
-	// Unresolved is set when a host name is not in the hosts file; nginx
-	// would ask DNS at load time, which fpmdoctor does not guess.
+	// ResolvedBy says where IPs came from: "literal", "hosts file", "DNS".
+	ResolvedBy string
+	// Unresolved is set when a host name has no address: not in the hosts
+	// file and (live) not in DNS, or (offline) not in the tree's hosts
+	// file, where DNS is not asked. ResolveErr says what DNS answered.
 	Unresolved bool
+	ResolveErr string
 	// Pool is the pool listening there, nil when none is configured to.
 	Pool *Pool
 	// Socket is the unix socket file as found on disk.
@@ -193,6 +200,12 @@ type Target struct {
 	// Probe is the live FastCGI exchange with the address, nil when not
 	// probed (offline, --no-probe, over the limit).
 	Probe *probe.Result
+	// Probes are the exchanges with each of IPs, in their order (Probe is
+	// the first): nginx tries every address of a name, so each is asked.
+	Probes []*probe.Result
+	// Owners are the processes holding the listening socket at the
+	// address, looked up when something there does not speak FastCGI.
+	Owners []host.SocketOwner
 }
 
 // SiteByKey finds the site a finding names in its Site field.

@@ -1,0 +1,172 @@
+package checks
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
+	"github.com/fpmdoctor/fpmdoctor/internal/netfilter"
+	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
+	"github.com/fpmdoctor/fpmdoctor/internal/report"
+	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
+)
+
+// firewall: a packet filter stands between nginx and a port php-fpm
+// listens on. The kernel tells the two kinds apart: a connect that times
+// out while the port is in LISTEN state was dropped on the way (a drop
+// rule); one refused while it listens was answered by a reject rule
+// (ICMP port unreachable or a TCP reset), since the listening socket
+// itself would have accepted. The rule is named from the nftables
+// ruleset (iptables on current distributions is its front end).
+//
+// For an address on another host or container, nothing here says whether
+// the port listens: a timeout is still a drop (or a host that is down),
+// and the rule is looked for in this host's own output chains.
+var firewall = Check{
+	ID:    "firewall",
+	Cause: "firewall",
+	Step:  report.StepSocket,
+	Live:  true,
+	Run: func(s *snapshot.Snapshot) []report.Finding {
+		var out []report.Finding
+		seen := map[string]bool{} // one finding per address, however many sites use it
+		for _, site := range s.Sites {
+			for _, t := range site.Targets {
+				if t.Kind != nginxconf.TargetTCP {
+					continue
+				}
+				for _, a := range addrProbes(t) {
+					if a.probe == nil || seen[a.addr] {
+						continue
+					}
+					if f, ok := firewallFinding(s, site, t, a); ok {
+						seen[a.addr] = true
+						out = append(out, f)
+					}
+				}
+			}
+		}
+		return out
+	},
+}
+
+func firewallFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target, a addrProbe) (report.Finding, bool) {
+	local := anyLocal(s, []net.IP{a.ip})
+	l := listenerAt(s, a.ip, t.Port)
+	var kind string
+	switch {
+	case a.probe.Reason == "connect-timeout" && local && l != nil:
+		kind = "drop"
+	case a.probe.Reason == "refused" && local && l != nil:
+		kind = "reject"
+	case a.probe.Reason == "connect-timeout" && !local:
+		kind = "remote"
+	default:
+		return report.Finding{}, false
+	}
+	name := targetName(t, a.ip)
+	f := report.Finding{
+		Severity: report.Error,
+		Live:     true,
+		Site:     site.Key(),
+		Evidence: []report.Evidence{directiveEvidence(t.Directive)},
+	}
+	if t.Pool != nil {
+		f.Pool = t.Pool.ID()
+	}
+	f.Evidence = append(f.Evidence, resolutionEvidence(t)...)
+	switch kind {
+	case "drop":
+		f.Title = fmt.Sprintf("connects to %s time out although php-fpm listens there: a packet filter drops them", name)
+		f.Detail = fmt.Sprintf("The port is in LISTEN state on this host (%s), yet the connect gets no answer at all: a firewall rule drops the packets. nginx waits fastcgi_connect_timeout, then answers 504 or, with other servers to try, 502.", l)
+	case "reject":
+		f.Title = fmt.Sprintf("connects to %s are refused although php-fpm listens there: a packet filter rejects them", name)
+		f.Detail = fmt.Sprintf("The port is in LISTEN state on this host (%s), so the socket itself would accept; the refusal comes from a firewall rule that rejects (ICMP port unreachable or a TCP reset). nginx logs (111: Connection refused) and answers 502.", l)
+	default:
+		f.Title = fmt.Sprintf("connects to %s time out: a packet filter drops them, or that host is down", name)
+		f.Detail = fmt.Sprintf("%s is on another host or container. Nothing answers the connect at all, not even a refusal: packets are dropped on the way (a firewall there, here, or between) or the host is down. nginx waits fastcgi_connect_timeout, then answers 504. Run fpmdoctor on the php-fpm side to see its rules.", a.ip)
+	}
+	if l != nil {
+		f.Evidence = append(f.Evidence, fact("%s is in LISTEN state (socket inode %d)", l, l.Inode))
+	}
+	f.Evidence = append(f.Evidence, addrProbeEvidence(a))
+	if kind != "reject" {
+		// nginx's 504s of the same drop ("upstream timed out … while
+		// connecting to upstream") are this finding's, not a slow pool's.
+		for _, g := range logGroups(s, logscan.KindUpstreamTimeout) {
+			if g.Example.Action == "connecting to upstream" && (g.Target == a.addr || (t.Pool != nil && g.Target == t.Pool.ID())) {
+				f.Evidence = append(f.Evidence, logEvidence(g.Example))
+				f.Logs = summary(g)
+			}
+		}
+	}
+	rules, note := blockingRules(s, t.Port, local)
+	for _, r := range rules {
+		f.Evidence = append(f.Evidence, fact("nftables %s: %s", r.Where(), r.Text))
+	}
+	if note != "" {
+		f.Evidence = append(f.Evidence, fact("%s", note))
+	}
+	fix := "let nginx's address through to port " + fmt.Sprint(t.Port) + " (an accept rule before the blocking one), or remove the rule; then check with fpmdoctor probe " + a.addr
+	if len(rules) > 0 && !rules[0].Policy() {
+		r := rules[0]
+		fix = fmt.Sprintf("remove or narrow the rule (nft delete rule %s %s %s handle %d), or insert an accept for nginx's address before it; fpmdoctor never changes firewall rules itself", r.Family, r.Table, r.Chain, r.Handle)
+	}
+	f.Fix = &report.Fix{Summary: fix}
+	return f, true
+}
+
+// blockingRules lists the rules that end a TCP connection to port:
+// in the input path (prerouting, input) for a local address, and in the
+// output path for any. A rule counts only when no port-specific accept
+// comes before it in its chain. note says why none can be shown.
+func blockingRules(s *snapshot.Snapshot, port int, local bool) ([]netfilter.Rule, string) {
+	if s.Network.Firewall == nil {
+		if s.Network.FirewallErr != "" {
+			return nil, "the firewall rule cannot be named: " + s.Network.FirewallErr
+		}
+		return nil, ""
+	}
+	var out []netfilter.Rule
+	accepted := map[string]bool{} // chain → a port accept came first
+	for _, r := range s.Network.Firewall {
+		chain := r.Family + " " + r.Table + " " + r.Chain
+		hookOK := r.Hook == "output" || (local && (r.Hook == "input" || r.Hook == "prerouting"))
+		if !hookOK || accepted[chain] {
+			continue
+		}
+		if r.Accepts(port) {
+			accepted[chain] = true
+			continue
+		}
+		if r.Blocks(port) {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Sprintf("no rule of this network namespace's nftables ruleset (%d rules read) blocks TCP port %d: the filter is elsewhere (iptables-legacy, the host of a container, a cloud security group, the php-fpm host)", len(s.Network.Firewall), port)
+	}
+	return out, ""
+}
+
+// connectTimesOutNow: nginx's logged connect timeouts whose address a
+// probe still cannot connect to now. They are the firewall finding's
+// evidence (a drop on the way), not a pool too slow to answer.
+func connectTimesOutNow(s *snapshot.Snapshot, g logscan.Group) bool {
+	if g.Example.Action != "connecting to upstream" {
+		return false
+	}
+	for _, site := range s.Sites {
+		for _, t := range site.Targets {
+			if t.Kind != nginxconf.TargetTCP {
+				continue
+			}
+			for _, a := range addrProbes(t) {
+				if a.probe != nil && a.probe.Reason == "connect-timeout" && (g.Target == a.addr || (t.Pool != nil && g.Target == t.Pool.ID())) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,112 @@
+package netfilter
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/google/nftables"
+)
+
+// TestReadRealRuleset loads a ruleset with the real nft command
+// into a network namespace of the test's own and reads it back over
+// netlink: what the decoder makes of the rules nft writes.
+func TestReadRealRuleset(t *testing.T) {
+	if os.Geteuid() != 0 {
+		unavailable(t, "reading nftables needs root (CAP_NET_ADMIN)")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		unavailable(t, "nft is not installed (apt-get install nftables)")
+	}
+	ns := fmt.Sprintf("fpmdnft%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		unavailable(t, fmt.Sprintf("cannot create a network namespace: %v: %s", err, out))
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "delete", ns).Run() })
+	ruleset := `table inet filter {
+	set fpm { type inet_service; elements = { 9100, 9101 } }
+	chain input {
+		type filter hook input priority 0; policy accept;
+		tcp dport 9000 drop
+		tcp dport 9001 counter reject
+		ip saddr 10.1.2.3 tcp dport 9002 drop
+		tcp dport { 9003, 9004 } drop
+		tcp dport 9005-9010 reject with tcp reset
+		tcp dport @fpm drop
+		udp dport 9000 drop
+		tcp dport 80 accept
+	}
+}
+`
+	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(ruleset)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft -f: %v: %s", err, out)
+	}
+	f, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rules, err := read(nftables.WithNetNSFd(int(f.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, r := range rules {
+		texts = append(texts, r.Where()+": "+r.Text)
+	}
+	t.Logf("ruleset read back:\n%s", strings.Join(texts, "\n"))
+	want := []struct {
+		text          string
+		blocks        []int
+		passes        []int
+		verdict       string
+		other, policy bool
+	}{
+		{"tcp dport 9000 drop", []int{9000}, []int{9001}, "drop", false, false},
+		{"tcp dport 9001 counter reject", []int{9001}, []int{9000}, "reject", false, false},
+		{"ip saddr 10.1.2.3 tcp dport 9002 drop", []int{9002}, nil, "drop", true, false},
+		{"tcp dport { 9003, 9004 } drop", []int{9003, 9004}, []int{9005}, "drop", false, false},
+		{"tcp dport 9005-9010 reject", []int{9005, 9010}, []int{9011}, "reject", false, false},
+		{"tcp dport { 9100, 9101 } drop", []int{9100, 9101}, []int{9102}, "drop", false, false},
+		{"udp dport 9000 drop", nil, []int{9000}, "drop", false, false},
+		{"tcp dport 80 accept", nil, []int{80}, "accept", false, false},
+		{"policy accept", nil, []int{9000}, "accept", false, true},
+	}
+	if len(rules) != len(want) {
+		t.Fatalf("read %d rules, want %d", len(rules), len(want))
+	}
+	for i, w := range want {
+		r := rules[i]
+		if r.Text != w.text || r.Verdict != w.verdict || r.Other != w.other || r.Policy() != w.policy {
+			t.Errorf("rule %d: text %q verdict %q other %v policy %v, want %q %q %v %v", i, r.Text, r.Verdict, r.Other, r.Policy(), w.text, w.verdict, w.other, w.policy)
+		}
+		if r.Family != "inet" || r.Table != "filter" || r.Chain != "input" || r.Hook != "input" || (!w.policy && r.Handle == 0) {
+			t.Errorf("rule %d: at %s", i, r.Where())
+		}
+		for _, p := range w.blocks {
+			if !r.Blocks(p) {
+				t.Errorf("%q does not block port %d", r.Text, p)
+			}
+		}
+		for _, p := range w.passes {
+			if r.Blocks(p) {
+				t.Errorf("%q blocks port %d", r.Text, p)
+			}
+		}
+	}
+	if !rules[7].Accepts(80) || rules[7].Accepts(81) {
+		t.Errorf("%q: Accepts(80) %v, Accepts(81) %v", rules[7].Text, rules[7].Accepts(80), rules[7].Accepts(81))
+	}
+}
+
+func unavailable(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI must run this test: %s", why)
+	}
+	t.Skipf("skipping: %s", why)
+}
