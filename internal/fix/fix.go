@@ -51,6 +51,15 @@ func remedies() []Remedy {
 	}
 }
 
+// RemedyCauses lists the causes fix has a remedy for, in its order.
+func RemedyCauses() []string {
+	var out []string
+	for _, r := range remedies() {
+		out = append(out, r.Cause)
+	}
+	return out
+}
+
 func remedyFor(cause string) (Remedy, bool) {
 	for _, r := range remedies() {
 		if r.Cause == cause {
