@@ -55,6 +55,10 @@ echo "   took $(python3 -c "print(round($(date +%s.%N)-$start,2))") s"
 echo "== 2. watch's memory on this host"
 grep -E 'VmRSS|VmHWM' "/proc/$WPID/status" | sed 's/^/   /'
 
+# 3a. CPU with no log lines (diagnoses every 30 s, 100 pool reads every 10 s).
+hz=$(getconf CLK_TCK)
+i0=$(cpu_ticks "$WPID"); sleep "$SECS"; i1=$(cpu_ticks "$WPID")
+echo "== 3a. CPU with no log lines for $SECS s: $(python3 -c "print(f'{100*($i1-$i0)/$hz/$SECS:.2f}')")% of one core"
 # 3. CPU at RATE lines/s: watch vs tail -F on the same log.
 echo "== 3. CPU at $RATE nginx error-log lines/s for $SECS s (every line a 502 the watcher counts)"
 tail -F -n 0 "$W/log/nginx-error.log" >/dev/null 2>&1 &
@@ -64,7 +68,6 @@ w0=$(cpu_ticks "$WPID"); t0=$(cpu_ticks "$TPID")
 write_lines "$W" "$N" "$RATE" "$SECS"
 sleep 2
 w1=$(cpu_ticks "$WPID"); t1=$(cpu_ticks "$TPID")
-hz=$(getconf CLK_TCK)
 python3 - "$w0" "$w1" "$t0" "$t1" "$hz" "$SECS" <<'PY'
 import sys
 w0,w1,t0,t1,hz,secs=map(float,sys.argv[1:])
@@ -73,5 +76,5 @@ print(f"   fpmdoctor watch: {100*(w1-w0)/hz/span:.2f}% of one core ({(w1-w0)/hz:
 print(f"   tail -F:         {100*(t1-t0)/hz/span:.2f}% of one core ({(t1-t0)/hz:.2f} s CPU)")
 PY
 after=$(failures "$PORT")
-echo "   lines written: $((RATE*SECS)); fpmdoctor_upstream_failures_total grew by $((after-before))"
+echo "   fpmdoctor_upstream_failures_total grew by $((after-before)) (lines written: see 'wrote' above)"
 grep -E 'VmRSS|VmHWM' "/proc/$WPID/status" | sed 's/^/   after: /'

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -98,7 +99,17 @@ func (f *watchFlags) logger() (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log.format %q: want logfmt or json", f.logFormat)
 }
 
+// watchMemoryLimit is the watcher's soft memory limit, lower than the
+// one-shot commands': it runs all the time beside the servers it watches,
+// and a diagnosis' transient memory (the log window) is given back to the
+// system sooner. The garbage collector works harder only near it, and Go
+// caps that work rather than fail. GOMEMLIMIT overrides it.
+const watchMemoryLimit = 28 << 20
+
 func runWatch(ctx context.Context, f *watchFlags) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(watchMemoryLimit)
+	}
 	log, err := f.logger()
 	if err != nil {
 		return err

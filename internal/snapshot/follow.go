@@ -37,7 +37,9 @@ func (s *Snapshot) LogSources() []LogSource {
 // by the pool name it logs in the config whose log it is. Build it once
 // per snapshot; it is safe for concurrent use once built.
 type LogTie struct {
-	s            *Snapshot
+	// No *Snapshot here: a watcher keeps the tie for a whole interval and
+	// must not keep the snapshot's log entries alive with it.
+	poolByID     map[string]*Pool
 	byTarget     map[string]*Pool
 	sitesByTgt   map[string][]*Site
 	fpmByLogPath map[string]*FPM
@@ -45,7 +47,8 @@ type LogTie struct {
 
 // NewLogTie builds the lookups of s.
 func (s *Snapshot) NewLogTie() *LogTie {
-	t := &LogTie{s: s, byTarget: poolsByTarget(s), sitesByTgt: map[string][]*Site{}, fpmByLogPath: map[string]*FPM{}}
+	s.buildIndex()
+	t := &LogTie{poolByID: s.poolByID, byTarget: poolsByTarget(s), sitesByTgt: map[string][]*Site{}, fpmByLogPath: map[string]*FPM{}}
 	for _, site := range s.Sites {
 		for _, tg := range site.Targets {
 			if tg.Kind != nginxconf.TargetUnix && tg.Kind != nginxconf.TargetTCP {
@@ -61,7 +64,6 @@ func (s *Snapshot) NewLogTie() *LogTie {
 			t.fpmByLogPath[src.Path] = src.FPM
 		}
 	}
-	s.buildIndex() // PoolByID and SiteByKey are then read-only
 	return t
 }
 
@@ -71,11 +73,12 @@ func (s *Snapshot) NewLogTie() *LogTie {
 // address, the one whose server_name nginx logged is chosen; with no such
 // name the site stays unknown rather than guessed.
 func (t *LogTie) Tie(e *logscan.Entry, file string) (*Pool, *Site) {
+	// A followed file is never a journal: tieToPool needs no snapshot.
 	j := logJob{path: file, source: e.Source, fpm: t.fpmByLogPath[file]}
-	tieToPool(t.s, e, j, t.byTarget)
+	tieToPool(nil, e, j, t.byTarget)
 	var pool *Pool
 	if e.Pool != "" {
-		pool = t.s.PoolByID(e.Pool)
+		pool = t.poolByID[e.Pool]
 	}
 	if e.Source != logscan.SourceNginx || e.Target == "" {
 		return pool, nil

@@ -114,7 +114,8 @@ func startWatch(t *testing.T, l *lab.Lab, tweak func(*watch.Options)) *running {
 	t.Cleanup(func() {
 		r.stop()
 		if t.Failed() {
-			os.WriteFile("/tmp/watchlog-"+strings.ReplaceAll(t.Name(), "/", "_"), []byte(logs.String()), 0o644); t.Logf("watcher log:\n%s", tail(logs.String(), 6000))
+			os.WriteFile("/tmp/watchlog-"+strings.ReplaceAll(t.Name(), "/", "_"), []byte(logs.String()), 0o644)
+			t.Logf("watcher log:\n%s", tail(logs.String(), 6000))
 		}
 	})
 	return r

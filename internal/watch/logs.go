@@ -48,10 +48,12 @@ type logCounter struct {
 	failures map[FailureKey]uint64
 	entries  map[EntryKey]uint64
 	lines    map[logscan.Source]uint64
-	// news holds what already triggered a diagnosis since state seq: a
-	// storm of the same 502 is one piece of news, not one per line.
-	news    map[string]bool
-	newsSeq uint64
+	// news holds what already triggered a diagnosis in the current
+	// interval: a storm of the same 502s (a hundred pools failing a
+	// thousand times a second) brings one diagnosis forward per interval,
+	// not one per line or per diagnosis.
+	news      map[string]bool
+	newsSince time.Time
 }
 
 func newLogCounter() *logCounter {
@@ -285,9 +287,9 @@ func (w *Watcher) handleLine(st *State, fl *followed, line []byte) {
 	if relevant {
 		// Only news triggers: a failure of a cause, site and pool, or an
 		// event of a kind and pool, not seen since the last diagnosis.
-		if lc.newsSeq != st.Seq {
+		if now := time.Now(); now.Sub(lc.newsSince) >= w.opts.Interval {
 			clear(lc.news)
-			lc.newsSeq = st.Seq
+			lc.newsSince = now
 		}
 		k := string(e.Kind) + "\x00" + e.Pool + "\x00" + fk.Cause + "\x00" + fk.Site
 		relevant = !lc.news[k]

@@ -15,8 +15,9 @@ import (
 
 // ProbeBuckets are the bucket bounds (seconds) of the probe duration
 // histogram: a healthy status page answers in about a millisecond, a
-// saturated pool runs into the deadline.
-var ProbeBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+// saturated pool runs into the deadline. Few buckets: a host has
+// hundreds of pools, and each bucket is a series per pool.
+var ProbeBuckets = []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5}
 
 // Histogram is a cumulative histogram of probe durations.
 type Histogram struct {

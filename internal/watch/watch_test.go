@@ -1,6 +1,8 @@
 package watch_test
 
 import (
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +69,17 @@ func TestWatchFPMDownRealServers(t *testing.T) {
 	if !strings.HasPrefix(labels, "lab.test ") || !strings.Contains(labels, "| www (") {
 		t.Fatalf("failure series labels %q, want site lab.test and pool www\n%s", labels, body)
 	}
+	// The page draws the 502s of the window as a picture and lists the
+	// finding; /api/findings is the report contract.
+	page := get(t, r.url+"/")
+	for _, want := range []string{"<svg", "fpm-down", "lab.test"} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("the page has no %q:\n%s", want, page)
+		}
+	}
+	if js := get(t, r.url+"/api/findings"); !strings.Contains(js, `"cause": "fpm-down"`) {
+		t.Fatalf("/api/findings has no fpm-down:\n%s", js)
+	}
 	if v, _ := sum(body, "phpfpm_up", pool); v != 0 {
 		t.Fatalf("phpfpm_up = %v with php-fpm stopped\n%s", v, body)
 	}
@@ -118,4 +131,19 @@ func TestWatchSaturatedPoolRealServers(t *testing.T) {
 	if _, n := sum(body, "fpmdoctor_finding", map[string]string{"cause": "pool-exhausted", "severity": "error"}); n == 0 {
 		t.Fatalf("no pool-exhausted series\n%s\nreport:\n%s", body, st.JSON)
 	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return string(b)
 }
