@@ -16,8 +16,8 @@ SECS=${1:-600}
 RATE=${2:-1000}
 N=${3:-100}
 STEP=${INTERVAL:-$(( SECS / 20 > 5 ? SECS / 20 : 5 ))}
-go build -o /tmp/fpmdoctor-soak ./cmd/fpmdoctor
-FD=/tmp/fpmdoctor-soak
+mkdir -p /tmp/fpmdoctor-soak.d && go build -o /tmp/fpmdoctor-soak.d/ ./cmd/fpmdoctor ./cmd/fpmdoctor-watch
+FD=/tmp/fpmdoctor-soak.d/fpmdoctor
 W=$(mktemp -d /tmp/fpmdoctor-soak.XXXXXX)
 chmod 755 "$W"
 PIDS=()

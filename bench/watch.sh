@@ -18,8 +18,8 @@ N=${1:-100}
 RATE=${2:-100}
 SECS=${3:-30}
 R=${R:-300}
-go build -o /tmp/fpmdoctor-watch-bench ./cmd/fpmdoctor
-FD=/tmp/fpmdoctor-watch-bench
+mkdir -p /tmp/fpmdoctor-watch-bench.d && go build -o /tmp/fpmdoctor-watch-bench.d/ ./cmd/fpmdoctor ./cmd/fpmdoctor-watch
+FD=/tmp/fpmdoctor-watch-bench.d/fpmdoctor
 W=$(mktemp -d /tmp/fpmdoctor-watchbench.XXXXXX)
 chmod 755 "$W"
 PIDS=()

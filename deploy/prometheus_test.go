@@ -153,7 +153,8 @@ func TestPrometheus(t *testing.T) {
 	defer cancel()
 
 	bin := filepath.Join(t.TempDir(), "fpmdoctor")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/fpmdoctor")
+	// fpmdoctor watch runs fpmdoctor-watch from beside itself.
+	build := exec.Command("go", "build", "-o", filepath.Dir(bin)+"/", "../cmd/fpmdoctor", "../cmd/fpmdoctor-watch")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

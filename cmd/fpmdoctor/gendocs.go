@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra/doc"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/version"
+	"github.com/fpmdoctor/fpmdoctor/internal/watchcmd"
 )
 
 // buildCommands adds the hidden `gen-docs` command to binaries built with
@@ -35,6 +36,16 @@ func buildCommands(root *cobra.Command) {
 			// The date is SOURCE_DATE_EPOCH's when set (scripts/package
 			// sets the commit's), so one commit gives identical pages.
 			root.DisableAutoGenTag = true
+			// The watch page documents fpmdoctor-watch's own flags, not
+			// the stub that runs it.
+			for _, c := range root.Commands() {
+				if c.Name() == "watch" {
+					root.RemoveCommand(c)
+					w := watchcmd.New()
+					w.Use = "watch"
+					root.AddCommand(w)
+				}
+			}
 			if err := doc.GenManTree(root, hdr, man); err != nil {
 				return fmt.Errorf("gen-docs: write man pages to %s: %w", man, err)
 			}

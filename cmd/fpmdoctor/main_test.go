@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/watchcmd"
 )
 
 func TestMain(m *testing.M) {
@@ -19,6 +21,8 @@ func TestMain(m *testing.M) {
 	}
 	testscript.Main(m, map[string]func(){
 		"fpmdoctor": func() { os.Exit(run(os.Args[1:])) },
+		// `fpmdoctor watch` runs fpmdoctor-watch (watch.go), found in PATH.
+		"fpmdoctor-watch": func() { os.Exit(watchcmd.Main(os.Args[1:])) },
 	})
 }
 

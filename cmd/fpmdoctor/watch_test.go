@@ -51,6 +51,10 @@ func TestWatchProcessRealServers(t *testing.T) {
 	if err := os.Symlink(self, bin); err != nil {
 		t.Fatal(err)
 	}
+	// fpmdoctor watch runs fpmdoctor-watch from beside itself.
+	if err := os.Symlink(self, filepath.Join(filepath.Dir(bin), "fpmdoctor-watch")); err != nil {
+		t.Fatal(err)
+	}
 	port := lab.FreePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(bin, "watch", "--listen", addr, "--nginx-conf", l.NginxConf(), "--fpm-conf", l.FPMConf(),
