@@ -152,9 +152,18 @@ func TestPackages(t *testing.T) {
 			continue
 		}
 		commands = append(commands, name)
-		if name == "completion" {
-			for _, sh := range []string{"bash", "fish", "powershell", "zsh"} {
-				commands = append(commands, "completion-"+sh)
+		// Subcommands (completion bash, lab stop) get pages of their own;
+		// each command's help lists them.
+		help, err := exec.Command(bin, name, "--help").Output()
+		if err != nil {
+			t.Fatalf("%s --help: %v", name, err)
+		}
+		if _, list, ok := strings.Cut(string(help), "Available Commands:\n"); ok {
+			list, _, _ = strings.Cut(list, "\n\n")
+			for _, l := range strings.Split(list, "\n") {
+				if sub := strings.Fields(l); len(sub) > 0 && sub[0] != "help" {
+					commands = append(commands, name+"-"+sub[0])
+				}
 			}
 		}
 	}
