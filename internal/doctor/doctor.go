@@ -24,8 +24,26 @@ func Diagnose(ctx context.Context, opts Options) (*report.Report, *snapshot.Snap
 	}
 	r := checks.Run(s)
 	fix.Annotate(r, s)
+	notRoot(r, s)
+	return r, s, nil
+}
+
+// DiagnoseNoPlan is Diagnose without asking fix whether it could repair
+// each finding (fix.automatic stays false): the watcher diagnoses every
+// interval, and planning a pool-size repair re-validates configs each time,
+// which cost it most of its CPU on a host with a saturated pool.
+func DiagnoseNoPlan(ctx context.Context, opts Options) (*report.Report, *snapshot.Snapshot, error) {
+	s, err := snapshot.Gather(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := checks.Run(s)
+	notRoot(r, s)
+	return r, s, nil
+}
+
+func notRoot(r *report.Report, s *snapshot.Snapshot) {
 	if s.Live && os.Geteuid() != 0 {
 		r.Skip("root", "not running as root: sockets, directories and processes of other users may be unreadable; such checks are listed as they fail")
 	}
-	return r, s, nil
 }

@@ -122,7 +122,7 @@ func (o *Options) defaults() {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Diagnose == nil {
-		o.Diagnose = doctor.Diagnose
+		o.Diagnose = doctor.DiagnoseNoPlan
 	}
 	if o.Follow == nil {
 		o.Follow = defaultFollow
