@@ -12,8 +12,8 @@ import (
 // started: nginx's 502/504 lines by cause, site and pool, and every
 // classified entry by source and kind.
 type logsCollector struct {
-	src                      Source
-	failures, entries, lines *prometheus.Desc
+	src                            Source
+	failures, entries, lines, slow *prometheus.Desc
 }
 
 func newLogsCollector(src Source) *logsCollector {
@@ -25,6 +25,9 @@ func newLogsCollector(src Source) *logsCollector {
 		entries: prometheus.NewDesc("fpmdoctor_log_entries_total",
 			"Classified log entries read by the followers since the watcher started, by source and kind (the stable kinds of the report).",
 			[]string{"source", "kind"}, nil),
+		slow: prometheus.NewDesc("fpmdoctor_slow_requests_total",
+			"Slow requests php-fpm logged in the pools' slowlogs since the watcher started, by pool and script (at most 10 scripts per pool, the rest script=\"other\"; \"\" when the trace failed before the script).",
+			[]string{"pool", "script"}, nil),
 		lines: prometheus.NewDesc("fpmdoctor_log_lines_total",
 			"Log lines read by the followers since the watcher started, by source.",
 			[]string{"source"}, nil),
@@ -33,6 +36,7 @@ func newLogsCollector(src Source) *logsCollector {
 
 func (c *logsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.failures
+	ch <- c.slow
 	ch <- c.entries
 	ch <- c.lines
 }
@@ -40,6 +44,9 @@ func (c *logsCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *logsCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, f := range c.src.Failures() {
 		ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(f.Count), f.Cause, f.Site, f.Pool)
+	}
+	for _, sl := range c.src.SlowRequests() {
+		ch <- prometheus.MustNewConstMetric(c.slow, prometheus.CounterValue, float64(sl.Count), sl.Pool, sl.Script)
 	}
 	for _, e := range c.src.Entries() {
 		ch <- prometheus.MustNewConstMetric(c.entries, prometheus.CounterValue, float64(e.Count), string(e.Source), string(e.Kind))

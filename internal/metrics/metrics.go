@@ -30,6 +30,7 @@ type Source interface {
 	State() *watch.State
 	PoolStatuses() []watch.PoolStatus
 	Failures() []watch.Failure
+	SlowRequests() []watch.Slow
 	Entries() []watch.Entry
 	Lines() map[logscan.Source]uint64
 	Collectors() []watch.CollectorStats

@@ -23,6 +23,7 @@ type fake struct {
 	state    *watch.State
 	pools    []watch.PoolStatus
 	failures []watch.Failure
+	slow     []watch.Slow
 	entries  []watch.Entry
 	lines    map[logscan.Source]uint64
 	coll     []watch.CollectorStats
@@ -32,6 +33,7 @@ func (f *fake) State() *watch.State                { return f.state }
 func (f *fake) PoolStatuses() []watch.PoolStatus   { return f.pools }
 func (f *fake) Failures() []watch.Failure          { return f.failures }
 func (f *fake) Entries() []watch.Entry             { return f.entries }
+func (f *fake) SlowRequests() []watch.Slow         { return f.slow }
 func (f *fake) Lines() map[logscan.Source]uint64   { return f.lines }
 func (f *fake) Collectors() []watch.CollectorStats { return f.coll }
 

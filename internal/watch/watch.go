@@ -235,6 +235,7 @@ type Watcher struct {
 
 	pools *poolSet
 	logs  *logCounter
+	slow  *slowCounter
 }
 
 // New returns a watcher that has not started.
@@ -249,6 +250,7 @@ func New(opts Options) *Watcher {
 		collectors: map[string]*CollectorStats{},
 		pools:      newPoolSet(),
 		logs:       newLogCounter(),
+		slow:       newSlowCounter(),
 	}
 	for _, n := range []string{CollectorDiagnosis, CollectorPools, CollectorQueues, CollectorLogs} {
 		w.collectors[n] = &CollectorStats{Name: n}
@@ -459,6 +461,9 @@ func (w *Watcher) publish(r *report.Report, s *snapshot.Snapshot, d time.Duratio
 		w.log.Warn("too many sites for per-site labels; the rest share site=\""+OtherSite+"\" (--max-sites)", "sites", len(s.Sites), "labelled", w.opts.MaxSites, "capped", st.SitesCapped)
 	}
 	st.Pools = poolsOf(s, w.opts.PoolTimeout)
+	if s.Logs != nil {
+		w.slow.add(s.Logs.SlowEntries)
+	}
 	st.logs = s.LogSources()
 	st.tie = s.NewLogTie()
 	w.state.Store(st)
