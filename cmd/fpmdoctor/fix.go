@@ -22,6 +22,7 @@ type fixFlags struct {
 	yes      bool
 	dryRun   bool
 	rollback bool
+	noReplay bool
 }
 
 func newFixCmd() *cobra.Command {
@@ -59,6 +60,7 @@ and was rolled back, 2 fpmdoctor could not do its job.`,
 	cmd.Flags().BoolVarP(&flags.yes, "yes", "y", false, "apply without asking")
 	cmd.Flags().BoolVar(&flags.dryRun, "dry-run", false, "show the plan, change nothing")
 	cmd.Flags().BoolVar(&flags.rollback, "rollback", false, "only restore what an interrupted fix left behind")
+	cmd.Flags().BoolVar(&flags.noReplay, "no-replay", false, "never send a logged failing request again (header-too-big and request-timeout fixes then end \"not verified\")")
 	return cmd
 }
 
@@ -95,11 +97,15 @@ type manualJSON struct {
 }
 
 type resultJSON struct {
-	Fixed      bool              `json:"fixed"`
-	RolledBack bool              `json:"rolled_back"`
-	Restored   bool              `json:"restored"`
-	Error      string            `json:"error,omitempty"`
-	Backups    map[string]string `json:"backups"`
+	// Verdict is the one verdict (fix.Outcome); Fixed is true only for
+	// "fixed and verified".
+	Verdict     string            `json:"verdict"`
+	NotVerified []string          `json:"not_verified,omitempty"`
+	Fixed       bool              `json:"fixed"`
+	RolledBack  bool              `json:"rolled_back"`
+	Restored    bool              `json:"restored"`
+	Error       string            `json:"error,omitempty"`
+	Backups     map[string]string `json:"backups"`
 }
 
 func runFix(ctx context.Context, flags *fixFlags, in io.Reader, stdout io.Writer) (int, error) {
@@ -140,7 +146,7 @@ func runFix(ctx context.Context, flags *fixFlags, in io.Reader, stdout io.Writer
 	if err != nil {
 		return 2, err
 	}
-	plan, err := fix.Make(s, r)
+	plan, err := fix.MakeWith(s, r, fix.MakeOptions{NoReplay: flags.noReplay})
 	if err != nil {
 		return 2, err
 	}
@@ -188,46 +194,40 @@ func runFix(ctx context.Context, flags *fixFlags, in io.Reader, stdout io.Writer
 		return 2, err
 	}
 	out.Applied = true
-	out.Result = &resultJSON{Fixed: res.Fixed, RolledBack: res.RolledBack, Restored: res.Restored, Backups: map[string]string{}}
+	out.Result = &resultJSON{RolledBack: res.RolledBack, Restored: res.Restored, Backups: map[string]string{}, NotVerified: res.NotVerified}
 	for _, b := range res.Backups {
 		out.Result.Backups[b.Real] = b.Backup
 	}
 	if res.Err != nil {
 		out.Result.Error = res.Err.Error()
 	}
-	if res.RolledBack {
-		if res.Restored {
-			fmt.Fprintf(progress, "\nFix failed and was rolled back: %v\nEvery file is byte-identical to before and the services run as they did.\n", res.Err)
-			return finish(1)
-		}
-		fmt.Fprintf(progress, "\nFix failed and the rollback did not complete: %v\n", res.Err)
-		return finish(2)
-	}
-	fmt.Fprintln(progress, "\nFixed and verified.")
-	if len(res.Backups) > 0 {
-		fmt.Fprintln(progress, "Backups:")
+	if res.Fixed && len(res.Backups) > 0 {
+		fmt.Fprintln(progress, "\nBackups:")
 		for _, b := range res.Backups {
 			fmt.Fprintf(progress, "  %s -> %s\n", b.Real, b.Backup)
 		}
 	}
-	// What is left is what a person has to do.
-	after, _, err := doctor.Diagnose(ctx, flags.site.options())
-	if err != nil {
-		return 2, err
-	}
-	for _, f := range after.Findings {
-		if f.Severity == report.Error {
-			out.Remaining = append(out.Remaining, f)
+	// What is left is what a person has to do: diagnose again before
+	// saying anything, so the verdict is one.
+	if res.Fixed {
+		after, _, err := doctor.Diagnose(ctx, flags.site.options())
+		if err != nil {
+			return 2, err
+		}
+		for _, f := range after.Findings {
+			if f.Severity == report.Error {
+				out.Remaining = append(out.Remaining, f)
+			}
 		}
 	}
-	if len(out.Remaining) > 0 {
-		fmt.Fprintln(progress, "Still failing (fix by hand):")
-		for _, f := range out.Remaining {
-			fmt.Fprintf(progress, "  - [%s] %s\n", f.Cause, f.Title)
-		}
-		return finish(1)
+	c := fix.Conclude(plan, res, out.Remaining)
+	out.Result.Verdict = string(c.Outcome)
+	out.Result.Fixed = c.Outcome == fix.FixedVerified
+	fmt.Fprintln(progress)
+	for _, l := range c.Lines {
+		fmt.Fprintln(progress, l)
 	}
-	return finish(0)
+	return finish(c.Code)
 }
 
 func planJSON(p *fix.Plan) *fixJSON {

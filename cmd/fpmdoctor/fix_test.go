@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/lab"
 )
@@ -64,8 +67,52 @@ func TestFixYesRealServers(t *testing.T) {
 	if err := json.Unmarshal([]byte(out.String()), &res); err != nil {
 		t.Fatalf("json: %v\n%s", err, out.String())
 	}
-	if !res.Applied || res.Result == nil || !res.Result.Fixed || len(res.Result.Backups) != 1 || len(res.Actions) == 0 {
+	if !res.Applied || res.Result == nil || !res.Result.Fixed || res.Result.Verdict != "fixed and verified" || len(res.Result.Backups) != 1 || len(res.Actions) == 0 {
 		t.Fatalf("result: %s", out.String())
 	}
 	l.MustStatus("/ok.php", 200)
+}
+
+// TestFixVerdictPartlyRealServers: two causes, one fixable (lab.test's
+// socket path typo) and one not (other.test answers a 70000-byte header:
+// measured over FastCGI, that is the application's bug, not a buffer to
+// raise): the run applies the first and says "Partly fixed", naming what
+// was applied and what still fails; it never says "Fixed and verified",
+// and the JSON verdict agrees.
+func TestFixVerdictPartlyRealServers(t *testing.T) {
+	l := lab.New(t)
+	port2 := lab.FreePort(t)
+	l.Write("etc/nginx/conf.d/other.conf", strings.NewReplacer("127.0.0.1:{{PORT}}", "127.0.0.1:"+strconv.Itoa(port2), "lab.test", "other.test").Replace(lab.DefaultSite))
+	l.Edit("etc/nginx/conf.d/site.conf", "run/php-fpm.sock", "run/php7.4-fpm.sock")
+	l.Start()
+	l.MustStatus("/ok.php", 502)
+	if code := httpGet(t, port2, "other.test", "/header.php?n=70000"); code != 502 {
+		t.Fatalf("other.test: %d, want 502", code)
+	}
+	l.WaitForLog("log/nginx-error.log", "too big header", 1)
+	t.Setenv("FPMDOCTOR_STATE_DIR", t.TempDir())
+	flags := &fixFlags{yes: true, site: siteFlags{nginxConf: l.NginxConf(), fpmConfs: []string{l.FPMConf()}, format: "json", probeMax: 64}}
+	var out strings.Builder
+	code, err := runFix(context.Background(), flags, strings.NewReader(""), &out)
+	var res fixJSON
+	if err != nil || code != 1 || json.Unmarshal([]byte(out.String()), &res) != nil {
+		t.Fatalf("code %d err %v\n%s", code, err, out.String())
+	}
+	if res.Result == nil || res.Result.Fixed || res.Result.Verdict != "partly fixed" || len(res.Remaining) == 0 || res.Remaining[0].Cause != "header-too-big" {
+		t.Fatalf("json verdict: %s", out.String())
+	}
+	l.MustStatus("/ok.php", 200)
+}
+
+// httpGet requests path from the lab's nginx on port with Host host.
+func httpGet(t *testing.T, port int, host, path string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(port)+path, nil)
+	req.Host = host
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("GET %s%s: %v", host, path, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -88,6 +88,10 @@ type Result struct {
 	Backups []JournalFile
 	// Checks are the verifications after the change.
 	Checks []CheckResult
+	// NotVerified lists the applied actions whose cause no check
+	// exercised (--no-replay, or no replayable request logged), each with
+	// why: Fixed then means applied and answering, not proven.
+	NotVerified []string
 }
 
 // CheckResult is one verification.
@@ -242,6 +246,11 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Fixed, res.Restored = true, true
+	for _, a := range plan.Actions {
+		if a.Unverified != "" {
+			res.NotVerified = append(res.NotVerified, a.Finding.Cause+": "+a.Summary+" (not verified: "+a.Unverified+")")
+		}
+	}
 	return res, nil
 }
 

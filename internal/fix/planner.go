@@ -28,6 +28,9 @@ type Planner struct {
 	// shared holds actions that repair a whole installation (start or
 	// restart one php-fpm), planned once however many findings ask.
 	shared map[string]*Action
+	// noReplay: send no logged request again (--no-replay, an offline
+	// tree, or diagnose's annotation).
+	noReplay bool
 }
 
 type fileOwner struct {
