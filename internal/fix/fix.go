@@ -40,6 +40,7 @@ func remedies() []Remedy {
 		socketPermission,
 		allowedClients,
 		fpmDown,
+		staleSocket,
 		configNotApplied,
 		fpmConfigInvalid,
 		requestTimeout,
