@@ -146,6 +146,12 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 		j.Files = append(j.Files, JournalFile{Path: fc.Path, Real: fc.Real, Backup: filepath.Join(backupDir, fmt.Sprintf("%02d-%s", i, filepath.Base(fc.Real))),
 			Orig: sum(fc.Orig), New: sum(fc.New), Mode: meta.Mode, UID: meta.UID, GID: meta.GID})
 	}
+	for _, g := range plan.Grants {
+		if err := g.unchanged(); err != nil {
+			return nil, err
+		}
+		j.ACLs = append(j.ACLs, JournalACL{Dir: g.Dir, Mode: g.Mode, Orig: g.Orig, New: g.New})
+	}
 	for _, op := range plan.Ops {
 		sv, err := serviceFor(ctx, op)
 		if err != nil {
@@ -204,6 +210,16 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 			return fail(err)
 		}
 		opts.say("wrote %s (backup %s)", fc.Real, jf.Backup)
+	}
+	for i := range j.ACLs {
+		j.ACLs[i].Done = true
+		if err := writeJournal(dir, j); err != nil {
+			return fail(err)
+		}
+		if err := applyGrant(j.ACLs[i]); err != nil {
+			return fail(err)
+		}
+		opts.say("granted %s (ACL of %s was %s)", plan.Grants[i].Command(), j.ACLs[i].Dir, aclText(j.ACLs[i].Orig, j.ACLs[i].Mode))
 	}
 	if opts.AfterWrite != nil {
 		if err := opts.AfterWrite(); errors.Is(err, ErrInterrupted) {
@@ -402,6 +418,17 @@ func rollback(ctx context.Context, dir string, j *Journal, opts Options) error {
 			continue
 		}
 		opts.say("restored %s from %s", f.Real, f.Backup)
+	}
+	for i := len(j.ACLs) - 1; i >= 0; i-- {
+		a := j.ACLs[i]
+		if !a.Done {
+			continue
+		}
+		if err := restoreGrant(a); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		opts.say("restored the ACL of %s (%s)", a.Dir, aclText(a.Orig, a.Mode))
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)

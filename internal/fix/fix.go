@@ -69,6 +69,7 @@ type Action struct {
 	Summary string
 	Why     string
 	Edits   []Edit
+	Grants  []Grant // ACL entries added to directories
 	Ops     []Op
 	Checks  []Check
 	// Also are further findings this same action repairs (every pool of a
@@ -224,6 +225,7 @@ type Plan struct {
 	Actions []*Action
 	Manual  []Manual
 	Files   []*FileChange
+	Grants  []*GrantChange
 	Tests   []ConfigTest
 	Ops     []Op
 	Checks  []Check
@@ -235,7 +237,7 @@ type Plan struct {
 }
 
 // Empty reports whether the plan changes nothing.
-func (p *Plan) Empty() bool { return len(p.Files) == 0 && len(p.Ops) == 0 }
+func (p *Plan) Empty() bool { return len(p.Files) == 0 && len(p.Ops) == 0 && len(p.Grants) == 0 }
 
 // Annotate marks the findings fpmdoctor fix can repair (Fix.Automatic).
 // It is what diagnose calls: the remedy is planned for real, so

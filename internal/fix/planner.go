@@ -24,6 +24,7 @@ type Planner struct {
 	owner  map[string]fileOwner
 	edits  map[string][]Edit
 	ops    []Op
+	grants []Grant
 	checks []Check
 	// shared holds actions that repair a whole installation (start or
 	// restart one php-fpm), planned once however many findings ask.
@@ -198,6 +199,7 @@ func (p *Planner) add(plan *Plan, a *Action) error {
 		}
 	}
 	p.ops = append(p.ops, a.Ops...)
+	p.grants = append(p.grants, a.Grants...)
 	p.checks = append(p.checks, a.Checks...)
 	return nil
 }
@@ -241,6 +243,18 @@ func (p *Planner) finish(plan *Plan) error {
 		if own.fpm != nil {
 			addTest(ConfigTest{FPM: own.fpm})
 		}
+	}
+	seenGrant := map[Grant]bool{}
+	for _, g := range p.grants {
+		if seenGrant[g] {
+			continue
+		}
+		seenGrant[g] = true
+		gc, err := planGrant(g)
+		if err != nil {
+			return fmt.Errorf("plan the ACL of %s: %w", g.Dir, err)
+		}
+		plan.Grants = append(plan.Grants, gc)
 	}
 	plan.Ops = mergeOps(p.ops)
 	for _, o := range plan.Ops {

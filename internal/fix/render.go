@@ -70,6 +70,9 @@ func (p *Plan) Commands() []string {
 	for _, o := range p.Ops {
 		out = append(out, describeOp(o))
 	}
+	for _, g := range p.Grants {
+		out = append(out, g.Command()+"   # ACL now: "+aclText(g.Orig, g.Mode)+"; removed on rollback")
+	}
 	return out
 }
 

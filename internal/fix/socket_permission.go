@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fpmdoctor/fpmdoctor/internal/host"
+	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 )
 
@@ -20,7 +22,7 @@ var socketPermission = Remedy{
 	Cause: "socket-permission",
 	Plan: func(p *Planner, f report.Finding) (*Action, error) {
 		if f.Pool == "" {
-			return nil, errors.New("a directory above the socket blocks nginx: fpmdoctor does not change system directories; " + NextStep(f))
+			return directoryGrant(p, f)
 		}
 		pl, err := p.pool(f)
 		if err != nil {
@@ -80,4 +82,52 @@ var socketPermission = Remedy{
 		a.Summary = fmt.Sprintf("give %s:%s the socket of pool %s (listen.owner/group), then restart php-fpm", user, group, pl.Name)
 		return a, nil
 	},
+}
+
+// directoryGrant lets nginx's worker user search the directory that
+// blocks its way to the socket, with a named ACL entry (u:USER:x): no
+// mode bit changes, no other user gains anything, and the rollback puts
+// the old ACL back exactly. Directories packages own are refused.
+func directoryGrant(p *Planner, f report.Finding) (*Action, error) {
+	if err := p.requireLive(); err != nil {
+		return nil, err
+	}
+	site, err := p.site(f)
+	if err != nil {
+		return nil, err
+	}
+	cred := site.Nginx.Cred
+	if cred == nil || p.S.Users == nil {
+		return nil, errors.New("nginx's worker user is unknown")
+	}
+	user := p.S.Users.UserName(cred.UID)
+	for _, t := range site.Targets {
+		if t.Kind != nginxconf.TargetUnix || !t.Socket.Exists {
+			continue
+		}
+		b, err := host.ConnectCheck(p.S.Host, t.Path, *cred)
+		if err != nil || b == nil || b.File.Path == t.Path {
+			continue
+		}
+		if b.Want != "search" || !b.File.Mode.IsDir() {
+			return nil, fmt.Errorf("%s blocks %s, which an ACL for search does not repair; %s", b.File.Path, b.Want, NextStep(f))
+		}
+		if why := packageOwned(b.File.Path); why != "" {
+			return nil, fmt.Errorf("%s; move the socket to a directory of its own (e.g. listen = /run/php/NAME.sock) instead", why)
+		}
+		if cred.UID == 0 {
+			return nil, errors.New("nginx's workers run as root: a permission problem there is not an ACL's to fix")
+		}
+		g := Grant{Dir: b.File.Path, UID: cred.UID, User: user}
+		a := &Action{
+			Summary: fmt.Sprintf("let %s search %s: ACL entry u:%s:x (%s)", user, g.Dir, user, g.Command()),
+			Why: fmt.Sprintf("connect() needs search on every directory above the socket and %s denies %s (%s). "+
+				"One named ACL entry grants exactly that to exactly that user: no mode bit and no other user changes (chmod o+x would open it to everyone). "+
+				"It takes effect at once, so nothing is reloaded; the rollback restores the directory's ACL and mode exactly", g.Dir, user, b.Reason),
+			Grants: []Grant{g},
+			Checks: []Check{{Site: site, Pool: t.Pool}},
+		}
+		return a, nil
+	}
+	return nil, errors.New("no directory above the site's socket blocks nginx now; " + NextStep(f))
 }
