@@ -23,6 +23,7 @@ type fixFlags struct {
 	dryRun   bool
 	rollback bool
 	noReplay bool
+	choose   string
 }
 
 func newFixCmd() *cobra.Command {
@@ -60,6 +61,7 @@ and was rolled back, 2 fpmdoctor could not do its job.`,
 	cmd.Flags().BoolVarP(&flags.yes, "yes", "y", false, "apply without asking")
 	cmd.Flags().BoolVar(&flags.dryRun, "dry-run", false, "show the plan, change nothing")
 	cmd.Flags().BoolVar(&flags.rollback, "rollback", false, "only restore what an interrupted fix left behind")
+	cmd.Flags().StringVar(&flags.choose, "choose", "", "apply choice N of a finding that offers choices (a pool whose user or group does not exist), or user=NAME / group=NAME; without it such findings stay manual, even with --yes")
 	cmd.Flags().BoolVar(&flags.noReplay, "no-replay", false, "never send a logged failing request again (header-too-big and request-timeout fixes then end \"not verified\")")
 	return cmd
 }
@@ -146,7 +148,7 @@ func runFix(ctx context.Context, flags *fixFlags, in io.Reader, stdout io.Writer
 	if err != nil {
 		return 2, err
 	}
-	plan, err := fix.MakeWith(s, r, fix.MakeOptions{NoReplay: flags.noReplay})
+	plan, err := fix.MakeWith(s, r, fix.MakeOptions{NoReplay: flags.noReplay, Choose: flags.choose})
 	if err != nil {
 		return 2, err
 	}

@@ -152,6 +152,9 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 		}
 		j.ACLs = append(j.ACLs, JournalACL{Dir: g.Dir, Mode: g.Mode, Orig: g.Orig, New: g.New})
 	}
+	for _, a := range plan.Accounts {
+		j.Accounts = append(j.Accounts, JournalAccount{Account: a, Existed: a.exists()})
+	}
 	for _, op := range plan.Ops {
 		sv, err := serviceFor(ctx, op)
 		if err != nil {
@@ -220,6 +223,21 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 			return fail(err)
 		}
 		opts.say("granted %s (ACL of %s was %s)", plan.Grants[i].Command(), j.ACLs[i].Dir, aclText(j.ACLs[i].Orig, j.ACLs[i].Mode))
+	}
+	for i := range j.Accounts {
+		ja := &j.Accounts[i]
+		if ja.Existed {
+			opts.say("%s exists already: not created", ja.Name)
+			continue
+		}
+		ja.Done = true
+		if err := writeJournal(dir, j); err != nil {
+			return fail(err)
+		}
+		if err := runAccountCmd(ctx, ja.Args()); err != nil {
+			return fail(err)
+		}
+		opts.say("created: %s", shellJoin(ja.Args()))
 	}
 	if opts.AfterWrite != nil {
 		if err := opts.AfterWrite(); errors.Is(err, ErrInterrupted) {
@@ -444,6 +462,19 @@ func rollback(ctx context.Context, dir string, j *Journal, opts Options) error {
 			continue
 		}
 		opts.say("%s is back as it ran before", sv)
+	}
+	// Accounts last: a php-fpm the run started (running as the new user)
+	// is stopped by now, and userdel refuses a user that runs processes.
+	for i := len(j.Accounts) - 1; i >= 0; i-- {
+		a := j.Accounts[i]
+		if !a.Done || a.Existed || !a.exists() {
+			continue
+		}
+		if err := runAccountCmd(ctx, a.removeArgs()); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		opts.say("removed the account the run created: %s", shellJoin(a.removeArgs()))
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)

@@ -70,8 +70,10 @@ type Action struct {
 	Why     string
 	Edits   []Edit
 	Grants  []Grant // ACL entries added to directories
-	Ops     []Op
-	Checks  []Check
+	// Accounts are system users or groups created (chosen with --choose).
+	Accounts []Account
+	Ops      []Op
+	Checks   []Check
 	// Also are further findings this same action repairs (every pool of a
 	// stopped php-fpm is one fpm-down finding; one start fixes them all).
 	Also []report.Finding
@@ -222,13 +224,14 @@ func (t ConfigTest) Args() []string {
 // Plan is everything fix will do, in order: write Files, run Tests, run
 // Ops, verify Checks.
 type Plan struct {
-	Actions []*Action
-	Manual  []Manual
-	Files   []*FileChange
-	Grants  []*GrantChange
-	Tests   []ConfigTest
-	Ops     []Op
-	Checks  []Check
+	Actions  []*Action
+	Manual   []Manual
+	Files    []*FileChange
+	Grants   []*GrantChange
+	Accounts []Account
+	Tests    []ConfigTest
+	Ops      []Op
+	Checks   []Check
 	// Notes are actions dropped from the plan and why (two remedies
 	// editing the same bytes differently).
 	Notes []string
@@ -237,7 +240,9 @@ type Plan struct {
 }
 
 // Empty reports whether the plan changes nothing.
-func (p *Plan) Empty() bool { return len(p.Files) == 0 && len(p.Ops) == 0 && len(p.Grants) == 0 }
+func (p *Plan) Empty() bool {
+	return len(p.Files) == 0 && len(p.Ops) == 0 && len(p.Grants) == 0 && len(p.Accounts) == 0
+}
 
 // Annotate marks the findings fpmdoctor fix can repair (Fix.Automatic).
 // It is what diagnose calls: the remedy is planned for real, so
@@ -286,6 +291,10 @@ type MakeOptions struct {
 	// response header nor to verify); request-specific fixes then end
 	// "applied, not verified".
 	NoReplay bool
+	// Choose picks one of the choices a remedy offers (a pool whose user
+	// does not exist): "N" (1-based) or "user=NAME" / "group=NAME".
+	// Without it such findings are manual, with their choices listed.
+	Choose string
 }
 
 // Make derives the plan from a diagnosis, replaying logged requests.
@@ -297,6 +306,7 @@ func Make(s *snapshot.Snapshot, r *report.Report) (*Plan, error) {
 func MakeWith(s *snapshot.Snapshot, r *report.Report, o MakeOptions) (*Plan, error) {
 	p := newPlanner(s)
 	p.noReplay = o.NoReplay || !s.Live
+	p.choose = o.Choose
 	plan := &Plan{Live: s.Live}
 	planned := map[*Action]bool{}
 	for _, f := range r.Findings {

@@ -31,12 +31,13 @@ func journalPath(dir string) string { return filepath.Join(dir, "fix-journal.jso
 // back); one left behind means the run was killed, and the next run
 // restores from it.
 type Journal struct {
-	Version  int           `json:"version"`
-	PID      int           `json:"pid"`
-	Started  time.Time     `json:"started"`
-	Files    []JournalFile `json:"files"`
-	ACLs     []JournalACL  `json:"acls,omitempty"`
-	Services []*Service    `json:"services"`
+	Version  int              `json:"version"`
+	PID      int              `json:"pid"`
+	Started  time.Time        `json:"started"`
+	Files    []JournalFile    `json:"files"`
+	ACLs     []JournalACL     `json:"acls,omitempty"`
+	Accounts []JournalAccount `json:"accounts,omitempty"`
+	Services []*Service       `json:"services"`
 }
 
 // JournalFile is one file being rewritten.

@@ -32,6 +32,9 @@ type Planner struct {
 	// noReplay: send no logged request again (--no-replay, an offline
 	// tree, or diagnose's annotation).
 	noReplay bool
+	// choose is --choose: which offered choice to apply.
+	choose string
+	accts  []Account
 }
 
 type fileOwner struct {
@@ -200,6 +203,7 @@ func (p *Planner) add(plan *Plan, a *Action) error {
 	}
 	p.ops = append(p.ops, a.Ops...)
 	p.grants = append(p.grants, a.Grants...)
+	p.accts = append(p.accts, a.Accounts...)
 	p.checks = append(p.checks, a.Checks...)
 	return nil
 }
@@ -255,6 +259,13 @@ func (p *Planner) finish(plan *Plan) error {
 			return fmt.Errorf("plan the ACL of %s: %w", g.Dir, err)
 		}
 		plan.Grants = append(plan.Grants, gc)
+	}
+	seenAcct := map[Account]bool{}
+	for _, a := range p.accts {
+		if !seenAcct[a] {
+			seenAcct[a] = true
+			plan.Accounts = append(plan.Accounts, a)
+		}
 	}
 	plan.Ops = mergeOps(p.ops)
 	for _, o := range plan.Ops {

@@ -64,6 +64,9 @@ func WritePlan(w io.Writer, p *Plan) {
 // Commands lists the config tests and service operations, in order.
 func (p *Plan) Commands() []string {
 	var out []string
+	for _, a := range p.Accounts {
+		out = append(out, shellJoin(a.Args())+"   # removed on rollback")
+	}
 	for _, t := range p.Tests {
 		out = append(out, shellJoin(t.Args()))
 	}
