@@ -101,13 +101,16 @@ type manualJSON struct {
 type resultJSON struct {
 	// Verdict is the one verdict (fix.Outcome); Fixed is true only for
 	// "fixed and verified".
-	Verdict     string            `json:"verdict"`
-	NotVerified []string          `json:"not_verified,omitempty"`
-	Fixed       bool              `json:"fixed"`
-	RolledBack  bool              `json:"rolled_back"`
-	Restored    bool              `json:"restored"`
-	Error       string            `json:"error,omitempty"`
-	Backups     map[string]string `json:"backups"`
+	Verdict     string   `json:"verdict"`
+	NotVerified []string `json:"not_verified,omitempty"`
+	// Earlier are logged failures of a repaired cause, all from before
+	// the change took effect.
+	Earlier    []report.Finding  `json:"earlier,omitempty"`
+	Fixed      bool              `json:"fixed"`
+	RolledBack bool              `json:"rolled_back"`
+	Restored   bool              `json:"restored"`
+	Error      string            `json:"error,omitempty"`
+	Backups    map[string]string `json:"backups"`
 }
 
 func runFix(ctx context.Context, flags *fixFlags, in io.Reader, stdout io.Writer) (int, error) {
@@ -211,6 +214,7 @@ func runFix(ctx context.Context, flags *fixFlags, in io.Reader, stdout io.Writer
 	}
 	// What is left is what a person has to do: diagnose again before
 	// saying anything, so the verdict is one.
+	var errs []report.Finding
 	if res.Fixed {
 		after, _, err := doctor.Diagnose(ctx, flags.site.options())
 		if err != nil {
@@ -218,11 +222,12 @@ func runFix(ctx context.Context, flags *fixFlags, in io.Reader, stdout io.Writer
 		}
 		for _, f := range after.Findings {
 			if f.Severity == report.Error {
-				out.Remaining = append(out.Remaining, f)
+				errs = append(errs, f)
 			}
 		}
 	}
-	c := fix.Conclude(plan, res, out.Remaining)
+	c := fix.Conclude(plan, res, errs)
+	out.Remaining, out.Result.Earlier = c.Remaining, c.Earlier
 	out.Result.Verdict = string(c.Outcome)
 	out.Result.Fixed = c.Outcome == fix.FixedVerified
 	fmt.Fprintln(progress)

@@ -116,3 +116,36 @@ func httpGet(t *testing.T, port int, host, path string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestFixHeaderTooBigVerdictRealServers: fix --yes on a real too-big
+// header: the logged GET is measured and replayed, and the verdict is
+// "fixed and verified" — the log lines from before the fix are not
+// "still failing" once the replay of that very request answers. With
+// --no-replay the same repair ends "applied but not verified".
+func TestFixHeaderTooBigVerdictRealServers(t *testing.T) {
+	for _, noReplay := range []bool{false, true} {
+		l := lab.New(t)
+		l.Start()
+		l.MustStatus("/header.php?n=7000", 502)
+		l.WaitForLog("log/nginx-error.log", "too big header", 1)
+		t.Setenv("FPMDOCTOR_STATE_DIR", t.TempDir())
+		flags := &fixFlags{yes: true, noReplay: noReplay, site: siteFlags{nginxConf: l.NginxConf(), fpmConfs: []string{l.FPMConf()}, format: "json", probeMax: 64}}
+		var out strings.Builder
+		code, err := runFix(context.Background(), flags, strings.NewReader(""), &out)
+		var res fixJSON
+		if err != nil || json.Unmarshal([]byte(out.String()), &res) != nil || res.Result == nil {
+			t.Fatalf("no-replay %v: code %d err %v\n%s", noReplay, code, err, out.String())
+		}
+		want, fixed := "fixed and verified", true
+		if noReplay {
+			want, fixed = "applied but not verified", false
+		}
+		if res.Result.Verdict != want || res.Result.Fixed != fixed || code != 0 || len(res.Remaining) != 0 {
+			t.Fatalf("no-replay %v: code %d verdict %q fixed %v remaining %d\n%s", noReplay, code, res.Result.Verdict, res.Result.Fixed, len(res.Remaining), out.String())
+		}
+		if noReplay != (len(res.Result.NotVerified) == 1) {
+			t.Fatalf("no-replay %v: not_verified %q", noReplay, res.Result.NotVerified)
+		}
+		l.MustStatus("/header.php?n=7000", 200)
+	}
+}

@@ -92,6 +92,10 @@ type Result struct {
 	// exercised (--no-replay, or no replayable request logged), each with
 	// why: Fixed then means applied and answering, not proven.
 	NotVerified []string
+	// AppliedAt is when the last change took effect (files, ACLs,
+	// accounts written, services operated): a failure logged before it is
+	// history of what the run repaired.
+	AppliedAt time.Time
 }
 
 // CheckResult is one verification.
@@ -263,6 +267,7 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 		}
 		opts.say("%s: ok", describeService(sv))
 	}
+	res.AppliedAt = time.Now()
 	for i, c := range plan.Checks {
 		v := settle(ctx, vf, c, opts.settle())
 		cr := CheckResult{Check: c, Before: before[i], After: v, Allowed: !v.OK && c.NoWorse && !before[i].OK}

@@ -33,11 +33,67 @@ type Conclusion struct {
 	Outcome Outcome
 	Lines   []string
 	Code    int
+	// Remaining are the errors still failing; Earlier the logged failures
+	// of a cause the run repaired, all logged before its changes took
+	// effect (the log keeps them; they are not failures now).
+	Remaining, Earlier []report.Finding
 }
 
 // Conclude gives the run one verdict from what Apply did and the errors
-// diagnose reports afterwards (remaining; nil after a rollback).
-func Conclude(plan *Plan, res *Result, remaining []report.Finding) Conclusion {
+// diagnose reports afterwards (after; nil after a rollback).
+func Conclude(plan *Plan, res *Result, after []report.Finding) Conclusion {
+	remaining, earlier := settled(plan, res, after)
+	c := conclude(plan, res, remaining)
+	c.Remaining, c.Earlier = remaining, earlier
+	if len(earlier) > 0 && !res.RolledBack {
+		c.Lines = append(c.Lines, "Logged before the change took effect (history, not a failure now):")
+		for _, f := range earlier {
+			c.Lines = append(c.Lines, fmt.Sprintf("  - [%s] %d logged, the last at %s", f.Cause, f.Logs.Count, f.Logs.Last.Format("15:04:05")))
+		}
+	}
+	return c
+}
+
+// settled splits the errors diagnose reports after a run: a finding made
+// only of log lines (no live fact), of a cause an applied action
+// repaired, whose last line was logged before the change took effect,
+// is history; everything else still fails.
+func settled(plan *Plan, res *Result, after []report.Finding) (remaining, earlier []report.Finding) {
+	// The same cause on the same pool and site: another pool's logged
+	// failures of that cause were not repaired by this run.
+	key := func(f report.Finding) string { return f.Cause + "\x00" + f.Pool + "\x00" + f.Site }
+	repaired := map[string]bool{}
+	if res.Fixed {
+		for _, a := range plan.Actions {
+			repaired[key(a.Finding)] = true
+			for _, o := range a.Also {
+				repaired[key(o)] = true
+			}
+		}
+	}
+	for _, f := range after {
+		if repaired[key(f)] && logOnly(f) && !f.Logs.Last.After(res.AppliedAt) {
+			earlier = append(earlier, f)
+			continue
+		}
+		remaining = append(remaining, f)
+	}
+	return remaining, earlier
+}
+
+func logOnly(f report.Finding) bool {
+	if f.Logs == nil || f.Logs.Last.IsZero() {
+		return false
+	}
+	for _, e := range f.Evidence {
+		if e.Kind == report.KindFact {
+			return false
+		}
+	}
+	return true
+}
+
+func conclude(plan *Plan, res *Result, remaining []report.Finding) Conclusion {
 	switch {
 	case res.RolledBack && res.Restored:
 		return Conclusion{Outcome: RolledBack, Code: 1, Lines: []string{

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 )
@@ -90,6 +91,38 @@ func TestHeaderBuffer(t *testing.T) {
 	}{{100, 4096}, {3000, 4096}, {3300, 8192}, {8000, 12288}, {12000, 16384}, {40000, 53248}} {
 		if got := headerBuffer(c.n, 4096); got != c.want {
 			t.Errorf("headerBuffer(%d) = %d, want %d", c.n, got, c.want)
+		}
+	}
+}
+
+// TestConcludeEarlierLogs: after a verified header-too-big fix of pool
+// www, its log lines from before the change are history ("earlier"), not
+// "still failing"; a line logged after the change, a finding with a live
+// fact, or the same cause on another pool still fails.
+func TestConcludeEarlierLogs(t *testing.T) {
+	applied := time.Date(2026, 12, 4, 12, 0, 10, 5e8, time.UTC)
+	plan := &Plan{Actions: []*Action{{Finding: report.Finding{Cause: "header-too-big", Pool: "www"}, Summary: "raise"}}}
+	res := &Result{Fixed: true, Restored: true, AppliedAt: applied}
+	logged := func(pool string, last time.Time, kinds ...string) report.Finding {
+		f := report.Finding{Cause: "header-too-big", Pool: pool, Title: pool, Logs: &report.LogSummary{Count: 2, Last: last}}
+		for _, k := range kinds {
+			f.Evidence = append(f.Evidence, report.Evidence{Kind: k})
+		}
+		return f
+	}
+	before := applied.Add(-2 * time.Second)
+	c := Conclude(plan, res, []report.Finding{logged("www", before, report.KindLog, report.KindConfig)})
+	if c.Outcome != FixedVerified || len(c.Earlier) != 1 || len(c.Remaining) != 0 || !strings.Contains(strings.Join(c.Lines, "\n"), "history, not a failure now") {
+		t.Fatalf("history: %q %+v", c.Outcome, c.Lines)
+	}
+	for name, f := range map[string]report.Finding{
+		"logged after":  logged("www", applied.Add(time.Second), report.KindLog),
+		"live fact":     logged("www", before, report.KindLog, report.KindFact),
+		"another pool":  logged("shop", before, report.KindLog),
+		"no log at all": {Cause: "header-too-big", Pool: "www"},
+	} {
+		if c := Conclude(plan, res, []report.Finding{f}); c.Outcome != PartlyFixed || len(c.Remaining) != 1 {
+			t.Errorf("%s: %q remaining %d", name, c.Outcome, len(c.Remaining))
 		}
 	}
 }
