@@ -149,3 +149,35 @@ func TestFixHeaderTooBigVerdictRealServers(t *testing.T) {
 		l.MustStatus("/header.php?n=7000", 200)
 	}
 }
+
+// TestFixRequestTimeoutVerdictRealServers: php-fpm kills a 2 s request
+// after 1 s (502); fix --yes raises request_terminate_timeout, replays the
+// logged GET (200) and says "fixed and verified": the kills logged before
+// the reload are history, not "still failing".
+func TestFixRequestTimeoutVerdictRealServers(t *testing.T) {
+	l := lab.New(t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", "catch_workers_output = yes", "catch_workers_output = yes\nrequest_terminate_timeout = 1s")
+	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass", "fastcgi_read_timeout 5s;\n        fastcgi_pass")
+	l.Start()
+	l.MustStatus("/sleep.php?s=2", 502)
+	l.WaitForLog("log/php-fpm.log", "execution timed out", 1)
+	t.Setenv("FPMDOCTOR_STATE_DIR", t.TempDir())
+	flags := &fixFlags{yes: true, site: siteFlags{nginxConf: l.NginxConf(), fpmConfs: []string{l.FPMConf()}, format: "json", probeMax: 64}}
+	var out strings.Builder
+	code, err := runFix(context.Background(), flags, strings.NewReader(""), &out)
+	var res fixJSON
+	if err != nil || json.Unmarshal([]byte(out.String()), &res) != nil || res.Result == nil {
+		t.Fatalf("code %d err %v\n%s", code, err, out.String())
+	}
+	if code != 0 || res.Result.Verdict != "fixed and verified" || !res.Result.Fixed || len(res.Remaining) != 0 {
+		t.Fatalf("code %d verdict %q\n%s", code, res.Result.Verdict, out.String())
+	}
+	found := false
+	for _, c := range res.Checks {
+		found = found || strings.Contains(c, "replay the logged failing request GET http://lab.test/sleep.php?s=2")
+	}
+	if !found {
+		t.Fatalf("checks: %q", res.Checks)
+	}
+	l.MustStatus("/sleep.php?s=2", 200)
+}
