@@ -123,3 +123,27 @@ func TestFixSocketDirACLKilledRealServers(t *testing.T) {
 	}
 	l.MustStatus("/ok.php", 502)
 }
+
+// TestFixSocketDirACLNestedRealServers: two directories on the way deny
+// search (run/private and run/private/inner, both 0700 root): both get
+// the entry in one run, and the site answers.
+func TestFixSocketDirACLNestedRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	for _, d := range []string{"run/private", "run/private/inner"} {
+		if err := os.Mkdir(l.Path(d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Edit("etc/php/fpm/pool.d/www.conf", "listen = {{DIR}}/run/php-fpm.sock", "listen = {{DIR}}/run/private/inner/php-fpm.sock")
+	l.Edit("etc/nginx/conf.d/site.conf", "run/php-fpm.sock", "run/private/inner/php-fpm.sock")
+	l.Start()
+	l.MustStatus("/ok.php", 502)
+
+	p := mustFix(t, l, "socket-permission")
+	if len(p.Grants) != 2 || p.Grants[0].Dir != l.Path("run/private") || p.Grants[1].Dir != l.Path("run/private/inner") {
+		t.Fatalf("grants: %+v", p.Grants)
+	}
+	l.MustStatus("/ok.php", 200)
+	healthy(t, l)
+}

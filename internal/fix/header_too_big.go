@@ -45,6 +45,28 @@ var headerTooBig = Remedy{
 		done := map[*nginxconf.Directive]bool{}
 		var sizes []string
 		measured, how := 0, ""
+		if !p.noReplay {
+			// Measured through the site that serves the logged Host (its
+			// root decides which script answers), else the first.
+			site := pl.Sites[0]
+			rp, err := loggedRequest(f, site, replayTimeout(site))
+			if err != nil {
+				return nil, fmt.Errorf("cannot measure the refused header: %w", err)
+			}
+			for _, s := range pl.Sites {
+				if serves(s, rp.Host) {
+					site = s
+					break
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), rp.Timeout)
+			n, err := measureHeader(ctx, site, pl, rp)
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("cannot measure the refused header: %w; raise fastcgi_buffer_size by hand", err)
+			}
+			measured, how = n, fmt.Sprintf("the response header of %s measures %d bytes (a FastCGI request straight to the pool)", rp, n)
+		}
 		for _, site := range pl.Sites {
 			loc := site.Pass.Location
 			if loc == nil || done[loc.Directive] {
@@ -56,19 +78,6 @@ var headerTooBig = Remedy{
 			}
 			if loaded, _ := site.Nginx.ConfigLoadedAt(); logsPredate(f, loaded) {
 				return nil, fmt.Errorf("the refused headers were logged before nginx last loaded its config (%s): request the failing URL again to see whether it still fails", loaded.Format("15:04:05"))
-			}
-			if measured == 0 && !p.noReplay {
-				rp, err := loggedRequest(f, site, replayTimeout(site))
-				if err != nil {
-					return nil, fmt.Errorf("cannot measure the refused header: %w", err)
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), rp.Timeout)
-				n, err := measureHeader(ctx, site, pl, rp)
-				cancel()
-				if err != nil {
-					return nil, fmt.Errorf("cannot measure the refused header: %w; raise fastcgi_buffer_size by hand", err)
-				}
-				measured, how = n, fmt.Sprintf("the response header of %s measures %d bytes (a FastCGI request straight to the pool)", rp, n)
 			}
 			edits, summary, err := bufferEdits(p, site, measured)
 			if err != nil {

@@ -3,6 +3,7 @@ package fix
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -105,26 +106,43 @@ func directoryGrant(p *Planner, f report.Finding) (*Action, error) {
 		if t.Kind != nginxconf.TargetUnix || !t.Socket.Exists {
 			continue
 		}
-		b, err := host.ConnectCheck(p.S.Host, t.Path, *cred)
-		if err != nil || b == nil || b.File.Path == t.Path {
+		// Every directory on the way that denies search, not only the
+		// first (a second one would fail the verification and, rolled
+		// back, hide behind the first again on every run).
+		var grants []Grant
+		var why []string
+		resolved := host.ResolveSocket(p.S.Host, t.Path)
+		for dir := filepath.Dir(resolved); ; dir = filepath.Dir(dir) {
+			fi := p.S.Host.Stat(dir)
+			if fi.Exists {
+				if ok, reason := host.Allowed(fi, *cred, 1); !ok {
+					if owned := packageOwned(dir); owned != "" {
+						return nil, fmt.Errorf("%s; move the socket to a directory of its own (e.g. listen = /run/php/NAME.sock) instead", owned)
+					}
+					grants = append([]Grant{{Dir: dir, UID: cred.UID, User: user}}, grants...)
+					why = append([]string{dir + " (" + reason + ")"}, why...)
+				}
+			}
+			if dir == "/" {
+				break
+			}
+		}
+		if len(grants) == 0 {
 			continue
-		}
-		if b.Want != "search" || !b.File.Mode.IsDir() {
-			return nil, fmt.Errorf("%s blocks %s, which an ACL for search does not repair; %s", b.File.Path, b.Want, NextStep(f))
-		}
-		if why := packageOwned(b.File.Path); why != "" {
-			return nil, fmt.Errorf("%s; move the socket to a directory of its own (e.g. listen = /run/php/NAME.sock) instead", why)
 		}
 		if cred.UID == 0 {
 			return nil, errors.New("nginx's workers run as root: a permission problem there is not an ACL's to fix")
 		}
-		g := Grant{Dir: b.File.Path, UID: cred.UID, User: user}
+		var dirs, cmds []string
+		for _, g := range grants {
+			dirs, cmds = append(dirs, g.Dir), append(cmds, g.Command())
+		}
 		a := &Action{
-			Summary: fmt.Sprintf("let %s search %s: ACL entry u:%s:x (%s)", user, g.Dir, user, g.Command()),
-			Why: fmt.Sprintf("connect() needs search on every directory above the socket and %s denies %s (%s). "+
-				"One named ACL entry grants exactly that to exactly that user: no mode bit and no other user changes (chmod o+x would open it to everyone). "+
-				"It takes effect at once, so nothing is reloaded; the rollback restores the directory's ACL and mode exactly", g.Dir, user, b.Reason),
-			Grants: []Grant{g},
+			Summary: fmt.Sprintf("let %s search %s: ACL entry u:%s:x (%s)", user, strings.Join(dirs, ", "), user, strings.Join(cmds, "; ")),
+			Why: fmt.Sprintf("connect() needs search on every directory above the socket and %s denies %s. "+
+				"One named ACL entry per directory grants exactly that to exactly that user: no mode bit and no other user changes (chmod o+x would open it to everyone). "+
+				"It takes effect at once, so nothing is reloaded; the rollback restores each directory's ACL and mode exactly", strings.Join(why, ", "), user),
+			Grants: grants,
 			Checks: []Check{{Site: site, Pool: t.Pool}},
 		}
 		return a, nil
