@@ -43,7 +43,15 @@ every file is restored byte for byte and the services are brought back.
 A run that was killed leaves a journal; the next fix restores it first
 (--rollback does only that).
 
-Exit status: 0 fixed or nothing to do, 1 findings remain or the fix failed
+Where the cause is request-specific (header-too-big, request-timeout) the
+logged failing GET/HEAD is replayed through nginx (same Host and URI) to
+prove the fix; --no-replay skips that, and such a change ends "applied but
+not verified". A finding that needs a choice (a pool whose user does not
+exist) lists its choices; --choose N applies one, --yes never guesses.
+The run ends with one verdict: fixed and verified, applied but not
+verified, partly fixed, or failed and rolled back.
+
+Exit status: 0 fixed (verified or not) or nothing to do, 1 findings remain or the fix failed
 and was rolled back, 2 fpmdoctor could not do its job.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -181,3 +181,29 @@ func TestFixRequestTimeoutVerdictRealServers(t *testing.T) {
 	}
 	l.MustStatus("/sleep.php?s=2", 200)
 }
+
+// TestFixYesNeverGuessesRealServers: a pool whose user does not exist;
+// fix --yes changes nothing and lists the choices (--choose), exit 1.
+func TestFixYesNeverGuessesRealServers(t *testing.T) {
+	l := lab.New(t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", "user = www-data", "user = fpmdoctor-nobody-here")
+	if err := l.StartFPM(); err == nil {
+		t.Fatal("php-fpm started with a user that does not exist")
+	}
+	l.MustStartNginx()
+	l.MustStatus("/ok.php", 502)
+	before := l.ConfigSums()
+	t.Setenv("FPMDOCTOR_STATE_DIR", t.TempDir())
+	flags := &fixFlags{yes: true, site: siteFlags{nginxConf: l.NginxConf(), fpmConfs: []string{l.FPMConf()}, format: "text", probeMax: 64}}
+	var out strings.Builder
+	code, err := runFix(context.Background(), flags, strings.NewReader(""), &out)
+	if err != nil || code != 1 || !strings.Contains(out.String(), "does not guess") || !strings.Contains(out.String(), "useradd --system --no-create-home --shell /usr/sbin/nologin fpmdoctor-nobody-here") {
+		t.Fatalf("code %d err %v\n%s", code, err, out.String())
+	}
+	for p, s := range l.ConfigSums() {
+		if before[p] != s {
+			t.Fatalf("%s changed under --yes", p)
+		}
+	}
+	l.MustStatus("/ok.php", 502)
+}

@@ -99,3 +99,35 @@ func TestPackageOwned(t *testing.T) {
 		}
 	}
 }
+
+// FuzzGrantACL: any xattr value either is refused or yields an ACL that
+// decodes again, holds the grant (u:33 with x, a mask with x) and never
+// panics.
+func FuzzGrantACL(f *testing.F) {
+	f.Add([]byte{2, 0, 0, 0, 1, 0, 7, 0, 255, 255, 255, 255, 4, 0, 5, 0, 255, 255, 255, 255, 32, 0, 0, 0, 255, 255, 255, 255}, uint16(0o750))
+	f.Add([]byte{}, uint16(0o700))
+	f.Add([]byte{2, 0, 0, 0}, uint16(0))
+	f.Add([]byte{1, 0, 0, 0, 1, 0, 7, 0}, uint16(0o755))
+	f.Fuzz(func(t *testing.T, b []byte, mode uint16) {
+		var orig []byte
+		if len(b) > 0 {
+			orig = b
+		}
+		out, err := grantACL(orig, os.FileMode(mode&0o777), 33)
+		if err != nil {
+			return
+		}
+		es, err := decodeACL(out)
+		if err != nil {
+			t.Fatalf("grant wrote an ACL it cannot read: %v", err)
+		}
+		user, mask := false, false
+		for _, e := range es {
+			user = user || e.tag == aclUser && e.id == 33 && e.perm&1 != 0
+			mask = mask || e.tag == aclMask && e.perm&1 != 0
+		}
+		if !user || !mask {
+			t.Fatalf("no effective grant in %s", aclText(out, 0))
+		}
+	})
+}
