@@ -22,6 +22,8 @@ type fixFlags struct {
 	yes      bool
 	dryRun   bool
 	rollback bool
+	noReplay bool
+	choose   string
 }
 
 func newFixCmd() *cobra.Command {
@@ -41,7 +43,15 @@ every file is restored byte for byte and the services are brought back.
 A run that was killed leaves a journal; the next fix restores it first
 (--rollback does only that).
 
-Exit status: 0 fixed or nothing to do, 1 findings remain or the fix failed
+Where the cause is request-specific (header-too-big, request-timeout) the
+logged failing GET/HEAD is replayed through nginx (same Host and URI) to
+prove the fix; --no-replay skips that, and such a change ends "applied but
+not verified". A finding that needs a choice (a pool whose user does not
+exist) lists its choices; --choose N applies one, --yes never guesses.
+The run ends with one verdict: fixed and verified, applied but not
+verified, partly fixed, or failed and rolled back.
+
+Exit status: 0 fixed (verified or not) or nothing to do, 1 findings remain or the fix failed
 and was rolled back, 2 fpmdoctor could not do its job.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -59,6 +69,8 @@ and was rolled back, 2 fpmdoctor could not do its job.`,
 	cmd.Flags().BoolVarP(&flags.yes, "yes", "y", false, "apply without asking")
 	cmd.Flags().BoolVar(&flags.dryRun, "dry-run", false, "show the plan, change nothing")
 	cmd.Flags().BoolVar(&flags.rollback, "rollback", false, "only restore what an interrupted fix left behind")
+	cmd.Flags().StringVar(&flags.choose, "choose", "", "apply choice N of a finding that offers choices (a pool whose user or group does not exist), or user=NAME / group=NAME; without it such findings stay manual, even with --yes")
+	cmd.Flags().BoolVar(&flags.noReplay, "no-replay", false, "never send a logged failing request again (header-too-big and request-timeout fixes then end \"not verified\")")
 	return cmd
 }
 
@@ -95,6 +107,13 @@ type manualJSON struct {
 }
 
 type resultJSON struct {
+	// Verdict is the one verdict (fix.Outcome); Fixed is true only for
+	// "fixed and verified".
+	Verdict     string   `json:"verdict"`
+	NotVerified []string `json:"not_verified,omitempty"`
+	// Earlier are logged failures of a repaired cause, all from before
+	// the change took effect.
+	Earlier    []report.Finding  `json:"earlier,omitempty"`
 	Fixed      bool              `json:"fixed"`
 	RolledBack bool              `json:"rolled_back"`
 	Restored   bool              `json:"restored"`
@@ -140,7 +159,7 @@ func runFix(ctx context.Context, flags *fixFlags, in io.Reader, stdout io.Writer
 	if err != nil {
 		return 2, err
 	}
-	plan, err := fix.Make(s, r)
+	plan, err := fix.MakeWith(s, r, fix.MakeOptions{NoReplay: flags.noReplay, Choose: flags.choose})
 	if err != nil {
 		return 2, err
 	}
@@ -188,46 +207,42 @@ func runFix(ctx context.Context, flags *fixFlags, in io.Reader, stdout io.Writer
 		return 2, err
 	}
 	out.Applied = true
-	out.Result = &resultJSON{Fixed: res.Fixed, RolledBack: res.RolledBack, Restored: res.Restored, Backups: map[string]string{}}
+	out.Result = &resultJSON{RolledBack: res.RolledBack, Restored: res.Restored, Backups: map[string]string{}, NotVerified: res.NotVerified}
 	for _, b := range res.Backups {
 		out.Result.Backups[b.Real] = b.Backup
 	}
 	if res.Err != nil {
 		out.Result.Error = res.Err.Error()
 	}
-	if res.RolledBack {
-		if res.Restored {
-			fmt.Fprintf(progress, "\nFix failed and was rolled back: %v\nEvery file is byte-identical to before and the services run as they did.\n", res.Err)
-			return finish(1)
-		}
-		fmt.Fprintf(progress, "\nFix failed and the rollback did not complete: %v\n", res.Err)
-		return finish(2)
-	}
-	fmt.Fprintln(progress, "\nFixed and verified.")
-	if len(res.Backups) > 0 {
-		fmt.Fprintln(progress, "Backups:")
+	if res.Fixed && len(res.Backups) > 0 {
+		fmt.Fprintln(progress, "\nBackups:")
 		for _, b := range res.Backups {
 			fmt.Fprintf(progress, "  %s -> %s\n", b.Real, b.Backup)
 		}
 	}
-	// What is left is what a person has to do.
-	after, _, err := doctor.Diagnose(ctx, flags.site.options())
-	if err != nil {
-		return 2, err
-	}
-	for _, f := range after.Findings {
-		if f.Severity == report.Error {
-			out.Remaining = append(out.Remaining, f)
+	// What is left is what a person has to do: diagnose again before
+	// saying anything, so the verdict is one.
+	var errs []report.Finding
+	if res.Fixed {
+		after, _, err := doctor.Diagnose(ctx, flags.site.options())
+		if err != nil {
+			return 2, err
+		}
+		for _, f := range after.Findings {
+			if f.Severity == report.Error {
+				errs = append(errs, f)
+			}
 		}
 	}
-	if len(out.Remaining) > 0 {
-		fmt.Fprintln(progress, "Still failing (fix by hand):")
-		for _, f := range out.Remaining {
-			fmt.Fprintf(progress, "  - [%s] %s\n", f.Cause, f.Title)
-		}
-		return finish(1)
+	c := fix.Conclude(plan, res, errs)
+	out.Remaining, out.Result.Earlier = c.Remaining, c.Earlier
+	out.Result.Verdict = string(c.Outcome)
+	out.Result.Fixed = c.Outcome == fix.FixedVerified
+	fmt.Fprintln(progress)
+	for _, l := range c.Lines {
+		fmt.Fprintln(progress, l)
 	}
-	return finish(0)
+	return finish(c.Code)
 }
 
 func planJSON(p *fix.Plan) *fixJSON {

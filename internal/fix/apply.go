@@ -88,6 +88,14 @@ type Result struct {
 	Backups []JournalFile
 	// Checks are the verifications after the change.
 	Checks []CheckResult
+	// NotVerified lists the applied actions whose cause no check
+	// exercised (--no-replay, or no replayable request logged), each with
+	// why: Fixed then means applied and answering, not proven.
+	NotVerified []string
+	// AppliedAt is when the last change took effect (files, ACLs,
+	// accounts written, services operated): a failure logged before it is
+	// history of what the run repaired.
+	AppliedAt time.Time
 }
 
 // CheckResult is one verification.
@@ -141,6 +149,15 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 		}
 		j.Files = append(j.Files, JournalFile{Path: fc.Path, Real: fc.Real, Backup: filepath.Join(backupDir, fmt.Sprintf("%02d-%s", i, filepath.Base(fc.Real))),
 			Orig: sum(fc.Orig), New: sum(fc.New), Mode: meta.Mode, UID: meta.UID, GID: meta.GID})
+	}
+	for _, g := range plan.Grants {
+		if err := g.unchanged(); err != nil {
+			return nil, err
+		}
+		j.ACLs = append(j.ACLs, JournalACL{Dir: g.Dir, Mode: g.Mode, Orig: g.Orig, New: g.New})
+	}
+	for _, a := range plan.Accounts {
+		j.Accounts = append(j.Accounts, JournalAccount{Account: a, Existed: a.exists()})
 	}
 	for _, op := range plan.Ops {
 		sv, err := serviceFor(ctx, op)
@@ -201,6 +218,31 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 		}
 		opts.say("wrote %s (backup %s)", fc.Real, jf.Backup)
 	}
+	for i := range j.ACLs {
+		j.ACLs[i].Done = true
+		if err := writeJournal(dir, j); err != nil {
+			return fail(err)
+		}
+		if err := applyGrant(j.ACLs[i]); err != nil {
+			return fail(err)
+		}
+		opts.say("granted %s (ACL of %s was %s)", plan.Grants[i].Command(), j.ACLs[i].Dir, aclText(j.ACLs[i].Orig, j.ACLs[i].Mode))
+	}
+	for i := range j.Accounts {
+		ja := &j.Accounts[i]
+		if ja.Existed {
+			opts.say("%s exists already: not created", ja.Name)
+			continue
+		}
+		ja.Done = true
+		if err := writeJournal(dir, j); err != nil {
+			return fail(err)
+		}
+		if err := runAccountCmd(ctx, ja.Args()); err != nil {
+			return fail(err)
+		}
+		opts.say("created: %s", shellJoin(ja.Args()))
+	}
 	if opts.AfterWrite != nil {
 		if err := opts.AfterWrite(); errors.Is(err, ErrInterrupted) {
 			return nil, err
@@ -225,6 +267,7 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 		}
 		opts.say("%s: ok", describeService(sv))
 	}
+	res.AppliedAt = time.Now()
 	for i, c := range plan.Checks {
 		v := settle(ctx, vf, c, opts.settle())
 		cr := CheckResult{Check: c, Before: before[i], After: v, Allowed: !v.OK && c.NoWorse && !before[i].OK}
@@ -242,6 +285,11 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Fixed, res.Restored = true, true
+	for _, a := range plan.Actions {
+		if a.Unverified != "" {
+			res.NotVerified = append(res.NotVerified, a.Finding.Cause+": "+a.Summary+" (not verified: "+a.Unverified+")")
+		}
+	}
 	return res, nil
 }
 
@@ -394,6 +442,17 @@ func rollback(ctx context.Context, dir string, j *Journal, opts Options) error {
 		}
 		opts.say("restored %s from %s", f.Real, f.Backup)
 	}
+	for i := len(j.ACLs) - 1; i >= 0; i-- {
+		a := j.ACLs[i]
+		if !a.Done {
+			continue
+		}
+		if err := restoreGrant(a); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		opts.say("restored the ACL of %s (%s)", a.Dir, aclText(a.Orig, a.Mode))
+	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
@@ -408,6 +467,19 @@ func rollback(ctx context.Context, dir string, j *Journal, opts Options) error {
 			continue
 		}
 		opts.say("%s is back as it ran before", sv)
+	}
+	// Accounts last: a php-fpm the run started (running as the new user)
+	// is stopped by now, and userdel refuses a user that runs processes.
+	for i := len(j.Accounts) - 1; i >= 0; i-- {
+		a := j.Accounts[i]
+		if !a.Done || a.Existed || !a.exists() {
+			continue
+		}
+		if err := runAccountCmd(ctx, a.removeArgs()); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		opts.say("removed the account the run created: %s", shellJoin(a.removeArgs()))
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
@@ -39,6 +40,7 @@ func remedies() []Remedy {
 		socketPermission,
 		allowedClients,
 		fpmDown,
+		staleSocket,
 		configNotApplied,
 		fpmConfigInvalid,
 		requestTimeout,
@@ -77,11 +79,18 @@ type Action struct {
 	Summary string
 	Why     string
 	Edits   []Edit
-	Ops     []Op
-	Checks  []Check
+	Grants  []Grant // ACL entries added to directories
+	// Accounts are system users or groups created (chosen with --choose).
+	Accounts []Account
+	Ops      []Op
+	Checks   []Check
 	// Also are further findings this same action repairs (every pool of a
 	// stopped php-fpm is one fpm-down finding; one start fixes them all).
 	Also []report.Finding
+	// Unverified says why no check of this action exercises its cause
+	// (replay turned off, or the failing request is not in the log): the
+	// run then ends "applied, not verified", never "verified".
+	Unverified string
 }
 
 // Edit replaces the bytes [Start, End) of File (as the config names it)
@@ -145,7 +154,25 @@ type Check struct {
 	// not get worse (a site failing before for another reason may go on
 	// failing), rather than answer.
 	NoWorse bool
+	// Replay, when set, is the logged failing request, sent again through
+	// nginx to Site instead of the harmless missing-script request: it
+	// proves a request-specific cause (a too big header, a killed slow
+	// request) is gone.
+	Replay Replay
 }
+
+// Replay is one logged request sent again: only GET and HEAD, which
+// change nothing by HTTP's rules, with the logged Host and URI, bounded
+// by Timeout.
+type Replay struct {
+	Method, Host, URI string
+	Timeout           time.Duration
+}
+
+// Set reports whether there is a request to replay.
+func (r Replay) Set() bool { return r.Method != "" }
+
+func (r Replay) String() string { return r.Method + " http://" + r.Host + r.URI }
 
 func (c Check) probeAddr() string {
 	if c.Addr != "" {
@@ -207,12 +234,14 @@ func (t ConfigTest) Args() []string {
 // Plan is everything fix will do, in order: write Files, run Tests, run
 // Ops, verify Checks.
 type Plan struct {
-	Actions []*Action
-	Manual  []Manual
-	Files   []*FileChange
-	Tests   []ConfigTest
-	Ops     []Op
-	Checks  []Check
+	Actions  []*Action
+	Manual   []Manual
+	Files    []*FileChange
+	Grants   []*GrantChange
+	Accounts []Account
+	Tests    []ConfigTest
+	Ops      []Op
+	Checks   []Check
 	// Notes are actions dropped from the plan and why (two remedies
 	// editing the same bytes differently).
 	Notes []string
@@ -221,7 +250,9 @@ type Plan struct {
 }
 
 // Empty reports whether the plan changes nothing.
-func (p *Plan) Empty() bool { return len(p.Files) == 0 && len(p.Ops) == 0 }
+func (p *Plan) Empty() bool {
+	return len(p.Files) == 0 && len(p.Ops) == 0 && len(p.Grants) == 0 && len(p.Accounts) == 0
+}
 
 // Annotate marks the findings fpmdoctor fix can repair (Fix.Automatic).
 // It is what diagnose calls: the remedy is planned for real, so
@@ -229,6 +260,7 @@ func (p *Plan) Empty() bool { return len(p.Files) == 0 && len(p.Ops) == 0 }
 // interrupted fix whose journal is still on disk.
 func Annotate(r *report.Report, s *snapshot.Snapshot) {
 	p := newPlanner(s)
+	p.noReplay = true // diagnose sends no application request
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		rem, ok := remedyFor(f.Cause)
@@ -263,9 +295,28 @@ func interruptedFinding(j *Journal) report.Finding {
 	}
 }
 
-// Make derives the plan from a diagnosis.
+// MakeOptions say how to plan.
+type MakeOptions struct {
+	// NoReplay: never send a logged request again (neither to measure a
+	// response header nor to verify); request-specific fixes then end
+	// "applied, not verified".
+	NoReplay bool
+	// Choose picks one of the choices a remedy offers (a pool whose user
+	// does not exist): "N" (1-based) or "user=NAME" / "group=NAME".
+	// Without it such findings are manual, with their choices listed.
+	Choose string
+}
+
+// Make derives the plan from a diagnosis, replaying logged requests.
 func Make(s *snapshot.Snapshot, r *report.Report) (*Plan, error) {
+	return MakeWith(s, r, MakeOptions{})
+}
+
+// MakeWith derives the plan from a diagnosis.
+func MakeWith(s *snapshot.Snapshot, r *report.Report, o MakeOptions) (*Plan, error) {
 	p := newPlanner(s)
+	p.noReplay = o.NoReplay || !s.Live
+	p.choose = o.Choose
 	plan := &Plan{Live: s.Live}
 	planned := map[*Action]bool{}
 	for _, f := range r.Findings {

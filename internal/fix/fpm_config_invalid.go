@@ -33,6 +33,9 @@ var fpmConfigInvalid = Remedy{
 		if err != nil {
 			return nil, err
 		}
+		if (prob.Directive == "user" || prob.Directive == "group") && strings.Contains(prob.Message, "cannot get") {
+			return accountChoice(p, f, fp, prob)
+		}
 		if !strings.HasPrefix(prob.Directive, "pm.") {
 			return nil, fmt.Errorf("%s needs a person's choice: %s", prob.Directive, NextStep(f))
 		}

@@ -2,10 +2,13 @@ package fix
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
@@ -17,14 +20,16 @@ import (
 // debug header), not something to buffer.
 const maxHeaderBuffer = 64 << 10
 
-// headerTooBig gives the PHP location of every site of the pool a larger
-// fastcgi_buffer_size, the one buffer nginx reads the whole FastCGI
-// response header into. nginx does not log how big the refused header
-// was, and measuring it would mean running the application, so the
-// buffer grows to the next power of two of at least twice its size
-// (capped at 64k). fastcgi_buffers is raised too when the default
-// fastcgi_busy_buffers_size (twice the larger of the two) would no longer
-// be below all buffers but one, which nginx -t refuses.
+// headerTooBig gives the PHP location of every site of the pool a
+// fastcgi_buffer_size that holds the refused header, the one buffer nginx
+// reads the whole FastCGI response header into. nginx does not log how
+// big the header was, so the logged failing GET/HEAD is sent straight to
+// the pool over FastCGI and its header measured (headerBuffer: record
+// overhead, a quarter of headroom, whole pages). fastcgi_buffers gets as
+// many buffers as fastcgi_busy_buffers_size's rule needs when the new
+// size would break it (nginx -t refuses that). The same request is then
+// replayed through nginx to prove it. With --no-replay nothing is
+// measured: the buffer is doubled and the result says "not verified".
 var headerTooBig = Remedy{
 	Cause: "header-too-big",
 	Plan: func(p *Planner, f report.Finding) (*Action, error) {
@@ -39,6 +44,29 @@ var headerTooBig = Remedy{
 		reload := map[*snapshot.Nginx]bool{}
 		done := map[*nginxconf.Directive]bool{}
 		var sizes []string
+		measured, how := 0, ""
+		if !p.noReplay {
+			// Measured through the site that serves the logged Host (its
+			// root decides which script answers), else the first.
+			site := pl.Sites[0]
+			rp, err := loggedRequest(f, site, replayTimeout(site))
+			if err != nil {
+				return nil, fmt.Errorf("cannot measure the refused header: %w", err)
+			}
+			for _, s := range pl.Sites {
+				if serves(s, rp.Host) {
+					site = s
+					break
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), rp.Timeout)
+			n, err := measureHeader(ctx, site, pl, rp)
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("cannot measure the refused header: %w; raise fastcgi_buffer_size by hand", err)
+			}
+			measured, how = n, fmt.Sprintf("the response header of %s measures %d bytes (a FastCGI request straight to the pool)", rp, n)
+		}
 		for _, site := range pl.Sites {
 			loc := site.Pass.Location
 			if loc == nil || done[loc.Directive] {
@@ -51,7 +79,7 @@ var headerTooBig = Remedy{
 			if loaded, _ := site.Nginx.ConfigLoadedAt(); logsPredate(f, loaded) {
 				return nil, fmt.Errorf("the refused headers were logged before nginx last loaded its config (%s): request the failing URL again to see whether it still fails", loaded.Format("15:04:05"))
 			}
-			edits, summary, err := bufferEdits(p, site)
+			edits, summary, err := bufferEdits(p, site, measured)
 			if err != nil {
 				return nil, err
 			}
@@ -66,29 +94,51 @@ var headerTooBig = Remedy{
 			return nil, errors.New("no PHP location to change")
 		}
 		a.Summary = "raise " + strings.Join(sizes, "; ")
-		a.Why = "nginx reads the whole FastCGI response header into one fastcgi_buffer_size buffer and answers 502 when it does not fit. " +
-			"nginx does not log the refused header's size, and measuring it would run the application, so the buffer is doubled to the next power of two (at most 64k); " +
-			"if 502s with \"too big header\" go on, run fix again. " +
-			"The check afterwards requests a script that does not exist (no application code runs), so it proves the site answers, not that the header fits: request the failing URL once to confirm. " +
-			"nginx -t runs first (it refuses buffers that break fastcgi_busy_buffers_size's rules); a reload applies the change without dropping requests"
+		a.Why = "nginx reads the whole FastCGI response header into one fastcgi_buffer_size buffer and answers 502 when it does not fit. "
+		if measured > 0 {
+			a.Why += how + "; the buffer holds it with its FastCGI record overhead and a quarter of headroom, in whole memory pages. "
+		} else {
+			a.Why += "Nothing is measured with --no-replay, so the buffer is doubled (at most 64k). "
+		}
+		a.Why += "fastcgi_buffers follows when fastcgi_busy_buffers_size must stay below all buffers but one; nginx -t runs before the reload, which applies the change without dropping requests"
 		a.Checks = poolChecks(pl)
+		p.replayChecks(a, f, replayTimeout(pl.Sites[0]))
 		return a, nil
 	},
 }
 
-// bufferEdits sizes the buffers of one site's PHP location.
-func bufferEdits(p *Planner, site *snapshot.Site) ([]Edit, string, error) {
+// replayTimeout bounds a replayed request: as long as nginx waits for
+// the pool, and a little more, at most two minutes.
+func replayTimeout(site *snapshot.Site) time.Duration {
+	return min(site.Pass.Settings().ReadTimeout+5*time.Second, 2*time.Minute)
+}
+
+// bufferEdits sizes the buffers of one site's PHP location for a header
+// of measured bytes (0: not measured, the buffer doubles).
+func bufferEdits(p *Planner, site *snapshot.Site, measured int) ([]Edit, string, error) {
 	loc := site.Pass.Location.Directive
 	set := site.Pass.Settings()
 	cur := set.BufferSize
-	if cur >= maxHeaderBuffer {
-		return nil, "", fmt.Errorf("fastcgi_buffer_size of %s is already %s: a header that big is the application's bug; find what sets it", site.Name, sizeText(cur))
+	page := int64(os.Getpagesize())
+	var size int64
+	if measured > 0 {
+		size = headerBuffer(measured, page)
+		if size > maxHeaderBuffer {
+			return nil, "", fmt.Errorf("the response header measures %d bytes: a header that big is the application's bug (a runaway cookie or debug header); find what sets it", measured)
+		}
+		if size <= cur {
+			return nil, "", fmt.Errorf("the logged request's response header measures %d bytes now, which fits fastcgi_buffer_size %s of %s: the failure does not reproduce (the header depends on state, cookies or the user); request the failing URL again", measured, sizeText(cur), site.Name)
+		}
+	} else {
+		if cur >= maxHeaderBuffer {
+			return nil, "", fmt.Errorf("fastcgi_buffer_size of %s is already %s: a header that big is the application's bug; find what sets it", site.Name, sizeText(cur))
+		}
+		size = int64(1)
+		for size < 2*cur {
+			size <<= 1
+		}
+		size = min(size, maxHeaderBuffer)
 	}
-	size := int64(1)
-	for size < 2*cur {
-		size <<= 1
-	}
-	size = min(size, maxHeaderBuffer)
 
 	n, bufSize := set.BuffersNumber, set.BuffersSize
 	ok, err := buffersValid(loc, size, n, bufSize)
@@ -97,9 +147,16 @@ func bufferEdits(p *Planner, site *snapshot.Site) ([]Edit, string, error) {
 	}
 	newBufs := false
 	if !ok {
-		n, bufSize, newBufs = max(n, 16), max(bufSize, size/2), true
+		// As many buffers of the current size as nginx's rule needs:
+		// fastcgi_busy_buffers_size < (n-1) × size of one buffer.
+		s := max(size, bufSize)
+		busy := 2 * s
+		if d := loc.Inherited("fastcgi_busy_buffers_size"); d != nil {
+			busy, _ = nginxconf.ParseSize(d.Arg(0))
+		}
+		n, newBufs = max(n, int(busy/bufSize)+2), true
 		if ok, err := buffersValid(loc, size, n, bufSize); err != nil || !ok {
-			return nil, "", fmt.Errorf("fastcgi_busy_buffers_size of %s does not allow fastcgi_buffer_size %s with fastcgi_buffers %d %s: set the three by hand", site.Name, sizeText(size), n, sizeText(bufSize))
+			return nil, "", fmt.Errorf("fastcgi_busy_buffers_size or fastcgi_temp_file_write_size of %s does not allow fastcgi_buffer_size %s with fastcgi_buffers %d %s: set them by hand", site.Name, sizeText(size), n, sizeText(bufSize))
 		}
 	}
 	n2 := site.Nginx

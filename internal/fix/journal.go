@@ -31,11 +31,13 @@ func journalPath(dir string) string { return filepath.Join(dir, "fix-journal.jso
 // back); one left behind means the run was killed, and the next run
 // restores from it.
 type Journal struct {
-	Version  int           `json:"version"`
-	PID      int           `json:"pid"`
-	Started  time.Time     `json:"started"`
-	Files    []JournalFile `json:"files"`
-	Services []*Service    `json:"services"`
+	Version  int              `json:"version"`
+	PID      int              `json:"pid"`
+	Started  time.Time        `json:"started"`
+	Files    []JournalFile    `json:"files"`
+	ACLs     []JournalACL     `json:"acls,omitempty"`
+	Accounts []JournalAccount `json:"accounts,omitempty"`
+	Services []*Service       `json:"services"`
 }
 
 // JournalFile is one file being rewritten.
@@ -48,6 +50,17 @@ type JournalFile struct {
 	Mode   os.FileMode `json:"mode"`
 	UID    int         `json:"uid"`
 	GID    int         `json:"gid"`
+}
+
+// JournalACL is one directory whose POSIX ACL the run changes: its ACL
+// (nil: none) and mode before, and the ACL written. Done is set before
+// the write, so a killed run restores it too.
+type JournalACL struct {
+	Dir  string      `json:"dir"`
+	Mode os.FileMode `json:"mode"`
+	Orig []byte      `json:"orig_acl"`
+	New  []byte      `json:"new_acl"`
+	Done bool        `json:"done"`
 }
 
 // Service is one nginx or php-fpm the run operates, and how it ran before.

@@ -24,10 +24,17 @@ type Planner struct {
 	owner  map[string]fileOwner
 	edits  map[string][]Edit
 	ops    []Op
+	grants []Grant
 	checks []Check
 	// shared holds actions that repair a whole installation (start or
 	// restart one php-fpm), planned once however many findings ask.
 	shared map[string]*Action
+	// noReplay: send no logged request again (--no-replay, an offline
+	// tree, or diagnose's annotation).
+	noReplay bool
+	// choose is --choose: which offered choice to apply.
+	choose string
+	accts  []Account
 }
 
 type fileOwner struct {
@@ -195,6 +202,8 @@ func (p *Planner) add(plan *Plan, a *Action) error {
 		}
 	}
 	p.ops = append(p.ops, a.Ops...)
+	p.grants = append(p.grants, a.Grants...)
+	p.accts = append(p.accts, a.Accounts...)
 	p.checks = append(p.checks, a.Checks...)
 	return nil
 }
@@ -237,6 +246,25 @@ func (p *Planner) finish(plan *Plan) error {
 		}
 		if own.fpm != nil {
 			addTest(ConfigTest{FPM: own.fpm})
+		}
+	}
+	seenGrant := map[Grant]bool{}
+	for _, g := range p.grants {
+		if seenGrant[g] {
+			continue
+		}
+		seenGrant[g] = true
+		gc, err := planGrant(g)
+		if err != nil {
+			return fmt.Errorf("plan the ACL of %s: %w", g.Dir, err)
+		}
+		plan.Grants = append(plan.Grants, gc)
+	}
+	seenAcct := map[Account]bool{}
+	for _, a := range p.accts {
+		if !seenAcct[a] {
+			seenAcct[a] = true
+			plan.Accounts = append(plan.Accounts, a)
 		}
 	}
 	plan.Ops = mergeOps(p.ops)

@@ -4,8 +4,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/fpmdoctor/fpmdoctor/internal/fix"
 	"github.com/fpmdoctor/fpmdoctor/internal/lab"
 )
 
@@ -127,6 +129,54 @@ func TestFixFPMDownRealServers(t *testing.T) {
 	l.MustStatus("/ok.php", 200)
 	healthy(t, l)
 }
+
+// TestFixStaleSocketRealServers: php-fpm killed with SIGKILL leaves its
+// socket file; nginx gets "Connection refused": a real 502. fix starts
+// php-fpm (one start, whether the finding is stale-socket or fpm-down),
+// which binds the same path again: 200, and diagnose is clean.
+func TestFixStaleSocketRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Start()
+	l.KillFPM()
+	if _, err := os.Stat(l.Path("run/php-fpm.sock")); err != nil {
+		t.Fatalf("SIGKILL left no socket file: %v", err)
+	}
+	l.MustStatus("/ok.php", 502)
+	r, _ := plan(t, l)
+	automatic(t, r, "stale-socket")
+
+	p := mustFix(t, l, "stale-socket")
+	if len(p.Files) != 0 || len(p.Ops) != 1 || p.Ops[0].Kind != fix.FPMStart {
+		t.Fatalf("plan: files %d ops %+v", len(p.Files), p.Ops)
+	}
+	l.MustStatus("/ok.php", 200)
+	healthy(t, l)
+}
+
+// TestFixStaleSocketVerificationFailsRealServers: the site does not answer
+// after the start (injected): the php-fpm the run started is stopped
+// again, and the site answers 502 as before.
+func TestFixStaleSocketVerificationFailsRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Start()
+	l.KillFPM()
+	l.MustStatus("/ok.php", 502)
+	opts := options(t)
+	v := &failingVerify{Verifier: fix.Live{}}
+	opts.Verifier, opts.Settle = v, 300e6
+	opts.AfterWrite = func() error { v.armed.Store(true); return nil }
+	_, res := fixLab(t, l, opts)
+	rolledBack(t, res, "verification failed")
+	if err := lab.WaitFor(func() bool { return l.FPMPid() == 0 || !processAlive(l.FPMPid()) }, 10e9); err != nil {
+		t.Fatalf("the php-fpm the fix started still runs (pid %d)", l.FPMPid())
+	}
+	l.MustStatus("/ok.php", 502)
+	noJournal(t, opts.StateDir)
+}
+
+func processAlive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
 // TestFixConfigNotAppliedRealServers: listen.owner was fixed on disk but
 // php-fpm only reloaded; the inherited socket still denies nginx. fix

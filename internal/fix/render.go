@@ -24,6 +24,9 @@ func WritePlan(w io.Writer, p *Plan) {
 		if a.Why != "" {
 			fmt.Fprintf(w, "   why: %s\n", a.Why)
 		}
+		if a.Unverified != "" {
+			fmt.Fprintf(w, "   not verifiable: %s (the checks prove the site answers, not that this cause is gone)\n", a.Unverified)
+		}
 	}
 	for _, f := range p.Files {
 		fmt.Fprintln(w)
@@ -61,11 +64,17 @@ func WritePlan(w io.Writer, p *Plan) {
 // Commands lists the config tests and service operations, in order.
 func (p *Plan) Commands() []string {
 	var out []string
+	for _, a := range p.Accounts {
+		out = append(out, shellJoin(a.Args())+"   # removed on rollback")
+	}
 	for _, t := range p.Tests {
 		out = append(out, shellJoin(t.Args()))
 	}
 	for _, o := range p.Ops {
 		out = append(out, describeOp(o))
+	}
+	for _, g := range p.Grants {
+		out = append(out, g.Command()+"   # ACL now: "+aclText(g.Orig, g.Mode)+"; removed on rollback")
 	}
 	return out
 }
@@ -75,9 +84,11 @@ func (p *Plan) CheckLines() []string {
 	var out []string
 	for _, c := range p.Checks {
 		line := describeCheck(c)
-		if c.Site != nil {
+		if c.Site != nil && c.Replay.Set() {
+			line += ": replay the logged failing request " + replayRequest(c.Site, c.Replay).String() + " (at most " + c.Replay.Timeout.String() + "): must not answer 502/503/504"
+		} else if c.Site != nil {
 			if r, ok := siteRequest(c.Site); ok {
-				line += ": GET " + r.String() + " must not answer 502/503/504"
+				line += ": " + r.String() + " must not answer 502/503/504"
 			}
 		}
 		if c.Pool != nil {

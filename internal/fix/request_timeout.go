@@ -45,7 +45,7 @@ var requestTimeout = Remedy{
 		if err != nil {
 			return nil, err
 		}
-		return &Action{
+		a := &Action{
 			Summary: fmt.Sprintf("set request_terminate_timeout = %s in pool %s (the longest fastcgi_read_timeout of its sites, %s)", val, pl.Name, where),
 			Why: "php-fpm killed requests nginx was still waiting for, so each ended as a 502 instead of an answer; " +
 				"raising the pool's limit to nginx's (rather than lowering nginx's) changes no site's timeout and still ends a request nobody waits for. " +
@@ -53,7 +53,10 @@ var requestTimeout = Remedy{
 			Edits:  []Edit{e},
 			Ops:    []Op{{Kind: FPMReload, FPM: pl.FPM}},
 			Checks: guardedPoolChecks(pl),
-		}, nil
+		}
+		// The logged killed request, sent again, must now get its answer.
+		p.replayChecks(a, f, min(read+5*time.Second, 5*time.Minute))
+		return a, nil
 	},
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fpmdoctor/fpmdoctor/internal/doctor"
 	"github.com/fpmdoctor/fpmdoctor/internal/fix"
 	"github.com/fpmdoctor/fpmdoctor/internal/lab"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
@@ -31,6 +32,7 @@ func TestFixRequestTimeoutRealServers(t *testing.T) {
 	automatic(t, r, "request-timeout")
 
 	p := mustFix(t, l, "request-timeout")
+	replays(t, p, "GET http://lab.test/sleep.php?s=2")
 	l.MustStatus("/sleep.php?s=2", 200)
 	fileHas(t, l, pool, "request_terminate_timeout = 5s ; was 30s\n")
 	if len(p.Ops) != 1 || p.Ops[0].Kind.String() != "reload php-fpm" {
@@ -46,9 +48,44 @@ func TestFixRequestTimeoutRealServers(t *testing.T) {
 	}
 }
 
+// TestFixRequestTimeoutReplayFailsRealServers: the logged killed request
+// is replayed after the reload; here the script became slower than nginx
+// waits (6 s against fastcgi_read_timeout 4s), so the replay gets nginx's
+// real 504: the verification fails, the pool file is restored byte for
+// byte and php-fpm reloaded back onto it.
+func TestFixRequestTimeoutReplayFailsRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	pool := "etc/php/fpm/pool.d/www.conf"
+	l.Write("www/slow.php", "<?php sleep((int)file_get_contents(__DIR__ . '/secs')); echo \"slept\\n\";\n")
+	l.Write("www/secs", "2")
+	l.Edit(pool, "catch_workers_output = yes", "catch_workers_output = yes\nrequest_terminate_timeout = 1s")
+	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass", "fastcgi_read_timeout 4s;\n        fastcgi_pass")
+	l.Start()
+	l.MustStatus("/slow.php", 502)
+	l.WaitForLog("log/php-fpm.log", "execution timed out", 1)
+	before := l.ConfigSums()
+	_, p := plan(t, l)
+	replays(t, p, "GET http://lab.test/slow.php")
+	l.Write("www/secs", "6")
+	opts := options(t)
+	opts.Settle = 300e6
+	res, err := fix.Apply(context.Background(), p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolledBack(t, res, "replay of the logged failing request GET http://lab.test/slow.php")
+	sameSums(t, before, l.ConfigSums())
+	noJournal(t, opts.StateDir)
+	l.Write("www/secs", "2")
+	l.MustStatus("/slow.php", 502) // killed after 1 s again: the old config runs
+}
+
 // TestFixHeaderTooBigRealServers: an 8000-byte header does not fit nginx's
-// default 4k buffer: 502. fix inserts fastcgi_buffer_size 8k in the PHP
-// location and reloads nginx.
+// default 4k buffer: 502. fix measures the logged request's header over
+// FastCGI (8000 bytes of value and the rest of the header), inserts
+// fastcgi_buffer_size 12k (the header, its record overhead and a quarter
+// of headroom in whole pages), reloads nginx and replays the logged GET.
 func TestFixHeaderTooBigRealServers(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t)
@@ -62,21 +99,38 @@ func TestFixHeaderTooBigRealServers(t *testing.T) {
 	}
 
 	p := mustFix(t, l, "header-too-big")
+	replays(t, p, "GET http://lab.test/header.php?n=8000")
 	l.MustStatus("/header.php?n=8000", 200)
 	healthyExcept(t, l, "header-too-big")
-	b := fileHas(t, l, "etc/nginx/conf.d/site.conf", "        fastcgi_pass unix:"+l.Path("run/php-fpm.sock")+";\n        fastcgi_buffer_size 8k;\n    }")
+	b := fileHas(t, l, "etc/nginx/conf.d/site.conf", "        fastcgi_pass unix:"+l.Path("run/php-fpm.sock")+";\n        fastcgi_buffer_size 12k;\n    }")
 	if strings.Contains(b, "fastcgi_buffers") {
 		t.Fatalf("fastcgi_buffers changed although 8 4k stays valid:\n%s", b)
 	}
 	if len(p.Ops) != 1 || p.Ops[0].Nginx == nil {
 		t.Fatalf("ops: %+v", p.Ops)
 	}
+	if !strings.Contains(p.Actions[0].Why, "measures 80") {
+		t.Fatalf("why does not give the measured size: %s", p.Actions[0].Why)
+	}
+}
+
+// replays asserts the plan's checks replay the logged request (the check
+// line shown to the user says so).
+func replays(t *testing.T, p *fix.Plan, want string) {
+	t.Helper()
+	for _, c := range p.CheckLines() {
+		if strings.Contains(c, "replay the logged failing request "+want) {
+			return
+		}
+	}
+	t.Fatalf("no check replays %s: %q", want, p.CheckLines())
 }
 
 // TestFixHeaderTooBigBuffersRealServers: the location already sets
-// fastcgi_buffer_size 8k and a 12000-byte header is refused. Doubling to
-// 16k needs more than the default 8 4k buffers (nginx -t would refuse the
-// default busy size 32k ≥ 7 × 4k), so fastcgi_buffers 16 8k is added.
+// fastcgi_buffer_size 8k and a 12000-byte header is refused. The
+// measured header needs 16k; with the default 8 4k buffers nginx -t
+// would refuse the default busy size 32k ≥ 7 × 4k, so fastcgi_buffers
+// gets the 10 buffers of 4k the rule needs (32k < 9 × 4k).
 func TestFixHeaderTooBigBuffersRealServers(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t)
@@ -84,10 +138,84 @@ func TestFixHeaderTooBigBuffersRealServers(t *testing.T) {
 	l.Start()
 	l.MustStatus("/header.php?n=12000", 502)
 	l.WaitForLog("log/nginx-error.log", "too big header", 1)
+	if os.Getpagesize() != 4096 {
+		t.Skipf("page size %d: nginx's default buffers are not 4k", os.Getpagesize())
+	}
 
-	mustFix(t, l, "header-too-big")
+	p := mustFix(t, l, "header-too-big")
+	replays(t, p, "GET http://lab.test/header.php?n=12000")
 	l.MustStatus("/header.php?n=12000", 200)
-	fileHas(t, l, "etc/nginx/conf.d/site.conf", "php-fpm.sock; # php\n        fastcgi_buffers 16 8k;\n        fastcgi_buffer_size 16k;\n")
+	fileHas(t, l, "etc/nginx/conf.d/site.conf", "php-fpm.sock; # php\n        fastcgi_buffers 10 4k;\n        fastcgi_buffer_size 16k;\n")
+	healthyExcept(t, l, "header-too-big")
+}
+
+// TestFixHeaderTooBigNoReplayRealServers: with --no-replay nothing is
+// measured or replayed: the buffer doubles, the plan says the action is
+// not verifiable, and the result lists it as not verified (never
+// "verified"), although the site answers.
+func TestFixHeaderTooBigNoReplayRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Start()
+	l.MustStatus("/header.php?n=6000", 502)
+	l.WaitForLog("log/nginx-error.log", "too big header", 1)
+	r, s, err := doctor.Diagnose(context.Background(), doctor.Options{NginxConf: l.NginxConf(), FPMConfs: []string{l.FPMConf()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := fix.MakeWith(s, r, fix.MakeOptions{NoReplay: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	fix.WritePlan(&b, p)
+	if !strings.Contains(b.String(), "not verifiable: --no-replay") || strings.Contains(b.String(), "replay the logged") {
+		t.Fatalf("plan:\n%s", b.String())
+	}
+	res, err := fix.Apply(context.Background(), p, options(t))
+	if err != nil || !res.Fixed {
+		t.Fatalf("apply: %v %+v", err, res)
+	}
+	if len(res.NotVerified) != 1 || !strings.Contains(res.NotVerified[0], "header-too-big") {
+		t.Fatalf("not verified: %q", res.NotVerified)
+	}
+	c := fix.Conclude(p, res, nil)
+	if c.Outcome != fix.AppliedNotVerified || strings.Contains(strings.Join(c.Lines, "\n"), "Fixed and verified") {
+		t.Fatalf("verdict %q: %q", c.Outcome, c.Lines)
+	}
+	l.MustStatus("/header.php?n=6000", 200)
+}
+
+// TestFixHeaderTooBigReplayFailsRealServers: the application's header
+// grows between the plan (measured 9000 bytes: 12k) and the replay
+// (20000 bytes): the replayed GET still gets a real 502, so the run fails
+// its verification, the file is restored byte for byte and nginx runs the
+// old config again (the request that failed before still fails, a small
+// one still answers).
+func TestFixHeaderTooBigReplayFailsRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Write("www/grow.php", "<?php header('X-Big: ' . str_repeat('a', (int)file_get_contents(__DIR__ . '/size'))); echo \"ok\\n\";\n")
+	l.Write("www/size", "9000")
+	l.Start()
+	l.MustStatus("/grow.php", 502)
+	l.WaitForLog("log/nginx-error.log", "too big header", 1)
+	before := l.ConfigSums()
+	r, p := plan(t, l)
+	_ = r
+	replays(t, p, "GET http://lab.test/grow.php")
+	l.Write("www/size", "20000")
+	opts := options(t)
+	opts.Settle = 300e6
+	res, err := fix.Apply(context.Background(), p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolledBack(t, res, "replay of the logged failing request GET http://lab.test/grow.php")
+	sameSums(t, before, l.ConfigSums())
+	noJournal(t, opts.StateDir)
+	l.MustStatus("/header.php?n=6000", 502) // the old 4k buffer runs again
+	l.MustStatus("/ok.php", 200)
 }
 
 // TestFixPoolExhaustedRealServers: 2 static workers, 4 requests of 6 s at

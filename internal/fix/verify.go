@@ -56,15 +56,24 @@ func (v Live) Verify(ctx context.Context, c Check) Verdict {
 		parts = append(parts, fmt.Sprintf("probe %s: %s", res.Target, res.Reason))
 	}
 	if c.Site != nil {
-		if req, ok := siteRequest(c.Site); ok {
-			code, err := req.get(ctx, timeout)
+		req, ok := siteRequest(c.Site)
+		t := timeout
+		if c.Replay.Set() {
+			req, ok, t = replayRequest(c.Site, c.Replay), true, max(timeout, c.Replay.Timeout)
+		}
+		if ok {
+			code, err := req.get(ctx, t)
 			out.HTTP = code
+			what := "request"
+			if c.Replay.Set() {
+				what = "replay of the logged failing request"
+			}
 			if err != nil {
 				out.OK = false
-				parts = append(parts, fmt.Sprintf("GET %s: %v", req, err))
+				parts = append(parts, fmt.Sprintf("%s %s: %v", what, req, err))
 			} else {
 				out.OK = out.OK && code != 502 && code != 503 && code != 504
-				parts = append(parts, fmt.Sprintf("GET %s: %d", req, code))
+				parts = append(parts, fmt.Sprintf("%s %s: %d", what, req, code))
 			}
 		}
 	}
@@ -92,6 +101,7 @@ type siteReq struct {
 	network, addr string // where nginx listens
 	https         bool
 	host, path    string
+	method        string // "": GET
 }
 
 // url is what is requested; nginx is reached at addr whatever its host.
@@ -102,7 +112,14 @@ func (r siteReq) url() string {
 	return "http://" + r.host + r.path
 }
 
-func (r siteReq) String() string { return r.url() + " via " + r.addr }
+func (r siteReq) String() string { return r.verb() + " " + r.url() + " via " + r.addr }
+
+func (r siteReq) verb() string {
+	if r.method == "" {
+		return http.MethodGet
+	}
+	return r.method
+}
 
 func (r siteReq) get(ctx context.Context, timeout time.Duration) (int, error) {
 	tr := &http.Transport{
@@ -115,7 +132,10 @@ func (r siteReq) get(ctx context.Context, timeout time.Duration) (int, error) {
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url(), nil)
+	if r.method != "" && r.method != http.MethodGet && r.method != http.MethodHead {
+		return 0, fmt.Errorf("%s is never replayed", r.method) // only requests that change nothing
+	}
+	req, err := http.NewRequestWithContext(ctx, r.verb(), r.url(), nil)
 	if err != nil {
 		return 0, err
 	}
@@ -138,10 +158,11 @@ func siteRequest(site *snapshot.Site) (siteReq, bool) {
 	_, _ = rand.Read(rnd[:])
 	script := "fpmdoctor-check-" + hex.EncodeToString(rnd[:]) + ".php"
 	path := "/" + script
+	reachable := true
 	if loc := site.Pass.Location; loc != nil {
 		switch loc.Modifier {
 		case "=", "@":
-			return siteReq{}, false
+			reachable = false
 		case "", "^~":
 			path = strings.TrimSuffix(loc.Path, "/") + "/" + script
 		default:
@@ -158,7 +179,7 @@ func siteRequest(site *snapshot.Site) (siteReq, bool) {
 		r.host = "localhost"
 	}
 	if site.Server == nil || len(site.Server.Listens) == 0 {
-		return r, true
+		return r, reachable
 	}
 	l := site.Server.Listens[0]
 	for _, cand := range site.Server.Listens {
@@ -177,11 +198,11 @@ func siteRequest(site *snapshot.Site) (siteReq, bool) {
 	addr := l.Address
 	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
 		r.network, r.addr = "unix", p
-		return r, true
+		return r, reachable
 	}
 	if _, err := strconv.Atoi(addr); err == nil {
 		r.addr = "127.0.0.1:" + addr
-		return r, true
+		return r, reachable
 	}
 	h, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -197,5 +218,13 @@ func siteRequest(site *snapshot.Site) (siteReq, bool) {
 		h = "::1"
 	}
 	r.addr = net.JoinHostPort(h, port)
-	return r, true
+	return r, reachable
+}
+
+// replayRequest is the logged request rp sent to the nginx that serves
+// site, at the address the site listens on.
+func replayRequest(site *snapshot.Site, rp Replay) siteReq {
+	r, _ := siteRequest(site)
+	r.method, r.host, r.path = rp.Method, rp.Host, rp.URI
+	return r
 }
