@@ -86,7 +86,7 @@ configs).`,
 	fl.StringArrayVar(&maps, "map", nil, "mount a repository directory on a server path, `REPO=HOST` (nginx/=/etc/nginx); repeat")
 	fl.StringVar(&o.NginxConf, "nginx-conf", "", "nginx main config as a server path (default: the usual places)")
 	fl.StringArrayVar(&o.FPMConfs, "fpm-conf", nil, "php-fpm main config as a server path; repeat (default: the usual places)")
-	fl.StringVar(&format, "format", "text", "output format: text, json, sarif or codequality")
+	fl.StringVar(&format, "format", "text", "output format: text, json, sarif, codequality or html")
 	fl.StringVar(&o.FailOn, "fail-on", "", "exit 1 on findings at least this severe: error, warning or never (default error)")
 	fl.StringVar(&memory, "memory", "", "RAM for PHP on the server, like 4GiB: compare pm.max_children with it")
 	fl.StringVar(&wmem, "worker-memory", "", "memory of one PHP worker, like 64MiB (with --memory)")
@@ -100,7 +100,7 @@ func parseCheckFormat(s string) (string, error) {
 	}
 	f, err := report.ParseFormat(s)
 	if err != nil {
-		return "", fmt.Errorf("unknown format %q (want text, json, sarif or codequality)", s)
+		return "", fmt.Errorf("unknown format %q (want text, json, sarif, codequality or html)", s)
 	}
 	return string(f), nil
 }
