@@ -3,7 +3,6 @@ package host
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -115,8 +114,7 @@ func readProcesses(ctx context.Context, procRoot string) ([]Process, error) {
 		// comm is the executable's name and survives the title rewrites
 		// both servers do: reading it (16 bytes) first spares the full
 		// command line of every other process on the host.
-		comm, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pr.PID), "comm"))
-		if err != nil || !serverComm(string(comm)) {
+		if !serverComm(ident.Comm(procRoot, strconv.Itoa(pr.PID))) {
 			continue
 		}
 		args, err := pr.CmdLine()

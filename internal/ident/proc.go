@@ -37,12 +37,11 @@ func FindNginxWorker(ctx context.Context, procRoot string) (pid int, c Cred, ok 
 				continue // not a process: /proc/self, /proc/meminfo, …
 			}
 			dir := procRoot + "/" + name + "/"
-			n := readSmall(dir+"comm", buf[:])
-			if !bytes.HasPrefix(buf[:n], []byte("nginx")) {
+			if !strings.HasPrefix(Comm(procRoot, name), "nginx") {
 				continue
 			}
 			// The title is nginx's rewrite of argv, NUL-padded.
-			n = readSmall(dir+"cmdline", buf[:])
+			n := readSmall(dir+"cmdline", buf[:])
 			if !bytes.HasPrefix(buf[:n], []byte(NginxWorkerTitle)) {
 				continue
 			}
@@ -56,6 +55,14 @@ func FindNginxWorker(ctx context.Context, procRoot string) (pid int, c Cred, ok 
 			return 0, Cred{}, false, nil // io.EOF: no worker runs
 		}
 	}
+}
+
+// Comm is the executable name of process pid under procRoot
+// (/proc/PID/comm, without the newline); "" when it cannot be read.
+func Comm(procRoot, pid string) string {
+	var buf [32]byte // comm is at most 16 bytes (TASK_COMM_LEN)
+	n := readSmall(procRoot+"/"+pid+"/comm", buf[:])
+	return strings.TrimSuffix(string(buf[:n]), "\n")
 }
 
 // readSmall reads up to len(buf) bytes of path with three system calls and
