@@ -77,3 +77,14 @@ func TestComm(t *testing.T) {
 		t.Fatalf("Comm of a gone process = %q, want empty", got)
 	}
 }
+
+// BenchmarkFindNginxWorker scans this host's /proc as `probe --as-user
+// auto` does (the cost depends on how many processes precede the first
+// nginx worker, or on all of them when none runs).
+func BenchmarkFindNginxWorker(b *testing.B) {
+	for b.Loop() {
+		if _, _, _, err := FindNginxWorker(context.Background(), "/proc"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
