@@ -8,12 +8,23 @@
 #      running, probes on), then with php-fpm stopped (one root cause for
 #      N pools).
 # Needs root, nginx, php8.2-fpm, hyperfine and GNU time. Usage:
-#   sudo bench/diagnose.sh [N]
+#   sudo bench/diagnose.sh [N]          (N=0: part 1 only)
+#   sudo BEFORE=main bench/diagnose.sh 0  (part 1 also times the binary
+#                                          built from git ref main)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-5000}
 go build -o /tmp/fpmdoctor-bench ./cmd/fpmdoctor
 FD=/tmp/fpmdoctor-bench
+FDB=
+if [ -n "${BEFORE:-}" ]; then
+  # The same build of another commit, from a clean export of its tree.
+  src=$(mktemp -d /tmp/fpmdoctor-before.XXXXXX)
+  git archive "$BEFORE" | tar -x -C "$src"
+  (cd "$src" && go build -o /tmp/fpmdoctor-bench-before ./cmd/fpmdoctor)
+  rm -rf "$src"
+  FDB=/tmp/fpmdoctor-bench-before
+fi
 W=$(mktemp -d /tmp/fpmdoctor-bench.XXXXXX)
 chmod 755 "$W"
 cleanup() {
@@ -52,10 +63,14 @@ nginx -c "$O/nginx.conf" -p "$O/"
 sleep 0.3
 curl -s -o /dev/null -w 'stock host: GET /index.php -> %{http_code}\n' "http://127.0.0.1:$PORT/index.php"
 echo "== stock Debian host, one site (live): fpmdoctor diagnose vs nginx -t + php-fpm8.2 -t"
+before=()
+[ -n "$FDB" ] && before=(-n "fpmdoctor diagnose ($BEFORE)" "$FDB diagnose --nginx-conf $O/nginx.conf --fpm-conf $O/php-fpm.conf")
 hyperfine -N -w 3 -r 30 --style basic \
   -n "fpmdoctor diagnose" "$FD diagnose --nginx-conf $O/nginx.conf --fpm-conf $O/php-fpm.conf" \
+  "${before[@]}" \
   -n "nginx -t + php-fpm8.2 -t" "bash -c 'nginx -t -q -c $O/nginx.conf -p $O/ && /usr/sbin/php-fpm8.2 -t -y $O/php-fpm.conf --prefix $O 2>/dev/null'" \
-  2>&1 | grep -E 'Time|±|faster|fpmdoctor|nginx' || true
+  2>&1 | grep -E 'Time|Range|±|faster|fpmdoctor|nginx' || true
+[ "$N" -gt 0 ] || exit 0
 
 # 2. A hosting company: N vhosts in sites-enabled, N pools in pool.d.
 G=$W/gen; mkdir -p "$G"/{sites,pools,run,log,tmp}

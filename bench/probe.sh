@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
-# bench/probe.sh: compare `fpmdoctor probe` with the usual cgi-fcgi
-# healthcheck against the same php-fpm, in one run.
+# bench/probe.sh: compare `fpmdoctor probe` and `fpmdoctor-probe` with the
+# usual cgi-fcgi healthcheck against the same php-fpm, in one run.
 #
-#   sudo bench/probe.sh [RUNS]        (default 500 runs per command)
+#   sudo bench/probe.sh [RUNS]        (default 200 runs per command and round)
+#   ROUNDS=5 BEFORE=main sudo bench/probe.sh   (also time fpmdoctor built from a git ref)
 #
 # Needs root (php-fpm drops its workers to www-data), php-fpm8.2, cgi-fcgi
-# (libfcgi-bin) and Go; uses hyperfine when installed, else a timed loop.
-# It starts a private php-fpm in a temporary prefix (ping and status
-# enabled), measures
-#   1. cgi-fcgi -bind -connect SOCKET   (SCRIPT_NAME=/ping … in the environment)
-#   2. fpmdoctor probe unix:SOCKET --ping-path /ping
-#   3. sh -c 'cgi-fcgi … | grep -q pong'  (what the usual healthcheck script runs)
-#   4. fpmdoctor probe … --as-user www-data (connect as nginx's worker user)
-# as whole processes, then the in-process client round trip with go test
-# -bench, and prints the ratio. Everything is removed on exit.
+# (libfcgi-bin), hyperfine and Go. It starts a private php-fpm in a
+# temporary prefix (ping and status enabled) and measures, as whole
+# processes, interleaved in ROUNDS rounds (default 3) of hyperfine so the
+# load of a shared machine falls on all of them alike:
+#   - an empty static Go program (the floor for any Go binary)
+#   - cgi-fcgi -bind -connect SOCKET   (SCRIPT_NAME=/ping … in the environment)
+#   - sh -c 'cgi-fcgi … | grep -q pong'  (what the usual healthcheck script runs)
+#   - fpmdoctor probe unix:SOCKET --ping-path /ping, --as-user self and auto
+#   - fpmdoctor-probe, the same arguments
+# and prints min and the range of medians over the rounds, then the
+# in-process client round trip with go test -bench. Everything is removed
+# on exit.
 set -euo pipefail
 
-runs=${1:-500}
+runs=${1:-200}
+rounds=${ROUNDS:-3}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 fpm=${FPM:-/usr/sbin/php-fpm8.2}
 
 [ "$(id -u)" = 0 ] || { echo "bench/probe.sh: needs root" >&2; exit 2; }
-for bin in "$fpm" cgi-fcgi go; do
+for bin in "$fpm" cgi-fcgi go hyperfine python3; do
 	command -v "$bin" >/dev/null || { echo "bench/probe.sh: $bin not found" >&2; exit 2; }
 done
 
@@ -57,57 +62,63 @@ CONF
 "$fpm" --fpm-config "$tmp/php-fpm.conf" --prefix "$tmp"
 sock=$tmp/run/php-fpm.sock
 
-echo "== building a static fpmdoctor"
-(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$tmp/fpmdoctor" ./cmd/fpmdoctor)
+echo "== building static binaries (CGO_ENABLED=0 -trimpath -ldflags='-s -w')"
+build() { (cd "$1" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$2" "$3"); }
+build "$repo" "$tmp/fpmdoctor" ./cmd/fpmdoctor
+build "$repo" "$tmp/fpmdoctor-probe" ./cmd/fpmdoctor-probe
+mkdir -p "$tmp/empty"
+printf 'module empty\n\ngo 1.21\n' >"$tmp/empty/go.mod"
+printf 'package main\n\nfunc main() {}\n' >"$tmp/empty/main.go"
+build "$tmp/empty" "$tmp/empty-go" .
+if [ -n "${BEFORE:-}" ]; then
+	mkdir -p "$tmp/before"
+	(cd "$repo" && git archive "$BEFORE") | tar -x -C "$tmp/before"
+	build "$tmp/before" "$tmp/fpmdoctor-before" ./cmd/fpmdoctor
+fi
+ls -l "$tmp"/fpmdoctor* "$tmp/empty-go" | awk '{print "   ", $5, $NF}'
 
 # The cgi-fcgi healthcheck reads its request from the environment.
 export SCRIPT_NAME=/ping SCRIPT_FILENAME=/ping REQUEST_METHOD=GET QUERY_STRING=
 cgi_cmd="cgi-fcgi -bind -connect $sock"
-script_cmd="sh -c '$cgi_cmd | grep -q pong'"
-our_cmd="$tmp/fpmdoctor probe unix:$sock --ping-path /ping"
-# The same as nginx's worker user: the connect runs with www-data's identity.
-as_cmd="$our_cmd --as-user www-data"
+args="unix:$sock --ping-path /ping"
+names=(empty-go cgi-fcgi sh+cgi-fcgi+grep "fpmdoctor probe self" "fpmdoctor probe auto" "fpmdoctor-probe self" "fpmdoctor-probe auto")
+cmds=("$tmp/empty-go" "$cgi_cmd" "sh -c '$cgi_cmd | grep -q pong'"
+	"$tmp/fpmdoctor probe $args --as-user self" "$tmp/fpmdoctor probe $args --as-user auto"
+	"$tmp/fpmdoctor-probe $args --as-user self" "$tmp/fpmdoctor-probe $args --as-user auto")
+if [ -n "${BEFORE:-}" ]; then
+	names+=("fpmdoctor probe self ($BEFORE)" "fpmdoctor probe auto ($BEFORE)")
+	cmds+=("$tmp/fpmdoctor-before probe $args --as-user self" "$tmp/fpmdoctor-before probe $args --as-user auto")
+fi
 
 echo "== sanity"
 $cgi_cmd | grep -q pong || { echo "cgi-fcgi did not get pong" >&2; exit 1; }
-$our_cmd
-$as_cmd
+for c in "${cmds[@]:3}"; do $c >/dev/null || { echo "failed: $c" >&2; exit 1; }; done
+"$tmp/fpmdoctor-probe" $args
+who=$("$tmp/fpmdoctor-probe" $args --format json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("as_user") or "root (no nginx worker runs)")')
+echo "   --as-user auto connects as: $who; $(ls /proc | grep -c '^[0-9]') processes on this host"
 
-echo "== process round trip, $runs runs each"
-if command -v hyperfine >/dev/null; then
-	hyperfine -N --warmup 20 --runs "$runs" --export-json "$tmp/h.json" \
-		-n cgi-fcgi "$cgi_cmd" -n "sh+cgi-fcgi+grep" "$script_cmd" -n "fpmdoctor probe" "$our_cmd" \
-		-n "fpmdoctor probe --as-user" "$as_cmd"
-	if command -v python3 >/dev/null; then
-		python3 - "$tmp/h.json" <<'PY'
+echo "== process round trip: $rounds interleaved rounds of $runs runs each"
+for r in $(seq "$rounds"); do
+	hf=()
+	for i in "${!names[@]}"; do hf+=(-n "${names[$i]}" "${cmds[$i]}"); done
+	hyperfine -N --warmup 20 --runs "$runs" --export-json "$tmp/r$r.json" "${hf[@]}" >/dev/null 2>&1
+done
+python3 - "$tmp" "$rounds" <<'PY'
 import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-f = r["fpmdoctor probe"]
-for name, x in r.items():
-    print(f"{name:18} mean {x['mean']*1e3:7.3f} ms  median {x['median']*1e3:7.3f} ms  min {x['min']*1e3:7.3f} ms")
-for name in ("cgi-fcgi", "sh+cgi-fcgi+grep"):
-    x = r[name]
-    print(f"ratio {name} / fpmdoctor probe: mean {x['mean']/f['mean']:.2f}, median {x['median']/f['median']:.2f}")
+tmp, rounds = sys.argv[1], int(sys.argv[2])
+res = {}
+for r in range(1, rounds + 1):
+    for x in json.load(open(f"{tmp}/r{r}.json"))["results"]:
+        res.setdefault(x["command"], []).append(x)
+mins = {n: min(x["min"] for x in xs) * 1e3 for n, xs in res.items()}
+print(f"{'command':34} {'min ms':>7}   median ms, range over rounds")
+for n, xs in res.items():
+    meds = sorted(x["median"] * 1e3 for x in xs)
+    print(f"{n:34} {mins[n]:7.2f}   {meds[0]:7.2f} – {meds[-1]:.2f}")
+print()
+for ours in [n for n in res if "probe" in n]:
+    print(f"{ours:34} min / cgi-fcgi: {mins[ours] / mins['cgi-fcgi']:.2f}   min / sh+cgi-fcgi+grep: {mins[ours] / mins['sh+cgi-fcgi+grep']:.2f}")
 PY
-	fi
-else
-	timeit() {
-		local start end
-		start=$(date +%s%N)
-		for _ in $(seq "$runs"); do "$@" >/dev/null; done
-		end=$(date +%s%N)
-		echo $(((end - start) / runs / 1000))
-	}
-	c=$(timeit $cgi_cmd)
-	s=$(timeit sh -c "$cgi_cmd | grep -q pong")
-	f=$(timeit $our_cmd)
-	a=$(timeit $as_cmd)
-	echo "cgi-fcgi        mean ${c} us"
-	echo "sh+cgi-fcgi+grep mean ${s} us"
-	echo "fpmdoctor probe mean ${f} us"
-	echo "fpmdoctor probe --as-user www-data mean ${a} us"
-	awk -v c="$c" -v s="$s" -v f="$f" 'BEGIN { printf "ratio cgi-fcgi / fpmdoctor = %.2f, sh+cgi-fcgi+grep / fpmdoctor = %.2f\n", c / f, s / f }'
-fi
 
 echo "== in-process client round trip (connect, ping, close) against a lab php-fpm"
 echo "   (what diagnose and a long-running exporter pay: no fork/exec; compare with cgi-fcgi's time above)"

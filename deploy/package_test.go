@@ -80,7 +80,7 @@ func wantFiles(packager string, commands []string) []string {
 		unit, zsh = "/usr/lib/systemd/system/fpmdoctor-watch.service", "/usr/share/zsh/site-functions/_fpmdoctor"
 	}
 	files := []string{
-		"/usr/bin/fpmdoctor", "/usr/bin/fpmdoctor-watch", unit, zsh,
+		"/usr/bin/fpmdoctor", "/usr/bin/fpmdoctor-watch", "/usr/bin/fpmdoctor-probe", unit, zsh,
 		"/usr/share/bash-completion/completions/fpmdoctor",
 		"/usr/share/fish/vendor_completions.d/fpmdoctor.fish",
 		"/usr/share/doc/fpmdoctor/README.md",

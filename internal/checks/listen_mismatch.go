@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
@@ -199,11 +200,11 @@ func countPools(s *snapshot.Snapshot) int {
 	return n
 }
 
-var phpVersionRe = regexp.MustCompile(`php(\d+(?:\.\d+)?)`)
+var phpVersionRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`php(\d+(?:\.\d+)?)`) })
 
 // mismatchKind explains the commonest reasons two addresses differ.
 func mismatchKind(have, want string) string {
-	hv, wv := phpVersionRe.FindStringSubmatch(have), phpVersionRe.FindStringSubmatch(want)
+	hv, wv := phpVersionRe().FindStringSubmatch(have), phpVersionRe().FindStringSubmatch(want)
 	if hv != nil && wv != nil && hv[1] != wv[1] {
 		return fmt.Sprintf("nginx still points at the PHP %s socket while PHP %s is configured: typical after a PHP upgrade.", hv[1], wv[1])
 	}

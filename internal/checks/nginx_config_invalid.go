@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
@@ -59,7 +60,7 @@ func nginxTestEvidence(t *snapshot.ConfigTest, problem string) report.Evidence {
 	if t.OK {
 		return fact("%s accepts the configuration", t.Command)
 	}
-	out := nginxLogStamp.ReplaceAllString(t.Output, "nginx: [$1] ")
+	out := nginxLogStamp().ReplaceAllString(t.Output, "nginx: [$1] ")
 	for _, line := range strings.Split(out, "\n") {
 		if strings.Contains(line, problem) {
 			return fact("%s confirms: %s", t.Command, strings.TrimSpace(line))
@@ -71,4 +72,6 @@ func nginxTestEvidence(t *snapshot.ConfigTest, problem string) report.Evidence {
 // nginxLogStamp is the time and pid nginx puts before a message when its
 // error log is stderr (Debian builds it so): the quote keeps only the
 // level, as nginx prints it on a terminal otherwise.
-var nginxLogStamp = regexp.MustCompile(`(?m)^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: `)
+var nginxLogStamp = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: `)
+})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // This file emulates the part of the Zend INI scanner and parser (NORMAL
@@ -482,18 +483,22 @@ func plainValue(line string, i int) (ve, next int, ok bool) {
 // constants the INI parser replaces in values; php-fpm runs after the
 // engine registered them. Only the error-level constants are worth knowing
 // in FPM configs (php_value[error_reporting]).
-var iniConstants = map[string]int64{
-	"E_ERROR": 1, "E_WARNING": 2, "E_PARSE": 4, "E_NOTICE": 8,
-	"E_CORE_ERROR": 16, "E_CORE_WARNING": 32, "E_COMPILE_ERROR": 64,
-	"E_COMPILE_WARNING": 128, "E_USER_ERROR": 256, "E_USER_WARNING": 512,
-	"E_USER_NOTICE": 1024, "E_STRICT": 2048, "E_RECOVERABLE_ERROR": 4096,
-	"E_DEPRECATED": 8192, "E_USER_DEPRECATED": 16384, "E_ALL": 32767,
-}
+var iniConstants = sync.OnceValue(func() map[string]int64 {
+	return map[string]int64{
+		"E_ERROR": 1, "E_WARNING": 2, "E_PARSE": 4, "E_NOTICE": 8,
+		"E_CORE_ERROR": 16, "E_CORE_WARNING": 32, "E_COMPILE_ERROR": 64,
+		"E_COMPILE_WARNING": 128, "E_USER_ERROR": 256, "E_USER_WARNING": 512,
+		"E_USER_NOTICE": 1024, "E_STRICT": 2048, "E_RECOVERABLE_ERROR": 4096,
+		"E_DEPRECATED": 8192, "E_USER_DEPRECATED": 16384, "E_ALL": 32767,
+	}
+})
 
-var boolWords = map[string]string{
-	"true": "1", "on": "1", "yes": "1",
-	"false": "", "off": "", "no": "", "none": "", "null": "",
-}
+var boolWords = sync.OnceValue(func() map[string]string {
+	return map[string]string{
+		"true": "1", "on": "1", "yes": "1",
+		"false": "", "off": "", "no": "", "none": "", "null": "",
+	}
+})
 
 func evalTokens(toks []token) (string, error) {
 	if len(toks) == 0 {
@@ -526,18 +531,18 @@ func evalTokens(toks []token) (string, error) {
 // looking up most values.
 func evalBare(text string) (string, error) {
 	if len(text) <= maxBoolWord {
-		if v, ok := boolWords[strings.ToLower(text)]; ok {
+		if v, ok := boolWords()[strings.ToLower(text)]; ok {
 			return v, nil
 		}
 	}
 	// "yes please": the keyword is a token of its own.
 	if i := strings.IndexAny(text, " \t"); i > 0 && i <= maxBoolWord {
-		if _, ok := boolWords[strings.ToLower(text[:i])]; ok {
+		if _, ok := boolWords()[strings.ToLower(text[:i])]; ok {
 			return "", &syntaxError{msg: "unexpected TC_CONSTANT"}
 		}
 	}
 	if strings.HasPrefix(text, "E_") { // every constant is E_*
-		if v, ok := iniConstants[text]; ok {
+		if v, ok := iniConstants()[text]; ok {
 			return strconv.FormatInt(v, 10), nil
 		}
 	}
@@ -609,10 +614,10 @@ func (e *exprParser) unary() (int64, error) {
 	case 0:
 		e.pos++
 		if t.bare {
-			if v, ok := iniConstants[t.text]; ok {
+			if v, ok := iniConstants()[t.text]; ok {
 				return v, nil
 			}
-			if b, ok := boolWords[strings.ToLower(t.text)]; ok {
+			if b, ok := boolWords()[strings.ToLower(t.text)]; ok {
 				return int64(atoi(b)), nil
 			}
 		}

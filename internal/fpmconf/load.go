@@ -366,7 +366,7 @@ func (l *loader) addArray(s *Setting) {
 			"env[], php_value[] and the like belong in a pool section")
 		return
 	}
-	if !arrayOptions[s.Name] {
+	if !arrayOptions()[s.Name] {
 		l.problem(s.File, s.Line, pool, s.Key, fmt.Sprintf("unknown directive '%s'", s.Name),
 			"the only array options are env, php_value, php_admin_value, php_flag, php_admin_flag and access.suppress_path")
 		l.cur.Settings = append(l.cur.Settings, s)

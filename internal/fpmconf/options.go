@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 type optionKind int
@@ -27,95 +28,101 @@ type option struct {
 
 // globalOptions is ini_fpm_global_options of php-fpm 8.2 as Debian builds
 // it (with syslog and systemd support).
-var globalOptions = map[string]option{
-	"pid":                         {kindString, ""},
-	"error_log":                   {kindString, "log/php-fpm.log"},
-	"syslog.ident":                {kindString, "php-fpm"},
-	"syslog.facility":             {kindFacility, "daemon"},
-	"log_buffering":               {kindBool, "1"},
-	"log_level":                   {kindLogLevel, "notice"},
-	"log_limit":                   {kindInt, "1024"},
-	"emergency_restart_threshold": {kindInt, "0"},
-	"emergency_restart_interval":  {kindTime, "0"},
-	"process_control_timeout":     {kindTime, "0"},
-	"process.max":                 {kindInt, "0"},
-	"process.priority":            {kindInt, ""},
-	"daemonize":                   {kindBool, "1"},
-	"rlimit_files":                {kindInt, "0"},
-	"rlimit_core":                 {kindRlimitCore, "0"},
-	"events.mechanism":            {kindString, "epoll"},
-	"systemd_interval":            {kindTime, "10"},
-}
+var globalOptions = sync.OnceValue(func() map[string]option {
+	return map[string]option{
+		"pid":                         {kindString, ""},
+		"error_log":                   {kindString, "log/php-fpm.log"},
+		"syslog.ident":                {kindString, "php-fpm"},
+		"syslog.facility":             {kindFacility, "daemon"},
+		"log_buffering":               {kindBool, "1"},
+		"log_level":                   {kindLogLevel, "notice"},
+		"log_limit":                   {kindInt, "1024"},
+		"emergency_restart_threshold": {kindInt, "0"},
+		"emergency_restart_interval":  {kindTime, "0"},
+		"process_control_timeout":     {kindTime, "0"},
+		"process.max":                 {kindInt, "0"},
+		"process.priority":            {kindInt, ""},
+		"daemonize":                   {kindBool, "1"},
+		"rlimit_files":                {kindInt, "0"},
+		"rlimit_core":                 {kindRlimitCore, "0"},
+		"events.mechanism":            {kindString, "epoll"},
+		"systemd_interval":            {kindTime, "10"},
+	}
+})
 
 // poolOptions is ini_fpm_pool_options of php-fpm 8.2 on Linux with ACL and
 // AppArmor support (Debian); listen.setfib exists only on FreeBSD.
-var poolOptions = map[string]option{
-	"prefix":                      {kindString, ""},
-	"user":                        {kindString, ""},
-	"group":                       {kindString, ""},
-	"listen":                      {kindString, ""},
-	"listen.backlog":              {kindInt, "-1"},
-	"listen.acl_users":            {kindString, ""},
-	"listen.acl_groups":           {kindString, ""},
-	"listen.owner":                {kindString, ""},
-	"listen.group":                {kindString, ""},
-	"listen.mode":                 {kindString, "0660"},
-	"listen.allowed_clients":      {kindString, ""},
-	"process.priority":            {kindInt, ""},
-	"process.dumpable":            {kindBool, "0"},
-	"pm":                          {kindPM, ""},
-	"pm.max_children":             {kindInt, "0"},
-	"pm.start_servers":            {kindInt, "0"},
-	"pm.min_spare_servers":        {kindInt, "0"},
-	"pm.max_spare_servers":        {kindInt, "0"},
-	"pm.max_spawn_rate":           {kindInt, "32"},
-	"pm.process_idle_timeout":     {kindTime, "10"},
-	"pm.max_requests":             {kindInt, "0"},
-	"pm.status_path":              {kindString, ""},
-	"pm.status_listen":            {kindString, ""},
-	"ping.path":                   {kindString, ""},
-	"ping.response":               {kindString, ""},
-	"access.log":                  {kindString, ""},
-	"access.format":               {kindString, ""},
-	"slowlog":                     {kindString, ""},
-	"request_slowlog_timeout":     {kindTime, "0"},
-	"request_slowlog_trace_depth": {kindInt, "20"},
-	"request_terminate_timeout":   {kindTime, "0"},
-	"request_terminate_timeout_track_finished": {kindBool, "0"},
-	"rlimit_files":              {kindInt, "0"},
-	"rlimit_core":               {kindRlimitCore, "0"},
-	"chroot":                    {kindString, ""},
-	"chdir":                     {kindString, ""},
-	"catch_workers_output":      {kindBool, "0"},
-	"decorate_workers_output":   {kindBool, "1"},
-	"clear_env":                 {kindBool, "1"},
-	"security.limit_extensions": {kindString, ".php .phar"},
-	"apparmor_hat":              {kindString, ""},
-}
+var poolOptions = sync.OnceValue(func() map[string]option {
+	return map[string]option{
+		"prefix":                      {kindString, ""},
+		"user":                        {kindString, ""},
+		"group":                       {kindString, ""},
+		"listen":                      {kindString, ""},
+		"listen.backlog":              {kindInt, "-1"},
+		"listen.acl_users":            {kindString, ""},
+		"listen.acl_groups":           {kindString, ""},
+		"listen.owner":                {kindString, ""},
+		"listen.group":                {kindString, ""},
+		"listen.mode":                 {kindString, "0660"},
+		"listen.allowed_clients":      {kindString, ""},
+		"process.priority":            {kindInt, ""},
+		"process.dumpable":            {kindBool, "0"},
+		"pm":                          {kindPM, ""},
+		"pm.max_children":             {kindInt, "0"},
+		"pm.start_servers":            {kindInt, "0"},
+		"pm.min_spare_servers":        {kindInt, "0"},
+		"pm.max_spare_servers":        {kindInt, "0"},
+		"pm.max_spawn_rate":           {kindInt, "32"},
+		"pm.process_idle_timeout":     {kindTime, "10"},
+		"pm.max_requests":             {kindInt, "0"},
+		"pm.status_path":              {kindString, ""},
+		"pm.status_listen":            {kindString, ""},
+		"ping.path":                   {kindString, ""},
+		"ping.response":               {kindString, ""},
+		"access.log":                  {kindString, ""},
+		"access.format":               {kindString, ""},
+		"slowlog":                     {kindString, ""},
+		"request_slowlog_timeout":     {kindTime, "0"},
+		"request_slowlog_trace_depth": {kindInt, "20"},
+		"request_terminate_timeout":   {kindTime, "0"},
+		"request_terminate_timeout_track_finished": {kindBool, "0"},
+		"rlimit_files":              {kindInt, "0"},
+		"rlimit_core":               {kindRlimitCore, "0"},
+		"chroot":                    {kindString, ""},
+		"chdir":                     {kindString, ""},
+		"catch_workers_output":      {kindBool, "0"},
+		"decorate_workers_output":   {kindBool, "1"},
+		"clear_env":                 {kindBool, "1"},
+		"security.limit_extensions": {kindString, ".php .phar"},
+		"apparmor_hat":              {kindString, ""},
+	}
+})
 
 // arrayOptions are the only names php-fpm accepts as name[key]; it compares
 // them case-sensitively.
-var arrayOptions = map[string]bool{
-	"env": true, "php_value": true, "php_admin_value": true,
-	"php_flag": true, "php_admin_flag": true, "access.suppress_path": true,
-}
+var arrayOptions = sync.OnceValue(func() map[string]bool {
+	return map[string]bool{
+		"env": true, "php_value": true, "php_admin_value": true,
+		"php_flag": true, "php_admin_flag": true, "access.suppress_path": true,
+	}
+})
 
 // Default access.format (fpm_conf_process_all_pools).
 const defaultAccessFormat = `%R - %u %t "%m %r" %s`
 
 func lookupOption(global bool, lowerName string) (option, bool) {
 	if global {
-		o, ok := globalOptions[lowerName]
+		o, ok := globalOptions()[lowerName]
 		return o, ok
 	}
-	o, ok := poolOptions[lowerName]
+	o, ok := poolOptions()[lowerName]
 	return o, ok
 }
 
 // defaultValue returns php-fpm's effective default for an unset key.
 func (s *Section) defaultValue(k string) string {
 	if s.global {
-		return globalOptions[k].def
+		return globalOptions()[k].def
 	}
 	switch k {
 	case "pm.start_servers", "pm.min_spare_servers", "pm.max_spare_servers":
@@ -141,7 +148,7 @@ func (s *Section) defaultValue(k string) string {
 		}
 		return ""
 	}
-	return poolOptions[k].def
+	return poolOptions()[k].def
 }
 
 // The value parsers below reproduce fpm_conf_set_*; their error texts are
@@ -291,12 +298,14 @@ func parseRlimitCore(v string) (int, error) {
 	return n, nil
 }
 
-var syslogFacilities = map[string]bool{
-	"auth": true, "authpriv": true, "cron": true, "daemon": true, "ftp": true,
-	"kern": true, "lpr": true, "mail": true, "news": true, "syslog": true,
-	"user": true, "uucp": true, "local0": true, "local1": true, "local2": true,
-	"local3": true, "local4": true, "local5": true, "local6": true, "local7": true,
-}
+var syslogFacilities = sync.OnceValue(func() map[string]bool {
+	return map[string]bool{
+		"auth": true, "authpriv": true, "cron": true, "daemon": true, "ftp": true,
+		"kern": true, "lpr": true, "mail": true, "news": true, "syslog": true,
+		"user": true, "uucp": true, "local0": true, "local1": true, "local2": true,
+		"local3": true, "local4": true, "local5": true, "local6": true, "local7": true,
+	}
+})
 
 // checkValue runs the parser php-fpm uses for an option on its value.
 func checkValue(kind optionKind, v string) error {
@@ -315,7 +324,7 @@ func checkValue(kind optionKind, v string) error {
 	case kindRlimitCore:
 		_, err = parseRlimitCore(v)
 	case kindFacility:
-		if !syslogFacilities[asciiLower(v)] {
+		if !syslogFacilities()[asciiLower(v)] {
 			err = errFacility
 		}
 	}

@@ -491,7 +491,7 @@ pm.start_servers = 3
 
 // ours renders a pool value the way `php-fpm -tt` prints it.
 func ours(p *Pool, k string) string {
-	opt := poolOptions[k]
+	opt := poolOptions()[k]
 	switch {
 	case k == "listen":
 		a, err := p.Listen()

@@ -7,10 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/ident"
 )
 
 // FileInfo is what the permission and freshness checks need about a path.
@@ -127,23 +130,7 @@ func decodeACL(b []byte) []ACLEntry {
 }
 
 // Cred is a process's credentials as the kernel checks them.
-type Cred struct {
-	UID    int
-	GID    int
-	Groups []int
-}
-
-func (c Cred) inGroup(gid int) bool {
-	if c.GID == gid {
-		return true
-	}
-	for _, g := range c.Groups {
-		if g == gid {
-			return true
-		}
-	}
-	return false
-}
+type Cred = ident.Cred
 
 // Allowed decides, as the kernel's generic permission check does, whether
 // cred may access f with the wanted rwx bits (4 read, 2 write, 1 search).
@@ -158,7 +145,7 @@ func Allowed(f FileInfo, c Cred, want uint16) (bool, string) {
 		switch {
 		case c.UID == f.UID:
 			return mode>>6&want == want, "owner bits"
-		case c.inGroup(f.GID):
+		case c.InGroup(f.GID):
 			return mode>>3&want == want, "group bits"
 		default:
 			return mode&want == want, "other bits"
@@ -187,9 +174,9 @@ func Allowed(f FileInfo, c Cred, want uint16) (bool, string) {
 		var hit bool
 		switch e.Tag {
 		case aclGroupObj:
-			hit = c.inGroup(f.GID)
+			hit = c.InGroup(f.GID)
 		case aclGroup:
-			hit = c.inGroup(int(e.ID))
+			hit = c.InGroup(int(e.ID))
 		}
 		if hit {
 			matched = true
@@ -252,9 +239,19 @@ func Describe(f FileInfo, u *Users) string {
 	if f.ACL != nil {
 		parts := make([]string, 0, len(f.ACL))
 		for _, e := range f.ACL {
-			parts = append(parts, u.describeACL(e))
+			parts = append(parts, describeACL(u, e))
 		}
 		s += " acl " + strings.Join(parts, ",")
 	}
 	return s
+}
+
+func describeACL(u *Users, e ACLEntry) string {
+	switch e.Tag {
+	case aclUser:
+		return strings.Replace(e.String(), strconv.Itoa(int(e.ID)), u.UserName(int(e.ID)), 1)
+	case aclGroup:
+		return strings.Replace(e.String(), strconv.Itoa(int(e.ID)), u.GroupName(int(e.ID)), 1)
+	}
+	return e.String()
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fpmdoctor/fpmdoctor/internal/ident"
 	"github.com/fpmdoctor/fpmdoctor/internal/rootfs"
 )
 
@@ -65,7 +66,7 @@ func (liveHost) Live() bool                    { return true }
 func (liveHost) Path(p string) (string, error) { return p, nil }
 func (liveHost) Now() time.Time                { return time.Now() }
 func (liveHost) Stat(path string) FileInfo     { return statPath(path, path) }
-func (liveHost) Users() (*Users, error)        { return loadUsers("/etc/passwd", "/etc/group") }
+func (liveHost) Users() (*Users, error)        { return ident.LoadUsers("/etc/passwd", "/etc/group") }
 func (liveHost) Processes(ctx context.Context) ([]Process, error) {
 	return readProcesses(ctx, "/proc")
 }
@@ -102,7 +103,7 @@ func (h offlineHost) Users() (*Users, error) {
 	if err != nil {
 		return nil, err
 	}
-	return loadUsers(passwd, group)
+	return ident.LoadUsers(passwd, group)
 }
 
 func (offlineHost) Processes(context.Context) ([]Process, error)  { return nil, ErrOffline }

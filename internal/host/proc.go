@@ -3,13 +3,14 @@ package host
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/procfs"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/ident"
 )
 
 // Process is what fpmdoctor needs to know about one nginx or php-fpm
@@ -43,7 +44,7 @@ func (p Process) Role() Role {
 	switch {
 	case strings.HasPrefix(p.Title, "nginx: master process"):
 		return RoleNginxMaster
-	case strings.HasPrefix(p.Title, "nginx: worker process"):
+	case strings.HasPrefix(p.Title, ident.NginxWorkerTitle):
 		return RoleNginxWorker
 	case strings.HasPrefix(p.Title, "php-fpm: master process"):
 		return RoleFPMMaster
@@ -113,8 +114,7 @@ func readProcesses(ctx context.Context, procRoot string) ([]Process, error) {
 		// comm is the executable's name and survives the title rewrites
 		// both servers do: reading it (16 bytes) first spares the full
 		// command line of every other process on the host.
-		comm, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pr.PID), "comm"))
-		if err != nil || !serverComm(string(comm)) {
+		if !serverComm(ident.Comm(procRoot, strconv.Itoa(pr.PID))) {
 			continue
 		}
 		args, err := pr.CmdLine()
@@ -142,33 +142,11 @@ func readProcesses(ctx context.Context, procRoot string) ([]Process, error) {
 // readIDs reads effective uid/gid and supplementary groups from
 // /proc/PID/status (procfs does not expose Groups).
 func readIDs(path string, p *Process) error {
-	b, err := os.ReadFile(path)
+	c, err := ident.StatusCred(path)
 	if err != nil {
 		return err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		key, val, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(val)
-		switch key {
-		case "Uid":
-			if len(f) > 1 {
-				p.UID, _ = strconv.Atoi(f[1])
-			}
-		case "Gid":
-			if len(f) > 1 {
-				p.GID, _ = strconv.Atoi(f[1])
-			}
-		case "Groups":
-			for _, g := range f {
-				if n, err := strconv.Atoi(g); err == nil {
-					p.Groups = append(p.Groups, n)
-				}
-			}
-		}
-	}
+	p.UID, p.GID, p.Groups = c.UID, c.GID, c.Groups
 	return nil
 }
 

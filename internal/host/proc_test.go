@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"slices"
 	"testing"
+	"time"
 )
 
 // Environ reads a process's starting environment: a child started with a
@@ -15,9 +16,18 @@ func TestEnviron(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	env, err := Environ(cmd.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
+	// Until the child has exec'd, /proc/PID/environ is the forked copy
+	// (empty on a loaded machine): wait for the exec, bounded.
+	var env []string
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		env, err = Environ(cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(env) > 0 || time.Now().After(deadline) {
+			break
+		}
 	}
 	if !slices.Contains(env, "FPMDOCTOR_MARK=pool-42") {
 		t.Fatalf("environ %q lacks the marker", env)

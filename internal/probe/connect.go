@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/fastcgi"
-	"github.com/fpmdoctor/fpmdoctor/internal/host"
+	"github.com/fpmdoctor/fpmdoctor/internal/ident"
 )
 
 // Credentials are the identity to connect with: nginx's worker user, so a
@@ -29,9 +29,9 @@ type Credentials struct {
 // LookupUser resolves a user name (or numeric uid) to the credentials a
 // process switching to it gets: its uid, primary gid and, as initgroups(3)
 // sets them, every group listing it. The same user database as the rest of
-// fpmdoctor (host.Users) answers.
+// fpmdoctor (ident.Users) answers.
 func LookupUser(name string) (*Credentials, error) {
-	users, err := host.New("").Users()
+	users, err := ident.LoadUsers("/etc/passwd", "/etc/group")
 	if err != nil {
 		return nil, fmt.Errorf("look up user %q: %w", name, err)
 	}
@@ -47,7 +47,7 @@ func LookupUser(name string) (*Credentials, error) {
 
 // CredentialsOf turns a process's credentials into the identity a probe
 // connects with.
-func CredentialsOf(user string, c host.Cred) *Credentials {
+func CredentialsOf(user string, c ident.Cred) *Credentials {
 	cr := &Credentials{User: user, UID: uint32(c.UID), GID: uint32(c.GID)}
 	for _, g := range c.Groups {
 		cr.Groups = append(cr.Groups, uint32(g))

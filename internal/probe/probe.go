@@ -3,10 +3,9 @@ package probe
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -113,9 +112,10 @@ func Probe(ctx context.Context, t Target, opts Options) Result {
 // exist, so even a wrong ping or status path can only ever produce php-fpm's
 // "Primary script unknown", never run a script.
 func plan(o Options) (req *fastcgi.Request, m Method, script string) {
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	script = "/fpmdoctor-probe-" + hex.EncodeToString(rnd[:]) + ".php"
+	// The name only has to be one no site has: math/rand/v2's generator
+	// (seeded by the runtime) suffices, and unlike crypto/rand it adds no
+	// package init to every start of fpmdoctor-probe.
+	script = fmt.Sprintf("/fpmdoctor-probe-%016x.php", rand.Uint64())
 	name, query := script, ""
 	switch {
 	case o.Thresholds.any():
