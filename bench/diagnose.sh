@@ -126,7 +126,7 @@ PY
 # php-fpm runs the N ondemand pools (sockets, no idle workers), as on a
 # hosting host: the diagnosis is of a healthy host, not of N "down" pools.
 /usr/sbin/php-fpm8.2 --fpm-config "$G/php-fpm.conf" --prefix "$G"
-trap 'kill -QUIT "$(cat "$G/run/fpm.pid")" 2>/dev/null || true; cleanup' EXIT
+trap '{ [ -f "$G/run/fpm.pid" ] && kill -QUIT "$(cat "$G/run/fpm.pid")"; } 2>/dev/null || true; cleanup' EXIT
 echo "== generated host: $N server blocks, $N pools (php-fpm running): fpmdoctor diagnose vs nginx -t (same config)"
 hyperfine -N -w 2 -r 10 --style basic -i \
   -n "fpmdoctor diagnose --no-probe" "$FD diagnose --nginx-conf $G/nginx.conf --fpm-conf $G/php-fpm.conf --no-probe" \
@@ -138,7 +138,7 @@ for i in 1 2 3; do
   /usr/bin/time -f 'fpmdoctor diagnose: %M KB, %e s' "$FD" diagnose --nginx-conf "$G/nginx.conf" --fpm-conf "$G/php-fpm.conf" >/dev/null || true
   /usr/bin/time -f 'nginx -t:           %M KB, %e s' nginx -t -q -c "$G/nginx.conf" -p "$G/" || true
 done
-"$FD" diagnose --nginx-conf "$G/nginx.conf" --fpm-conf "$G/php-fpm.conf" --format json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("fpmdoctor saw", len(r["sites"]), "sites;", len(r["findings"]), "findings")'
+"$FD" diagnose --nginx-conf "$G/nginx.conf" --fpm-conf "$G/php-fpm.conf" --format json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("fpmdoctor saw", len(r["sites"]), "sites;", len(r["findings"]), "findings")' || true
 echo "== size of --format json on the healthy host"
 "$FD" diagnose --nginx-conf "$G/nginx.conf" --fpm-conf "$G/php-fpm.conf" --format json | wc -c | sed 's/$/ bytes/'
 
@@ -154,4 +154,4 @@ for i in 1 2 3; do
   /usr/bin/time -f 'fpmdoctor diagnose: %M KB, %e s' "$FD" diagnose --nginx-conf "$G/nginx.conf" --fpm-conf "$G/php-fpm.conf" >/dev/null || true
   /usr/bin/time -f 'nginx -t:           %M KB, %e s' nginx -t -q -c "$G/nginx.conf" -p "$G/" || true
 done
-"$FD" diagnose --nginx-conf "$G/nginx.conf" --fpm-conf "$G/php-fpm.conf" --format json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("php-fpm down:", len(r["findings"]), "findings:", sorted(set(f["cause"] for f in r["findings"])))'
+"$FD" diagnose --nginx-conf "$G/nginx.conf" --fpm-conf "$G/php-fpm.conf" --format json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("php-fpm down:", len(r["findings"]), "findings:", sorted(set(f["cause"] for f in r["findings"])))' || true
