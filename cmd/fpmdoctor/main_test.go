@@ -1,15 +1,13 @@
 package main
 
 import (
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/fpmdoctor/fpmdoctor/internal/clitest"
 	"github.com/fpmdoctor/fpmdoctor/internal/watchcmd"
 )
 
@@ -42,27 +40,7 @@ func TestCLI(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// status N CMD ARGS...: run CMD and require exit status N (the
 			// documented 0/1/2 contract, which `! exec` cannot tell apart).
-			"status": func(ts *testscript.TestScript, neg bool, args []string) {
-				if neg || len(args) < 2 {
-					ts.Fatalf("usage: status N command [args...]")
-				}
-				want, err := strconv.Atoi(args[0])
-				if err != nil {
-					ts.Fatalf("status: %v", err)
-				}
-				err = ts.Exec(args[1], args[2:]...)
-				got := 0
-				var ee *exec.ExitError
-				switch {
-				case errors.As(err, &ee):
-					got = ee.ExitCode()
-				case err != nil:
-					ts.Fatalf("status: %v", err)
-				}
-				if got != want {
-					ts.Fatalf("%s exited %d, want %d", args[1], got, want)
-				}
-			},
+			"status": clitest.Status,
 		},
 	})
 }

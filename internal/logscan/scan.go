@@ -110,6 +110,29 @@ type Func func(e *Entry) error
 // would save nothing.
 const seekMinSize = 1 << 20
 
+// openLog opens one log for a scan and counts it in st (files, size; the
+// returned reader counts the bytes read). For a .gz file zr is the stream
+// to read instead; the caller closes both.
+func openLog(path string, st *Stats) (f *os.File, fi os.FileInfo, cr countingReader, zr *gzip.Reader, err error) {
+	f, err = os.Open(path)
+	if err != nil {
+		return nil, nil, cr, nil, fmt.Errorf("logscan: open %s: %w", path, err)
+	}
+	if fi, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, nil, cr, nil, fmt.Errorf("logscan: stat %s: %w", path, err)
+	}
+	st.Files, st.Size = 1, fi.Size()
+	cr = countingReader{r: f, n: &st.BytesRead}
+	if strings.HasSuffix(path, ".gz") {
+		if zr, err = gzip.NewReader(cr); err != nil {
+			f.Close()
+			return nil, nil, cr, nil, fmt.Errorf("logscan: %s: %w", path, err)
+		}
+	}
+	return f, fi, cr, zr, nil
+}
+
 // Scan reads one log file and calls fn for every classified entry inside
 // opt.Window. Plain files are searched by time first, so a short window at
 // the end of a huge file costs a few probes, not a full read; .gz files
@@ -118,24 +141,13 @@ const seekMinSize = 1 << 20
 // (see scanMapped); a file truncated meanwhile ends the scan with an error.
 func Scan(ctx context.Context, path string, opt Options, fn Func) (Stats, error) {
 	var st Stats
-	f, err := os.Open(path)
+	f, fi, cr, zr, err := openLog(path, &st)
 	if err != nil {
-		return st, fmt.Errorf("logscan: open %s: %w", path, err)
+		return st, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return st, fmt.Errorf("logscan: stat %s: %w", path, err)
-	}
-	st.Files, st.Size = 1, fi.Size()
 	opt = opt.withDefaults()
-	cr := countingReader{r: f, n: &st.BytesRead}
-
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(cr)
-		if err != nil {
-			return st, fmt.Errorf("logscan: %s: %w", path, err)
-		}
+	if zr != nil {
 		defer zr.Close()
 		err = scanStream(ctx, zr, path, 0, true, opt, fn, &st)
 		return st, err

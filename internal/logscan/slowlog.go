@@ -1,11 +1,9 @@
 package logscan
 
 import (
-	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 	"unsafe"
@@ -88,23 +86,13 @@ type SlowFunc func(e *SlowEntry) error
 // Location, Slack and MaxEntry are used.
 func ScanSlowlog(ctx context.Context, path string, opt Options, fn SlowFunc) (Stats, error) {
 	var st Stats
-	f, err := os.Open(path)
+	f, fi, cr, zr, err := openLog(path, &st)
 	if err != nil {
-		return st, fmt.Errorf("logscan: open %s: %w", path, err)
+		return st, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return st, fmt.Errorf("logscan: stat %s: %w", path, err)
-	}
-	st.Files, st.Size = 1, fi.Size()
 	opt = opt.withDefaults()
-	cr := countingReader{r: f, n: &st.BytesRead}
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(cr)
-		if err != nil {
-			return st, fmt.Errorf("logscan: %s: %w", path, err)
-		}
+	if zr != nil {
 		defer zr.Close()
 		err = scanSlow(ctx, zr, path, 0, true, opt, fn, &st)
 		return st, err

@@ -69,15 +69,30 @@ type Failure struct {
 // Failures returns nginx's 502/504 lines counted since the watcher started,
 // by cause, site and pool.
 func (w *Watcher) Failures() []Failure {
-	w.logs.mu.Lock()
-	out := make([]Failure, 0, len(w.logs.failures))
-	for k, n := range w.logs.failures {
-		out = append(out, Failure{k, n})
+	return sortedCounts(&w.logs.mu, w.logs.failures,
+		func(k FailureKey) string { return k.Cause + "\x00" + k.Site + "\x00" + k.Pool },
+		func(k FailureKey, n uint64) Failure { return Failure{k, n} })
+}
+
+// sortedCounts copies the counters of m, read under mu, in the order of
+// their keys' sort strings: one shape for every counter series the
+// collectors read, so scrapes list series in a stable order.
+func sortedCounts[K comparable, T any](mu *sync.Mutex, m map[K]uint64, sortKey func(K) string, item func(K, uint64) T) []T {
+	type counted struct {
+		sort string
+		item T
 	}
-	w.logs.mu.Unlock()
-	slices.SortFunc(out, func(a, b Failure) int {
-		return strings.Compare(a.Cause+"\x00"+a.Site+"\x00"+a.Pool, b.Cause+"\x00"+b.Site+"\x00"+b.Pool)
-	})
+	mu.Lock()
+	all := make([]counted, 0, len(m))
+	for k, n := range m {
+		all = append(all, counted{sortKey(k), item(k, n)})
+	}
+	mu.Unlock()
+	slices.SortFunc(all, func(a, b counted) int { return strings.Compare(a.sort, b.sort) })
+	out := make([]T, len(all))
+	for i, c := range all {
+		out[i] = c.item
+	}
 	return out
 }
 
@@ -90,16 +105,9 @@ type Entry struct {
 // Entries returns the classified entries the followers read, by source
 // and kind (the stable logscan.Kind strings).
 func (w *Watcher) Entries() []Entry {
-	w.logs.mu.Lock()
-	out := make([]Entry, 0, len(w.logs.entries))
-	for k, n := range w.logs.entries {
-		out = append(out, Entry{k, n})
-	}
-	w.logs.mu.Unlock()
-	slices.SortFunc(out, func(a, b Entry) int {
-		return strings.Compare(string(a.Source)+"\x00"+string(a.Kind), string(b.Source)+"\x00"+string(b.Kind))
-	})
-	return out
+	return sortedCounts(&w.logs.mu, w.logs.entries,
+		func(k EntryKey) string { return string(k.Source) + "\x00" + string(k.Kind) },
+		func(k EntryKey, n uint64) Entry { return Entry{k, n} })
 }
 
 // Lines returns how many lines the followers read, by source.

@@ -2,7 +2,6 @@ package watch
 
 import (
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -100,14 +99,7 @@ func (c *slowCounter) label(pool, script string) string {
 // SlowRequests returns the slow requests php-fpm logged since the watcher
 // started, by pool and script (at most MaxSlowScripts scripts per pool).
 func (w *Watcher) SlowRequests() []Slow {
-	w.slow.mu.Lock()
-	out := make([]Slow, 0, len(w.slow.counts))
-	for k, n := range w.slow.counts {
-		out = append(out, Slow{k, n})
-	}
-	w.slow.mu.Unlock()
-	slices.SortFunc(out, func(a, b Slow) int {
-		return strings.Compare(a.Pool+"\x00"+a.Script, b.Pool+"\x00"+b.Script)
-	})
-	return out
+	return sortedCounts(&w.slow.mu, w.slow.counts,
+		func(k SlowKey) string { return k.Pool + "\x00" + k.Script },
+		func(k SlowKey, n uint64) Slow { return Slow{k, n} })
 }
