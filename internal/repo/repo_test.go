@@ -230,6 +230,7 @@ func TestSARIFGolden(t *testing.T) {
 			abs = real
 		}
 		out = bytes.ReplaceAll(out, []byte("file://"+abs+"/"), []byte("file:///REPO/"))
+		out = helpAsPageNames(t, out)
 		golden := "testdata/golden/" + name + ".sarif"
 		if *update {
 			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
@@ -247,6 +248,38 @@ func TestSARIFGolden(t *testing.T) {
 			t.Errorf("SARIF differs from %s (run with -update and review the diff):\n%s", golden, out)
 		}
 	}
+}
+
+// helpAsPageNames checks that every rule's help is its cause's page, word
+// for word, and puts the page's name in its place: the golden then pins
+// the SARIF's shape and content, not the prose of pages that change for
+// their own reasons.
+func helpAsPageNames(t *testing.T, out []byte) []byte {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("SARIF is not JSON: %v", err)
+	}
+	for _, run := range doc["runs"].([]any) {
+		driver := run.(map[string]any)["tool"].(map[string]any)["driver"].(map[string]any)
+		rules, _ := driver["rules"].([]any)
+		for _, r := range rules {
+			rule := r.(map[string]any)
+			id := rule["id"].(string)
+			page, ok := docs.Cause(id)
+			help, _ := rule["help"].(map[string]any)
+			if !ok || help == nil || help["text"] != page || help["markdown"] != page {
+				t.Errorf("rule %s: its help is not docs/causes/%s.md", id, id)
+				continue
+			}
+			rule["help"] = map[string]any{"text": "docs/causes/" + id + ".md", "markdown": "docs/causes/" + id + ".md"}
+		}
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
 }
 
 // TestFingerprintIgnoresLines: adding lines above a finding changes its
