@@ -16,27 +16,8 @@ SECS=${1:-600}
 RATE=${2:-1000}
 N=${3:-100}
 STEP=${INTERVAL:-$(( SECS / 20 > 5 ? SECS / 20 : 5 ))}
-mkdir -p /tmp/fpmdoctor-soak.d && go build -o /tmp/fpmdoctor-soak.d/ ./cmd/fpmdoctor ./cmd/fpmdoctor-watch
-FD=/tmp/fpmdoctor-soak.d/fpmdoctor
-W=$(mktemp -d /tmp/fpmdoctor-soak.XXXXXX)
-chmod 755 "$W"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$W/run/nginx.pid" ] && kill -QUIT "$(cat "$W/run/nginx.pid")" 2>/dev/null || true
-  [ -f "$W/run/php-fpm.pid" ] && kill -QUIT "$(cat "$W/run/php-fpm.pid")" 2>/dev/null || true
-  sleep 0.5; rm -rf "$W"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/watchlib.sh"
-
-make_host "$W" "$N"
-start_host "$W"
-PORT=$(free_port)
-"$FD" watch --listen "127.0.0.1:$PORT" --nginx-conf "$W/nginx.conf" --fpm-conf "$W/php-fpm.conf" \
-  --log.level warn 2>"$W/watch.log" &
-WPID=$!; PIDS+=("$WPID")
-wait_ready "$PORT"
+watch_host soak "$N"
 tail -F -n 0 "$W/log/nginx-error.log" >/dev/null 2>&1 &
 TPID=$!; PIDS+=("$TPID")
 echo "== soak: $RATE lines/s for $SECS s, $N pools, rotations at $((SECS/3)) s (rename) and $((2*SECS/3)) s (copytruncate)"

@@ -18,27 +18,8 @@ N=${1:-100}
 RATE=${2:-100}
 SECS=${3:-30}
 R=${R:-300}
-mkdir -p /tmp/fpmdoctor-watch-bench.d && go build -o /tmp/fpmdoctor-watch-bench.d/ ./cmd/fpmdoctor ./cmd/fpmdoctor-watch
-FD=/tmp/fpmdoctor-watch-bench.d/fpmdoctor
-W=$(mktemp -d /tmp/fpmdoctor-watchbench.XXXXXX)
-chmod 755 "$W"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$W/run/nginx.pid" ] && kill -QUIT "$(cat "$W/run/nginx.pid")" 2>/dev/null || true
-  [ -f "$W/run/php-fpm.pid" ] && kill -QUIT "$(cat "$W/run/php-fpm.pid")" 2>/dev/null || true
-  sleep 0.5; rm -rf "$W"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/watchlib.sh"
-
-make_host "$W" "$N"
-start_host "$W"
-PORT=$(free_port)
-"$FD" watch --listen "127.0.0.1:$PORT" --nginx-conf "$W/nginx.conf" --fpm-conf "$W/php-fpm.conf" \
-  --log.level warn 2>"$W/watch.log" &
-WPID=$!; PIDS+=("$WPID")
-wait_ready "$PORT"
+watch_host watchbench "$N"
 echo "== host: $N pools (pm static, max_children 1, pm.status_path set), $N server blocks; watch pid $WPID"
 
 # 1. Saturate every pool: one request per pool sleeping 90 s holds its only worker.

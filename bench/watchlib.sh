@@ -164,3 +164,31 @@ while True:
 print(f"   wrote {written} lines in {secs} s", file=sys.stderr)
 PY
 }
+
+# watch_host NAME POOLS: builds fpmdoctor and fpmdoctor-watch, makes a host
+# of POOLS pools and server blocks in a new directory W, starts its servers
+# and `fpmdoctor watch` on a free port, and removes everything on exit.
+# Sets FD, W, PORT, WPID and PIDS (processes to kill at exit).
+watch_host() {
+  mkdir -p "/tmp/fpmdoctor-$1.d"
+  go build -o "/tmp/fpmdoctor-$1.d/" ./cmd/fpmdoctor ./cmd/fpmdoctor-watch
+  FD=/tmp/fpmdoctor-$1.d/fpmdoctor
+  W=$(mktemp -d "/tmp/fpmdoctor-$1.XXXXXX")
+  chmod 755 "$W"
+  PIDS=()
+  trap watch_host_cleanup EXIT
+  make_host "$W" "$2"
+  start_host "$W"
+  PORT=$(free_port)
+  "$FD" watch --listen "127.0.0.1:$PORT" --nginx-conf "$W/nginx.conf" --fpm-conf "$W/php-fpm.conf" \
+    --log.level warn 2>"$W/watch.log" &
+  WPID=$!; PIDS+=("$WPID")
+  wait_ready "$PORT"
+}
+
+watch_host_cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -f "$W/run/nginx.pid" ]; then kill -QUIT "$(cat "$W/run/nginx.pid")" 2>/dev/null || true; fi
+  if [ -f "$W/run/php-fpm.pid" ]; then kill -QUIT "$(cat "$W/run/php-fpm.pid")" 2>/dev/null || true; fi
+  sleep 0.5; rm -rf "$W"
+}
