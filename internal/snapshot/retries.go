@@ -15,6 +15,9 @@ import (
 type retryRule struct {
 	tries int
 	conds []string
+	// connectOnly: fastcgi_next_upstream_timeout may have stopped the
+	// retries unlogged after any try slower than a failed connect.
+	connectOnly bool
 }
 
 // RetryRules tells, for an nginx failure line, how many servers nginx may
@@ -53,7 +56,7 @@ func retryRules(s *Snapshot) *RetryRules {
 					continue
 				}
 				old := rr.byTarget[k]
-				merged := retryRule{tries: min(old.tries, rule.tries)}
+				merged := retryRule{tries: min(old.tries, rule.tries), connectOnly: old.connectOnly || rule.connectOnly}
 				for _, c := range old.conds {
 					if slices.Contains(rule.conds, c) {
 						merged.conds = append(merged.conds, c)
@@ -74,12 +77,15 @@ func siteRetryRule(site *Site) retryRule {
 		return retryRule{tries: 1}
 	}
 	conds := slices.Clone(set.NextUpstream)
+	connectOnly := false
 	if ctx := pass.Directive.Parent; ctx != nil {
 		// A time limit on retries may stop them unlogged after a slow try
-		// (a timeout); a failed connect comes at once, well inside any.
+		// (a timeout, a slow response); a refused or missing connect
+		// comes at once, well inside any.
 		if d := ctx.Inherited("fastcgi_next_upstream_timeout"); d != nil {
 			if v, err := nginxconf.ParseDuration(d.Arg(0)); err != nil || v > 0 {
 				conds = slices.DeleteFunc(conds, func(c string) bool { return c != "error" })
+				connectOnly = true
 			}
 		}
 	}
@@ -105,7 +111,7 @@ func siteRetryRule(site *Site) retryRule {
 			}
 		}
 	}
-	return retryRule{tries: tries, conds: conds}
+	return retryRule{tries: tries, conds: conds, connectOnly: connectOnly}
 }
 
 // Tries is how many servers nginx may try for the request whose failure
@@ -116,7 +122,7 @@ func (rr *RetryRules) Tries(e *logscan.Entry) int {
 		return 1
 	}
 	r, ok := rr.byTarget[e.Target]
-	if !ok || !slices.Contains(r.conds, e.RetryCondition()) {
+	if !ok || !slices.Contains(r.conds, e.RetryCondition()) || r.connectOnly && e.Action != "connecting to upstream" {
 		return 1
 	}
 	return r.tries
