@@ -43,7 +43,7 @@ func TestUnreadableEmptyLogSkipped(t *testing.T) {
 	}
 	old := time.Now().Add(-3 * time.Hour)
 	for _, c := range []struct {
-		mode      os.FileMode
+		mode       os.FileMode
 		unreadable bool
 	}{{0, true}, {0o644, false}} {
 		logPath := filepath.Join(dir, fmt.Sprintf("error-%o.log", c.mode))
