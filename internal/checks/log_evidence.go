@@ -122,6 +122,19 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 	}
 }
 
+// failedRequests is how many of a group's lines ended their request
+// (502/504), not counting the tries nginx made good on another server.
+func failedRequests(g logscan.Group) int { return g.Count - g.Retried }
+
+// retriedNote says, after a count of failed requests, how many more lines
+// were tries nginx made good on another server; "" when none were.
+func retriedNote(g logscan.Group) string {
+	if g.Retried == 0 {
+		return ""
+	}
+	return " (and " + countWord(g.Retried, "failed try", "failed tries") + " nginx retried on another server)"
+}
+
 // failureWords counts a group's lines as what they were: failed requests
 // (502/504), and failed tries nginx made good on another server.
 func failureWords(g logscan.Group) string {
