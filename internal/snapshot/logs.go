@@ -39,7 +39,8 @@ type Logs struct {
 	// Agg counts every classified entry by kind and target (pool ID when
 	// the entry could be tied to a pool), with a per-minute timeline.
 	Agg *logscan.Aggregator
-	// Failures are nginx's upstream failures; Events php-fpm's events and
+	// Failures are nginx's upstream failures (not the failed tries nginx
+	// made good on another server: Agg counts those); Events php-fpm's events and
 	// kernel OOM kills. Entry.Pool holds the pool ID when known.
 	Failures []logscan.Entry
 	Events   []logscan.Entry
