@@ -24,7 +24,7 @@ var headerTooBig = Check{
 				Severity: report.Error,
 				Live:     true,
 				Pool:     poolID(p),
-				Title:    fmt.Sprintf("responses of %s have headers larger than fastcgi_buffer_size: %s got 502", poolName(p, g.Target), countWord(g.Count, "request", "requests")),
+				Title:    fmt.Sprintf("responses of %s have headers larger than fastcgi_buffer_size: %s got 502", poolName(p, g.Target), countWord(failedRequests(g), "request", "requests")) + retriedNote(g),
 				Detail:   "nginx reads the FastCGI response header into one buffer of fastcgi_buffer_size (one memory page, 4k, by default); a bigger header is refused.",
 				Evidence: []report.Evidence{logEvidence(g.Example)},
 				Logs:     summary(g),

@@ -48,7 +48,7 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 		r.LogsRead = append(r.LogsRead, report.LogRead{Path: lf.Path, Size: lf.Stats.Size, BytesRead: lf.Stats.BytesRead, Entries: lf.Stats.Entries})
 	}
 	for _, b := range s.Logs.Agg.Timeline() {
-		r.Timeline = append(r.Timeline, report.Bucket{Minute: b.Minute, Nginx502: b.Nginx502, Nginx504: b.Nginx504, FPM: b.FPM})
+		r.Timeline = append(r.Timeline, report.Bucket{Minute: b.Minute, Nginx502: b.Nginx502, Nginx504: b.Nginx504, Retried: b.Retried, FPM: b.FPM})
 	}
 	// Which site does a logged target belong to (for failures not tied to
 	// a pool: a socket nobody listens on)?
@@ -101,7 +101,7 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 			Severity: report.Info,
 			Live:     true,
 			Step:     report.StepLogs,
-			Title:    fmt.Sprintf("earlier in the window: %s, last at %s; the cause is not present now", countWord(g.Count, "failure", "failures"), g.Last.Format(time.TimeOnly)),
+			Title:    fmt.Sprintf("earlier in the window: %s, last at %s; the cause is not present now", failureWords(g), g.Last.Format(time.TimeOnly)),
 			Detail:   "nginx logged these failures, but what caused them is gone now (php-fpm was restarted, a permission was fixed). If it comes back, the same line will show in nginx's error log.",
 			Evidence: []report.Evidence{logEvidence(g.Example)},
 			Logs:     summary(g),
@@ -109,7 +109,7 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 		if unchecked[cause] {
 			f.ID = cause + "-logged"
 			f.Severity = report.Warning
-			f.Title = fmt.Sprintf("in the window: %s, last at %s; whether the cause is still present could not be checked", countWord(g.Count, "failure", "failures"), g.Last.Format(time.TimeOnly))
+			f.Title = fmt.Sprintf("in the window: %s, last at %s; whether the cause is still present could not be checked", failureWords(g), g.Last.Format(time.TimeOnly))
 			f.Detail = "nginx logged these failures. The live check for " + cause + " could not run (see skipped), so fpmdoctor cannot tell whether it still holds."
 		}
 		if p := poolFor(s, g.Target); p != nil {
@@ -120,6 +120,32 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 		r.Findings = append(r.Findings, f)
 		idx.add(r, len(r.Findings)-1)
 	}
+}
+
+// failedRequests is how many of a group's lines ended their request
+// (502/504), not counting the tries nginx made good on another server.
+func failedRequests(g logscan.Group) int { return g.Count - g.Retried }
+
+// retriedNote says, after a count of failed requests, how many more lines
+// were tries nginx made good on another server; "" when none were.
+func retriedNote(g logscan.Group) string {
+	if g.Retried == 0 {
+		return ""
+	}
+	return " (and " + countWord(g.Retried, "failed try", "failed tries") + " nginx retried on another server)"
+}
+
+// failureWords counts a group's lines as what they were: failed requests
+// (502/504), and failed tries nginx made good on another server.
+func failureWords(g logscan.Group) string {
+	failed := g.Count - g.Retried
+	switch {
+	case g.Retried == 0:
+		return countWord(failed, "failure", "failures")
+	case failed == 0:
+		return countWord(g.Retried, "failed try", "failed tries") + " that nginx retried on another server (no 502)"
+	}
+	return countWord(failed, "failure", "failures") + " and " + countWord(g.Retried, "failed try", "failed tries") + " that nginx retried on another server"
 }
 
 // findingIndex finds the findings about a pool or a site without a scan

@@ -42,7 +42,7 @@ func logEvidence(e logscan.Entry) report.Evidence {
 }
 
 func summary(g logscan.Group) *report.LogSummary {
-	ls := &report.LogSummary{Count: g.Count, First: g.First, Last: g.Last}
+	ls := &report.LogSummary{Count: g.Count, Retried: g.Retried, First: g.First, Last: g.Last}
 	for _, u := range g.TopURLs {
 		ls.TopURLs = append(ls.TopURLs, report.URLCount{URL: u.URL, Count: u.Count})
 	}

@@ -34,7 +34,7 @@ var poolExhausted = Check{
 				fails := poolGroups(s, p.ID(), logscan.KindUpstreamTimeout, logscan.KindConnectEAGAIN)
 				total := 0
 				for _, fg := range fails {
-					total += fg.Count
+					total += failedRequests(fg)
 					f.Evidence = append(f.Evidence, logEvidence(fg.Example))
 					if f.Logs.TopURLs == nil {
 						f.Logs.TopURLs = summary(fg).TopURLs

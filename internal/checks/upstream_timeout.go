@@ -25,7 +25,7 @@ var upstreamTimeout = Check{
 				Severity: report.Error,
 				Live:     true,
 				Pool:     poolID(p),
-				Title:    fmt.Sprintf("nginx gave up waiting for %s: %s answered 504", poolName(p, g.Target), countWord(g.Count, "request", "requests")),
+				Title:    fmt.Sprintf("nginx gave up waiting for %s: %s answered 504%s", poolName(p, g.Target), countWord(failedRequests(g), "request", "requests"), retriedNote(g)),
 				Detail:   fmt.Sprintf("nginx waited longer than its timeout while %s and answered 504 Gateway Timeout.", g.Example.Action),
 				Evidence: []report.Evidence{logEvidence(g.Example)},
 				Logs:     summary(g),
@@ -48,6 +48,11 @@ var upstreamTimeout = Check{
 				if slow := poolGroups(s, p.ID(), logscan.KindSlow); len(slow) > 0 {
 					f.Evidence = append(f.Evidence, logEvidence(slow[0].Example))
 				}
+			}
+			if failedRequests(g) == 0 {
+				// Every timeout was a try nginx made good on another
+				// server: slow, not failed.
+				f.Severity = report.Warning
 			}
 			addSlowEvidence(s, &f, p)
 			out = append(out, f)

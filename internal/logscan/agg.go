@@ -24,7 +24,10 @@ type URLCount struct {
 // Group summarizes the entries of one GroupKey.
 type Group struct {
 	GroupKey
-	Count       int
+	Count int
+	// Retried is how many of Count were tries nginx followed with a try
+	// of another server (Entry.Retried), not failed requests.
+	Retried     int
 	First, Last time.Time
 	Example     Entry      // the first entry, kept as evidence
 	TopURLs     []URLCount // most frequent request paths, highest first
@@ -36,7 +39,10 @@ type Bucket struct {
 	Minute   time.Time
 	Nginx502 int // nginx failures answered with 502
 	Nginx504 int // nginx failures answered with 504
-	FPM      int // php-fpm, kernel and systemd events of interest
+	// Retried counts nginx's failed tries of a server that nginx followed
+	// with a try of another one (Entry.Retried): no 502 or 504 came of them.
+	Retried int
+	FPM     int // php-fpm, kernel and systemd events of interest
 }
 
 // Aggregator groups classified entries by kind and target, and keeps a
@@ -76,6 +82,9 @@ func (a *Aggregator) Add(e *Entry) {
 		a.groups[k] = g
 	}
 	g.Count++
+	if e.Retried {
+		g.Retried++
+	}
 	if !e.Time.IsZero() {
 		if g.First.IsZero() || e.Time.Before(g.First) {
 			g.First = e.Time
@@ -91,7 +100,7 @@ func (a *Aggregator) Add(e *Entry) {
 		return
 	}
 	fpmSide := e.Source != SourceNginx && fpmEventOfInterest(e.Kind)
-	if !e.IsFailure() && !fpmSide {
+	if !e.IsFailure() && !fpmSide && !(e.Retried && e.Source == SourceNginx) {
 		return
 	}
 	m := e.Time.Unix() / 60
@@ -101,6 +110,8 @@ func (a *Aggregator) Add(e *Entry) {
 		a.buckets[m] = b
 	}
 	switch {
+	case e.Retried && e.Source == SourceNginx:
+		b.Retried++
 	case e.Status == 502 && e.Source == SourceNginx:
 		b.Nginx502++
 	case e.Status == 504 && e.Source == SourceNginx:

@@ -22,6 +22,10 @@ type Entry struct {
 	// 504, 500), or 0 when the entry does not decide one (for example a
 	// reset "while reading upstream", after the client already got 200).
 	Status int
+	// Retried is set (by Attempts.Mark) on a failed try that nginx
+	// followed with a try of another server of the upstream: the request
+	// did not end with this line, so Status is 0.
+	Retried bool
 
 	Message string // message text without errno and context
 	Errno   int    // errno number, 0 when absent; match numbers, texts differ by libc

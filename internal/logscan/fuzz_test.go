@@ -91,9 +91,17 @@ func FuzzScan(f *testing.F) {
 			opt.Window.Since = time.Unix(since%4e9, 0)
 			opt.Window.Until = opt.Window.Since.Add(time.Hour)
 		}
+		// Grouping the tries of requests holds no borrowed text and only
+		// ever turns a retryable failure into a failed try.
+		var tries Attempts
 		_, err := ScanReader(context.Background(), bytes.NewReader(data), "fuzz", opt, func(e *Entry) error {
 			if len(e.Raw) > 4096 {
 				t.Errorf("entry of %d bytes exceeds the cap", len(e.Raw))
+			}
+			cond, failure := e.RetryCondition(), e.IsFailure()
+			tries.Mark(e, int(since&3))
+			if e.Retried && (!failure || cond == "" || e.Status != 0 || e.IsFailure()) {
+				t.Errorf("retried %+v: failure %v condition %q", e, failure, cond)
 			}
 			return nil
 		})

@@ -128,6 +128,9 @@ func ScanRotated(ctx context.Context, path string, opt Options, fn Func) (Stats,
 	o := opt.withDefaults()
 	for _, lf := range files {
 		if !o.Window.Since.IsZero() && lf.ModTime.Before(o.Window.Since.Add(-o.Slack)) {
+			if err := checkReadable(path, lf); err != nil {
+				return total, err
+			}
 			continue
 		}
 		if !o.Window.Until.IsZero() {
@@ -144,6 +147,23 @@ func ScanRotated(ctx context.Context, path string, opt Options, fn Func) (Stats,
 		}
 	}
 	return total, nil
+}
+
+// checkReadable opens and closes the live file of a family the window
+// skips unread. A log nobody wrote to (nginx's error.log on a quiet host,
+// created empty by logrotate at midnight) keeps an old time, so it is
+// skipped; without this, one this user may not read (www-data:adm 0640)
+// would pass for read and empty instead of being reported. Rotated copies
+// that predate the window hold nothing in it: their access does not matter.
+func checkReadable(path string, lf LogFile) error {
+	if lf.Path != path {
+		return nil
+	}
+	f, err := os.Open(lf.Path)
+	if err != nil {
+		return fmt.Errorf("logscan: open %s: %w", lf.Path, err)
+	}
+	return f.Close()
 }
 
 // firstTime reads the time of the first head line of a file (decompressing

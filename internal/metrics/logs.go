@@ -20,7 +20,7 @@ func newLogsCollector(src Source) *logsCollector {
 	return &logsCollector{
 		src: src,
 		failures: prometheus.NewDesc("fpmdoctor_upstream_failures_total",
-			"nginx upstream failures (502/504 lines in its error log) since the watcher started, by the cause diagnose gives the line (\"unclassified\" when only correlation decides), site and pool.",
+			"nginx upstream failures (502/504 lines in its error log) since the watcher started, by the cause diagnose gives the line (\"unclassified\" when only correlation decides), site and pool. A failed try nginx made good on another server of the upstream is no failure: it counts in fpmdoctor_log_entries_total only.",
 			[]string{"cause", "site", "pool"}, nil),
 		entries: prometheus.NewDesc("fpmdoctor_log_entries_total",
 			"Classified log entries read by the followers since the watcher started, by source and kind (the stable kinds of the report).",

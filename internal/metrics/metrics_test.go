@@ -189,7 +189,7 @@ fpmdoctor_probe_duration_seconds_count{pool="www",scrape_uri="unix:/run/php/php8
 
 func TestLogsCollector(t *testing.T) {
 	want := `
-# HELP fpmdoctor_upstream_failures_total nginx upstream failures (502/504 lines in its error log) since the watcher started, by the cause diagnose gives the line ("unclassified" when only correlation decides), site and pool.
+# HELP fpmdoctor_upstream_failures_total nginx upstream failures (502/504 lines in its error log) since the watcher started, by the cause diagnose gives the line ("unclassified" when only correlation decides), site and pool. A failed try nginx made good on another server of the upstream is no failure: it counts in fpmdoctor_log_entries_total only.
 # TYPE fpmdoctor_upstream_failures_total counter
 fpmdoctor_upstream_failures_total{cause="fpm-down",pool="www (/etc/php/8.2/fpm/php-fpm.conf)",site="a.test /etc/nginx/sites-enabled/a:7"} 3
 # HELP fpmdoctor_log_lines_total Log lines read by the followers since the watcher started, by source.

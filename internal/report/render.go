@@ -169,6 +169,9 @@ func writeText(w io.Writer, r *Report, opts TextOptions) error {
 		if l := f.Logs; l != nil {
 			first, last := logSpan(l.First, l.Last)
 			fmt.Fprintf(&b, "   %slogs:%s %d× between %s and %s", p.dim, p.reset, l.Count, first, last)
+			if l.Retried > 0 {
+				fmt.Fprintf(&b, " (%d of them failed tries nginx retried on another server)", l.Retried)
+			}
 			if len(l.TopURLs) > 0 {
 				b.WriteString("; top:")
 				for i, u := range l.TopURLs {
@@ -247,6 +250,8 @@ func writeTimeline(b *strings.Builder, tl []Bucket, p palette, width int) {
 	fails := make([]int, n)
 	only504 := make([]bool, n)
 	events := make([]int, n)
+	retried := make([]int, n)
+	anyRetried := false
 	max := 0
 	for _, bk := range tl {
 		i := int(bk.Minute.Sub(first) / time.Minute)
@@ -256,12 +261,14 @@ func writeTimeline(b *strings.Builder, tl []Bucket, p palette, width int) {
 		fails[i] = bk.Nginx502 + bk.Nginx504
 		only504[i] = bk.Nginx502 == 0 && bk.Nginx504 > 0
 		events[i] = bk.FPM
+		retried[i] = bk.Retried
+		anyRetried = anyRetried || bk.Retried > 0
 		if fails[i] > max {
 			max = fails[i]
 		}
 	}
 	bars := []rune("▁▂▃▄▅▆▇█")
-	var row1, row2 strings.Builder
+	var row1, row2, row3 strings.Builder
 	for i := 0; i < n; i++ {
 		switch {
 		case fails[i] == 0:
@@ -276,10 +283,20 @@ func writeTimeline(b *strings.Builder, tl []Bucket, p palette, width int) {
 		} else {
 			row2.WriteRune('·')
 		}
+		if retried[i] > 0 {
+			row3.WriteRune('r')
+		} else {
+			row3.WriteRune('·')
+		}
 	}
 	fmt.Fprintf(b, "\nTimeline %s → %s (one mark per minute):\n", first.Format("15:04"), last.Format("15:04"))
 	fmt.Fprintf(b, "  nginx 502/504  %s%s%s\n", p.red, row1.String(), p.reset)
 	fmt.Fprintf(b, "  php-fpm events %s\n", row2.String())
+	if anyRetried {
+		// Failed tries nginx made good on another server: no 502, but a
+		// server of the upstream is failing.
+		fmt.Fprintf(b, "  nginx retried  %s (a server failed, another answered)\n", row3.String())
+	}
 }
 
 // wrapAt breaks s at spaces into lines of at most textWidth columns, the

@@ -195,3 +195,22 @@ func TestJSONSitesOneLine(t *testing.T) {
 		}
 	}
 }
+
+// The text timeline shows failed tries nginx made good on another server
+// on their own row, never among the 502s, and only when there are any.
+func TestTextTimelineRetried(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	writeTimeline(&b, []Bucket{{Minute: t0, Retried: 12}, {Minute: t0.Add(2 * time.Minute), Nginx502: 1}}, palette{}, 80)
+	out := b.String()
+	for _, want := range []string{"  nginx 502/504  ··█\n", "  nginx retried  r·· (a server failed, another answered)\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("want %q in:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	writeTimeline(&b, []Bucket{{Minute: t0, Nginx502: 1}}, palette{}, 80)
+	if strings.Contains(b.String(), "retried") {
+		t.Errorf("a retried row without any:\n%s", b.String())
+	}
+}

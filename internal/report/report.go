@@ -99,7 +99,10 @@ func (f *Finding) ConcernsPool(id string) bool {
 
 // LogSummary counts the log entries behind a finding.
 type LogSummary struct {
-	Count   int        `json:"count"`
+	Count int `json:"count"`
+	// Retried is how many of Count were failed tries that nginx followed
+	// with a try of another server (the request did not fail there).
+	Retried int        `json:"retried,omitempty"`
 	First   time.Time  `json:"first_seen"`
 	Last    time.Time  `json:"last_seen"`
 	TopURLs []URLCount `json:"top_urls,omitempty"`
@@ -163,7 +166,10 @@ type Bucket struct {
 	Minute   time.Time `json:"minute"`
 	Nginx502 int       `json:"nginx_502"`
 	Nginx504 int       `json:"nginx_504"`
-	FPM      int       `json:"php_fpm_events"`
+	// Retried counts nginx's failed tries of a server that it followed
+	// with a try of another server of the upstream: no 502 came of them.
+	Retried int `json:"nginx_retried,omitempty"`
+	FPM     int `json:"php_fpm_events"`
 }
 
 // Skipped records a check that could not run, and why.

@@ -31,6 +31,9 @@ const (
 	Color502 = "#d62728" // nginx 502
 	Color504 = "#ff7f0e" // nginx 504
 	ColorFPM = "#1f77b4" // php-fpm events
+	// ColorRetried: failed tries nginx made good on another server; grey,
+	// as they cost a failed connect but no failed request.
+	ColorRetried = "#9e9e9e"
 )
 
 // TimelineSVG draws the per-minute timeline as one self-contained inline SVG
@@ -86,6 +89,9 @@ func TimelineSVG(buckets []Bucket, opts SVGOptions) string {
 	}
 
 	legend := []struct{ color, label string }{{Color502, "nginx 502"}, {Color504, "nginx 504"}, {ColorFPM, "php-fpm events"}}
+	if bins.totalRetried > 0 {
+		legend = append(legend, struct{ color, label string }{ColorRetried, "retried on another server"})
+	}
 	x := left
 	for _, l := range legend {
 		fmt.Fprintf(&b, `<rect x="%d" y="6" width="10" height="10" fill="%s"/><text x="%d" y="15">%s</text>`, x, l.color, x+14, l.label)
@@ -120,6 +126,11 @@ func TimelineSVG(buckets []Bucket, opts SVGOptions) string {
 			fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s: %d× 504</title></rect>`,
 				num(x), num(float64(axisY)-h502-h504), num(barW), num(h504), Color504, bins.label(i), bins.n504[i])
 		}
+		if bins.retried[i] > 0 {
+			hr := float64(bins.retried[i]) * up
+			fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s: %d failed tries nginx retried on another server (no 502)</title></rect>`,
+				num(x), num(float64(axisY)-h502-h504-hr), num(barW), num(hr), ColorRetried, bins.label(i), bins.retried[i])
+		}
 		if bins.fpm[i] > 0 {
 			hd := float64(bins.fpm[i]) * downH / float64(bins.maxDown)
 			fmt.Fprintf(&b, `<rect x="%s" y="%d" width="%s" height="%s" fill="%s"><title>%s: %d php-fpm event(s)</title></rect>`,
@@ -151,11 +162,13 @@ type timelineBins struct {
 	start          time.Time
 	per, n         int
 	n502, n504     []int
+	retried        []int
 	fpm            []int
 	maxUp, maxDown int
 	total502       int
 	total504       int
 	totalFPM       int
+	totalRetried   int
 }
 
 // binTimeline sorts and sums the buckets into at most maxBars bins; it
@@ -187,6 +200,7 @@ func binTimeline(buckets []Bucket, maxBars, width, minMinutes int) timelineBins 
 	bins.start, bins.per = first, int(per)
 	bins.n = int((minutes + per - 1) / per)
 	bins.n502, bins.n504, bins.fpm = make([]int, bins.n), make([]int, bins.n), make([]int, bins.n)
+	bins.retried = make([]int, bins.n)
 	for _, bk := range bs {
 		i := int(int64(bk.Minute.Truncate(time.Minute).Sub(first)/time.Minute) / per)
 		if i < 0 || i >= bins.n {
@@ -195,13 +209,15 @@ func binTimeline(buckets []Bucket, maxBars, width, minMinutes int) timelineBins 
 		bins.n502[i] += max(bk.Nginx502, 0)
 		bins.n504[i] += max(bk.Nginx504, 0)
 		bins.fpm[i] += max(bk.FPM, 0)
+		bins.retried[i] += max(bk.Retried, 0)
 	}
 	for i := 0; i < bins.n; i++ {
-		bins.maxUp = max(bins.maxUp, bins.n502[i]+bins.n504[i])
+		bins.maxUp = max(bins.maxUp, bins.n502[i]+bins.n504[i]+bins.retried[i])
 		bins.maxDown = max(bins.maxDown, bins.fpm[i])
 		bins.total502 += bins.n502[i]
 		bins.total504 += bins.n504[i]
 		bins.totalFPM += bins.fpm[i]
+		bins.totalRetried += bins.retried[i]
 	}
 	return bins
 }
@@ -239,6 +255,10 @@ func (t timelineBins) describe() string {
 		return "No nginx 502/504 or php-fpm event in the log window."
 	}
 	end := t.at(t.n).Add(-time.Minute)
-	return fmt.Sprintf("From %s to %s: %d nginx 502, %d nginx 504, %d php-fpm events.",
-		t.start.Format("2006-01-02 15:04"), end.Format("2006-01-02 15:04"), t.total502, t.total504, t.totalFPM)
+	retried := ""
+	if t.totalRetried > 0 {
+		retried = fmt.Sprintf(" (and %d failed tries nginx retried on another server, no 502)", t.totalRetried)
+	}
+	return fmt.Sprintf("From %s to %s: %d nginx 502, %d nginx 504%s, %d php-fpm events.",
+		t.start.Format("2006-01-02 15:04"), end.Format("2006-01-02 15:04"), t.total502, t.total504, retried, t.totalFPM)
 }

@@ -119,3 +119,23 @@ func TestTimelineSVGHuge(t *testing.T) {
 	svgCheck(t, TimelineSVG(far, SVGOptions{Width: 1, Height: 1}))
 	svgCheck(t, TimelineSVG([]Bucket{{Nginx502: -5}}, SVGOptions{}))
 }
+
+// Failed tries nginx made good on another server are drawn grey, apart
+// from the 502s, and said in the text alternative; without any, the chart
+// has no such series.
+func TestTimelineSVGRetried(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	out := TimelineSVG([]Bucket{{Minute: t0, Retried: 12}, {Minute: t0.Add(time.Minute), Nginx502: 2, Retried: 4}}, SVGOptions{MinMinutes: 1})
+	bars := svgCheck(t, out)
+	if bars[ColorRetried] != 2+1 || bars[Color502] != 1+1 {
+		t.Errorf("bars per colour = %v", bars)
+	}
+	for _, want := range []string{"2 nginx 502, 0 nginx 504 (and 16 failed tries nginx retried on another server, no 502)", "12 failed tries nginx retried", "retried on another server<"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("want %q in:\n%s", want, out)
+		}
+	}
+	if out := TimelineSVG([]Bucket{{Minute: t0, Nginx502: 1}}, SVGOptions{}); strings.Contains(out, ColorRetried) || strings.Contains(out, "retried") {
+		t.Errorf("a series of retried tries without any:\n%s", out)
+	}
+}

@@ -43,12 +43,13 @@ type LogTie struct {
 	byTarget     map[string]*Pool
 	sitesByTgt   map[string][]*Site
 	fpmByLogPath map[string]*FPM
+	retries      *RetryRules
 }
 
 // NewLogTie builds the lookups of s.
 func (s *Snapshot) NewLogTie() *LogTie {
 	s.buildIndex()
-	t := &LogTie{poolByID: s.poolByID, byTarget: poolsByTarget(s), sitesByTgt: map[string][]*Site{}, fpmByLogPath: map[string]*FPM{}}
+	t := &LogTie{poolByID: s.poolByID, byTarget: poolsByTarget(s), sitesByTgt: map[string][]*Site{}, fpmByLogPath: map[string]*FPM{}, retries: retryRules(s)}
 	for _, site := range s.Sites {
 		for _, tg := range site.Targets {
 			if tg.Kind != nginxconf.TargetUnix && tg.Kind != nginxconf.TargetTCP {
@@ -101,3 +102,8 @@ func (t *LogTie) Tie(e *logscan.Entry, file string) (*Pool, *Site) {
 	}
 	return pool, nil
 }
+
+// Tries is how many servers nginx may try for the request whose failure
+// e logs, as the diagnosis reads it (RetryRules.Tries): a follower feeds
+// it to its logscan.Attempts.
+func (t *LogTie) Tries(e *logscan.Entry) int { return t.retries.Tries(e) }

@@ -39,7 +39,8 @@ type Logs struct {
 	// Agg counts every classified entry by kind and target (pool ID when
 	// the entry could be tied to a pool), with a per-minute timeline.
 	Agg *logscan.Aggregator
-	// Failures are nginx's upstream failures; Events php-fpm's events and
+	// Failures are nginx's upstream failures (not the failed tries nginx
+	// made good on another server: Agg counts those); Events php-fpm's events and
 	// kernel OOM kills. Entry.Pool holds the pool ID when known.
 	Failures []logscan.Entry
 	Events   []logscan.Entry
@@ -88,6 +89,7 @@ func gatherLogs(ctx context.Context, s *Snapshot, opts Options) {
 		jobs = jobs[:maxLogFiles]
 	}
 	byTarget := poolsByTarget(s)
+	retries := retryRules(s)
 	var failures, events recent
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -97,7 +99,7 @@ func gatherLogs(ctx context.Context, s *Snapshot, opts Options) {
 		go func() {
 			defer wg.Done()
 			for j := range work {
-				lf := scanLog(ctx, s, j, logs.Window, byTarget, &mu, &failures, &events)
+				lf := scanLog(ctx, s, j, logs.Window, byTarget, retries, &mu, &failures, &events)
 				mu.Lock()
 				logs.Files = append(logs.Files, lf)
 				mu.Unlock()
@@ -180,15 +182,23 @@ func logJobs(s *Snapshot) []logJob {
 	return jobs
 }
 
-func scanLog(ctx context.Context, s *Snapshot, j logJob, w logscan.Window, byTarget map[string]*Pool, mu *sync.Mutex, failures, events *recent) LogFile {
+func scanLog(ctx context.Context, s *Snapshot, j logJob, w logscan.Window, byTarget map[string]*Pool, retries *RetryRules, mu *sync.Mutex, failures, events *recent) LogFile {
 	lf := LogFile{Path: j.path, Source: j.source}
+	// The tries of one request are lines of one log, in its order.
+	var tries logscan.Attempts
 	collect := func(e *logscan.Entry) error {
 		e.File = j.path
+		if e.Source == logscan.SourceNginx {
+			tries.Mark(e, retries.Tries(e))
+		}
 		tieToPool(s, e, j, byTarget)
 		mu.Lock()
 		defer mu.Unlock()
 		s.Logs.Agg.Add(e)
 		switch {
+		case e.Source == logscan.SourceNginx && e.Retried:
+			// A failed try nginx made good on another server: counted
+			// (Agg), but no failed request to correlate.
 		case e.Source == logscan.SourceNginx && (e.Status >= 500 || isUpstreamFailure(e.Kind)):
 			failures.add(e)
 		case e.Source != logscan.SourceNginx:

@@ -67,7 +67,9 @@ type Failure struct {
 }
 
 // Failures returns nginx's 502/504 lines counted since the watcher started,
-// by cause, site and pool.
+// by cause, site and pool: a failed try nginx followed with a try of
+// another server of the upstream (logscan.Attempts) is no 502 and is
+// counted under Entries only.
 func (w *Watcher) Failures() []Failure {
 	return sortedCounts(&w.logs.mu, w.logs.failures,
 		func(k FailureKey) string { return k.Cause + "\x00" + k.Site + "\x00" + k.Pool },
@@ -134,6 +136,9 @@ type followed struct {
 	f       LineFollower
 	lastErr string
 	last    follow.Stats
+	// tries groups the failed tries of one request, as the diagnosis
+	// does, so a try nginx made good on another server is no failure.
+	tries logscan.Attempts
 }
 
 // statser is a follower that reports what it did (internal/follow does).
@@ -264,6 +269,9 @@ func (w *Watcher) handleLine(st *State, fl *followed, line []byte) {
 	lc.mu.Unlock()
 	if !ok || e.Kind == logscan.KindOther {
 		return
+	}
+	if e.Source == logscan.SourceNginx {
+		fl.tries.Mark(&e, st.tie.Tries(&e))
 	}
 	relevant := false
 	var fk FailureKey

@@ -1,0 +1,140 @@
+package logscan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// unreadableEnv makes the test binary, run again as nobody, scan the log
+// it names and print what the scan returned.
+const unreadableEnv = "LOGSCAN_UNREADABLE_CHILD"
+
+// TestUnreadableEmptyLog: a log last written before the window is skipped
+// unread, as an empty one always is (it keeps the time it was created).
+// One this user may not open must still fail the scan with the reason,
+// whatever its size and time, so the diagnosis lists it under skipped
+// instead of passing it for read and quiet. Readable, the same empty log
+// is no error. Root reads any mode, so as root the scans run in a child
+// process as nobody.
+func TestUnreadableEmptyLog(t *testing.T) {
+	if p := os.Getenv(unreadableEnv); p != "" {
+		unreadableChild(p)
+		return
+	}
+	old := time.Now().Add(-3 * time.Hour)
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		mode fs.FileMode
+		want string // in the scans' error, "" for none
+	}{
+		{"error.log", 0, "permission denied"},
+		{"quiet.log", 0o644, ""},
+	} {
+		p := filepath.Join(dir, c.name)
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+		got := scanAsUnprivileged(t, dir, p)
+		for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
+			if c.want == "" && !strings.HasSuffix(line, ": <nil>") ||
+				c.want != "" && (!strings.Contains(line, c.want) || !strings.Contains(line, p)) {
+				t.Errorf("%s mode %o, 0 bytes, written %s ago: %s (want %q)", c.name, c.mode, time.Since(old).Round(time.Hour), line, c.want)
+			}
+		}
+	}
+}
+
+// scanAsUnprivileged returns unreadableChild's output for path: in this
+// process when not root, else from a copy of the test binary run as
+// nobody (the build cache is root's alone).
+func scanAsUnprivileged(t *testing.T, dir, path string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return unreadableScans(path)
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("root, and setpriv (util-linux) is not installed to drop privileges")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "logscan.test")
+	if _, err := os.Stat(bin); err != nil {
+		copyFile(t, self, bin)
+	}
+	cmd := exec.Command("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
+		bin, "-test.run=^TestUnreadableEmptyLog$")
+	cmd.Env = append(os.Environ(), unreadableEnv+"="+path)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("as nobody: %v\n%s", err, out)
+	}
+	// The child's own test output follows the scans' lines.
+	var keep []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "scan ") {
+			keep = append(keep, l)
+		}
+	}
+	if len(keep) != 2 {
+		t.Fatalf("as nobody, want two scan lines:\n%s", out)
+	}
+	return strings.Join(keep, "\n")
+}
+
+func unreadableChild(path string) { fmt.Print(unreadableScans(path)) }
+
+// unreadableScans runs both rotated-family scans with a window starting
+// an hour ago and says what each returned, one line each.
+func unreadableScans(path string) string {
+	opt := Options{Window: Window{Since: time.Now().Add(-time.Hour)}}
+	_, err := ScanRotated(context.Background(), path, opt, func(*Entry) error { return nil })
+	out := fmt.Sprintf("scan %s: %v\n", path, err)
+	_, err = ScanSlowlogRotated(context.Background(), path, opt, func(*SlowEntry) error { return nil })
+	out += fmt.Sprintf("scan slowlog %s: %v\n", path, err)
+	if err != nil && !errors.Is(err, fs.ErrPermission) {
+		out += "scan error is not a permission error\n"
+	}
+	return out
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

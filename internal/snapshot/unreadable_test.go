@@ -1,0 +1,123 @@
+package snapshot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// unreadableEnv makes the test binary, run again as nobody, gather the
+// snapshot of the nginx config it names and print what was skipped.
+const unreadableEnv = "SNAPSHOT_UNREADABLE_CHILD"
+
+// TestUnreadableEmptyLogSkipped: nginx's error log empty and unreadable
+// to the user fpmdoctor runs as (www-data:adm 0640 on Debian, read without
+// CAP_DAC_READ_SEARCH; here mode 0000 read by nobody), last written hours
+// ago as an empty log is: the diagnosis lists it under skipped with the
+// reason, not among the logs read as if it were quiet. The same empty log
+// readable is no skip. Root reads any mode, so as root the gathering runs
+// in a child process as nobody.
+func TestUnreadableEmptyLogSkipped(t *testing.T) {
+	if conf := os.Getenv(unreadableEnv); conf != "" {
+		s, err := Gather(context.Background(), Options{NginxConf: conf, NoProbe: true})
+		if err != nil {
+			fmt.Printf("gather: %v\n", err)
+			return
+		}
+		b, _ := json.Marshal(s.Skipped)
+		fmt.Printf("skipped %s\n", b)
+		return
+	}
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-3 * time.Hour)
+	for _, c := range []struct {
+		mode       os.FileMode
+		unreadable bool
+	}{{0, true}, {0o644, false}} {
+		logPath := filepath.Join(dir, fmt.Sprintf("error-%o.log", c.mode))
+		conf := filepath.Join(dir, fmt.Sprintf("nginx-%o.conf", c.mode))
+		if err := os.WriteFile(conf, []byte("error_log "+logPath+";\nevents {}\nhttp {\n    server { location ~ \\.php$ { fastcgi_pass 127.0.0.1:9; } }\n}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(logPath, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(logPath, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(logPath, old, old); err != nil {
+			t.Fatal(err)
+		}
+		out := gatherAsNobody(t, dir, conf)
+		skipped := strings.Contains(out, "cannot read "+logPath+": permission denied")
+		t.Logf("mode %o, 0 bytes, written 3h ago: listed as unreadable: %v", c.mode, skipped)
+		if skipped != c.unreadable {
+			t.Errorf("mode %o: listed as unreadable under skipped: %v, want %v\n%s", c.mode, skipped, c.unreadable, out)
+		}
+	}
+}
+
+// gatherAsNobody returns the child's skipped line for conf: in this
+// process when not root, else from a copy of the test binary run as
+// nobody (the build cache is root's alone).
+func gatherAsNobody(t *testing.T, dir, conf string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		s, err := Gather(context.Background(), Options{NginxConf: conf, NoProbe: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(s.Skipped)
+		return "skipped " + string(b)
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("root, and setpriv (util-linux) is not installed to drop privileges")
+	}
+	bin := filepath.Join(dir, "snapshot.test")
+	if _, err := os.Stat(bin); err != nil {
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := os.Open(self)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = io.Copy(dst, src)
+		src.Close()
+		if cerr := dst.Close(); err != nil || cerr != nil {
+			t.Fatal(err, cerr)
+		}
+	}
+	cmd := exec.Command("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
+		bin, "-test.run=^TestUnreadableEmptyLogSkipped$")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), unreadableEnv+"="+conf)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("as nobody: %v\n%s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "skipped ") {
+			return l
+		}
+	}
+	t.Fatalf("as nobody, no skipped line:\n%s", out)
+	return ""
+}
