@@ -25,6 +25,7 @@ func applyFailover(s *snapshot.Snapshot, r *report.Report) {
 			failing[f.Pool] = true
 		}
 	}
+	applyAddressFailover(s, r, failing)
 	if len(failing) == 0 {
 		return
 	}
@@ -65,14 +66,53 @@ func applyFailover(s *snapshot.Snapshot, r *report.Report) {
 		if f.Severity != report.Error || c == nil || !c.ok {
 			continue
 		}
-		f.Severity = report.Warning
-		// fpm-down's consequence does not hold behind an upstream.
-		detail := strings.Replace(f.Detail, ", so every PHP request gets 502", "", 1)
-		f.Detail = sentence(detail) + fmt.Sprintf(" Here requests still succeed: nginx fails over from this server to %s of upstream %s, which answers,"+
-			" so a request gets 502 only when every server fails; but each request nginx sends here first pays a failed connect"+
-			" (until max_fails failures make nginx skip the server for fail_timeout).",
-			strings.Join(c.others, ", "), strings.Join(c.upstreams, ", "))
+		softenForFailover(f, c.others, c.upstreams)
 	}
+}
+
+// applyAddressFailover does for an error about an address no pool stands
+// behind (a server of the upstream where nothing of ours listens) what
+// applyFailover does for a failing pool: a warning when nginx fails over
+// from it to a server that answers.
+func applyAddressFailover(s *snapshot.Snapshot, r *report.Report, failing map[string]bool) {
+	var sites map[string]*snapshot.Site
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		if f.Severity != report.Error || f.Pool != "" || f.Site == "" || f.Address == "" {
+			continue
+		}
+		if sites == nil {
+			sites = make(map[string]*snapshot.Site, len(s.Sites))
+			for _, site := range s.Sites {
+				sites[site.Key()] = site
+			}
+		}
+		site := sites[f.Site]
+		if site == nil {
+			continue
+		}
+		for _, t := range site.Targets {
+			if t.Pool != nil || t.Address() != f.Address {
+				continue
+			}
+			if others := failoverTo(site, t, failing); len(others) > 0 {
+				softenForFailover(f, others, []string{site.Pass.Target.Upstream.Name})
+			}
+			break
+		}
+	}
+}
+
+// softenForFailover turns f into the warning a failing server behind an
+// upstream deserves, naming where nginx goes instead.
+func softenForFailover(f *report.Finding, others, upstreams []string) {
+	f.Severity = report.Warning
+	// fpm-down's consequence does not hold behind an upstream.
+	detail := strings.Replace(f.Detail, ", so every PHP request gets 502", "", 1)
+	f.Detail = sentence(detail) + fmt.Sprintf(" Here requests still succeed: nginx fails over from this server to %s of upstream %s, which answers,"+
+		" so a request gets 502 only when every server fails; but each request nginx sends here first pays a failed connect"+
+		" (until max_fails failures make nginx skip the server for fail_timeout).",
+		strings.Join(others, ", "), strings.Join(upstreams, ", "))
 }
 
 // failoverTo names the other servers of site's upstream that answer where

@@ -2,6 +2,7 @@ package checks_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -83,6 +84,48 @@ func TestUpstreamFailoverRealServers(t *testing.T) {
 	r = diag()
 	f = finding(t, r, "fpm-down", report.Error)
 	if strings.Contains(f.Detail, "fails over") {
+		t.Errorf("with every server down the detail still speaks of failover: %q", f.Detail)
+	}
+}
+
+// TestUpstreamFailoverDeadAddressRealServers: an upstream whose first
+// server is a TCP port where nothing listens and no pool is configured, the
+// second the lab's pool. nginx fails over and every request gets 200, so
+// "no php-fpm pool listens on" that address is a warning naming the pool
+// nginx goes to instead; with the pool stopped too it is an error again.
+func TestUpstreamFailoverDeadAddressRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	dead := fmt.Sprintf("127.0.0.1:%d", lab.FreePort(t))
+	l.Write("etc/nginx/conf.d/site.conf", "upstream php {\n    server "+dead+";\n    server unix:{{DIR}}/run/php-fpm.sock;\n}\n"+
+		strings.Replace(lab.DefaultSite, "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", "fastcgi_pass php;", 1))
+	l.Start()
+	for range 6 {
+		l.MustStatus("/ok.php", 200)
+	}
+	diag := func() *report.Report {
+		t.Helper()
+		r, _, err := doctor.Diagnose(context.Background(), doctor.Options{NginxConf: l.NginxConf(), FPMConfs: []string{l.FPMConf()}})
+		if err != nil {
+			t.Fatalf("diagnose: %v", err)
+		}
+		return roundTrip(t, r)
+	}
+	r := diag()
+	for _, f := range r.Findings {
+		if f.Severity == report.Error {
+			t.Fatalf("an error while every request succeeds: %s\n%s", f.Title, dump(r))
+		}
+	}
+	f := finding(t, r, "listen-mismatch", report.Warning)
+	if !strings.Contains(f.Title, dead) || !strings.Contains(f.Detail, "fails over") || !strings.Contains(f.Detail, "pool www") {
+		t.Errorf("the warning does not name %s and the failover to pool www: %q / %q", dead, f.Title, f.Detail)
+	}
+
+	l.StopFPM()
+	l.MustStatus("/ok.php", 502)
+	r = diag()
+	if f := finding(t, r, "listen-mismatch", report.Error); strings.Contains(f.Detail, "fails over") {
 		t.Errorf("with every server down the detail still speaks of failover: %q", f.Detail)
 	}
 }

@@ -76,6 +76,7 @@ func mismatch(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target) (re
 	f := report.Finding{
 		Severity: report.Error,
 		Site:     site.Key(),
+		Address:  addr,
 		Title:    fmt.Sprintf("no php-fpm pool listens on %s", addr),
 		Detail:   fmt.Sprintf("nginx sends %s's PHP requests to %s, but no pool listens there (%s read).", site.Name, addr, countWord(countPools(s), "pool", "pools")),
 		Evidence: ev,

@@ -89,6 +89,7 @@ func remoteRefused(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target
 		Severity: report.Error,
 		Live:     true,
 		Site:     site.Key(),
+		Address:  t.Address(),
 		Evidence: append([]report.Evidence{directiveEvidence(t.Directive)}, resolutionEvidence(t)...),
 	}
 	for _, b := range failed {

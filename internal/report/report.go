@@ -84,6 +84,10 @@ type Finding struct {
 	// Live is set when the evidence was observed (a failed connect, a log
 	// line, a missing process) rather than inferred from config alone.
 	Live bool `json:"-"`
+	// Address is the fastcgi_pass address a finding about one target of
+	// Site concerns when no pool stands behind it, so that later passes
+	// (failover) can find the target again.
+	Address string `json:"-"`
 }
 
 // Affected lists the pools (IDs) and sites (keys) one finding concerns.
