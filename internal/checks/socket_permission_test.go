@@ -28,6 +28,7 @@ func TestSocketPermissionSocketModeRealServers(t *testing.T) {
 	if !strings.Contains(f.Fix.Summary, "listen.owner = www-data") {
 		t.Fatalf("fix: %+v", f.Fix)
 	}
+	absorbsLogs(t, r, f, "(13: Permission denied)")
 }
 
 // TestSocketPermissionDirectoryRealServers: the socket is fine but sits in
@@ -48,4 +49,21 @@ func TestSocketPermissionDirectoryRealServers(t *testing.T) {
 	r := diagnose(t, l)
 	f := finding(t, r, "socket-permission", report.Error)
 	evidenceText(t, f, report.KindFact, priv+" is 0700 root:root; www-data (uid 33, groups www-data) cannot search it")
+	absorbsLogs(t, r, f, "(13: Permission denied)")
+}
+
+// absorbsLogs asserts the live finding f carries nginx's logged failures
+// (quoted, counted) and no "earlier in the window" finding of the same
+// cause tells them a second time: one story per incident.
+func absorbsLogs(t *testing.T, r *report.Report, f report.Finding, text string) {
+	t.Helper()
+	if f.Logs == nil || f.Logs.Count == 0 {
+		t.Fatalf("%s carries no logged failures\n%s", f.ID, dump(r))
+	}
+	evidenceText(t, f, report.KindLog, text)
+	for _, o := range r.Findings {
+		if o.Cause == f.Cause && o.ID != f.ID {
+			t.Fatalf("%s and %s tell one incident twice\n%s", f.ID, o.ID, dump(r))
+		}
+	}
 }
