@@ -12,17 +12,21 @@ import (
 )
 
 // connectCause is the cause an nginx connection-level failure (or
-// php-fpm's dropped connection) to a target of targetKind (unix, tcp,
-// group) points at when no current finding explains it (the failure is
-// over); "" for other kinds.
-func connectCause(k logscan.Kind, targetKind string) string {
-	switch k {
+// php-fpm's dropped connection) e points at when no current finding
+// explains it (the failure is over); "" for other kinds. A connect that
+// timed out got no answer at all: packets dropped on the way (firewall),
+// not a pool too slow to answer.
+func connectCause(e *logscan.Entry) string {
+	if e.ConnectTimeout() {
+		return "firewall"
+	}
+	switch e.Kind {
 	case logscan.KindConnectENOENT, logscan.KindNoLiveUpstreams:
 		return "fpm-down"
 	case logscan.KindConnectRefused:
 		// A unix socket file nobody listened on was left behind; a port
 		// nobody listened on means php-fpm was down.
-		if targetKind == "tcp" {
+		if e.TargetKind == "tcp" {
 			return "fpm-down"
 		}
 		return "stale-socket"
@@ -52,8 +56,9 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 	}
 	keys := newStoryKeys(s)
 	idx := newFindingIndex(r)
+	past := map[int]bool{} // the findings made here, from lines only
 	for _, g := range s.Logs.Agg.Groups() {
-		cause := connectCause(g.Kind, g.Example.TargetKind)
+		cause := connectCause(&g.Example)
 		if cause == "" {
 			continue
 		}
@@ -61,6 +66,11 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 		explained := false
 		for _, i := range idx.concerning(pool, sites) {
 			f := &r.Findings[i]
+			// A live finding explains the lines if its cause can; a
+			// past story made here only takes lines of its own cause.
+			if f.Cause != cause && (past[i] || !explainsConnect(f.Cause)) {
+				continue
+			}
 			f.Evidence = append(f.Evidence, logEvidence(g.Example))
 			if f.Logs == nil {
 				f.Logs = summary(g)
@@ -84,7 +94,10 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 			Evidence: []report.Evidence{logEvidence(g.Example)},
 			Logs:     summary(g),
 		}
-		if unchecked[cause] {
+		if cause == "firewall" {
+			f.Detail = "nginx's connects got no answer at all (a packet filter dropped them, the host was down, or over TCP its listen queue was full), and nginx answered 504; connects answer now. If it comes back, the same line will show in nginx's error log."
+		}
+		if unchecked[cause] || (cause == "firewall" && connectTimesOutNow(s, g)) {
 			f.ID = cause + "-logged"
 			f.Severity = report.Warning
 			f.Title = fmt.Sprintf("in the window: %s, last at %s; whether the cause is still present could not be checked", countWord(g.Count, "failure", "failures"), g.Last.Format(time.TimeOnly))
@@ -97,7 +110,23 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 		}
 		r.Findings = append(r.Findings, f)
 		idx.add(r, len(r.Findings)-1)
+		past[len(r.Findings)-1] = true
 	}
+}
+
+// explainsConnect reports whether a current finding of cause can be what
+// made nginx's connects to its pool or site fail (refused, no socket, no
+// permission, no answer, a full queue), and so takes the logged failures
+// as its own evidence. A finding about something else on the same pool
+// (it listens on every address, it logs no slow requests) explains none
+// of them: the lines then stay their own story.
+func explainsConnect(cause string) bool {
+	switch cause {
+	case "fpm-config-invalid", "fpm-down", "listen-mismatch", "stale-socket", "socket-permission",
+		"allowed-clients", "config-not-applied", "firewall", "pool-exhausted", "backlog-overflow":
+		return true
+	}
+	return false
 }
 
 // storyKeys says which pool and sites a logged connection failure is

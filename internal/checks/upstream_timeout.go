@@ -8,8 +8,10 @@ import (
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
 )
 
-// upstreamTimeout: nginx stopped waiting for php-fpm (fastcgi_read_timeout,
-// or connect/send timeouts) and answered 504.
+// upstreamTimeout: nginx stopped waiting for php-fpm's answer
+// (fastcgi_read_timeout, or fastcgi_send_timeout) and answered 504. A
+// connect that timed out is not a slow pool: nothing answered at all, and
+// the firewall check (or, once over, the log's past story) tells it.
 var upstreamTimeout = Check{
 	ID:    "upstream-timeout",
 	Cause: "upstream-timeout",
@@ -17,8 +19,8 @@ var upstreamTimeout = Check{
 	Run: func(s *snapshot.Snapshot) []report.Finding {
 		var out []report.Finding
 		for _, g := range logGroups(s, logscan.KindUpstreamTimeout) {
-			if connectTimesOutNow(s, g) {
-				continue // not a slow php-fpm: the firewall check tells it (firewall.go)
+			if g.Connect {
+				continue // not a slow php-fpm: a drop on the way (firewall.go, applyLogs)
 			}
 			p := poolFor(s, g.Target)
 			f := report.Finding{
