@@ -103,9 +103,10 @@ func killsSettled(s *snapshot.Snapshot, p *snapshot.Pool, g logscan.Group, event
 		return report.Finding{}, false
 	}
 	loaded, how := s.ConfigLoadedAt(p.FPM)
-	// Log times have whole seconds: a kill in the second of the load is
-	// not after it. Which config made it is told by its duration below.
-	if g.Last.After(loaded) || len(newerFiles(s, p.FPM.Config.Files, loaded)) > 0 {
+	// Log times have whole seconds, a master's start time is off by up
+	// to one: a kill that close to the load is not taken as after it.
+	// Which config made it is told by its duration below.
+	if g.Last.After(loaded.Add(startSlack)) || len(newerFiles(s, p.FPM.Config.Files, loaded)) > 0 {
 		return report.Finding{}, false
 	}
 	longest := 0.0
