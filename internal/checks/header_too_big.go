@@ -2,7 +2,6 @@ package checks
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
@@ -102,18 +101,9 @@ func headersSettled(s *snapshot.Snapshot, p *snapshot.Pool, g logscan.Group) (re
 			Logs:     summary(g),
 		}, true
 	}
-	paths := make([]string, 0, len(n.Config.Files))
-	for _, file := range n.Config.Files {
-		paths = append(paths, file.Path)
-	}
-	// Changed after the last line (by a whole second: the line's time has
-	// no fraction) and so before the load that applied it.
-	changed := newerFiles(s, paths, g.Last.Add(time.Second-startSlack))
+	changed := changedSince(s, nginxFiles(n), g.Last, loaded, "the last refused header")
 	if len(changed) == 0 {
 		return report.Finding{}, false
-	}
-	for i := range changed {
-		changed[i].Text = strings.Replace(changed[i].Text, ", after that", ", after the last refused header", 1)
 	}
 	ev := append([]report.Evidence{logEvidence(g.Example), bufEv, loadFact}, changed...)
 	return report.Finding{
@@ -163,4 +153,28 @@ func loggedBeforeLoad(s *snapshot.Snapshot, n *snapshot.Nginx, g logscan.Group, 
 		seen++
 	}
 	return seen == g.Count
+}
+
+func nginxFiles(n *snapshot.Nginx) []string {
+	paths := make([]string, 0, len(n.Config.Files))
+	for _, file := range n.Config.Files {
+		paths = append(paths, file.Path)
+	}
+	return paths
+}
+
+// changedSince quotes the files among paths modified after the logged
+// time last (a whole second after it: a log time has no fraction) and no
+// later than loaded, when the server last read them: changed between the
+// lines and the config that runs now. A file changed only after the load
+// changes nothing that runs (config-not-applied tells it).
+func changedSince(s *snapshot.Snapshot, paths []string, last, loaded time.Time, what string) []report.Evidence {
+	var out []report.Evidence
+	for _, p := range paths {
+		fi := s.Host.Stat(p)
+		if fi.Exists && fi.ModTime.After(last.Add(time.Second-startSlack)) && !fi.ModTime.After(loaded.Add(startSlack)) {
+			out = append(out, report.Evidence{Kind: report.KindFact, File: fi.Path, Text: "modified " + fi.ModTime.Format(time.DateTime) + ", after " + what})
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
@@ -23,6 +24,10 @@ var upstreamTimeout = Check{
 				continue // not a slow php-fpm: a drop on the way (firewall.go, applyLogs)
 			}
 			p := poolFor(s, g.Target)
+			if w, ok := timeoutsUndecided(s, p, g); ok {
+				out = append(out, w)
+				continue
+			}
 			f := report.Finding{
 				Severity: report.Error,
 				Live:     true,
@@ -68,4 +73,54 @@ func probedSaturated(p *snapshot.Pool) bool {
 		}
 	}
 	return false
+}
+
+// timeoutsUndecided: a pool's logged 504s were all written before nginx
+// or its php-fpm last loaded its config, and that server's config files
+// changed after the last of them (a raised fastcgi_read_timeout, more
+// workers). nginx does not log how long a request waited, so whether the
+// config now running would still time them out cannot be told: a warning
+// that says so rather than a current error or a guessed "not present
+// now". No change since the lines: the config that timed them out still
+// runs, and the error stands.
+func timeoutsUndecided(s *snapshot.Snapshot, p *snapshot.Pool, g logscan.Group) (report.Finding, bool) {
+	if p == nil || !s.Live || len(p.Sites) == 0 || g.Last.IsZero() {
+		return report.Finding{}, false
+	}
+	site := p.Sites[0]
+	var ev []report.Evidence
+	if n := site.Nginx; n.Master != nil && n.Config != nil {
+		if loaded, how := n.ConfigLoadedAt(); loggedBeforeLoad(s, n, g, loaded) {
+			if changed := changedSince(s, nginxFiles(n), g.Last, loaded, "the last timeout"); len(changed) > 0 {
+				ev = append(ev, fact("nginx master pid %d %s %s, after the last timeout", n.Master.PID, how, loaded.Format(time.DateTime)))
+				ev = append(ev, changed...)
+			}
+		}
+	}
+	if f := p.FPM; f.Master != nil && f.Config != nil {
+		if loaded, how := s.ConfigLoadedAt(f); g.Last.Before(loaded.Add(-startSlack).Truncate(time.Second)) {
+			if changed := changedSince(s, f.Config.Files, g.Last, loaded, "the last timeout"); len(changed) > 0 {
+				ev = append(ev, fact("php-fpm master pid %d %s %s, after the last timeout", f.Master.PID, how, loaded.Format(time.DateTime)))
+				ev = append(ev, changed...)
+			}
+		}
+	}
+	if len(ev) == 0 {
+		return report.Finding{}, false
+	}
+	set := site.Pass.Settings()
+	readEv := fact("fastcgi_read_timeout is not set for %s: nginx's default %s applies", site.Name, set.ReadTimeout)
+	if d := set.From["fastcgi_read_timeout"]; d != nil {
+		readEv = directiveEvidence(d)
+	}
+	return report.Finding{
+		Severity: report.Warning,
+		Live:     true,
+		Pool:     p.ID(),
+		Title:    fmt.Sprintf("%s to %s timed out (504) before a changed config was loaded; whether they would now cannot be told", countWord(g.Count, "request", "requests"), p.Name),
+		Detail:   "Every timeout was logged before the server last loaded its config, and the config changed after the last one. nginx does not log how long a request waited, so whether the running config still times them out cannot be decided from the host: request the logged URLs again.",
+		Evidence: append([]report.Evidence{logEvidence(g.Example), readEv}, ev...),
+		Logs:     summary(g),
+		Fix:      &report.Fix{Summary: "request the logged URLs again; if they still get 504, find the slow requests (request_slowlog_timeout + slowlog)"},
+	}, true
 }
