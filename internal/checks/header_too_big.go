@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
@@ -101,7 +102,7 @@ func headersSettled(s *snapshot.Snapshot, p *snapshot.Pool, g logscan.Group) (re
 			Logs:     summary(g),
 		}, true
 	}
-	changed := changedSince(s, nginxFiles(n), g.Last, loaded, "the last refused header")
+	changed := changedSince(s, settingFiles(p), g.Last, loaded, "the last refused header")
 	if len(changed) == 0 {
 		return report.Finding{}, false
 	}
@@ -155,24 +156,47 @@ func loggedBeforeLoad(s *snapshot.Snapshot, n *snapshot.Nginx, g logscan.Group, 
 	return seen == g.Count
 }
 
-func nginxFiles(n *snapshot.Nginx) []string {
-	paths := make([]string, 0, len(n.Config.Files))
-	for _, file := range n.Config.Files {
-		paths = append(paths, file.Path)
+// settingFiles lists the nginx files that can hold a setting a site of
+// p inherits at its fastcgi_pass (fastcgi_buffer_size,
+// fastcgi_read_timeout): the files of every block around the pass, and of
+// those blocks' plain directives (an include inside a location brings its
+// directives there). Other servers and locations are left out: a change
+// to another site (a fix of its fastcgi_pass) changes nothing here.
+func settingFiles(p *snapshot.Pool) []string {
+	var out []string
+	add := func(f string) {
+		if f != "" && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
 	}
-	return paths
+	for _, site := range p.Sites {
+		d := site.Pass.Directive
+		if d == nil {
+			continue
+		}
+		add(d.File)
+		for blk := d.Parent; blk != nil; blk = blk.Parent {
+			add(blk.File)
+			for _, c := range blk.Block {
+				if !c.IsBlock {
+					add(c.File)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // changedSince quotes the files among paths modified after the logged
-// time last (a whole second after it: a log time has no fraction) and no
-// later than loaded, when the server last read them: changed between the
+// time last (from the next whole second on: a log time has no fraction,
+// a file's time has nanoseconds) and no later than loaded, when the server last read them: changed between the
 // lines and the config that runs now. A file changed only after the load
 // changes nothing that runs (config-not-applied tells it).
 func changedSince(s *snapshot.Snapshot, paths []string, last, loaded time.Time, what string) []report.Evidence {
 	var out []report.Evidence
 	for _, p := range paths {
 		fi := s.Host.Stat(p)
-		if fi.Exists && fi.ModTime.After(last.Add(time.Second-startSlack)) && !fi.ModTime.After(loaded.Add(startSlack)) {
+		if fi.Exists && !fi.ModTime.Before(last.Add(time.Second)) && !fi.ModTime.After(loaded.Add(startSlack)) {
 			out = append(out, report.Evidence{Kind: report.KindFact, File: fi.Path, Text: "modified " + fi.ModTime.Format(time.DateTime) + ", after " + what})
 		}
 	}

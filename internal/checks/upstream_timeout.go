@@ -91,7 +91,7 @@ func timeoutsUndecided(s *snapshot.Snapshot, p *snapshot.Pool, g logscan.Group) 
 	var ev []report.Evidence
 	if n := site.Nginx; n.Master != nil && n.Config != nil {
 		if loaded, how := n.ConfigLoadedAt(); loggedBeforeLoad(s, n, g, loaded) {
-			if changed := changedSince(s, nginxFiles(n), g.Last, loaded, "the last timeout"); len(changed) > 0 {
+			if changed := changedSince(s, settingFiles(p), g.Last, loaded, "the last timeout"); len(changed) > 0 {
 				ev = append(ev, fact("nginx master pid %d %s %s, after the last timeout", n.Master.PID, how, loaded.Format(time.DateTime)))
 				ev = append(ev, changed...)
 			}
@@ -99,7 +99,7 @@ func timeoutsUndecided(s *snapshot.Snapshot, p *snapshot.Pool, g logscan.Group) 
 	}
 	if f := p.FPM; f.Master != nil && f.Config != nil {
 		if loaded, how := s.ConfigLoadedAt(f); g.Last.Before(loaded.Add(-startSlack).Truncate(time.Second)) {
-			if changed := changedSince(s, f.Config.Files, g.Last, loaded, "the last timeout"); len(changed) > 0 {
+			if changed := changedSince(s, []string{f.Conf, p.Pool.File}, g.Last, loaded, "the last timeout"); len(changed) > 0 {
 				ev = append(ev, fact("php-fpm master pid %d %s %s, after the last timeout", f.Master.PID, how, loaded.Format(time.DateTime)))
 				ev = append(ev, changed...)
 			}
