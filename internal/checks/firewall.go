@@ -90,16 +90,10 @@ func firewallFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Targ
 		f.Evidence = append(f.Evidence, fact("%s is in LISTEN state (socket inode %d)", l, l.Inode))
 	}
 	f.Evidence = append(f.Evidence, addrProbeEvidence(a))
-	if kind != "reject" {
-		// nginx's 504s of the same drop ("upstream timed out … while
-		// connecting to upstream") are this finding's, not a slow pool's.
-		for _, g := range logGroups(s, logscan.KindUpstreamTimeout) {
-			if g.Example.Action == "connecting to upstream" && (g.Target == a.addr || (t.Pool != nil && g.Target == t.Pool.ID())) {
-				f.Evidence = append(f.Evidence, logEvidence(g.Example))
-				f.Logs = summary(g)
-			}
-		}
-	}
+	// nginx's 504s of the same drop ("upstream timed out … while
+	// connecting to upstream") become this finding's evidence in
+	// applyLogs, which ties every logged connection failure to the live
+	// finding about its address.
 	rules, note := blockingRules(s, t.Port, local)
 	for _, r := range rules {
 		f.Evidence = append(f.Evidence, fact("nftables %s: %s", r.Where(), r.Text))
@@ -150,10 +144,10 @@ func blockingRules(s *snapshot.Snapshot, port int, local bool) ([]netfilter.Rule
 }
 
 // connectTimesOutNow: nginx's logged connect timeouts whose address a
-// probe still cannot connect to now. They are the firewall finding's
-// evidence (a drop on the way), not a pool too slow to answer.
+// probe still cannot connect to now: whatever the firewall check says,
+// they are not over.
 func connectTimesOutNow(s *snapshot.Snapshot, g logscan.Group) bool {
-	if g.Example.Action != "connecting to upstream" {
+	if !g.Connect {
 		return false
 	}
 	for _, site := range s.Sites {

@@ -18,7 +18,9 @@ func LineCause(e *logscan.Entry) string {
 	case logscan.KindTooBigHeader:
 		return "header-too-big"
 	case logscan.KindUpstreamTimeout:
-		return "upstream-timeout"
+		if !e.ConnectTimeout() {
+			return "upstream-timeout"
+		}
 	}
-	return connectCause(e.Kind, e.TargetKind)
+	return connectCause(e)
 }

@@ -19,6 +19,8 @@ func TestLineCause(t *testing.T) {
 		{head + "connect() to unix:/run/php/php8.2-fpm.sock failed (13: Permission denied) while connecting to upstream" + tail + "upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"lab.test\"", "socket-permission"},
 		{head + "connect() to unix:/run/php/php8.2-fpm.sock failed (11: Resource temporarily unavailable) while connecting to upstream" + tail + "upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"lab.test\"", "backlog-overflow"},
 		{head + "upstream timed out (110: Connection timed out) while reading response header from upstream" + tail + "upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"lab.test\"", "upstream-timeout"},
+		// No answer to the connect at all: a drop on the way, not a slow pool.
+		{head + "upstream timed out (110: Connection timed out) while connecting to upstream" + tail + "upstream: \"fastcgi://10.231.0.2:9000\", host: \"lab.test\"", "firewall"},
 		{head + "upstream sent too big header while reading response header from upstream" + tail + "upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"lab.test\"", "header-too-big"},
 		// Decided only by correlation with php-fpm's events.
 		{head + "recv() failed (104: Connection reset by peer) while reading response header from upstream" + tail + "upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"lab.test\"", ""},

@@ -142,6 +142,38 @@ func TestUpstreamTimeoutRealServers(t *testing.T) {
 	evidenceText(t, f, report.KindConfig, "fastcgi_read_timeout 1s;")
 }
 
+// TestUpstreamTimeoutAfterChangeRealServers: a 2 s request times out
+// against fastcgi_read_timeout 1s (504). A reload that changes nothing
+// leaves the config that timed it out running: still an error. After
+// fastcgi_read_timeout is raised to 5s and nginx reloaded, the logged
+// 504 predates a changed config; nginx does not log how long the request
+// waited, so diagnose says it cannot tell (a warning), never "not present
+// now" and never a current error.
+func TestUpstreamTimeoutAfterChangeRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_pass", "fastcgi_read_timeout 1s;\n        fastcgi_pass")
+	l.Start()
+	l.MustStatus("/sleep.php?s=2", 504)
+	l.WaitForLog("log/nginx-error.log", "upstream timed out", 1)
+	l.ReloadNginx()
+	finding(t, diagnose(t, l), "upstream-timeout", report.Error)
+
+	// The file's time must show the change after the line's second.
+	time.Sleep(1100 * time.Millisecond)
+	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_read_timeout 1s;", "fastcgi_read_timeout 5s;")
+	l.ReloadNginx()
+	l.MustStatus("/sleep.php?s=2", 200)
+	r := diagnose(t, l)
+	f := finding(t, r, "upstream-timeout", report.Warning)
+	if !strings.Contains(f.Title, "cannot be told") || f.Logs == nil || f.Logs.Count != 1 {
+		t.Fatalf("%q %+v\n%s", f.Title, f.Logs, dump(r))
+	}
+	evidenceText(t, f, report.KindLog, "upstream timed out (110")
+	evidenceText(t, f, report.KindConfig, "fastcgi_read_timeout 5s;")
+	evidenceText(t, f, report.KindFact, "modified ")
+}
+
 func TestMemoryLimitRealServers(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t)

@@ -12,17 +12,21 @@ import (
 )
 
 // connectCause is the cause an nginx connection-level failure (or
-// php-fpm's dropped connection) to a target of targetKind (unix, tcp,
-// group) points at when no current finding explains it (the failure is
-// over); "" for other kinds.
-func connectCause(k logscan.Kind, targetKind string) string {
-	switch k {
+// php-fpm's dropped connection) e points at when no current finding
+// explains it (the failure is over); "" for other kinds. A connect that
+// timed out got no answer at all: packets dropped on the way (firewall),
+// not a pool too slow to answer.
+func connectCause(e *logscan.Entry) string {
+	if e.ConnectTimeout() {
+		return "firewall"
+	}
+	switch e.Kind {
 	case logscan.KindConnectENOENT, logscan.KindNoLiveUpstreams:
 		return "fpm-down"
 	case logscan.KindConnectRefused:
 		// A unix socket file nobody listened on was left behind; a port
 		// nobody listened on means php-fpm was down.
-		if targetKind == "tcp" {
+		if e.TargetKind == "tcp" {
 			return "fpm-down"
 		}
 		return "stale-socket"
@@ -50,39 +54,23 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 	for _, b := range s.Logs.Agg.Timeline() {
 		r.Timeline = append(r.Timeline, report.Bucket{Minute: b.Minute, Nginx502: b.Nginx502, Nginx504: b.Nginx504, Retried: b.Retried, FPM: b.FPM})
 	}
-	// Which site does a logged target belong to (for failures not tied to
-	// a pool: a socket nobody listens on)?
-	siteByTarget := map[string]*snapshot.Site{}
-	for _, site := range s.Sites {
-		for _, t := range site.Targets {
-			if t.Kind == nginxconf.TargetUnix || t.Kind == nginxconf.TargetTCP {
-				if tg, _ := logscan.NormalizeUpstream(t.Target.Address(), false); tg != "" {
-					siteByTarget[tg] = site
-				}
-				// nginx logs the address it connected to, not the name:
-				// "fastcgi://10.0.0.2:9000" for fastcgi_pass php:9000.
-				for _, a := range addrProbes(t) {
-					if _, ok := siteByTarget[a.addr]; !ok {
-						siteByTarget[a.addr] = site
-					}
-				}
-			}
-		}
-	}
+	keys := newStoryKeys(s)
 	idx := newFindingIndex(r)
+	past := map[int]bool{} // the findings made here, from lines only
 	for _, g := range s.Logs.Agg.Groups() {
-		cause := connectCause(g.Kind, g.Example.TargetKind)
+		cause := connectCause(&g.Example)
 		if cause == "" {
 			continue
 		}
-		site := siteByTarget[g.Target]
-		siteKey := ""
-		if site != nil {
-			siteKey = site.Key()
-		}
+		pool, sites := keys.of(g)
 		explained := false
-		for _, i := range idx.concerning(g.Target, siteKey) {
+		for _, i := range idx.concerning(pool, sites) {
 			f := &r.Findings[i]
+			// A live finding explains the lines if its cause can; a
+			// past story made here only takes lines of its own cause.
+			if f.Cause != cause && (past[i] || !explainsConnect(f.Cause)) {
+				continue
+			}
 			f.Evidence = append(f.Evidence, logEvidence(g.Example))
 			if f.Logs == nil {
 				f.Logs = summary(g)
@@ -106,19 +94,23 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 			Evidence: []report.Evidence{logEvidence(g.Example)},
 			Logs:     summary(g),
 		}
-		if unchecked[cause] {
+		if cause == "firewall" {
+			f.Detail = "nginx's connects got no answer at all (a packet filter dropped them, the host was down, or over TCP its listen queue was full), and nginx answered 504; connects answer now. If it comes back, the same line will show in nginx's error log."
+		}
+		if unchecked[cause] || (cause == "firewall" && connectTimesOutNow(s, g)) {
 			f.ID = cause + "-logged"
 			f.Severity = report.Warning
 			f.Title = fmt.Sprintf("in the window: %s, last at %s; whether the cause is still present could not be checked", failureWords(g), g.Last.Format(time.TimeOnly))
 			f.Detail = "nginx logged these failures. The live check for " + cause + " could not run (see skipped), so fpmdoctor cannot tell whether it still holds."
 		}
-		if p := poolFor(s, g.Target); p != nil {
-			f.Pool = p.ID()
-		} else if site != nil {
-			f.Site = site.Key()
+		if pool != "" {
+			f.Pool = pool
+		} else if len(sites) > 0 {
+			f.Site = sites[0]
 		}
 		r.Findings = append(r.Findings, f)
 		idx.add(r, len(r.Findings)-1)
+		past[len(r.Findings)-1] = true
 	}
 }
 
@@ -146,6 +138,70 @@ func failureWords(g logscan.Group) string {
 		return countWord(g.Retried, "failed try", "failed tries") + " that nginx retried on another server (no 502)"
 	}
 	return countWord(failed, "failure", "failures") + " and " + countWord(g.Retried, "failed try", "failed tries") + " that nginx retried on another server"
+}
+
+// explainsConnect reports whether a current finding of cause can be what
+// made nginx's connects to its pool or site fail (refused, no socket, no
+// permission, no answer, a full queue), and so takes the logged failures
+// as its own evidence. A finding about something else on the same pool
+// (it listens on every address, it logs no slow requests) explains none
+// of them: the lines then stay their own story.
+func explainsConnect(cause string) bool {
+	switch cause {
+	case "fpm-config-invalid", "fpm-down", "listen-mismatch", "stale-socket", "socket-permission",
+		"allowed-clients", "config-not-applied", "firewall", "pool-exhausted", "backlog-overflow":
+		return true
+	}
+	return false
+}
+
+// storyKeys says which pool and sites a logged connection failure is
+// about, the same way for every log group, so that a live finding and the
+// lines of the same incident meet whichever of them the checks name: a
+// socket-permission finding names the site when a directory blocks (no
+// pool is at fault) while the logged line is tied to the pool whose
+// socket nginx tried.
+type storyKeys struct {
+	s *snapshot.Snapshot
+	// sites lists, per address nginx logs (socket path, ip:port), every
+	// site passing to it, in the snapshot's order: a check that reports a
+	// shared socket once names the first.
+	sites map[string][]string
+}
+
+func newStoryKeys(s *snapshot.Snapshot) storyKeys {
+	k := storyKeys{s: s, sites: map[string][]string{}}
+	add := func(addr string, site *snapshot.Site) {
+		if addr != "" && !slices.Contains(k.sites[addr], site.Key()) {
+			k.sites[addr] = append(k.sites[addr], site.Key())
+		}
+	}
+	for _, site := range s.Sites {
+		for _, t := range site.Targets {
+			if t.Kind != nginxconf.TargetUnix && t.Kind != nginxconf.TargetTCP {
+				continue
+			}
+			tg, _ := logscan.NormalizeUpstream(t.Target.Address(), false)
+			add(tg, site)
+			// nginx logs the address it connected to, not the name:
+			// "fastcgi://10.0.0.2:9000" for fastcgi_pass php:9000.
+			for _, a := range addrProbes(t) {
+				add(a.addr, site)
+			}
+		}
+	}
+	return k
+}
+
+// of returns the pool (ID, "" when the line is tied to none) and the
+// sites a log group is about. The group's target is the pool when the
+// address was a pool's; the address itself stays in its entries.
+func (k storyKeys) of(g logscan.Group) (pool string, sites []string) {
+	addr := g.Target
+	if p := poolFor(k.s, g.Target); p != nil {
+		pool, addr = p.ID(), g.Example.Target
+	}
+	return pool, k.sites[addr]
 }
 
 // findingIndex finds the findings about a pool or a site without a scan
@@ -180,14 +236,14 @@ func (idx *findingIndex) add(r *report.Report, i int) {
 	}
 }
 
-// concerning returns the indexes of the findings about pool or site, in
-// report order, each once; valid until the next call.
-func (idx *findingIndex) concerning(pool, site string) []int {
+// concerning returns the indexes of the findings about pool or any of
+// sites, in report order, each once; valid until the next call.
+func (idx *findingIndex) concerning(pool string, sites []string) []int {
 	out := idx.scratch[:0]
 	if pool != "" {
 		out = append(out, idx.byPool[pool]...)
 	}
-	if site != "" {
+	for _, site := range sites {
 		out = append(out, idx.bySite[site]...)
 	}
 	slices.Sort(out)

@@ -312,18 +312,24 @@ func TestFirewallDropAndRejectRealServers(t *testing.T) {
 	t.Logf("php-fpm side, reject: %s\n%+v", f.Title, f.Evidence)
 
 	// Without the rule: 200, and nothing current is blamed. The 504 and
-	// 502 logged above stay in the window; upstream-timeout still reads
-	// the 504 (a connect timeout) from the log on its own.
+	// 502 logged above stay in the window as history: the connect
+	// timeouts are one firewall-past (info) with their lines, never an
+	// upstream-timeout (a slow pool) nor an error.
 	net.Nft(net.B, "delete table inet fpmfilter\n")
 	l.MustStatus("/ok.php", 200)
 	for _, ns := range []string{net.A, net.B} {
 		r = diagnoseIn(t, ns, l)
-		noFinding(t, r, "firewall")
+		noFinding(t, r, "upstream-timeout")
 		for _, f := range r.Findings {
-			if f.Severity == report.Error && f.Cause != "upstream-timeout" {
-				t.Fatalf("error in %s without the rule\n%s", ns, dump(r))
+			if f.Severity == report.Error || f.ID == "firewall" {
+				t.Fatalf("[%s] %s in %s without the rule\n%s", f.ID, f.Severity, ns, dump(r))
 			}
 		}
+		f := finding(t, r, "firewall", report.Info)
+		if f.ID != "firewall-past" || f.Logs == nil || f.Logs.Count == 0 || !strings.Contains(f.Title, "earlier in the window") {
+			t.Fatalf("in %s: %s %q %+v\n%s", ns, f.ID, f.Title, f.Logs, dump(r))
+		}
+		evidenceText(t, f, report.KindLog, "upstream timed out (110: Connection timed out) while connecting to upstream")
 	}
 }
 

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
@@ -23,6 +24,10 @@ var requestTimeout = Check{
 		for _, g := range logGroups(s, logscan.KindExecutionTimedOut) {
 			p := poolFor(s, g.Target)
 			events := eventsOf(s, g.Target, logscan.KindExecutionTimedOut)
+			if past, ok := killsSettled(s, p, g, events); ok {
+				out = append(out, past)
+				continue
+			}
 			f := report.Finding{
 				Severity: report.Warning,
 				Live:     true,
@@ -81,4 +86,57 @@ var requestTimeout = Check{
 		}
 		return out
 	},
+}
+
+// killsSettled tells a pool's logged kills as history when what the lines
+// show can no longer happen, proven from the host rather than guessed:
+// every kill was logged before php-fpm last (re)loaded its config (or in
+// the same second), no config file changed after that load (what runs is
+// what is on disk), and the pool's request_terminate_timeout now lets a
+// request run longer than any killed one ran (php-fpm logs how long:
+// "execution timed out (1.26 sec)"; it kills only past the timeout, so a
+// kill that short was made by an older config). A kill after the load, a
+// terminate timeout no longer than the durations, or kills the log window
+// kept too few of to measure: current.
+func killsSettled(s *snapshot.Snapshot, p *snapshot.Pool, g logscan.Group, events []logscan.Entry) (report.Finding, bool) {
+	if p == nil || !s.Live || p.FPM.Master == nil || p.FPM.Config == nil || len(events) < g.Count || g.Last.IsZero() {
+		return report.Finding{}, false
+	}
+	loaded, how := s.ConfigLoadedAt(p.FPM)
+	// Log times have whole seconds, a master's start time is off by up
+	// to one: a kill that close to the load is not taken as after it.
+	// Which config made it is told by its duration below.
+	if g.Last.After(loaded.Add(startSlack)) || len(newerFiles(s, p.FPM.Config.Files, loaded)) > 0 {
+		return report.Finding{}, false
+	}
+	longest := 0.0
+	for _, e := range events {
+		longest = max(longest, e.Seconds)
+	}
+	ev := []report.Evidence{logEvidence(g.Example)}
+	st := p.Pool.Get("request_terminate_timeout")
+	now := "php-fpm kills no request now (request_terminate_timeout is not set)"
+	if st != nil {
+		term, err := fpmconf.ParseDuration(st.Value)
+		if err != nil || longest <= 0 || (term > 0 && term.Seconds() <= longest) {
+			return report.Finding{}, false
+		}
+		ev = append(ev, settingEvidence(st))
+		if term > 0 {
+			now = fmt.Sprintf("request_terminate_timeout is %s now, longer than any killed request ran (%.1f s)", term, longest)
+		} else {
+			now = "php-fpm kills no request now (request_terminate_timeout = 0)"
+		}
+	}
+	ev = append(ev, fact("php-fpm master pid %d %s %s, after the last kill", p.FPM.Master.PID, how, loaded.Format(time.DateTime)))
+	return report.Finding{
+		ID:       "request-timeout-past",
+		Severity: report.Info,
+		Live:     true,
+		Pool:     p.ID(),
+		Title:    fmt.Sprintf("earlier in the window: php-fpm killed %s of pool %s, the last at %s; the cause is not present now", countWord(g.Count, "request", "requests"), p.Name, g.Last.Format(time.TimeOnly)),
+		Detail:   "These kills were logged before php-fpm last loaded its config, and " + now + ": the same requests are not killed at that point any more. nginx's 502s of those moments are part of the same history.",
+		Evidence: ev,
+		Logs:     summary(g),
+	}, true
 }

@@ -1,6 +1,7 @@
 package checks_test
 
 import (
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -28,6 +29,7 @@ func TestSocketPermissionSocketModeRealServers(t *testing.T) {
 	if !strings.Contains(f.Fix.Summary, "listen.owner = www-data") {
 		t.Fatalf("fix: %+v", f.Fix)
 	}
+	absorbsLogs(t, r, f, "(13: Permission denied)")
 }
 
 // TestSocketPermissionDirectoryRealServers: the socket is fine but sits in
@@ -48,4 +50,52 @@ func TestSocketPermissionDirectoryRealServers(t *testing.T) {
 	r := diagnose(t, l)
 	f := finding(t, r, "socket-permission", report.Error)
 	evidenceText(t, f, report.KindFact, priv+" is 0700 root:root; www-data (uid 33, groups www-data) cannot search it")
+	absorbsLogs(t, r, f, "(13: Permission denied)")
+}
+
+// absorbsLogs asserts the live finding f carries nginx's logged failures
+// (quoted, counted) and no "earlier in the window" finding of the same
+// cause tells them a second time: one story per incident.
+func absorbsLogs(t *testing.T, r *report.Report, f report.Finding, text string) {
+	t.Helper()
+	if f.Logs == nil || f.Logs.Count == 0 {
+		t.Fatalf("%s carries no logged failures\n%s", f.ID, dump(r))
+	}
+	evidenceText(t, f, report.KindLog, text)
+	for _, o := range r.Findings {
+		if o.Cause == f.Cause && o.ID != f.ID {
+			t.Fatalf("%s and %s tell one incident twice\n%s", f.ID, o.ID, dump(r))
+		}
+	}
+}
+
+// TestSocketPermissionSharedSocketRealServers: two sites pass to one
+// socket in a 0700 root directory. socket-permission reports the socket
+// once, naming the first site; the (13) lines come only from the second
+// site's requests and are still that finding's, not a past story.
+func TestSocketPermissionSharedSocketRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	if err := os.Mkdir(l.Path("run/php-private"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l.Edit("etc/php/fpm/pool.d/www.conf", "run/php-fpm.sock", "run/php-private/php-fpm.sock")
+	l.Edit("etc/nginx/conf.d/site.conf", "run/php-fpm.sock", "run/php-private/php-fpm.sock")
+	port := lab.FreePort(t)
+	l.Write("etc/nginx/conf.d/zz-other.conf", "server {\n    listen 127.0.0.1:"+itoa(port)+";\n    server_name other.test;\n    root {{DIR}}/www;\n"+
+		"    location ~ \\.php$ {\n        include /etc/nginx/fastcgi.conf;\n        fastcgi_pass unix:{{DIR}}/run/php-private/php-fpm.sock;\n    }\n}\n")
+	l.Start()
+	resp, err := http.Get("http://127.0.0.1:" + itoa(port) + "/ok.php")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 502 {
+		t.Fatalf("other.test: status %d, want 502", resp.StatusCode)
+	}
+	l.WaitForLog("log/nginx-error.log", "(13: Permission denied)", 1)
+
+	r := diagnose(t, l)
+	f := finding(t, r, "socket-permission", report.Error)
+	absorbsLogs(t, r, f, "server: other.test")
 }

@@ -2,14 +2,17 @@ package checks
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
 )
 
-// upstreamTimeout: nginx stopped waiting for php-fpm (fastcgi_read_timeout,
-// or connect/send timeouts) and answered 504.
+// upstreamTimeout: nginx stopped waiting for php-fpm's answer
+// (fastcgi_read_timeout, or fastcgi_send_timeout) and answered 504. A
+// connect that timed out is not a slow pool: nothing answered at all, and
+// the firewall check (or, once over, the log's past story) tells it.
 var upstreamTimeout = Check{
 	ID:    "upstream-timeout",
 	Cause: "upstream-timeout",
@@ -17,10 +20,14 @@ var upstreamTimeout = Check{
 	Run: func(s *snapshot.Snapshot) []report.Finding {
 		var out []report.Finding
 		for _, g := range logGroups(s, logscan.KindUpstreamTimeout) {
-			if connectTimesOutNow(s, g) {
-				continue // not a slow php-fpm: the firewall check tells it (firewall.go)
+			if g.Connect {
+				continue // not a slow php-fpm: a drop on the way (firewall.go, applyLogs)
 			}
 			p := poolFor(s, g.Target)
+			if w, ok := timeoutsUndecided(s, p, g); ok {
+				out = append(out, w)
+				continue
+			}
 			f := report.Finding{
 				Severity: report.Error,
 				Live:     true,
@@ -71,4 +78,54 @@ func probedSaturated(p *snapshot.Pool) bool {
 		}
 	}
 	return false
+}
+
+// timeoutsUndecided: a pool's logged 504s were all written before nginx
+// or its php-fpm last loaded its config, and that server's config files
+// changed after the last of them (a raised fastcgi_read_timeout, more
+// workers). nginx does not log how long a request waited, so whether the
+// config now running would still time them out cannot be told: a warning
+// that says so rather than a current error or a guessed "not present
+// now". No change since the lines: the config that timed them out still
+// runs, and the error stands.
+func timeoutsUndecided(s *snapshot.Snapshot, p *snapshot.Pool, g logscan.Group) (report.Finding, bool) {
+	if p == nil || !s.Live || len(p.Sites) == 0 || g.Last.IsZero() {
+		return report.Finding{}, false
+	}
+	site := p.Sites[0]
+	var ev []report.Evidence
+	if n := site.Nginx; n.Master != nil && n.Config != nil {
+		if loaded, how := n.ConfigLoadedAt(); loggedBeforeLoad(s, n, g, loaded) {
+			if changed := changedSince(s, settingFiles(p), g.Last, loaded, "the last timeout"); len(changed) > 0 {
+				ev = append(ev, fact("nginx master pid %d %s %s, after the last timeout", n.Master.PID, how, loaded.Format(time.DateTime)))
+				ev = append(ev, changed...)
+			}
+		}
+	}
+	if f := p.FPM; f.Master != nil && f.Config != nil {
+		if loaded, how := s.ConfigLoadedAt(f); g.Last.Before(loaded.Add(-startSlack).Truncate(time.Second)) {
+			if changed := changedSince(s, []string{f.Conf, p.Pool.File}, g.Last, loaded, "the last timeout"); len(changed) > 0 {
+				ev = append(ev, fact("php-fpm master pid %d %s %s, after the last timeout", f.Master.PID, how, loaded.Format(time.DateTime)))
+				ev = append(ev, changed...)
+			}
+		}
+	}
+	if len(ev) == 0 {
+		return report.Finding{}, false
+	}
+	set := site.Pass.Settings()
+	readEv := fact("fastcgi_read_timeout is not set for %s: nginx's default %s applies", site.Name, set.ReadTimeout)
+	if d := set.From["fastcgi_read_timeout"]; d != nil {
+		readEv = directiveEvidence(d)
+	}
+	return report.Finding{
+		Severity: report.Warning,
+		Live:     true,
+		Pool:     p.ID(),
+		Title:    fmt.Sprintf("%s to %s timed out (504) before a changed config was loaded; whether they would now cannot be told", countWord(g.Count, "request", "requests"), p.Name),
+		Detail:   "Every timeout was logged before the server last loaded its config, and the config changed after the last one. nginx does not log how long a request waited, so whether the running config still times them out cannot be decided from the host: request the logged URLs again.",
+		Evidence: append([]report.Evidence{logEvidence(g.Example), readEv}, ev...),
+		Logs:     summary(g),
+		Fix:      &report.Fix{Summary: "request the logged URLs again; if they still get 504, find the slow requests (request_slowlog_timeout + slowlog)"},
+	}, true
 }

@@ -22,9 +22,11 @@ func Diagnose(ctx context.Context, opts Options) (*report.Report, *snapshot.Snap
 	if err != nil {
 		return nil, nil, err
 	}
+	repairsErr := readRepairs(s)
 	r := checks.Run(s)
 	fix.Annotate(r, s)
 	notRoot(r, s)
+	skipRepairs(r, repairsErr)
 	return r, s, nil
 }
 
@@ -37,9 +39,29 @@ func DiagnoseNoPlan(ctx context.Context, opts Options) (*report.Report, *snapsho
 	if err != nil {
 		return nil, nil, err
 	}
+	repairsErr := readRepairs(s)
 	r := checks.Run(s)
 	notRoot(r, s)
+	skipRepairs(r, repairsErr)
 	return r, s, nil
+}
+
+// readRepairs gives a live snapshot fix's proven repairs: what a replay
+// proved is what lets the checks tell lines logged before a repair as
+// history where the log alone cannot.
+func readRepairs(s *snapshot.Snapshot) error {
+	if !s.Live {
+		return nil
+	}
+	rs, err := fix.ReadRepairs(fix.StateDir())
+	s.Repairs = rs
+	return err
+}
+
+func skipRepairs(r *report.Report, err error) {
+	if err != nil {
+		r.Skip("repairs", "fpmdoctor fix's record of proven repairs cannot be read ("+err.Error()+"): lines logged before a repair are judged from the log alone")
+	}
 }
 
 func notRoot(r *report.Report, s *snapshot.Snapshot) {

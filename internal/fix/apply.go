@@ -290,6 +290,14 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 			res.NotVerified = append(res.NotVerified, a.Finding.Cause+": "+a.Summary+" (not verified: "+a.Unverified+")")
 		}
 	}
+	// What the replays proved is kept for later diagnoses, which see only
+	// the old lines and the new config (repairs.go). The run is done
+	// either way: failing to record only loses that proof.
+	if rs := provenRepairs(plan, res, j); len(rs) > 0 {
+		if err := recordRepairs(dir, rs); err != nil {
+			opts.say("the proven repair is not recorded for later diagnoses: %v", err)
+		}
+	}
 	return res, nil
 }
 

@@ -28,6 +28,12 @@ type Process struct {
 	Start    time.Time
 }
 
+// ShuttingDown: an nginx worker of the config before a reload, still
+// finishing its requests ("nginx: worker process is shutting down").
+func (p *Process) ShuttingDown() bool {
+	return strings.HasSuffix(p.Title, "is shutting down")
+}
+
 // Role of a server process, read from its title.
 type Role int
 

@@ -13,6 +13,11 @@ type GroupKey struct {
 	Source Source
 	Kind   Kind
 	Target string
+	// Connect splits upstream timeouts by phase: a connect nothing
+	// answered (a packet filter's drop, a host that is down) is another
+	// incident than a response that took too long, and the two must not
+	// share one group whose example tells only the first.
+	Connect bool
 }
 
 // URLCount is one request path and how often it was seen.
@@ -73,7 +78,7 @@ func (a *Aggregator) Add(e *Entry) {
 	if target == "" {
 		target = e.Target
 	}
-	k := GroupKey{Source: e.Source, Kind: e.Kind, Target: target}
+	k := GroupKey{Source: e.Source, Kind: e.Kind, Target: target, Connect: e.ConnectTimeout()}
 	g := a.groups[k]
 	if g == nil {
 		k.Target = strings.Clone(target) // e's text is only borrowed

@@ -109,3 +109,25 @@ func TestCorrelate(t *testing.T) {
 		t.Errorf("unexpected %+v", c)
 	}
 }
+
+// TestAggregatorConnectTimeoutGroup: nginx's connect timeouts and read
+// timeouts on one upstream are two groups: a connect nothing answered is
+// another incident than a slow answer, and one group's example would tell
+// only the first of them.
+func TestAggregatorConnectTimeoutGroup(t *testing.T) {
+	a := NewAggregator(2)
+	for _, action := range []string{"connecting to upstream", "reading response header from upstream", "connecting to upstream"} {
+		e, ok := ParseNginx("2026/12/04 11:31:13 [error] 4689#4689: *4 upstream timed out (110: Connection timed out) while "+action+", client: 127.0.0.1, server: lab.test, request: \"GET /ok.php HTTP/1.1\", upstream: \"fastcgi://10.231.0.2:9000\", host: \"lab.test\"", time.UTC)
+		if !ok {
+			t.Fatal("not parsed")
+		}
+		a.Add(&e)
+	}
+	key := GroupKey{Source: SourceNginx, Kind: KindUpstreamTimeout, Target: "10.231.0.2:9000"}
+	read, _ := a.Group(key)
+	key.Connect = true
+	conn, _ := a.Group(key)
+	if read.Count != 1 || read.Example.ConnectTimeout() || conn.Count != 2 || !conn.Example.ConnectTimeout() {
+		t.Fatalf("read %+v\nconnect %+v", read, conn)
+	}
+}

@@ -116,6 +116,13 @@ func (e *Entry) IsFailure() bool {
 	return e.Source == SourceNginx && (e.Status == 502 || e.Status == 504)
 }
 
+// ConnectTimeout reports whether the entry is nginx's "upstream timed out
+// … while connecting to upstream": the connect got no answer at all, as
+// opposed to a response that took longer than fastcgi_read_timeout.
+func (e *Entry) ConnectTimeout() bool {
+	return e.Kind == KindUpstreamTimeout && e.Action == "connecting to upstream"
+}
+
 // Clone returns a copy of e that owns its text: Raw is copied once and
 // every field that points into the old Raw is re-pointed into the copy.
 // Text a scan borrows from its buffer is always inside Raw; other fields

@@ -9,7 +9,9 @@ import (
 // ConfigLoadedAt is when the running nginx last read its config, and how
 // that is known. A reload keeps the master (and its start time) but
 // replaces every worker, and nginx starts workers at no other time but a
-// crash, so the oldest running worker started at the last reload or later.
+// crash, so the oldest running worker started at the last reload or later
+// (not counting the old ones still finishing their requests: their title
+// says "is shutting down").
 // Zero when no master runs.
 func (n *Nginx) ConfigLoadedAt() (time.Time, string) {
 	if n.Master == nil {
@@ -18,6 +20,9 @@ func (n *Nginx) ConfigLoadedAt() (time.Time, string) {
 	loaded, how := n.Master.Start, "started"
 	var oldest time.Time
 	for _, w := range n.Workers {
+		if w.ShuttingDown() {
+			continue // an old worker finishing its requests after a reload
+		}
 		if oldest.IsZero() || w.Start.Before(oldest) {
 			oldest = w.Start
 		}

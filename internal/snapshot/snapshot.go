@@ -49,6 +49,9 @@ type Snapshot struct {
 	Declared Declared
 	// Network is what network.go learnt: the firewall, the namespaces.
 	Network NetworkFacts
+	// Repairs are fpmdoctor fix's proven repairs whose files still hold
+	// what it wrote (repairs.go); set by the caller, nil when none.
+	Repairs []Repair
 
 	// Lookups by the keys findings carry; built on first use, after
 	// gathering is done.
