@@ -33,7 +33,7 @@ func main() {
 }
 
 func run(args []string) int {
-	root := newRootCmd()
+	root := newRootCmd(args)
 	root.SetArgs(args)
 	err := root.Execute()
 	var ee exitError
@@ -48,7 +48,27 @@ func run(args []string) int {
 	}
 }
 
-func newRootCmd() *cobra.Command {
+// leanCommand reports whether name is a command that must start fast: a
+// health check runs `fpmdoctor probe` every few seconds and an on-call
+// engineer waits for diagnose. For those only the command run is built
+// (build is nil for diagnose, which the root always builds): building every
+// other command's flags and help, and cobra's completion command whose help
+// texts it formats on every run, cost each start about 30 page faults, a
+// millisecond (docs/probe.md, "Start-up"). Neither command can reach the
+// others, so its flags, help, output and errors stay the same.
+func leanCommand(name string) (build func() *cobra.Command, ok bool) {
+	switch name {
+	case "probe":
+		return newProbeCmd, true
+	case "diagnose":
+		return nil, true
+	}
+	return nil, false
+}
+
+// newRootCmd builds the command tree for args: all of it, or for a lean
+// command only that command.
+func newRootCmd(args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "fpmdoctor",
 		Short:         "Find and fix why nginx answers 502/504 for PHP-FPM sites",
@@ -62,6 +82,16 @@ func newRootCmd() *cobra.Command {
 	root.RunE = diag.RunE
 	root.Args = cobra.NoArgs
 	root.Flags().AddFlagSet(diag.Flags())
+	if len(args) > 0 {
+		if build, ok := leanCommand(args[0]); ok {
+			if build != nil {
+				root.AddCommand(build())
+			}
+			root.AddCommand(diag)
+			root.CompletionOptions.DisableDefaultCmd = true
+			return root
+		}
+	}
 	root.AddCommand(subcommands()...)
 	root.AddCommand(diag)
 	buildCommands(root)

@@ -3,8 +3,22 @@ package fastcgi
 import (
 	"bytes"
 	"errors"
+	"net/textproto"
 	"testing"
 )
+
+// FuzzCanonicalKey: parseCGI's canonicalKey names headers exactly as
+// textproto.CanonicalMIMEHeaderKey does.
+func FuzzCanonicalKey(f *testing.F) {
+	for _, s := range []string{"status", "STATUS", "content-TYPE", "x-powered-by", "X-Powered-By", "a--b", "-x", "", "with space", "ümlaut", "x_y", "Location", "www-authenticate", "1a-2b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := canonicalKey(s), textproto.CanonicalMIMEHeaderKey(s); got != want {
+			t.Fatalf("canonicalKey(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
 
 // FuzzReadResponse feeds arbitrary bytes to the response reader: it must not
 // panic, must stop (the input is finite and every record consumes at least

@@ -143,7 +143,11 @@ func encodeParams(params map[string]string) ([]byte, error) {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	var b []byte
+	size := 0
+	for name, value := range params {
+		size += 8 + len(name) + len(value)
+	}
+	b := make([]byte, 0, size)
 	for _, name := range names {
 		value := params[name]
 		if name == "" {
@@ -207,7 +211,12 @@ func encodeRequest(req *Request) ([]byte, error) {
 		return nil, err
 	}
 	begin := []byte{0, roleResponder, 0, 0, 0, 0, 0, 0} // flags byte (index 2) stays 0: keep-conn off
-	b := appendRecord(nil, typeBeginRequest, begin)
+	// One allocation of the final size: a fresh process pays a page fault
+	// for each new size class it touches, so growing by appends costs more
+	// than the copying.
+	streamSize := func(n int) int { return n + (n/maxContentLen+1)*(headerLen+8) + headerLen + 8 }
+	b := make([]byte, 0, 2*headerLen+streamSize(len(params))+streamSize(len(req.Stdin)))
+	b = appendRecord(b, typeBeginRequest, begin)
 	b = appendStream(b, typeParams, params)
 	b = appendStream(b, typeStdin, req.Stdin)
 	return b, nil

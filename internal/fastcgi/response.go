@@ -186,20 +186,62 @@ func parseCGI(resp *Response) error {
 		if !ok || name == "" || strings.ContainsAny(name, " \t") {
 			return protoErrorf("malformed CGI header line %q", trimForError(line))
 		}
-		resp.Header.Add(name, strings.TrimSpace(value))
+		key := canonicalKey(name)
+		resp.Header[key] = append(resp.Header[key], strings.TrimSpace(value))
 	}
 	resp.Body = out[next:]
 	resp.Status = 200
-	if s := resp.Header.Get("Status"); s != "" {
+	if s := first(resp.Header["Status"]); s != "" {
 		code, err := strconv.Atoi(strings.SplitN(s, " ", 2)[0])
 		if err != nil || code < 100 || code > 999 {
 			return protoErrorf("bad CGI Status header %q", trimForError(s))
 		}
 		resp.Status = code
-	} else if resp.Header.Get("Location") != "" {
+	} else if first(resp.Header["Location"]) != "" {
 		resp.Status = 302
 	}
 	return nil
+}
+
+// canonicalKey is textproto.CanonicalMIMEHeaderKey ("content-type" →
+// "Content-Type"; a name with a byte outside the token characters stays as
+// it is) without its table of common header names, which that function
+// builds on its first call: 40 entries, a few page faults, in every probe
+// process (FuzzCanonicalKey compares the two).
+func canonicalKey(s string) string {
+	for i := 0; i < len(s); i++ {
+		if !tokenByte(s[i]) {
+			return s
+		}
+	}
+	b := []byte(s)
+	upper := true
+	for i, c := range b {
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		} else if !upper && 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+		upper = c == '-'
+	}
+	return string(b)
+}
+
+// tokenByte reports whether c may appear in a header name (RFC 7230 tchar).
+func tokenByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
 }
 
 // headerEnd finds the empty line ending the header block: it returns the

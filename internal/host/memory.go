@@ -3,6 +3,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path"
@@ -10,8 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/prometheus/procfs"
 )
 
 // Live roots of the memory readers; tests pass fixture trees instead.
@@ -28,20 +27,17 @@ type MemInfo struct {
 
 // ReadMemInfo reads MemTotal and MemAvailable under procRoot.
 func ReadMemInfo(procRoot string) (MemInfo, error) {
-	fs, err := procfs.NewFS(procRoot)
+	var mi MemInfo
+	seen, err := kBValues(filepath.Join(procRoot, "meminfo"), map[string]*uint64{"MemTotal": &mi.Total, "MemAvailable": &mi.Available})
 	if err != nil {
 		return MemInfo{}, fmt.Errorf("read meminfo: %w", err)
 	}
-	mi, err := fs.Meminfo()
-	if err != nil {
-		return MemInfo{}, fmt.Errorf("read meminfo: %w", err)
-	}
-	if mi.MemTotalBytes == nil || mi.MemAvailableBytes == nil {
+	if !seen["MemTotal"] || !seen["MemAvailable"] {
 		// MemAvailable exists since Linux 3.14; guessing it from MemFree
 		// would overstate the risk, so say it is missing.
 		return MemInfo{}, fmt.Errorf("read meminfo: no MemTotal or MemAvailable in %s/meminfo", procRoot)
 	}
-	return MemInfo{Total: *mi.MemTotalBytes, Available: *mi.MemAvailableBytes}, nil
+	return mi, nil
 }
 
 // ProcMem is one process's memory from /proc/PID/smaps_rollup, in bytes.
@@ -60,24 +56,22 @@ type ProcMem struct {
 // ReadProcMem reads pid's smaps_rollup under procRoot. Other users'
 // processes need root (ptrace access): the error then wraps os.ErrPermission.
 func ReadProcMem(procRoot string, pid int) (ProcMem, error) {
-	fs, err := procfs.NewFS(procRoot)
+	var rss, pss, privClean, privDirty, swap uint64
+	keys := map[string]*uint64{"Rss": &rss, "Pss": &pss, "Private_Clean": &privClean, "Private_Dirty": &privDirty, "Swap": &swap}
+	_, err := kBValues(procPath(procRoot, pid, "smaps_rollup"), keys)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Before Linux 4.14 there is no rollup: sum the mappings.
+		_, err = kBValues(procPath(procRoot, pid, "smaps"), keys)
+	}
 	if err != nil {
 		return ProcMem{}, fmt.Errorf("read memory of pid %d: %w", pid, err)
 	}
-	p, err := fs.Proc(pid)
-	if err != nil {
-		return ProcMem{}, fmt.Errorf("read memory of pid %d: %w", pid, err)
-	}
-	r, err := p.ProcSMapsRollup()
-	if err != nil {
-		return ProcMem{}, fmt.Errorf("read memory of pid %d: %w", pid, err)
-	}
-	if r.Rss == 0 && r.Pss == 0 {
+	if rss == 0 && pss == 0 {
 		// smaps_rollup of a process we may not trace reads as empty on
 		// some kernels rather than failing.
 		return ProcMem{}, fmt.Errorf("read memory of pid %d: empty smaps_rollup: %w", pid, os.ErrPermission)
 	}
-	return ProcMem{PID: pid, PSS: r.Pss, RSS: r.Rss, Private: r.PrivateClean + r.PrivateDirty, Swap: r.Swap}, nil
+	return ProcMem{PID: pid, PSS: pss, RSS: rss, Private: privClean + privDirty, Swap: swap}, nil
 }
 
 // CgroupMemory is the memory limit a process lives under.

@@ -3,12 +3,11 @@ package host
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/prometheus/procfs"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/ident"
 )
@@ -100,44 +99,43 @@ func (p Process) NginxArgs() (conf, prefix string) {
 // readProcesses lists the nginx and php-fpm processes under procRoot. Other
 // processes are skipped after reading only their title.
 func readProcesses(ctx context.Context, procRoot string) ([]Process, error) {
-	fs, err := procfs.NewFS(procRoot)
-	if err != nil {
+	if _, err := os.Stat(procRoot); err != nil {
 		return nil, fmt.Errorf("read %s: %w", procRoot, err)
 	}
-	procs, err := fs.AllProcs()
+	procs, err := pids(procRoot)
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
-	boot, err := fs.Stat()
+	boot, err := bootTime(procRoot)
 	if err != nil {
 		return nil, fmt.Errorf("read %s/stat: %w", procRoot, err)
 	}
 	var out []Process
-	for _, pr := range procs {
+	for _, pid := range procs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		// comm is the executable's name and survives the title rewrites
 		// both servers do: reading it (16 bytes) first spares the full
 		// command line of every other process on the host.
-		if !serverComm(ident.Comm(procRoot, strconv.Itoa(pr.PID))) {
+		if !serverComm(ident.Comm(procRoot, strconv.Itoa(pid))) {
 			continue
 		}
-		args, err := pr.CmdLine()
+		args, err := nulList(procPath(procRoot, pid, "cmdline"))
 		if err != nil || len(args) == 0 {
 			continue // exited meanwhile, or a kernel thread
 		}
-		p := Process{PID: pr.PID, Args: args, Title: strings.Join(args, " ")}
+		p := Process{PID: pid, Args: args, Title: strings.Join(args, " ")}
 		if p.Role() == RoleOther {
 			continue
 		}
-		if st, err := pr.Stat(); err == nil {
+		if st, err := readProcStat(procPath(procRoot, pid, "stat")); err == nil {
 			p.PPID = st.PPID
 			// starttime is in clock ticks since boot; USER_HZ is 100 on Linux.
-			p.Start = time.Unix(int64(boot.BootTime), 0).Add(time.Duration(st.Starttime) * time.Second / 100)
+			p.Start = time.Unix(int64(boot), 0).Add(time.Duration(st.Starttime) * time.Second / 100)
 		}
-		p.Exe, _ = pr.Executable()
-		if err := readIDs(filepath.Join(procRoot, strconv.Itoa(pr.PID), "status"), &p); err != nil {
+		p.Exe, _ = executable(procRoot, pid)
+		if err := readIDs(filepath.Join(procRoot, strconv.Itoa(pid), "status"), &p); err != nil {
 			continue
 		}
 		out = append(out, p)
@@ -166,13 +164,13 @@ func serverComm(comm string) bool {
 // "KEY=value" strings (/proc/PID/environ): php-fpm expands ${VAR} in its
 // config from it, and a restart must hand it on.
 func Environ(pid int) ([]string, error) {
-	fs, err := procfs.NewFS("/proc")
+	b, err := os.ReadFile(procPath("/proc", pid, "environ"))
 	if err != nil {
 		return nil, err
 	}
-	p, err := fs.Proc(pid)
-	if err != nil {
-		return nil, err
+	env := strings.Split(string(b), "\x00")
+	if env[len(env)-1] == "" {
+		env = env[:len(env)-1]
 	}
-	return p.Environ()
+	return env, nil
 }

@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/prometheus/procfs"
 )
 
 // Listener is a listening socket.
@@ -31,17 +29,16 @@ func (l Listener) String() string {
 }
 
 func readListeners(ctx context.Context, procRoot string) ([]Listener, error) {
-	fs, err := procfs.NewFS(procRoot)
-	if err != nil {
+	if _, err := os.Stat(procRoot); err != nil {
 		return nil, fmt.Errorf("read %s: %w", procRoot, err)
 	}
-	unix, err := fs.NetUNIX()
+	unix, err := readNetUnix(procRoot)
 	if err != nil {
 		return nil, fmt.Errorf("read %s/net/unix: %w", procRoot, err)
 	}
 	var out []Listener
 	const acceptConn = 1 << 16 // __SO_ACCEPTCON: the socket listens
-	for _, l := range unix.Rows {
+	for _, l := range unix {
 		if l.Flags&acceptConn != 0 && l.Path != "" && !strings.HasPrefix(l.Path, "@") {
 			out = append(out, Listener{Network: "unix", Path: l.Path, Inode: l.Inode})
 		}

@@ -115,7 +115,8 @@ func plan(o Options) (req *fastcgi.Request, m Method, script string) {
 	// The name only has to be one no site has: math/rand/v2's generator
 	// (seeded by the runtime) suffices, and unlike crypto/rand it adds no
 	// package init to every start of fpmdoctor-probe.
-	script = fmt.Sprintf("/fpmdoctor-probe-%016x.php", rand.Uint64())
+	h := strconv.FormatUint(rand.Uint64(), 16)
+	script = "/fpmdoctor-probe-" + strings.Repeat("0", 16-len(h)) + h + ".php"
 	name, query := script, ""
 	switch {
 	case o.Thresholds.any():

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
@@ -126,9 +127,13 @@ func (l *Lab) hostText(s string) string {
 	return strings.ReplaceAll(s, l.tree.mirror+"/", "/")
 }
 
+// The patterns compile on first use, not at package init, which every
+// fpmdoctor process would pay (docs/probe.md, "Start-up").
 var (
-	nginxEmerg = regexp.MustCompile(`\[emerg\] (?:\d+#\d+: )?(.*?)(?: in (/\S+):(\d+))?$`)
-	fpmAlert   = regexp.MustCompile(`(?:ALERT|ERROR): (.*)$`)
+	nginxEmerg = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\[emerg\] (?:\d+#\d+: )?(.*?)(?: in (/\S+):(\d+))?$`)
+	})
+	fpmAlert = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:ALERT|ERROR): (.*)$`) })
 )
 
 // refusal turns a server's refusal to start on the copy into a finding:
@@ -143,9 +148,9 @@ func (l *Lab) refusal(cause, server string, err error) report.Finding {
 		Detail: "The real " + server + " refused to start on the lab copy, so a reload or restart on the host would fail the same way.",
 		Fix:    &report.Fix{Summary: "correct the config at the line shown, then run fpmdoctor lab again"}}
 	for _, line := range strings.Split(msg, "\n") {
-		re := fpmAlert
+		re := fpmAlert()
 		if server == "nginx" {
-			re = nginxEmerg
+			re = nginxEmerg()
 		}
 		m := re.FindStringSubmatch(line)
 		if m == nil {

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/discover"
 	"github.com/fpmdoctor/fpmdoctor/internal/fpmconf"
@@ -363,7 +364,9 @@ func tail(s string, n int) string {
 	return s
 }
 
-var fpmInclude = regexp.MustCompile(`(?m)^[ \t]*include[ \t]*=[ \t]*(.*?)[ \t]*$`)
+var fpmInclude = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^[ \t]*include[ \t]*=[ \t]*(.*?)[ \t]*$`)
+})
 
 // rewriteFPM maps one php-fpm installation's paths, ports and users.
 func (t *tree) rewriteFPM(c *fpmconf.Config, fc *fpmCopy) error {
@@ -396,7 +399,7 @@ func (t *tree) rewriteFPM(c *fpmconf.Config, fc *fpmCopy) error {
 	// a running master's --prefix (php-fpm overwrites its command line).
 	for _, file := range c.Files {
 		src := t.files[file]
-		for _, m := range fpmInclude.FindAllSubmatchIndex(src, -1) {
+		for _, m := range fpmInclude().FindAllSubmatchIndex(src, -1) {
 			v := strings.Trim(string(src[m[2]:m[3]]), `"'`)
 			if v == "" {
 				continue
