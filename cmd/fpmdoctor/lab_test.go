@@ -166,6 +166,15 @@ func TestLabCommandMappedRepository(t *testing.T) {
 	}
 	out, code = runLabCmd(t, bare, "--map", "nginx/=/etc/nginx", "--map", "php/8.2/fpm/=/etc/php/8.2/fpm", "--format", "json")
 	healthy("--map", out, code)
+	// --root is the tree underneath the mappings, as in check: here it
+	// holds php-fpm's configs at the server's path, and only nginx/ is
+	// mapped from the repository.
+	tree := t.TempDir()
+	if err := os.CopyFS(filepath.Join(tree, "etc/php/8.2/fpm"), os.DirFS(filepath.Join(bare, "php/8.2/fpm"))); err != nil {
+		t.Fatal(err)
+	}
+	out, code = runLabCmd(t, bare, "--map", "nginx/=/etc/nginx", "--root", tree, "--format", "json")
+	healthy("--root under --map", out, code)
 	// Without the mapping the repository is read like /: nothing there.
 	if out, code := runLabCmd(t, bare, "--format", "json"); code != 2 || !strings.Contains(out, "no nginx config found under "+bare) {
 		t.Errorf("unmapped repository: exit %d\n%s", code, out)
