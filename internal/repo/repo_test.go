@@ -87,7 +87,7 @@ func TestUnknownKeyFromDisk(t *testing.T) {
 // Open is the reading check and lab share: the file's mappings, then the
 // flags', a flag for the same host path winning; the file's errors at
 // file:line; the file's main configs returned for the caller's defaults.
-func TestOpen(t *testing.T) {
+func TestOpenMapping(t *testing.T) {
 	dir := t.TempDir()
 	for _, d := range []string{"nginx", "nginx-next", "php"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
