@@ -41,12 +41,8 @@ configs).`,
 			if _, err := repo.ParseFailOn(o.FailOn); err != nil {
 				return err
 			}
-			for _, m := range maps {
-				mp, err := repo.ParseMapFlag(m)
-				if err != nil {
-					return err
-				}
-				o.Maps = append(o.Maps, mp)
+			if o.Maps, err = repo.ParseMapFlags(maps); err != nil {
+				return err
 			}
 			if o.Memory, err = sizeFlag("--memory", memory); err != nil {
 				return err

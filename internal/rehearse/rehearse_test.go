@@ -25,9 +25,15 @@ func diagnose(ctx context.Context, nginxConf string, fpmConfs []string) (*report
 // lab is gone afterwards, its servers with it.
 func run(t *testing.T, ctx context.Context, tree string, keep bool) (*rehearse.Result, string, error) {
 	t.Helper()
+	return runSource(t, ctx, rehearse.Source{Root: tree}, keep)
+}
+
+// runSource is run for any source (a mapped repository).
+func runSource(t *testing.T, ctx context.Context, src rehearse.Source, keep bool) (*rehearse.Result, string, error) {
+	t.Helper()
 	lab.Require(t)
 	dir := labDir(t)
-	res, err := rehearse.Run(ctx, rehearse.Options{Dir: dir, Keep: keep}, rehearse.Source{Root: tree}, 15*time.Second, diagnose)
+	res, err := rehearse.Run(ctx, rehearse.Options{Dir: dir, Keep: keep}, src, 15*time.Second, diagnose)
 	if !keep {
 		assertGone(t, dir, res)
 	}

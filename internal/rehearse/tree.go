@@ -3,6 +3,7 @@ package rehearse
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,11 +26,44 @@ import (
 )
 
 // Source names the configs to copy: a tree read as if it were / (Root ""
-// is the host itself, read only) and, optionally, the main config files.
+// is the host itself, read only), repository directories mounted over it
+// where the server has them (internal/repo builds them from fpmdoctor.yaml
+// and --map, as for check) and, optionally, the main config files as host
+// paths.
 type Source struct {
 	Root      string
+	Mounts    []rootfs.Mount
 	NginxConf string
 	FPMConfs  []string
+}
+
+// tree is the offline host the source names; its zero value reads this
+// host's own files.
+func (s Source) tree() (rootfs.Tree, error) {
+	if len(s.Mounts) > 0 && s.Root == "" {
+		// Mounting over the live host would mix its files with the
+		// repository's: a repository is always read over a root.
+		return rootfs.Tree{}, errors.New("mapped directories need a root to be read over (internal/repo gives the repository's)")
+	}
+	return rootfs.Tree{Root: s.Root, Mounts: s.Mounts}, nil
+}
+
+// live: the source is this host's own configs.
+func (s Source) live() bool { return s.Root == "" && len(s.Mounts) == 0 }
+
+// name says in errors where the configs were looked for.
+func (s Source) name() string {
+	switch {
+	case s.live():
+		return "/"
+	case len(s.Mounts) == 0:
+		return s.Root
+	}
+	hosts := make([]string, len(s.Mounts))
+	for i, m := range s.Mounts {
+		hosts[i] = m.Host + " (" + m.Dir + ")"
+	}
+	return s.Root + " with " + strings.Join(hosts, ", ") + " mapped"
 }
 
 // Mapping is one thing the lab moved: a path, a port, a user.
@@ -52,9 +86,9 @@ type fpmCopy struct {
 // tree is the lab copy of the configs.
 type tree struct {
 	lab         *Lab
-	root        string // the source tree ("" for /)
-	mirror      string // Dir/root
-	nginxConf   string // lab path of the main nginx config
+	src         rootfs.Tree // the source ("" Root, no Mounts: this host)
+	mirror      string      // Dir/root
+	nginxConf   string      // lab path of the main nginx config
 	nginxOrig   string
 	nginxBin    string // found by discovery on this host, or ""
 	nginxPrefix string
@@ -170,23 +204,27 @@ func quote(s string) string {
 // Copy reads the source's configs and writes the lab copy, with every path
 // and port rewritten. It starts nothing.
 func (l *Lab) Copy(ctx context.Context, src Source) error {
-	t := &tree{lab: l, root: src.Root, mirror: filepath.Join(l.Dir, "root"),
+	st, err := src.tree()
+	if err != nil {
+		return err
+	}
+	t := &tree{lab: l, src: st.WithCache(), mirror: filepath.Join(l.Dir, "root"),
 		ports: map[int]int{}, sockets: map[string]string{}, seen: map[string]bool{},
 		docroots: map[string]bool{}, rootDirs: map[*nginxconf.Syntax]string{}, passHosts: map[int]map[string]bool{},
 		edits: map[string][]edit{}, files: map[string][]byte{}, modes: map[string]os.FileMode{}}
 	l.tree = t
-	h := host.New(src.Root)
+	h := host.NewTree(st)
 	// Configs as installed, not the running masters': on a test or CI
 	// machine those may be other labs. --nginx-conf/--fpm-conf pick others.
 	found := discover.Find(ctx, h, nil, discover.Options{NginxConf: src.NginxConf, FPMConfs: src.FPMConfs})
 	if len(found.Nginx) == 0 {
-		return fmt.Errorf("no nginx config found under %s (use --nginx-conf)", rootName(src.Root))
+		return fmt.Errorf("no nginx config found under %s (use --nginx-conf)", src.name())
 	}
 	n := found.Nginx[0]
-	if src.Root == "" {
+	if src.live() {
 		t.nginxBin = n.Binary // the running master's, when one runs
 	}
-	cfg, err := nginxconf.Load(ctx, n.Conf, nginxconf.Options{Root: src.Root})
+	cfg, err := nginxconf.Load(ctx, n.Conf, nginxconf.Options{Root: src.Root, Mounts: src.Mounts})
 	if err != nil {
 		return err
 	}
@@ -203,7 +241,7 @@ func (l *Lab) Copy(ctx context.Context, src Source) error {
 	// php-fpm first: nginx's passes are mapped against the pools' ports.
 	var fpms []*fpmconf.Config
 	for _, f := range found.FPM {
-		fc, err := fpmconf.Load(ctx, f.Conf, fpmconf.Options{Root: src.Root, Prefix: f.Prefix})
+		fc, err := fpmconf.Load(ctx, f.Conf, fpmconf.Options{Root: src.Root, Mounts: src.Mounts, Prefix: f.Prefix})
 		if err != nil {
 			return fmt.Errorf("read php-fpm config %s: %w", f.Conf, err)
 		}
@@ -220,7 +258,7 @@ func (l *Lab) Copy(ctx context.Context, src Source) error {
 			pid: filepath.Join(l.Dir, "run", fmt.Sprintf("php-fpm-%d.pid", len(t.fpm)))}
 		t.fpm = append(t.fpm, fcopy)
 		for _, file := range fc.Files {
-			b, err := readUnder(src.Root, file)
+			b, err := t.read(file)
 			if err != nil {
 				return fmt.Errorf("read %s: %w", file, err)
 			}
@@ -238,17 +276,10 @@ func (l *Lab) Copy(ctx context.Context, src Source) error {
 	return t.write()
 }
 
-func rootName(root string) string {
-	if root == "" {
-		return "/"
-	}
-	return root
-}
-
-// readUnder reads host path p of the tree at root, following links inside
-// the tree only.
-func readUnder(root, p string) ([]byte, error) {
-	rp, err := rootfs.Resolve(root, p)
+// read reads host path p of the source, following links inside the
+// source only (through its mounts).
+func (t *tree) read(p string) ([]byte, error) {
+	rp, err := t.src.Resolve(p)
 	if err != nil {
 		return nil, err
 	}
@@ -494,7 +525,7 @@ func isPathINI(key string) bool {
 // copyFile copies a file the config names (a certificate) into the lab,
 // when the tree has it.
 func (t *tree) copyFile(p string) (string, bool) {
-	rp, err := rootfs.Resolve(t.root, p)
+	rp, err := t.src.Resolve(p)
 	if err != nil {
 		return "", false
 	}

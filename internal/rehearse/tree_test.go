@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/rootfs"
 )
 
 func TestProbeURI(t *testing.T) {
@@ -65,13 +67,19 @@ func TestServerName(t *testing.T) {
 // copyTree runs Copy on tree without starting anything (no root needed).
 func copyTree(t *testing.T, tree string) *Lab {
 	t.Helper()
+	return copySource(t, Source{Root: tree})
+}
+
+// copySource runs Copy on src without starting anything.
+func copySource(t *testing.T, src Source) *Lab {
+	t.Helper()
 	l := &Lab{Dir: t.TempDir(), opts: Options{NginxBin: "/bin/true", FPMBin: "/bin/true"}}
 	for _, sub := range []string{"log", "run"} {
 		if err := os.Mkdir(filepath.Join(l.Dir, sub), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Copy(context.Background(), Source{Root: tree}); err != nil {
+	if err := l.Copy(context.Background(), src); err != nil {
 		t.Fatal(err)
 	}
 	return l
@@ -169,5 +177,44 @@ func TestVariablePassNotAsked(t *testing.T) {
 	}
 	if !strings.Contains(string(b), "resolver 127.0.0.1:"+strconv.Itoa(l.tree.ports[53])+";") {
 		t.Errorf("resolver not moved to loopback:\n%s", b)
+	}
+}
+
+// A mapped repository is copied through its mounts: the lab holds the
+// server's paths (the absolute sites-enabled link read through the
+// mapping, the relative snippet include), never the repository's layout.
+func TestCopyMappedRepository(t *testing.T) {
+	abs, err := filepath.Abs("testdata/repo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := copySource(t, Source{Root: abs, Mounts: []rootfs.Mount{
+		{Host: "/etc/nginx", Dir: filepath.Join(abs, "nginx")},
+		{Host: "/etc/php/8.2/fpm", Dir: filepath.Join(abs, "php/8.2/fpm")},
+	}})
+	for file, want := range map[string]string{
+		"etc/nginx/sites-enabled/app.conf":    "server_name app.example.org;",
+		"etc/nginx/snippets/fastcgi-php.conf": "fastcgi_split_path_info",
+		"etc/php/8.2/fpm/pool.d/api.conf":     "[api]",
+		"etc/php/8.2/fpm/php-fpm.conf":        "include=" + filepath.Join(l.Dir, "root/etc/php/8.2/fpm/pool.d/*.conf"),
+		"etc/nginx/sites-enabled/api.conf":    "server_name api.example.org;",
+		"etc/nginx/sites-available/app.conf":  "", // reached only through the link: not copied
+		"nginx/nginx.conf":                    "", // the repository's layout
+		"php/8.2/fpm/pool.d/app.conf":         "",
+		"fpmdoctor.yaml":                      "",
+	} {
+		b, err := os.ReadFile(filepath.Join(l.Dir, "root", file))
+		switch {
+		case want == "" && err == nil:
+			t.Errorf("%s is in the lab copy", file)
+		case want != "" && err != nil:
+			t.Errorf("%s: %v", file, err)
+		case want != "" && !strings.Contains(string(b), want):
+			t.Errorf("%s lacks %q:\n%s", file, want, b)
+		}
+	}
+	err = (&Lab{Dir: t.TempDir()}).Copy(context.Background(), Source{Mounts: []rootfs.Mount{{Host: "/etc/nginx", Dir: abs}}})
+	if err == nil || !strings.Contains(err.Error(), "need a root") {
+		t.Errorf("mounts over the live host: %v", err)
 	}
 }

@@ -60,15 +60,11 @@ func Check(ctx context.Context, o Options) (*Result, error) {
 	if o.Dir == "" {
 		o.Dir = "."
 	}
-	cfg, err := Load(o.Dir)
+	cfg, tree, err := Open(o.Dir, o.Root, o.Maps)
 	if err != nil {
 		return nil, err
 	}
 	failOn, err := ParseFailOn(firstOf(o.FailOn, cfg.FailOn))
-	if err != nil {
-		return nil, err
-	}
-	tree, err := Tree(o.Dir, o.Root, cfg, o.Maps)
 	if err != nil {
 		return nil, err
 	}

@@ -205,6 +205,19 @@ func ParseMapFlag(s string) (Mapping, error) {
 	return Mapping{Repo: r, Host: h, File: "--map"}, nil
 }
 
+// ParseMapFlags reads every --map flag, in order.
+func ParseMapFlags(flags []string) ([]Mapping, error) {
+	var out []Mapping
+	for _, f := range flags {
+		m, err := ParseMapFlag(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
 // FailOn is the least severe finding that fails the check.
 type FailOn int
 

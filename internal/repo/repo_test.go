@@ -19,6 +19,7 @@ import (
 	"github.com/fpmdoctor/fpmdoctor/docs"
 	"github.com/fpmdoctor/fpmdoctor/internal/checks"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
+	"github.com/fpmdoctor/fpmdoctor/internal/rootfs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -80,6 +81,47 @@ func TestUnknownKeyFromDisk(t *testing.T) {
 	var ce *Error
 	if !errors.As(err, &ce) || ce.Line != 2 || !strings.HasSuffix(ce.File, ConfigName) {
 		t.Fatalf("Check = %v, want an *Error at %s:2", err, ConfigName)
+	}
+}
+
+// Open is the reading check and lab share: the file's mappings, then the
+// flags', a flag for the same host path winning; the file's errors at
+// file:line; the file's main configs returned for the caller's defaults.
+func TestOpenMapping(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"nginx", "nginx-next", "php"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yaml := "map:\n  nginx/: /etc/nginx\n  php/: /etc/php/8.2/fpm\nfpm-conf: /etc/php/8.2/fpm/php-fpm.conf\n"
+	if err := os.WriteFile(filepath.Join(dir, ConfigName), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flags, err := ParseMapFlags([]string{"nginx-next/=/etc/nginx/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, tree, err := Open(dir, "", flags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(dir)
+	want := []rootfs.Mount{{Host: "/etc/nginx", Dir: filepath.Join(abs, "nginx-next")}, {Host: "/etc/php/8.2/fpm", Dir: filepath.Join(abs, "php")}}
+	if tree.Root != abs || !slices.Equal(tree.Mounts, want) {
+		t.Errorf("tree %+v, want root %s, mounts %+v", tree, abs, want)
+	}
+	if !slices.Equal(cfg.FPMConfs, []string{"/etc/php/8.2/fpm/php-fpm.conf"}) {
+		t.Errorf("fpm-conf %v", cfg.FPMConfs)
+	}
+	if _, err := ParseMapFlags([]string{"nginx/=/etc/nginx", "nginx"}); err == nil || !strings.Contains(err.Error(), `--map "nginx"`) {
+		t.Errorf("ParseMapFlags of a flag without =: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ConfigName), []byte("map:\n  nginx/: /etc/nginx\nmapp: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Open(dir, "", nil); err == nil || err.Error() != filepath.Join(dir, ConfigName)+`:3: unknown key "mapp" (known: root, map, nginx-conf, fpm-conf, memory, worker-memory, fail-on)` {
+		t.Errorf("Open of a typo: %v", err)
 	}
 }
 

@@ -11,6 +11,25 @@ import (
 	"github.com/fpmdoctor/fpmdoctor/internal/rootfs"
 )
 
+// Open reads repository dir as the server would: dir/fpmdoctor.yaml
+// (strict: errors at file:line) and the tree its mappings and the flags'
+// build (see Tree). It is the one reading of a repository that check and
+// lab share, so both resolve includes, links and sockets alike.
+func Open(dir, root string, flags []Mapping) (*Config, rootfs.Tree, error) {
+	if dir == "" {
+		dir = "."
+	}
+	cfg, err := Load(dir)
+	if err != nil {
+		return nil, rootfs.Tree{}, err
+	}
+	t, err := Tree(dir, root, cfg, flags)
+	if err != nil {
+		return nil, rootfs.Tree{}, err
+	}
+	return cfg, t, nil
+}
+
 // Tree builds the offline host of repository dir: root (a --root flag,
 // relative to the working directory) or the config's root (relative to
 // dir) or dir itself, with the config's mappings and then the flags'
