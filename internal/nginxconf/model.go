@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -36,6 +37,60 @@ type Model struct {
 
 	pageSize  int64
 	upstreams map[string]*Upstream
+	children  *childIndex
+}
+
+// bigBlock is the size from which a block's children are looked up by
+// name through an index: http holds one server per site, and every
+// location's effective settings climb to it for each directive the
+// location does not set, so scanning it made Settings linear in the number
+// of sites and a check of all of them quadratic. Small blocks are scanned.
+const bigBlock = 64
+
+// childIndex holds the direct children of big blocks by name, in file
+// order, built on first use. The configuration must not change after the
+// Model is built (it never does: a fix reloads and rebuilds).
+type childIndex struct {
+	mu sync.Mutex
+	m  map[*Directive]map[string][]*Directive
+}
+
+// find is d.Find(name) through the index when d's block is big.
+func (x *childIndex) find(d *Directive, name string) []*Directive {
+	if d == nil || len(d.Block) < bigBlock || x == nil {
+		return d.Find(name)
+	}
+	x.mu.Lock()
+	byName, ok := x.m[d]
+	if !ok {
+		byName = map[string][]*Directive{}
+		for _, c := range d.Block {
+			byName[c.Name] = append(byName[c.Name], c)
+		}
+		x.m[d] = byName
+	}
+	x.mu.Unlock()
+	return byName[name]
+}
+
+// inherited is d.Inherited(name) through the index.
+func (x *childIndex) inherited(d *Directive, name string) *Directive {
+	for cur := d; cur != nil; cur = cur.Parent {
+		if found := x.find(cur, name); len(found) > 0 {
+			return found[len(found)-1]
+		}
+	}
+	return nil
+}
+
+// inheritedAll is d.InheritedAll(name) through the index.
+func (x *childIndex) inheritedAll(d *Directive, name string) []*Directive {
+	for cur := d; cur != nil; cur = cur.Parent {
+		if found := x.find(cur, name); len(found) > 0 {
+			return found
+		}
+	}
+	return nil
 }
 
 // ErrorLog is one error_log directive.
@@ -118,7 +173,8 @@ func (m *Model) Upstream(name string) *Upstream { return m.upstreams[strings.ToL
 
 // Model builds the model of the configuration.
 func (c *Config) Model() *Model {
-	m := &Model{pageSize: int64(os.Getpagesize()), upstreams: map[string]*Upstream{}}
+	m := &Model{pageSize: int64(os.Getpagesize()), upstreams: map[string]*Upstream{},
+		children: &childIndex{m: map[*Directive]map[string][]*Directive{}}}
 	problem := func(d *Directive, format string, args ...any) {
 		m.Problems = append(m.Problems, Problem{File: d.File, Line: c.reportLine(d), Message: fmt.Sprintf(format, args...)})
 	}
@@ -394,7 +450,7 @@ func (m *Model) Settings(ctx *Directive) Settings {
 		return s
 	}
 	set := func(name string) *Directive {
-		d := ctx.Inherited(name)
+		d := m.children.inherited(ctx, name)
 		if d != nil {
 			s.From[name] = d
 		}
@@ -427,7 +483,7 @@ func (m *Model) Settings(ctx *Directive) Settings {
 	if d := set("root"); d != nil {
 		s.Root = d.Arg(0)
 	}
-	params := ctx.InheritedAll("fastcgi_param")
+	params := m.children.inheritedAll(ctx, "fastcgi_param")
 	if len(params) > 0 {
 		s.From["fastcgi_param"] = params[0]
 	}
