@@ -60,13 +60,20 @@ func (r rootFS) readFile(p string, limit int64) ([]byte, error) {
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)] // the file grew
 		}
-		n, err := f.Read(data[len(data):min(int64(cap(data)), limit+1)])
+		buf := data[len(data):min(int64(cap(data)), limit+1)]
+		n, err := f.Read(buf)
 		data = data[:len(data)+n]
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return nil, err
+		}
+		if n < len(buf) && int64(len(data)) == size {
+			// A short read that ends where fstat said a regular file
+			// does is its end (nginx reads st_size bytes and stops too):
+			// no read that would return 0, a system call per pool file.
+			break
 		}
 	}
 	if int64(len(data)) > limit {

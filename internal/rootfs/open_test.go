@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -19,11 +21,16 @@ import (
 // the cached Resolve followed by os.Open that it replaces, and as the
 // uncached Resolve.
 func TestOpenMatchesResolve(t *testing.T) {
-	loops, throughLinks := 0, 0
+	loops, throughLinks, missing := 0, 0, 0
 	for seed := range uint64(30) {
 		rng := rand.New(rand.NewPCG(seed, 11))
-		root, repo := t.TempDir(), t.TempDir()
-		tr := Tree{Root: root, Mounts: []Mount{{Host: "/etc/nginx", Dir: repo}}}
+		root, repo, deep := t.TempDir(), t.TempDir(), t.TempDir()
+		// The second mount lies in directories the root lacks: they are
+		// missing, yet the mount and what is in it exist.
+		tr := Tree{Root: root, Mounts: []Mount{{Host: "/etc/nginx", Dir: repo}, {Host: "/opt/deep/mnt", Dir: deep}}}
+		if err := os.WriteFile(filepath.Join(deep, "f"), []byte("deep"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		dirs := []string{"/", "/etc", "/etc/nginx", "/etc/nginx/a", "/etc/nginx/b", "/etc/nginx/a/c", "/srv", "/srv/x"}
 		var hostPaths []string
 		for _, d := range dirs {
@@ -91,9 +98,20 @@ func TestOpenMatchesResolve(t *testing.T) {
 				hostPaths = append(hostPaths, l+"/"+f)
 			}
 		}
-		hostPaths = append(hostPaths, "/", "/etc/nginx", "/missing/f", "/etc/nginx/a/../b/f1")
+		hostPaths = append(hostPaths, "/", "/etc/nginx", "/missing/f", "/etc/nginx/a/../b/f1",
+			"/run/php/a.sock", "/run/php/b.sock", "/opt/deep/f", "/opt/deep/mnt", "/opt/deep/mnt/f", "/opt/deep/mnt/g", "/etc/nginx/f0/x")
 		cached := tr.WithCache()
 		opened := tr.WithCache()
+		if seed%2 == 1 {
+			// Listed first, as include sites-enabled/* lists before it
+			// opens: the links the listing shows are read without an open.
+			for _, d := range append(dirs, names...) {
+				opened.ReadDir(d)
+			}
+			if len(opened.dirs.links) == 0 {
+				t.Fatalf("seed %d: the listings showed no links", seed)
+			}
+		}
 		for _, p := range hostPaths {
 			want := openOld(cached, p)
 			if got := openNew(opened, p); got != want {
@@ -105,6 +123,14 @@ func TestOpenMatchesResolve(t *testing.T) {
 			if plain := openOld(tr, p); plain != want && !(strings.HasPrefix(plain, loop) && strings.HasPrefix(want, loop)) {
 				t.Errorf("seed %d: %q: uncached Resolve %s, cached %s", seed, p, plain, want)
 			}
+			// Missing answers from the cache only that p cannot exist.
+			if cached.Missing(p) {
+				missing++
+				local, err := cached.Resolve(p)
+				if _, serr := os.Lstat(local); err != nil || !errors.Is(serr, syscall.ENOENT) && !errors.Is(serr, syscall.ENOTDIR) {
+					t.Errorf("seed %d: Missing(%q) but %s: %v", seed, p, local, serr)
+				}
+			}
 			if strings.HasPrefix(want, loop) {
 				loops++
 			} else if !strings.HasPrefix(want, "error") && (slices.Contains(names, path.Dir(p)) || slices.Contains(names, p)) {
@@ -112,9 +138,9 @@ func TestOpenMatchesResolve(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d loops, %d paths opened through links", loops, throughLinks)
-	if loops == 0 || throughLinks < 100 {
-		t.Errorf("the random trees had %d loops and %d paths opened through links: too few to compare", loops, throughLinks)
+	t.Logf("%d loops, %d paths opened through links, %d known missing", loops, throughLinks, missing)
+	if loops == 0 || throughLinks < 100 || missing < 60 {
+		t.Errorf("the random trees had %d loops, %d paths opened through links, %d known missing: too few to compare", loops, throughLinks, missing)
 	}
 }
 

@@ -81,13 +81,16 @@ func (t Tree) Resolve(p string) (string, error) {
 		if base == "" {
 			return t.local("/"), nil
 		}
-		var rd string
-		if rd, err = t.dir(path.Clean(dir)); err != nil {
-			return "", err
+		rd, gone, derr := t.dir(path.Clean(dir))
+		if derr != nil {
+			return "", derr
 		}
-		host, err = t.walk(p, rd, []string{base}, 0)
+		// In a directory that does not exist, nothing is a link.
+		if host = path.Join(rd, base); gone == 0 || t.mountAt(host) {
+			host, _, err = t.walk(p, rd, []string{base}, 0)
+		}
 	} else {
-		host, err = t.walk(p, "/", strings.Split(p, "/"), 0)
+		host, _, err = t.walk(p, "/", strings.Split(p, "/"), 0)
 	}
 	if err != nil {
 		return "", err
@@ -97,8 +100,9 @@ func (t Tree) Resolve(p string) (string, error) {
 
 // walk resolves the components pending from the resolved host directory
 // cur and returns the resolved host path; p is for errors, hops the links
-// already followed for p.
-func (t Tree) walk(p, cur string, pending []string, hops int) (string, error) {
+// already followed for p. gone is ENOENT or ENOTDIR when the lstat of the
+// path's last name said so (the path does not exist), else 0.
+func (t Tree) walk(p, cur string, pending []string, hops int) (host string, gone syscall.Errno, err error) {
 	for len(pending) > 0 {
 		name := pending[0]
 		pending = pending[1:]
@@ -106,28 +110,59 @@ func (t Tree) walk(p, cur string, pending []string, hops int) (string, error) {
 		case "", ".":
 			continue
 		case "..":
-			cur = path.Dir(cur)
+			cur, gone = path.Dir(cur), 0
 			continue
 		}
 		next := path.Join(cur, name)
 		under := t.local(next)
-		if !isLink(under) {
+		var link bool
+		if link, gone = lstatLink(under); !link {
 			cur = next
 			continue
 		}
 		if hops++; hops > maxHops {
-			return "", &fs.PathError{Op: "resolve", Path: p, Err: syscall.ELOOP}
+			return "", 0, &fs.PathError{Op: "resolve", Path: p, Err: syscall.ELOOP}
 		}
 		target, err := os.Readlink(under)
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		if path.IsAbs(target) {
 			cur = "/"
 		}
 		pending = append(strings.Split(target, "/"), pending...)
 	}
-	return cur, nil
+	return cur, gone, nil
+}
+
+// mountAt reports whether a mount lies at host path p or below it: then p
+// may exist even where its local parent does not.
+func (t Tree) mountAt(p string) bool {
+	for _, m := range t.Mounts {
+		if p == "/" || m.Host == p || strings.HasPrefix(m.Host, p) && m.Host[len(p)] == '/' {
+			return true
+		}
+	}
+	return false
+}
+
+// Missing reports, from what resolving p has cached and without a system
+// call, that p cannot exist: its directory was found missing (ENOENT or
+// ENOTDIR) and no mount lies at or below p. False when unknown. A hosting
+// host's thousands of sockets share one directory, which a repository of
+// configs does not have.
+func (t Tree) Missing(p string) bool {
+	if t.dirs == nil || strings.Contains(p, "..") || (t.Root == "" && len(t.Mounts) == 0) {
+		return false
+	}
+	dir, base := path.Split(path.Clean("/" + p))
+	if base == "" {
+		return false
+	}
+	t.dirs.mu.Lock()
+	e, ok := t.dirs.m[path.Clean(dir)]
+	t.dirs.mu.Unlock()
+	return ok && e.gone != 0 && !t.mountAt(path.Join(e.host, base))
 }
 
 // WithCache returns t remembering how each directory resolves, for one
@@ -135,38 +170,73 @@ func (t Tree) walk(p, cur string, pending []string, hops int) (string, error) {
 // directory then cost one lstat each instead of one per path component.
 // The tree must not change meanwhile.
 func (t Tree) WithCache() Tree {
-	t.dirs = &dirCache{m: map[string]string{}}
+	t.dirs = &dirCache{m: map[string]dirEntry{}}
 	return t
 }
 
 type dirCache struct {
 	mu sync.Mutex
-	m  map[string]string // clean host directory → resolved host directory
+	m  map[string]dirEntry // clean host directory → how it resolves
+	// links are the local paths a listing showed as symbolic links: Open
+	// reads them without first failing to open them. A sites-enabled
+	// directory is listed (include sites-enabled/*) and then every link
+	// in it opened.
+	links map[string]bool
 }
 
-// dir resolves the clean host directory d through the cache.
-func (t Tree) dir(d string) (string, error) {
+// listed remembers the links among the entries of local directory dir.
+func (c *dirCache) listed(dir string, ents []fs.DirEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range ents {
+		if e.Type()&fs.ModeSymlink != 0 {
+			if c.links == nil {
+				c.links = map[string]bool{}
+			}
+			c.links[filepath.Join(dir, e.Name())] = true
+		}
+	}
+}
+
+// listedLink reports whether a listing showed local path p as a link.
+func (c *dirCache) listedLink(p string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.links[p]
+}
+
+type dirEntry struct {
+	host string        // the resolved host directory
+	gone syscall.Errno // ENOENT or ENOTDIR: it does not exist; else 0
+}
+
+// dir resolves the clean host directory d through the cache. gone says
+// that it does not exist: then neither does anything in it, unless a
+// mount lies there, and its children are resolved without a system call.
+func (t Tree) dir(d string) (host string, gone syscall.Errno, err error) {
 	if d == "/" {
-		return "/", nil
+		return "/", 0, nil
 	}
 	t.dirs.mu.Lock()
-	r, ok := t.dirs.m[d]
+	e, ok := t.dirs.m[d]
 	t.dirs.mu.Unlock()
 	if ok {
-		return r, nil
+		return e.host, e.gone, nil
 	}
 	parent, base := path.Split(d)
-	rp, err := t.dir(path.Clean(parent))
+	rp, pgone, err := t.dir(path.Clean(parent))
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
-	if r, err = t.walk(d, rp, []string{base}, 0); err != nil {
-		return "", err
+	if e.host, e.gone = path.Join(rp, base), pgone; pgone == 0 || t.mountAt(e.host) {
+		if e.host, e.gone, err = t.walk(d, rp, []string{base}, 0); err != nil {
+			return "", 0, err
+		}
 	}
 	t.dirs.mu.Lock()
-	t.dirs.m[d] = r
+	t.dirs.m[d] = e
 	t.dirs.mu.Unlock()
-	return r, nil
+	return e.host, e.gone, nil
 }
 
 // ReadDir lists the host directory p: the entries of its local directory
@@ -180,6 +250,9 @@ func (t Tree) ReadDir(p string) ([]fs.DirEntry, error) {
 	local, err := t.Resolve(p)
 	if err == nil {
 		ents, err = os.ReadDir(local)
+	}
+	if t.dirs != nil {
+		t.dirs.listed(local, ents)
 	}
 	virtual := false
 	for _, m := range t.Mounts {
@@ -269,17 +342,23 @@ func (t Tree) Glob(pattern string) ([]string, error) {
 	return out, nil
 }
 
-// isLink reports whether the local path p is a symbolic link: os.Lstat's
-// answer without the FileInfo it allocates (a config load lstats ten
-// thousand paths).
-func isLink(p string) bool {
+// lstatLink reports whether the local path p is a symbolic link, or that
+// it does not exist (gone is ENOENT or ENOTDIR): os.Lstat's answer
+// without the FileInfo it allocates (a config load lstats ten thousand
+// paths).
+func lstatLink(p string) (link bool, gone syscall.Errno) {
 	var st syscall.Stat_t
 	for {
 		err := syscall.Lstat(p, &st)
-		if err == syscall.EINTR {
+		switch err {
+		case nil:
+			return st.Mode&syscall.S_IFMT == syscall.S_IFLNK, 0
+		case syscall.EINTR:
 			continue
+		case syscall.ENOENT, syscall.ENOTDIR:
+			return false, err.(syscall.Errno)
 		}
-		return err == nil && st.Mode&syscall.S_IFMT == syscall.S_IFLNK
+		return false, 0
 	}
 }
 
@@ -395,7 +474,7 @@ func (t Tree) Open(p string) (*File, error) {
 		if base == "" {
 			return openFile(t.local("/"), 0)
 		}
-		rd, err := t.dir(path.Clean(dir))
+		rd, _, err := t.dir(path.Clean(dir))
 		if pe := (*fs.PathError)(nil); hops > 0 && errors.As(err, &pe) && pe.Op == "resolve" {
 			// A loop met after a link: Resolve names the path asked for.
 			return nil, &fs.PathError{Op: "resolve", Path: orig, Err: pe.Err}
@@ -404,14 +483,20 @@ func (t Tree) Open(p string) (*File, error) {
 			return nil, err
 		}
 		local := t.local(path.Join(rd, base))
-		f, err := openFile(local, syscall.O_NOFOLLOW)
-		if !errors.Is(err, syscall.ELOOP) {
-			return f, err
+		var target string
+		if t.dirs.listedLink(local) {
+			target, _ = os.Readlink(local) // "" if it changed since: open it
 		}
-		target, rerr := os.Readlink(local)
-		if rerr != nil {
-			// Not a link: too many links in the local path itself.
-			return nil, err
+		if target == "" {
+			f, err := openFile(local, syscall.O_NOFOLLOW)
+			if !errors.Is(err, syscall.ELOOP) {
+				return f, err
+			}
+			var rerr error
+			if target, rerr = os.Readlink(local); rerr != nil {
+				// Not a link: too many links in the local path itself.
+				return nil, err
+			}
 		}
 		if hops >= maxHops {
 			return nil, &fs.PathError{Op: "resolve", Path: orig, Err: syscall.ELOOP}
@@ -423,7 +508,7 @@ func (t Tree) Open(p string) (*File, error) {
 			if path.IsAbs(target) {
 				cur = "/"
 			}
-			host, err := t.walk(orig, cur, strings.Split(target, "/"), hops+1)
+			host, _, err := t.walk(orig, cur, strings.Split(target, "/"), hops+1)
 			if err != nil {
 				return nil, err
 			}
