@@ -444,7 +444,7 @@ func (m *Model) Settings(ctx *Directive) Settings {
 		BuffersSize:    m.pageSize,
 		NextUpstream:   []string{"error", "timeout"},
 		Root:           "html",
-		From:           map[string]*Directive{},
+		From:           make(map[string]*Directive, 8), // the names set below
 	}
 	if ctx == nil {
 		return s
@@ -456,11 +456,15 @@ func (m *Model) Settings(ctx *Directive) Settings {
 		}
 		return d
 	}
-	for name, dst := range map[string]*time.Duration{
-		"fastcgi_read_timeout":    &s.ReadTimeout,
-		"fastcgi_connect_timeout": &s.ConnectTimeout,
-		"fastcgi_send_timeout":    &s.SendTimeout,
+	for _, t := range [...]struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"fastcgi_read_timeout", &s.ReadTimeout},
+		{"fastcgi_connect_timeout", &s.ConnectTimeout},
+		{"fastcgi_send_timeout", &s.SendTimeout},
 	} {
+		name, dst := t.name, t.dst
 		if d := set(name); d != nil {
 			if v, err := ParseDuration(d.Arg(0)); err == nil {
 				*dst = v
@@ -486,6 +490,7 @@ func (m *Model) Settings(ctx *Directive) Settings {
 	params := m.children.inheritedAll(ctx, "fastcgi_param")
 	if len(params) > 0 {
 		s.From["fastcgi_param"] = params[0]
+		s.Params = make([]Param, 0, len(params))
 	}
 	for _, d := range params {
 		p := Param{Name: d.Arg(0), Value: d.Arg(1), Directive: d}
