@@ -212,3 +212,42 @@ func TestOpenLinkLimit(t *testing.T) {
 		}
 	}
 }
+
+// The shortcuts that skip cleaning answer as path.Clean and filepath.Join
+// would, on every path made of "/", ".", "..", "a" and "bc" up to six
+// pieces long.
+func TestCleanShortcuts(t *testing.T) {
+	pieces := []string{"/", ".", "..", "a", "bc"}
+	paths := []string{""}
+	for range 6 {
+		for _, p := range paths {
+			for _, q := range pieces {
+				paths = append(paths, p+q)
+			}
+		}
+		paths = slices.Compact(slices.Sorted(slices.Values(paths)))
+	}
+	for _, p := range paths {
+		if got, want := isCleanAbs(p), path.IsAbs(p) && path.Clean(p) == p; got != want {
+			t.Errorf("isCleanAbs(%q) = %v, want %v", p, got, want)
+		}
+		if got, want := cleanAbs(p), path.Clean("/"+p); got != want {
+			t.Errorf("cleanAbs(%q) = %q, want %q", p, got, want)
+		}
+		if i := strings.LastIndexByte(p, '/'); i >= 0 && isCleanAbs(p[:max(i, 1)]) {
+			for _, name := range []string{p[i+1:], "x", ".", "..", ""} {
+				if got, want := child(p[:max(i, 1)], name), path.Join(p[:max(i, 1)], name); got != want {
+					t.Errorf("child(%q, %q) = %q, want %q", p[:max(i, 1)], name, got, want)
+				}
+			}
+		}
+		for _, dir := range []string{"/", "/srv/repo", "/srv/repo/", "rel", "/a/../b"} {
+			if p != "" && !path.IsAbs(p) {
+				continue // the rest of a host path is "" or absolute
+			}
+			if got, want := under(dir, p), filepath.Join(dir, p); got != want {
+				t.Errorf("under(%q, %q) = %q, want %q", dir, p, got, want)
+			}
+		}
+	}
+}

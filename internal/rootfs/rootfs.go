@@ -49,10 +49,87 @@ func (t Tree) local(p string) string {
 		}
 	}
 	if best < 0 {
-		return filepath.Join(t.Root, filepath.FromSlash(p))
+		return under(t.Root, p)
 	}
 	m := t.Mounts[best]
-	return filepath.Join(m.Dir, filepath.FromSlash(strings.TrimPrefix(p, m.Host)))
+	return under(m.Dir, strings.TrimPrefix(p, m.Host))
+}
+
+// under is filepath.Join(dir, rest) for the rest of a host path ("" or
+// absolute), without the cleaning and its allocations when both are
+// clean already, as they almost always are: a config load maps ten
+// thousand paths.
+func under(dir, rest string) string {
+	if isCleanAbs(dir) && dir != "/" {
+		switch {
+		case rest == "" || rest == "/":
+			return dir
+		case isCleanAbs(rest):
+			return dir + rest
+		}
+	}
+	return filepath.Join(dir, filepath.FromSlash(rest))
+}
+
+// isCleanAbs reports whether p is absolute and path.Clean would leave it
+// as it is: no empty, "." or ".." element, no trailing slash.
+func isCleanAbs(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	if p == "/" {
+		return true
+	}
+	start := 1 // of the current element
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		if e := p[start:i]; e == "" || e == "." || e == ".." {
+			return false
+		}
+		start = i + 1
+	}
+	return true
+}
+
+// readlink is os.Readlink, reading into the stack for a target of the
+// usual length.
+func readlink(name string) (string, error) {
+	var buf [256]byte
+	for {
+		n, err := syscall.Readlink(name, buf[:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", &fs.PathError{Op: "readlink", Path: name, Err: err}
+		}
+		if n < len(buf) {
+			return string(buf[:n]), nil
+		}
+		return os.Readlink(name) // a longer target
+	}
+}
+
+// child is path.Join(dir, name) for a clean absolute dir and a name
+// without "/", in one allocation instead of path.Join's two.
+func child(dir, name string) string {
+	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") || !isCleanAbs(dir) {
+		return path.Join(dir, name)
+	}
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+// cleanAbs is path.Clean("/" + p), without allocating when p is clean.
+func cleanAbs(p string) string {
+	if isCleanAbs(p) {
+		return p
+	}
+	return path.Clean("/" + p)
 }
 
 // maxHops is the kernel's limit on symlinks in one lookup (MAXSYMLINKS).
@@ -76,8 +153,7 @@ func (t Tree) Resolve(p string) (string, error) {
 	if t.dirs != nil && !strings.Contains(p, "..") {
 		// Without "..", cleaning cannot change what p names: resolve its
 		// directory once for all its files.
-		clean := path.Clean("/" + p)
-		dir, base := path.Split(clean)
+		dir, base := path.Split(cleanAbs(p))
 		if base == "" {
 			return t.local("/"), nil
 		}
@@ -86,7 +162,10 @@ func (t Tree) Resolve(p string) (string, error) {
 			return "", derr
 		}
 		// In a directory that does not exist, nothing is a link.
-		if host = path.Join(rd, base); gone == 0 || t.mountAt(host) {
+		if gone != 0 {
+			host = child(rd, base)
+		}
+		if gone == 0 || t.mountAt(host) {
 			host, _, err = t.walk(p, rd, []string{base}, 0)
 		}
 	} else {
@@ -113,7 +192,7 @@ func (t Tree) walk(p, cur string, pending []string, hops int) (host string, gone
 			cur, gone = path.Dir(cur), 0
 			continue
 		}
-		next := path.Join(cur, name)
+		next := child(cur, name)
 		under := t.local(next)
 		var link bool
 		if link, gone = lstatLink(under); !link {
@@ -123,7 +202,7 @@ func (t Tree) walk(p, cur string, pending []string, hops int) (host string, gone
 		if hops++; hops > maxHops {
 			return "", 0, &fs.PathError{Op: "resolve", Path: p, Err: syscall.ELOOP}
 		}
-		target, err := os.Readlink(under)
+		target, err := readlink(under)
 		if err != nil {
 			return "", 0, err
 		}
@@ -155,14 +234,14 @@ func (t Tree) Missing(p string) bool {
 	if t.dirs == nil || strings.Contains(p, "..") || (t.Root == "" && len(t.Mounts) == 0) {
 		return false
 	}
-	dir, base := path.Split(path.Clean("/" + p))
+	dir, base := path.Split(cleanAbs(p))
 	if base == "" {
 		return false
 	}
 	t.dirs.mu.Lock()
 	e, ok := t.dirs.m[path.Clean(dir)]
 	t.dirs.mu.Unlock()
-	return ok && e.gone != 0 && !t.mountAt(path.Join(e.host, base))
+	return ok && e.gone != 0 && !t.mountAt(child(e.host, base))
 }
 
 // WithCache returns t remembering how each directory resolves, for one
@@ -228,7 +307,7 @@ func (t Tree) dir(d string) (host string, gone syscall.Errno, err error) {
 	if err != nil {
 		return "", 0, err
 	}
-	if e.host, e.gone = path.Join(rp, base), pgone; pgone == 0 || t.mountAt(e.host) {
+	if e.host, e.gone = child(rp, base), pgone; pgone == 0 || t.mountAt(e.host) {
 		if e.host, e.gone, err = t.walk(d, rp, []string{base}, 0); err != nil {
 			return "", 0, err
 		}
@@ -470,22 +549,22 @@ func (t Tree) Open(p string) (*File, error) {
 	}
 	orig := p
 	for hops := 0; ; hops++ {
-		dir, base := path.Split(path.Clean("/" + p))
+		dir, base := path.Split(cleanAbs(p))
 		if base == "" {
 			return openFile(t.local("/"), 0)
 		}
 		rd, _, err := t.dir(path.Clean(dir))
-		if pe := (*fs.PathError)(nil); hops > 0 && errors.As(err, &pe) && pe.Op == "resolve" {
-			// A loop met after a link: Resolve names the path asked for.
-			return nil, &fs.PathError{Op: "resolve", Path: orig, Err: pe.Err}
-		}
 		if err != nil {
+			if pe, ok := err.(*fs.PathError); ok && hops > 0 && pe.Op == "resolve" {
+				// A loop met after a link: Resolve names the path asked for.
+				return nil, &fs.PathError{Op: "resolve", Path: orig, Err: pe.Err}
+			}
 			return nil, err
 		}
-		local := t.local(path.Join(rd, base))
+		local := t.local(child(rd, base))
 		var target string
 		if t.dirs.listedLink(local) {
-			target, _ = os.Readlink(local) // "" if it changed since: open it
+			target, _ = readlink(local) // "" if it changed since: open it
 		}
 		if target == "" {
 			f, err := openFile(local, syscall.O_NOFOLLOW)
@@ -493,7 +572,7 @@ func (t Tree) Open(p string) (*File, error) {
 				return f, err
 			}
 			var rerr error
-			if target, rerr = os.Readlink(local); rerr != nil {
+			if target, rerr = readlink(local); rerr != nil {
 				// Not a link: too many links in the local path itself.
 				return nil, err
 			}
