@@ -6,18 +6,19 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The index Settings uses for big blocks must answer exactly as the
 // scans it replaces (Directive.Inherited and InheritedAll): on random
 // configurations where the same names are set, repeated and left out at
 // every level, for every block and every name, and Settings itself
-// against a Model without the index.
+// against a Model without the index; FastCGIPass.ReadTimeout as Settings.
 func TestChildIndexMatchesScan(t *testing.T) {
 	names := []string{"fastcgi_read_timeout", "fastcgi_connect_timeout", "fastcgi_send_timeout",
 		"fastcgi_buffer_size", "fastcgi_buffers", "fastcgi_next_upstream", "root", "fastcgi_param"}
 	values := map[string][]string{
-		"fastcgi_read_timeout":    {"5s", "120", "1m"},
+		"fastcgi_read_timeout":    {"5s", "120", "1m", "soon"},
 		"fastcgi_connect_timeout": {"3s", "75s"},
 		"fastcgi_send_timeout":    {"10s", "bad"},
 		"fastcgi_buffer_size":     {"4k", "32k"},
@@ -87,8 +88,49 @@ func TestChildIndexMatchesScan(t *testing.T) {
 			}
 			return true
 		})
+		// ReadTimeout answers as Settings, without the rest of it.
+		for _, p := range m.FastCGIPasses {
+			set := plain.Settings(p.Directive.Parent)
+			if v, from := p.ReadTimeout(); v != set.ReadTimeout || from != set.From["fastcgi_read_timeout"] {
+				t.Fatalf("seed %d: %s: ReadTimeout = %v from %v, Settings %v from %v", seed, p.Directive.Pos(), v, from, set.ReadTimeout, set.From["fastcgi_read_timeout"])
+			}
+		}
+		if len(m.FastCGIPasses) == 0 {
+			t.Fatalf("seed %d: no fastcgi_pass", seed)
+		}
 		if indexed == 0 && servers >= bigBlock {
 			t.Fatalf("seed %d: %d servers but no block indexed", seed, servers)
+		}
+	}
+}
+
+// ReadTimeout: the nearest level's value, nginx's 60s when unset or
+// unparsable, and the directive it comes from even when unparsable (as
+// Settings().From, which evidence quotes).
+func TestPassReadTimeout(t *testing.T) {
+	c := loadString(t, `events {}
+http {
+    fastcgi_read_timeout 90s;
+    server {
+        listen 80;
+        location /a { fastcgi_pass unix:/a.sock; }
+        location /b { fastcgi_read_timeout 5s; fastcgi_pass unix:/b.sock; }
+        location /c { fastcgi_read_timeout soon; fastcgi_pass unix:/c.sock; }
+    }
+}
+`)
+	m := c.Model()
+	want := []struct {
+		v    time.Duration
+		line int
+	}{{90 * time.Second, 3}, {5 * time.Second, 7}, {60 * time.Second, 8}}
+	if len(m.FastCGIPasses) != len(want) {
+		t.Fatalf("%d passes", len(m.FastCGIPasses))
+	}
+	for i, p := range m.FastCGIPasses {
+		v, from := p.ReadTimeout()
+		if v != want[i].v || from == nil || from.Line != want[i].line {
+			t.Errorf("pass %d: %v from %v, want %v from line %d", i, v, from, want[i].v, want[i].line)
 		}
 	}
 }

@@ -145,6 +145,34 @@ type FastCGIPass struct {
 // Settings returns the effective fastcgi settings where the pass is.
 func (p *FastCGIPass) Settings() Settings { return p.model.Settings(p.Directive.Parent) }
 
+// ReadTimeout is Settings().ReadTimeout and Settings().From
+// ["fastcgi_read_timeout"] (nil: nginx's default) without the rest of
+// Settings, which builds every fastcgi_param: a check that compares each
+// site's timeout with its pool's needs only this.
+func (p *FastCGIPass) ReadTimeout() (time.Duration, *Directive) {
+	return p.model.timeout(p.Directive.Parent, "fastcgi_read_timeout")
+}
+
+// timeout is the effective duration directive name in ctx (nil: the http
+// level) and the directive it comes from, nginx's 60s default when unset
+// or unparsable, as Settings computes it.
+func (m *Model) timeout(ctx *Directive, name string) (time.Duration, *Directive) {
+	if ctx == nil {
+		ctx = m.HTTP
+	}
+	if ctx == nil {
+		return 60 * time.Second, nil
+	}
+	d := m.children.inherited(ctx, name)
+	if d == nil {
+		return 60 * time.Second, nil
+	}
+	if v, err := ParseDuration(d.Arg(0)); err == nil {
+		return v, d
+	}
+	return 60 * time.Second, d
+}
+
 // Upstream is one upstream block.
 type Upstream struct {
 	Name      string
@@ -464,11 +492,9 @@ func (m *Model) Settings(ctx *Directive) Settings {
 		{"fastcgi_connect_timeout", &s.ConnectTimeout},
 		{"fastcgi_send_timeout", &s.SendTimeout},
 	} {
-		name, dst := t.name, t.dst
-		if d := set(name); d != nil {
-			if v, err := ParseDuration(d.Arg(0)); err == nil {
-				*dst = v
-			}
+		var d *Directive
+		if *t.dst, d = m.timeout(ctx, t.name); d != nil {
+			s.From[t.name] = d
 		}
 	}
 	if d := set("fastcgi_buffer_size"); d != nil {
