@@ -77,11 +77,22 @@ PY
 nginx -t -q -p "$R/nginx/" -c nginx.conf
 "$FD" check "$R" --format json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("fpmdoctor check saw", len(r["sites"]), "sites;", len(r["findings"]), "findings")'
 echo "== repository with $N sites and $N pools: fpmdoctor check vs nginx -t (same files)"
-hyperfine -N -w 1 -r 5 --style basic \
+hyperfine -N -w 1 -r 5 --style basic --export-json "$W/times.json" \
   -n "fpmdoctor check" "$FD check $R" \
   -n "fpmdoctor check --format sarif" "$FD check $R --format sarif" \
   -n "nginx -t" "nginx -t -q -p $R/nginx/ -c nginx.conf" \
   2>&1 | grep -E 'Time|±|faster|fpmdoctor|nginx' || true
+# The machine may be shared: CPU time (user+sys) is compared as well as
+# wall time, each as a range over the runs.
+python3 - "$W/times.json" <<'PY'
+import json, sys
+res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+ng = res["nginx -t"]
+for name in ("fpmdoctor check", "fpmdoctor check --format sarif"):
+    r = res[name]
+    print(f"{name} / nginx -t: wall {min(r['times'])/max(ng['times']):.2f}-{max(r['times'])/min(ng['times']):.2f} (means {r['mean']/ng['mean']:.2f}), "
+          f"CPU user+sys means {(r['user']+r['system'])/(ng['user']+ng['system']):.2f}")
+PY
 echo "== peak memory (max RSS), 3 runs each"
 for i in 1 2 3; do
   /usr/bin/time -f 'fpmdoctor check: %M KB, %e s' "$FD" check "$R" >/dev/null || true

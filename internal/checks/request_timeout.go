@@ -63,12 +63,12 @@ var requestTimeout = Check{
 					continue
 				}
 				term, err := fpmconf.ParseDuration(st.Value)
-				read := site.Pass.Settings().ReadTimeout
+				read, from := site.Pass.ReadTimeout()
 				if err != nil || term <= 0 || term >= read {
 					continue
 				}
 				ev := []report.Evidence{settingEvidence(st)}
-				if d := site.Pass.Settings().From["fastcgi_read_timeout"]; d != nil {
+				if d := from; d != nil {
 					ev = append(ev, directiveEvidence(d))
 				} else {
 					ev = append(ev, fact("fastcgi_read_timeout is not set for %s: nginx's default is %s", site.Name, read))

@@ -39,38 +39,41 @@ var errFileTooLarge = errors.New("file too large")
 
 // readFile reads at most limit bytes of a regular file.
 func (r rootFS) readFile(p string, limit int64) ([]byte, error) {
-	rp, err := r.resolve(p)
-	if err != nil {
-		return nil, err
-	}
-	f, err := rootfs.Open(rp)
+	f, err := r.tree.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	size, mode, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
+	if !mode.IsRegular() {
 		// A FIFO or device would block or never end.
 		return nil, fmt.Errorf("%s: not a regular file", p)
 	}
 	// Size the buffer from Stat so that a file is read in one call and one
 	// allocation (bytes.Buffer.ReadFrom would grow it once more for its
 	// 512-byte minimum read), then read to EOF or to limit+1 bytes.
-	data := make([]byte, 0, min(fi.Size(), limit)+1)
+	data := make([]byte, 0, min(size, limit)+1)
 	for int64(len(data)) <= limit {
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)] // the file grew
 		}
-		n, err := f.Read(data[len(data):min(int64(cap(data)), limit+1)])
+		buf := data[len(data):min(int64(cap(data)), limit+1)]
+		n, err := f.Read(buf)
 		data = data[:len(data)+n]
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return nil, err
+		}
+		if n < len(buf) && int64(len(data)) == size {
+			// A short read that ends where fstat said a regular file
+			// does is its end (nginx reads st_size bytes and stops too):
+			// no read that would return 0, a system call per pool file.
+			break
 		}
 	}
 	if int64(len(data)) > limit {

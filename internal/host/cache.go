@@ -92,6 +92,12 @@ func StatAll(h Host, paths []string) {
 	if !ok {
 		return
 	}
+	c.mu.Lock()
+	if len(c.stats) == 0 {
+		// Sized once instead of grown through a dozen rehashes.
+		c.stats = make(map[string]FileInfo, len(paths))
+	}
+	c.mu.Unlock()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(max(2, runtime.GOMAXPROCS(0)), len(paths)/16+1) {

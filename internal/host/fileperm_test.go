@@ -4,7 +4,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/rootfs"
 )
 
 func TestAllowedModeBits(t *testing.T) {
@@ -144,5 +147,28 @@ func TestOfflinePathCannotEscapeRoot(t *testing.T) {
 	}
 	if fi := h.Stat("/var/log/nginx/error.log"); fi.Exists {
 		t.Fatalf("Stat followed the link out of the tree: %+v", fi)
+	}
+}
+
+// An offline tree answers Stat of a path in a directory it lacks without
+// asking (the sockets of a repository's pools) exactly as a stat would:
+// not there, no error; a mount below the missing directory still exists.
+func TestOfflineStatInMissingDirectory(t *testing.T) {
+	root, mnt := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(mnt, "www.conf"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := NewTree(rootfs.Tree{Root: root, Mounts: []rootfs.Mount{{Host: "/etc/php/8.2/fpm", Dir: mnt}}})
+	for _, p := range []string{"/run/php/a.sock", "/run/php/b.sock", "/etc/php/x", "/etc/php/8.2/fpm/missing.conf"} {
+		local, err := h.Path(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := h.Stat(p), statPath(p, local); !reflect.DeepEqual(got, want) || got.Exists || got.Err != nil {
+			t.Errorf("Stat(%s) = %+v, stat says %+v", p, got, want)
+		}
+	}
+	if fi := h.Stat("/etc/php/8.2/fpm/www.conf"); !fi.Exists || fi.Err != nil {
+		t.Errorf("a file of a mount under missing directories: %+v", fi)
 	}
 }

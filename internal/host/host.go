@@ -91,6 +91,11 @@ func (h offlineHost) Stat(path string) FileInfo {
 	if err != nil {
 		return FileInfo{Path: path, Err: err}
 	}
+	if h.tree.Missing(filepath.Clean("/" + path)) {
+		// What statPath says of ENOENT, without asking: the sockets of a
+		// repository's thousands of pools are in a directory it lacks.
+		return FileInfo{Path: path}
+	}
 	return statPath(path, local)
 }
 

@@ -500,29 +500,25 @@ func (fs fsys) real(p string) (string, error) {
 }
 
 func (fs fsys) readFile(p string, budget int64) ([]byte, error) {
-	rp, err := fs.real(p)
-	if err != nil {
-		return nil, err
-	}
-	fh, err := rootfs.Open(rp)
+	fh, err := fs.tree.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	fi, err := fh.Stat()
+	size, mode, err := fh.Stat()
 	if err != nil {
 		return nil, err
 	}
-	if fi.IsDir() {
+	if mode.IsDir() {
 		// open(2) succeeds on a directory; nginx fails at the first read.
 		return nil, &os.PathError{Op: "pread", Path: p, Err: syscall.EISDIR}
 	}
-	if budget <= 0 || fi.Size() > budget {
+	if budget <= 0 || size > budget {
 		return nil, fmt.Errorf("%s: configuration larger than the byte limit", p)
 	}
 	// Like nginx, read as many bytes as fstat reported: a pipe or a device
 	// reads as empty instead of never ending, and a growing file stops.
-	src := make([]byte, fi.Size())
+	src := make([]byte, size)
 	if _, err := io.ReadFull(fh, src); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -36,6 +37,60 @@ type Model struct {
 
 	pageSize  int64
 	upstreams map[string]*Upstream
+	children  *childIndex
+}
+
+// bigBlock is the size from which a block's children are looked up by
+// name through an index: http holds one server per site, and every
+// location's effective settings climb to it for each directive the
+// location does not set, so scanning it made Settings linear in the number
+// of sites and a check of all of them quadratic. Small blocks are scanned.
+const bigBlock = 64
+
+// childIndex holds the direct children of big blocks by name, in file
+// order, built on first use. The configuration must not change after the
+// Model is built (it never does: a fix reloads and rebuilds).
+type childIndex struct {
+	mu sync.Mutex
+	m  map[*Directive]map[string][]*Directive
+}
+
+// find is d.Find(name) through the index when d's block is big.
+func (x *childIndex) find(d *Directive, name string) []*Directive {
+	if d == nil || len(d.Block) < bigBlock || x == nil {
+		return d.Find(name)
+	}
+	x.mu.Lock()
+	byName, ok := x.m[d]
+	if !ok {
+		byName = map[string][]*Directive{}
+		for _, c := range d.Block {
+			byName[c.Name] = append(byName[c.Name], c)
+		}
+		x.m[d] = byName
+	}
+	x.mu.Unlock()
+	return byName[name]
+}
+
+// inherited is d.Inherited(name) through the index.
+func (x *childIndex) inherited(d *Directive, name string) *Directive {
+	for cur := d; cur != nil; cur = cur.Parent {
+		if found := x.find(cur, name); len(found) > 0 {
+			return found[len(found)-1]
+		}
+	}
+	return nil
+}
+
+// inheritedAll is d.InheritedAll(name) through the index.
+func (x *childIndex) inheritedAll(d *Directive, name string) []*Directive {
+	for cur := d; cur != nil; cur = cur.Parent {
+		if found := x.find(cur, name); len(found) > 0 {
+			return found
+		}
+	}
+	return nil
 }
 
 // ErrorLog is one error_log directive.
@@ -90,6 +145,34 @@ type FastCGIPass struct {
 // Settings returns the effective fastcgi settings where the pass is.
 func (p *FastCGIPass) Settings() Settings { return p.model.Settings(p.Directive.Parent) }
 
+// ReadTimeout is Settings().ReadTimeout and Settings().From
+// ["fastcgi_read_timeout"] (nil: nginx's default) without the rest of
+// Settings, which builds every fastcgi_param: a check that compares each
+// site's timeout with its pool's needs only this.
+func (p *FastCGIPass) ReadTimeout() (time.Duration, *Directive) {
+	return p.model.timeout(p.Directive.Parent, "fastcgi_read_timeout")
+}
+
+// timeout is the effective duration directive name in ctx (nil: the http
+// level) and the directive it comes from, nginx's 60s default when unset
+// or unparsable, as Settings computes it.
+func (m *Model) timeout(ctx *Directive, name string) (time.Duration, *Directive) {
+	if ctx == nil {
+		ctx = m.HTTP
+	}
+	if ctx == nil {
+		return 60 * time.Second, nil
+	}
+	d := m.children.inherited(ctx, name)
+	if d == nil {
+		return 60 * time.Second, nil
+	}
+	if v, err := ParseDuration(d.Arg(0)); err == nil {
+		return v, d
+	}
+	return 60 * time.Second, d
+}
+
 // Upstream is one upstream block.
 type Upstream struct {
 	Name      string
@@ -118,7 +201,8 @@ func (m *Model) Upstream(name string) *Upstream { return m.upstreams[strings.ToL
 
 // Model builds the model of the configuration.
 func (c *Config) Model() *Model {
-	m := &Model{pageSize: int64(os.Getpagesize()), upstreams: map[string]*Upstream{}}
+	m := &Model{pageSize: int64(os.Getpagesize()), upstreams: map[string]*Upstream{},
+		children: &childIndex{m: map[*Directive]map[string][]*Directive{}}}
 	problem := func(d *Directive, format string, args ...any) {
 		m.Problems = append(m.Problems, Problem{File: d.File, Line: c.reportLine(d), Message: fmt.Sprintf(format, args...)})
 	}
@@ -388,27 +472,29 @@ func (m *Model) Settings(ctx *Directive) Settings {
 		BuffersSize:    m.pageSize,
 		NextUpstream:   []string{"error", "timeout"},
 		Root:           "html",
-		From:           map[string]*Directive{},
+		From:           make(map[string]*Directive, 8), // the names set below
 	}
 	if ctx == nil {
 		return s
 	}
 	set := func(name string) *Directive {
-		d := ctx.Inherited(name)
+		d := m.children.inherited(ctx, name)
 		if d != nil {
 			s.From[name] = d
 		}
 		return d
 	}
-	for name, dst := range map[string]*time.Duration{
-		"fastcgi_read_timeout":    &s.ReadTimeout,
-		"fastcgi_connect_timeout": &s.ConnectTimeout,
-		"fastcgi_send_timeout":    &s.SendTimeout,
+	for _, t := range [...]struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"fastcgi_read_timeout", &s.ReadTimeout},
+		{"fastcgi_connect_timeout", &s.ConnectTimeout},
+		{"fastcgi_send_timeout", &s.SendTimeout},
 	} {
-		if d := set(name); d != nil {
-			if v, err := ParseDuration(d.Arg(0)); err == nil {
-				*dst = v
-			}
+		var d *Directive
+		if *t.dst, d = m.timeout(ctx, t.name); d != nil {
+			s.From[t.name] = d
 		}
 	}
 	if d := set("fastcgi_buffer_size"); d != nil {
@@ -427,9 +513,10 @@ func (m *Model) Settings(ctx *Directive) Settings {
 	if d := set("root"); d != nil {
 		s.Root = d.Arg(0)
 	}
-	params := ctx.InheritedAll("fastcgi_param")
+	params := m.children.inheritedAll(ctx, "fastcgi_param")
 	if len(params) > 0 {
 		s.From["fastcgi_param"] = params[0]
+		s.Params = make([]Param, 0, len(params))
 	}
 	for _, d := range params {
 		p := Param{Name: d.Arg(0), Value: d.Arg(1), Directive: d}

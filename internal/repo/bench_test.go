@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
 // writeRepo writes a repository of n sites (sites-available files linked
-// from sites-enabled) and n pools, laid out unlike / and mapped by
-// fpmdoctor.yaml: what bench/check.sh compares with nginx -t.
+// from sites-enabled, each including fastcgi_params) and n pools, laid out
+// unlike / and mapped by fpmdoctor.yaml: the repository bench/check.sh
+// compares with nginx -t, with its own short mime.types and the usual
+// fastcgi_params instead of copies of Debian's.
 func writeRepo(tb testing.TB, dir string, n int) {
 	tb.Helper()
 	write := func(rel, s string) {
@@ -23,8 +26,47 @@ func writeRepo(tb testing.TB, dir string, n int) {
 		}
 	}
 	write(ConfigName, "map:\n  nginx/: /etc/nginx\n  php/: /etc/php/8.2/fpm\n")
-	write("nginx/nginx.conf", "user www-data;\nevents {}\nhttp {\n    server_names_hash_bucket_size 128;\n    include sites-enabled/*;\n}\n")
-	write("php/php-fpm.conf", "[global]\ninclude = /etc/php/8.2/fpm/pool.d/*.conf\n")
+	write("nginx/nginx.conf", `user www-data;
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    include mime.types;
+    server_names_hash_bucket_size 128;
+    server_names_hash_max_size 65536;
+    include sites-enabled/*;
+}
+`)
+	write("nginx/mime.types", `types {
+    text/html                 html htm shtml;
+    text/css                  css;
+    text/xml                  xml;
+    image/gif                 gif;
+    image/jpeg                jpeg jpg;
+    image/png                 png;
+    image/svg+xml             svg svgz;
+    application/javascript    js;
+    application/json          json;
+    application/pdf           pdf;
+    font/woff2                woff2;
+}
+`)
+	var params strings.Builder
+	for _, p := range [][2]string{
+		{"QUERY_STRING", "$query_string"}, {"REQUEST_METHOD", "$request_method"},
+		{"CONTENT_TYPE", "$content_type"}, {"CONTENT_LENGTH", "$content_length"},
+		{"SCRIPT_NAME", "$fastcgi_script_name"}, {"REQUEST_URI", "$request_uri"},
+		{"DOCUMENT_URI", "$document_uri"}, {"DOCUMENT_ROOT", "$document_root"},
+		{"SERVER_PROTOCOL", "$server_protocol"}, {"REQUEST_SCHEME", "$scheme"},
+		{"HTTPS", "$https if_not_empty"}, {"GATEWAY_INTERFACE", "CGI/1.1"},
+		{"SERVER_SOFTWARE", "nginx/$nginx_version"}, {"REMOTE_ADDR", "$remote_addr"},
+		{"REMOTE_PORT", "$remote_port"}, {"SERVER_ADDR", "$server_addr"},
+		{"SERVER_PORT", "$server_port"}, {"SERVER_NAME", "$server_name"},
+		{"REDIRECT_STATUS", "200"}, {"HTTP_HOST", "$host"},
+	} {
+		fmt.Fprintf(&params, "fastcgi_param  %-18s %s;\n", p[0], p[1])
+	}
+	write("nginx/fastcgi_params", params.String())
+	write("php/php-fpm.conf", "[global]\npid = /run/php/php8.2-fpm.pid\nerror_log = /var/log/php8.2-fpm.log\ninclude = /etc/php/8.2/fpm/pool.d/*.conf\n")
 	if err := os.MkdirAll(filepath.Join(dir, "nginx/sites-enabled"), 0o755); err != nil {
 		tb.Fatal(err)
 	}
@@ -34,7 +76,13 @@ func writeRepo(tb testing.TB, dir string, n int) {
     listen 127.0.0.1:8080;
     server_name %[1]s www.%[1]s;
     root /var/www/%[1]s/public;
+    index index.php index.html;
+    access_log off;
+    location / {
+        try_files $uri $uri/ /index.php?$args;
+    }
     location ~ \.php$ {
+        include fastcgi_params;
         fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
         fastcgi_read_timeout 120s;
         fastcgi_pass unix:/run/php/php8.2-fpm-site%05[2]d.sock;
@@ -44,7 +92,18 @@ func writeRepo(tb testing.TB, dir string, n int) {
 		if err := os.Symlink("../sites-available/"+name, filepath.Join(dir, "nginx/sites-enabled", name)); err != nil {
 			tb.Fatal(err)
 		}
-		write(fmt.Sprintf("php/pool.d/site%05d.conf", i), fmt.Sprintf("[site%05d]\nuser = www-data\ngroup = www-data\nlisten = /run/php/php8.2-fpm-$pool.sock\npm = ondemand\npm.max_children = 5\n", i))
+		write(fmt.Sprintf("php/pool.d/site%05d.conf", i), fmt.Sprintf(`[site%05d]
+user = www-data
+group = www-data
+listen = /run/php/php8.2-fpm-$pool.sock
+listen.owner = www-data
+listen.group = www-data
+pm = ondemand
+pm.max_children = 5
+pm.process_idle_timeout = 10s
+request_terminate_timeout = 300s
+php_admin_value[memory_limit] = 128M
+`, i))
 	}
 }
 
