@@ -103,15 +103,7 @@ func TestUpstreamFailoverDeadAddressRealServers(t *testing.T) {
 	for range 6 {
 		l.MustStatus("/ok.php", 200)
 	}
-	diag := func() *report.Report {
-		t.Helper()
-		r, _, err := doctor.Diagnose(context.Background(), doctor.Options{NginxConf: l.NginxConf(), FPMConfs: []string{l.FPMConf()}})
-		if err != nil {
-			t.Fatalf("diagnose: %v", err)
-		}
-		return roundTrip(t, r)
-	}
-	r := diag()
+	r := diagnose(t, l)
 	for _, f := range r.Findings {
 		if f.Severity == report.Error {
 			t.Fatalf("an error while every request succeeds: %s\n%s", f.Title, dump(r))
@@ -124,7 +116,7 @@ func TestUpstreamFailoverDeadAddressRealServers(t *testing.T) {
 
 	l.StopFPM()
 	l.MustStatus("/ok.php", 502)
-	r = diag()
+	r = diagnose(t, l)
 	if f := finding(t, r, "listen-mismatch", report.Error); strings.Contains(f.Detail, "fails over") {
 		t.Errorf("with every server down the detail still speaks of failover: %q", f.Detail)
 	}

@@ -2,7 +2,6 @@ package checks_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -26,13 +25,7 @@ import (
 func TestRetriedTriesRealServers(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t)
-	dead := lab.FreePort(t)
-	// A second php-fpm, stopped, with a TCP pool and a unix one.
-	conf2 := l.Write("etc/php/fpm2/php-fpm.conf", "[global]\npid = {{DIR}}/run/php-fpm2.pid\nerror_log = {{DIR}}/log/php-fpm2.log\ninclude = {{DIR}}/etc/php/fpm2/pool.d/*.conf\n")
-	l.Write("etc/php/fpm2/pool.d/two.conf", strings.NewReplacer("[www]", "[two]", "{{DIR}}/run/php-fpm.sock", fmt.Sprintf("127.0.0.1:%d", dead)).Replace(lab.DefaultPool))
-	l.Write("etc/php/fpm2/pool.d/three.conf", strings.NewReplacer("[www]", "[three]", "run/php-fpm.sock", "run/php-fpm3.sock").Replace(lab.DefaultPool))
-	l.Write("etc/nginx/conf.d/site.conf", fmt.Sprintf("upstream php {\n    server 127.0.0.1:%d max_fails=0;\n    server unix:{{DIR}}/run/php-fpm3.sock max_fails=0;\n    server unix:{{DIR}}/run/php-fpm.sock max_fails=0;\n}\n", dead)+
-		strings.Replace(lab.DefaultSite, "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", "fastcgi_pass php;", 1))
+	conf2 := l.WriteDeadServersUpstream()
 	diagnose := func() *report.Report {
 		t.Helper()
 		r, _, err := doctor.Diagnose(context.Background(), doctor.Options{NginxConf: l.NginxConf(), FPMConfs: []string{l.FPMConf(), conf2}})

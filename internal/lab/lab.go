@@ -600,3 +600,19 @@ func (l *Lab) ConfigSums() map[string]string {
 	}
 	return out
 }
+
+// WriteDeadServersUpstream writes, for tests of nginx's failover, a second
+// php-fpm config, left stopped, with pool "two" on 127.0.0.1:DEAD and pool
+// "three" on run/php-fpm3.sock, and a site whose fastcgi_pass goes through
+// upstream php to those two dead servers and then the lab's own pool,
+// each max_fails=0 so nginx tries the dead ones for every request. It
+// returns the second config's path.
+func (l *Lab) WriteDeadServersUpstream() string {
+	dead := FreePort(l.t)
+	fpmConf := l.Write("etc/php/fpm2/php-fpm.conf", "[global]\npid = {{DIR}}/run/php-fpm2.pid\nerror_log = {{DIR}}/log/php-fpm2.log\ninclude = {{DIR}}/etc/php/fpm2/pool.d/*.conf\n")
+	l.Write("etc/php/fpm2/pool.d/two.conf", strings.NewReplacer("[www]", "[two]", "{{DIR}}/run/php-fpm.sock", fmt.Sprintf("127.0.0.1:%d", dead)).Replace(DefaultPool))
+	l.Write("etc/php/fpm2/pool.d/three.conf", strings.NewReplacer("[www]", "[three]", "run/php-fpm.sock", "run/php-fpm3.sock").Replace(DefaultPool))
+	l.Write("etc/nginx/conf.d/site.conf", fmt.Sprintf("upstream php {\n    server 127.0.0.1:%d max_fails=0;\n    server unix:{{DIR}}/run/php-fpm3.sock max_fails=0;\n    server unix:{{DIR}}/run/php-fpm.sock max_fails=0;\n}\n", dead)+
+		strings.Replace(DefaultSite, "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", "fastcgi_pass php;", 1))
+	return fpmConf
+}

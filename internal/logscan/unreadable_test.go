@@ -4,14 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/lab"
 )
 
 // unreadableEnv makes the test binary, run again as nobody, scan the log
@@ -73,24 +73,7 @@ func scanAsUnprivileged(t *testing.T, dir, path string) string {
 	if os.Geteuid() != 0 {
 		return unreadableScans(path)
 	}
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skip("root, and setpriv (util-linux) is not installed to drop privileges")
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "logscan.test")
-	if _, err := os.Stat(bin); err != nil {
-		copyFile(t, self, bin)
-	}
-	cmd := exec.Command("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
-		bin, "-test.run=^TestUnreadableEmptyLog$")
-	cmd.Env = append(os.Environ(), unreadableEnv+"="+path)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("as nobody: %v\n%s", err, out)
-	}
+	out := lab.RunTestAsNobody(t, dir, "TestUnreadableEmptyLog", unreadableEnv+"="+path)
 	// The child's own test output follows the scans' lines.
 	var keep []string
 	for _, l := range strings.Split(string(out), "\n") {
@@ -118,23 +101,4 @@ func unreadableScans(path string) string {
 		out += "scan error is not a permission error\n"
 	}
 	return out
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
 }

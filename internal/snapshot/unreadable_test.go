@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/lab"
 )
 
 // unreadableEnv makes the test binary, run again as nobody, gather the
@@ -82,37 +82,7 @@ func gatherAsNobody(t *testing.T, dir, conf string) string {
 		b, _ := json.Marshal(s.Skipped)
 		return "skipped " + string(b)
 	}
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skip("root, and setpriv (util-linux) is not installed to drop privileges")
-	}
-	bin := filepath.Join(dir, "snapshot.test")
-	if _, err := os.Stat(bin); err != nil {
-		self, err := os.Executable()
-		if err != nil {
-			t.Fatal(err)
-		}
-		src, err := os.Open(self)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = io.Copy(dst, src)
-		src.Close()
-		if cerr := dst.Close(); err != nil || cerr != nil {
-			t.Fatal(err, cerr)
-		}
-	}
-	cmd := exec.Command("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
-		bin, "-test.run=^TestUnreadableEmptyLogSkipped$")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), unreadableEnv+"="+conf)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("as nobody: %v\n%s", err, out)
-	}
+	out := lab.RunTestAsNobody(t, dir, "TestUnreadableEmptyLogSkipped", unreadableEnv+"="+conf)
 	for _, l := range strings.Split(string(out), "\n") {
 		if strings.HasPrefix(l, "skipped ") {
 			return l
