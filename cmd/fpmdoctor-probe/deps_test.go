@@ -1,9 +1,10 @@
 package main
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/clitest"
 )
 
 // TestBinaryStaysLean pins what fpmdoctor-probe links. Go runs every linked
@@ -13,14 +14,6 @@ import (
 // call (docs/probe.md, "Start-up"). A new import of one of them belongs in
 // fpmdoctor, not here.
 func TestBinaryStaysLean(t *testing.T) {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("skipping: the go command is not on PATH")
-	}
-	out, err := exec.Command(gobin, "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
 	deny := []string{
 		// standard library packages with costly init or that drag in more
 		"testing", "encoding/xml", "net/http", "crypto/tls", "crypto/x509", "crypto/rand",
@@ -33,7 +26,7 @@ func TestBinaryStaysLean(t *testing.T) {
 	// Of fpmdoctor's own packages only these: the rest is for fpmdoctor.
 	allowOwn := map[string]bool{"internal/probe": true, "internal/probe/probecli": true, "internal/fastcgi": true, "internal/ident": true, "cmd/fpmdoctor-probe": true}
 	const module = "github.com/fpmdoctor/fpmdoctor/"
-	for _, pkg := range strings.Fields(string(out)) {
+	for _, pkg := range clitest.Deps(t) {
 		if own, ok := strings.CutPrefix(pkg, module); ok {
 			if !allowOwn[own] {
 				t.Errorf("fpmdoctor-probe depends on %s", pkg)

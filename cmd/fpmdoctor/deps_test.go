@@ -1,23 +1,16 @@
 package main
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/clitest"
 )
 
 // The shipped binary carries no test code: internal/lab (testing.TB
 // helpers) stays out of it, and `fpmdoctor lab` runs on internal/rehearse.
 func TestBinaryDoesNotImportTesting(t *testing.T) {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("skipping: the go command is not on PATH")
-	}
-	out, err := exec.Command(gobin, "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
-	for _, pkg := range strings.Fields(string(out)) {
+	for _, pkg := range clitest.Deps(t) {
 		if pkg == "testing" || strings.HasSuffix(pkg, "/internal/lab") {
 			t.Errorf("cmd/fpmdoctor depends on %s", pkg)
 		}
