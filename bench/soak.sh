@@ -8,6 +8,8 @@
 #   - CPU per 1,000 lines;
 #   - /metrics latency p50/p99 for the N pools, sampled during the run;
 #   - lines written vs fpmdoctor_upstream_failures_total (must be equal).
+# Exits 1 with a FAIL line when a check fails (the counts differ, a pool
+# is missing or down, the watcher logged an error or died), else 0.
 # Needs root, nginx, php8.2-fpm and python3. Usage:
 #   sudo bench/soak.sh [SECONDS] [RATE] [POOLS]
 set -euo pipefail
@@ -30,14 +32,24 @@ echo "   t(s)  RSS(KiB)  scrape p50/p99"
 t=0
 while kill -0 "$GEN" 2>/dev/null; do
   sleep "$STEP"; t=$((t + STEP))
+  if ! kill -0 "$WPID" 2>/dev/null; then
+    echo "FAIL: fpmdoctor watch (pid $WPID) exited during the soak, at about $t s; the end of its log:" >&2
+    tail -n 20 "$W/watch.log" >&2
+    exit 1
+  fi
   rss=$(awk '/VmRSS/ {print $2}' "/proc/$WPID/status")
   lat=$(scrape_latency "$PORT" 20 | sed -E 's/.*p50 ([0-9.]+) ms, p99 ([0-9.]+) ms.*/\1\/\2 ms/')
   printf "   %4d  %8s  %s\n" "$t" "$rss" "$lat"
 done
-wait "$GEN" || true
+gen=0; wait "$GEN" || gen=$?
+written=$(awk '/^ *wrote [0-9]+ lines/ {print $2}' "$W/written")
+if [ "$gen" -ne 0 ] || [ -z "$written" ] || [ "$written" -eq 0 ]; then
+  echo "FAIL: the line writer exited $gen having reported ${written:-nothing}:" >&2
+  cat "$W/written" >&2
+  exit 1
+fi
 sleep 3
 w1=$(cpu_ticks "$WPID"); t1=$(cpu_ticks "$TPID")
-written=$(grep -o 'wrote [0-9]*' "$W/written" | awk '{print $2}')
 after=$(failures "$PORT")
 python3 - "$w0" "$w1" "$t0" "$t1" "$hz" "$written" "$SECS" <<'PY'
 import sys
@@ -48,5 +60,24 @@ PY
 echo "   /metrics with $N pools at the end:"
 scrape_latency "$PORT" 200
 grep -E 'VmRSS|VmHWM' "/proc/$WPID/status" | sed 's/^/   /'
+read -r series down < <(pools_up "$PORT")
+# grep -c prints 0 and exits 1 when nothing matches: under pipefail that
+# was this script's exit status, 1, after a run where everything went well.
+errors=$(grep -c 'level=ERROR' "$W/watch.log" || true)
 echo "   lines written: $written; fpmdoctor_upstream_failures_total grew by $((after - before))"
-grep -c 'level=ERROR' "$W/watch.log" | sed 's/^/   watch error log lines: /'
+echo "   phpfpm_up: $series series, $down of them 0; watch error log lines: $errors"
+
+# The checks: every line counted once, every pool still exported and up
+# (nothing saturates them here), nothing the watcher logged as an error.
+fail=()
+[ $((after - before)) -eq "$written" ] ||
+  fail+=("fpmdoctor_upstream_failures_total grew by $((after - before)), not by the $written lines written")
+[ "$series" -eq "$N" ] || fail+=("$series phpfpm_up series for $N pools")
+[ "$down" -eq 0 ] || fail+=("$down pools with phpfpm_up 0 at the end (idle pools)")
+[ "$errors" -eq 0 ] || fail+=("$errors error lines in the watcher's log (the first 5 follow)")
+if [ ${#fail[@]} -gt 0 ]; then
+  printf 'FAIL: %s\n' "${fail[@]}" >&2
+  grep -m 5 'level=ERROR' "$W/watch.log" >&2 || true
+  exit 1
+fi
+echo "== soak passed: every line counted, all $N pools up, no error logged"

@@ -21,16 +21,26 @@ R=${R:-300}
 . "$(dirname "$0")/watchlib.sh"
 watch_host watchbench "$N"
 echo "== host: $N pools (pm static, max_children 1, pm.status_path set), $N server blocks; watch pid $WPID"
+# Every pool read once and up before the pools are saturated. The deadline:
+# one --pool-interval (10 s) and a margin.
+ms=$(wait_pools "$PORT" "$N" 0 30)
+echo "   phpfpm_up: $N series, all 1 (${ms} ms after the first diagnosis)"
 
-# 1. Saturate every pool: one request per pool sleeping 90 s holds its only worker.
+# 1. Saturate every pool: one request per pool sleeping 90 s holds its only
+# worker. A pool shows phpfpm_up 0 at its next read, up to --pool-interval
+# (10 s) later, and then only when that read times out (--pool-timeout 2 s,
+# 16 at a time): counting right after saturating counted pools read while
+# still idle (this printed "up=0 pools: 0" with every series there and 1).
 saturate "$W" "$N" 90
-sleep 4 # the readers notice (pool timeout 2s)
+ms=$(wait_pools "$PORT" "$N" "$N" $((10 + 2 * ((N + 15) / 16) + 15)))
+echo "   phpfpm_up: $N series, all 0, ${ms} ms after saturating them"
 echo "== 1. /metrics with all $N pools saturated ($R sequential scrapes)"
 scrape_latency "$PORT" "$R"
-echo "   up=0 pools: $(curl -s "127.0.0.1:$PORT/metrics" | grep -c '^phpfpm_up{.*} 0')"
+read -r series down < <(pools_up "$PORT")
+echo "   after the scrapes: $series phpfpm_up series, $down of them 0"
 echo "== 1b. the status page of one saturated pool read directly (what an exporter without a deadline does; capped here at 5 s)"
 start=$(date +%s.%N)
-SCRIPT_NAME=/status SCRIPT_FILENAME=/status QUERY_STRING= REQUEST_METHOD=GET timeout 5 cgi-fcgi -bind -connect "$W/run/site1.sock" >/dev/null 2>&1 || echo "   cgi-fcgi: no answer (exit $?)"
+SCRIPT_NAME=/status SCRIPT_FILENAME=/status QUERY_STRING='' REQUEST_METHOD=GET timeout 5 cgi-fcgi -bind -connect "$W/run/site1.sock" >/dev/null 2>&1 || echo "   cgi-fcgi: no answer (exit $?)"
 echo "   took $(python3 -c "print(round($(date +%s.%N)-$start,2))") s"
 
 echo "== 2. watch's memory on this host"

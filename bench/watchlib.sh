@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by bench/watch.sh and bench/soak.sh (sourced, not run).
 
 free_port() {
@@ -9,8 +10,10 @@ free_port() {
 make_host() {
   local d=$1 n=$2 i
   mkdir -p "$d"/{run,log,www,sites,pools,tmp}
-  echo '<?php usleep((int)((isset($_GET["s"]) ? (float)$_GET["s"] : 1) * 1e6)); echo "slept\n";' > "$d/www/sleep.php"
-  echo '<?php echo "ok\n";' > "$d/www/ok.php"
+  # PHP source, written as is: \n is PHP's, $_GET is not the shell's.
+  # shellcheck disable=SC2016
+  printf '%s\n' '<?php usleep((int)((isset($_GET["s"]) ? (float)$_GET["s"] : 1) * 1e6)); echo "slept\n";' > "$d/www/sleep.php"
+  printf '%s\n' '<?php echo "ok\n";' > "$d/www/ok.php"
   HTTP_PORT=$(free_port)
   cat > "$d/nginx.conf" <<CONF
 user www-data;
@@ -102,6 +105,30 @@ ts.sort()
 q = lambda p: ts[min(len(ts) - 1, int(p * len(ts)))] * 1000
 print(f"   {r} scrapes of {n} bytes: p50 {q(.5):.1f} ms, p99 {q(.99):.1f} ms, max {ts[-1]*1000:.1f} ms")
 PY
+}
+
+# pools_up PORT: "SERIES DOWN": how many phpfpm_up series the watcher
+# exports (one per pool it found) and how many of them are 0.
+pools_up() {
+  curl -s "127.0.0.1:$1/metrics" | awk '/^phpfpm_up\{/ {n++; if ($NF == 0) d++} END {printf "%d %d\n", n, d}'
+}
+
+# wait_pools PORT N DOWN SECONDS: waits until the watcher exports N
+# phpfpm_up series, DOWN of them 0, and prints how long that took (ms). The
+# watcher reads each pool every --pool-interval (10 s), a read of a
+# saturated pool ends at --pool-timeout (2 s), 16 reads at a time: a
+# pool's up changes only at its next read, not when it saturates.
+wait_pools() {
+  local port=$1 n=$2 down=$3 end=$((SECONDS + $4)) t0 got
+  t0=$(date +%s%N)
+  while got=$(pools_up "$port"); [ "$got" != "$n $down" ]; do
+    if [ "$SECONDS" -ge "$end" ]; then
+      echo "after $4 s the watcher exports ${got% *} phpfpm_up series, ${got#* } of them 0; want $n, $down of them 0" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo $(( ($(date +%s%N) - t0) / 1000000 ))
 }
 
 failures() {
