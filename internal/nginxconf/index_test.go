@@ -94,6 +94,15 @@ func TestChildIndexMatchesScan(t *testing.T) {
 			if v, from := p.ReadTimeout(); v != set.ReadTimeout || from != set.From["fastcgi_read_timeout"] {
 				t.Fatalf("seed %d: %s: ReadTimeout = %v from %v, Settings %v from %v", seed, p.Directive.Pos(), v, from, set.ReadTimeout, set.From["fastcgi_read_timeout"])
 			}
+			// So do NextUpstream and Inherited.
+			if got := p.NextUpstream(); !reflect.DeepEqual(got, set.NextUpstream) {
+				t.Fatalf("seed %d: %s: NextUpstream = %v, Settings %v", seed, p.Directive.Pos(), got, set.NextUpstream)
+			}
+			for _, n := range names {
+				if got, want := p.Inherited(n), p.Directive.Parent.Inherited(n); got != want {
+					t.Fatalf("seed %d: %s: pass's Inherited %s = %v, want %v", seed, p.Directive.Pos(), n, got, want)
+				}
+			}
 		}
 		if len(m.FastCGIPasses) == 0 {
 			t.Fatalf("seed %d: no fastcgi_pass", seed)

@@ -153,6 +153,30 @@ func (p *FastCGIPass) ReadTimeout() (time.Duration, *Directive) {
 	return p.model.timeout(p.Directive.Parent, "fastcgi_read_timeout")
 }
 
+// Inherited is the directive name in effect where the pass is (its own
+// block's, else the nearest enclosing block's), nil when none sets it:
+// Directive.Inherited through the model's index, which a lookup per site
+// needs because http holds every site's server.
+func (p *FastCGIPass) Inherited(name string) *Directive {
+	ctx := p.Directive.Parent
+	if p.model == nil {
+		return ctx.Inherited(name)
+	}
+	if ctx == nil {
+		ctx = p.model.HTTP
+	}
+	return p.model.children.inherited(ctx, name)
+}
+
+// NextUpstream is Settings().NextUpstream without the rest of Settings:
+// the conditions on which nginx passes a request to the next server.
+func (p *FastCGIPass) NextUpstream() []string {
+	if d := p.Inherited("fastcgi_next_upstream"); d != nil {
+		return d.ArgValues()
+	}
+	return []string{"error", "timeout"}
+}
+
 // timeout is the effective duration directive name in ctx (nil: the http
 // level) and the directive it comes from, nginx's 60s default when unset
 // or unparsable, as Settings computes it.

@@ -72,21 +72,19 @@ func retryRules(s *Snapshot) *RetryRules {
 // siteRetryRule reads the pass's upstream and fastcgi_next_upstream*.
 func siteRetryRule(site *Site) retryRule {
 	pass := site.Pass
-	set := pass.Settings()
-	if slices.Contains(set.NextUpstream, "off") {
+	next := pass.NextUpstream()
+	if slices.Contains(next, "off") {
 		return retryRule{tries: 1}
 	}
-	conds := slices.Clone(set.NextUpstream)
+	conds := slices.Clone(next)
 	connectOnly := false
-	if ctx := pass.Directive.Parent; ctx != nil {
-		// A time limit on retries may stop them unlogged after a slow try
-		// (a timeout, a slow response); a refused or missing connect
-		// comes at once, well inside any.
-		if d := ctx.Inherited("fastcgi_next_upstream_timeout"); d != nil {
-			if v, err := nginxconf.ParseDuration(d.Arg(0)); err != nil || v > 0 {
-				conds = slices.DeleteFunc(conds, func(c string) bool { return c != "error" })
-				connectOnly = true
-			}
+	// A time limit on retries may stop them unlogged after a slow try (a
+	// timeout, a slow response); a refused or missing connect comes at
+	// once, well inside any.
+	if d := pass.Inherited("fastcgi_next_upstream_timeout"); d != nil {
+		if v, err := nginxconf.ParseDuration(d.Arg(0)); err != nil || v > 0 {
+			conds = slices.DeleteFunc(conds, func(c string) bool { return c != "error" })
+			connectOnly = true
 		}
 	}
 	tries := 0
@@ -100,15 +98,13 @@ func siteRetryRule(site *Site) retryRule {
 		}
 		tries += max(1, len(t.IPs))
 	}
-	if ctx := pass.Directive.Parent; ctx != nil {
-		if d := ctx.Inherited("fastcgi_next_upstream_tries"); d != nil {
-			n, err := strconv.Atoi(d.Arg(0))
-			if err != nil || n < 0 {
-				return retryRule{tries: 1}
-			}
-			if n > 0 {
-				tries = min(tries, n)
-			}
+	if d := pass.Inherited("fastcgi_next_upstream_tries"); d != nil {
+		n, err := strconv.Atoi(d.Arg(0))
+		if err != nil || n < 0 {
+			return retryRule{tries: 1}
+		}
+		if n > 0 {
+			tries = min(tries, n)
 		}
 	}
 	return retryRule{tries: tries, conds: conds, connectOnly: connectOnly}
