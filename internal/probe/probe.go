@@ -113,7 +113,7 @@ func Probe(ctx context.Context, t Target, opts Options) Result {
 // "Primary script unknown", never run a script.
 func plan(o Options) (req *fastcgi.Request, m Method, script string) {
 	// The name only has to be one no site has: math/rand/v2's generator
-	// (seeded by the runtime) suffices, and unlike crypto/rand it adds no
+	// (randomly initialised by the runtime) suffices, and unlike crypto/rand it adds no
 	// package init to every start of fpmdoctor-probe.
 	h := strconv.FormatUint(rand.Uint64(), 16)
 	script = "/fpmdoctor-probe-" + strings.Repeat("0", 16-len(h)) + h + ".php"
