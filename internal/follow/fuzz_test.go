@@ -341,7 +341,7 @@ func (s *sim) run(ops []byte) {
 }
 
 func FuzzFollow(f *testing.F) {
-	for _, seed := range []string{
+	for _, input := range []string{
 		"\x00\x03\x04\x00",                         // append, poll
 		"\x00\x05\x03\x00\x04\x00\x00\x01\x04\x00", // half a line across Polls
 		"\x00\x05\x04\x00\x00\x02\x06\x00\x00\x03\x07\x00\x00\x02\x04\x00\x04\x00", // rename, writes, reopen
@@ -352,7 +352,7 @@ func FuzzFollow(f *testing.F) {
 		"\x00\x05\x04\x00\x06\x01\x06\x01\x06\x01\x06\x01\x06\x01\x00\x01\x04\x00", // renames without reopen
 		"\x00\x03\x04\x00\x06\x00\x07\x00\x00\x02\x06\x00\x07\x00\x00\x02\x04\x00", // two renames between Polls
 	} {
-		f.Add([]byte(seed))
+		f.Add([]byte(input))
 	}
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		s := newSim(t)
@@ -361,8 +361,8 @@ func FuzzFollow(f *testing.F) {
 	})
 }
 
-func TestSimSeeds(t *testing.T) {
-	// The fuzz seeds, each checked to be loss-free or not as intended.
+func TestSimCorpus(t *testing.T) {
+	// The fuzz corpus entries, each checked to be loss-free or not as intended.
 	for i, tc := range []struct {
 		ops   string
 		lossy bool

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-func addSeeds(f *testing.F, paths ...string) {
+func addCorpus(f *testing.F, paths ...string) {
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -23,7 +23,7 @@ func addSeeds(f *testing.F, paths ...string) {
 }
 
 func FuzzParseNginx(f *testing.F) {
-	addSeeds(f, "testdata/nginx_observed.log")
+	addCorpus(f, "testdata/nginx_observed.log")
 	f.Add("nginx: [emerg] x in upstream \"a\" in :")
 	f.Add("2026/11/26 19:13:50 [error] 1#1: *1 a, client: , server: , request: \"\", upstream: \"\", host: \"\"")
 	f.Fuzz(func(t *testing.T, s string) {
@@ -40,7 +40,7 @@ func FuzzParseNginx(f *testing.F) {
 }
 
 func FuzzParseFPM(f *testing.F) {
-	addSeeds(f, "testdata/php-fpm_observed.log", "testdata/php-fpm_forms.log")
+	addCorpus(f, "testdata/php-fpm_observed.log", "testdata/php-fpm_forms.log")
 	f.Fuzz(func(t *testing.T, s string) {
 		e, ok := ParseFPM(s, time.UTC)
 		if ok {
@@ -51,14 +51,14 @@ func FuzzParseFPM(f *testing.F) {
 }
 
 func FuzzParseKernel(f *testing.F) {
-	addSeeds(f, "testdata/kern.log", "testdata/dmesg.txt")
+	addCorpus(f, "testdata/kern.log", "testdata/dmesg.txt")
 	f.Fuzz(func(t *testing.T, s string) {
 		ParseKernel(s, time.UTC, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
 	})
 }
 
 func FuzzParseJournal(f *testing.F) {
-	addSeeds(f, "testdata/journal.json")
+	addCorpus(f, "testdata/journal.json")
 	f.Fuzz(func(t *testing.T, s string) {
 		ParseJournal([]byte(s), time.UTC)
 	})
@@ -121,7 +121,7 @@ func FuzzScan(f *testing.F) {
 // The scanner's fast reading of a head line must always agree with the
 // general one.
 func FuzzMessageStart(f *testing.F) {
-	addSeeds(f, "testdata/nginx_observed.log")
+	addCorpus(f, "testdata/nginx_observed.log")
 	f.Add("2000/01/01 00:00:00 []] 0#0: *1 ")
 	f.Add("2026/11/26 19:13:50 [notice] 1#1: *3 x")
 	f.Add("2026/11/26 19:13:50 [warn] 1#1:x: y")

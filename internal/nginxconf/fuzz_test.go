@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-func fuzzSeeds(f *testing.F) {
+func fuzzCorpus(f *testing.F) {
 	for _, tt := range syntaxErrors {
 		f.Add([]byte(tt.src))
 	}
@@ -35,7 +35,7 @@ func fuzzSeeds(f *testing.F) {
 // FuzzParse: any input parses without panic or hang, every range is
 // exact, and the model and value parsers cope with whatever comes out.
 func FuzzParse(f *testing.F) {
-	fuzzSeeds(f)
+	fuzzCorpus(f)
 	f.Fuzz(func(t *testing.T, src []byte) {
 		const path = "/etc/nginx/nginx.conf"
 		dirs, probs := parseFile(path, src, 64)

@@ -27,8 +27,8 @@ func TestChildIndexMatchesScan(t *testing.T) {
 		"root":                    {"/var/www/a", "/srv/b"},
 		"fastcgi_param":           {"SCRIPT_FILENAME $document_root$fastcgi_script_name", "HTTPS on if_not_empty"},
 	}
-	for seed := range uint64(20) {
-		rng := rand.New(rand.NewPCG(seed, 7))
+	for trial := range uint64(20) {
+		rng := rand.New(rand.NewPCG(trial, 7))
 		directives := func(b *strings.Builder, indent string, max int) {
 			for range rng.IntN(max + 1) {
 				n := names[rng.IntN(len(names))]
@@ -75,15 +75,15 @@ func TestChildIndexMatchesScan(t *testing.T) {
 			}
 			for _, n := range names {
 				if got, want := m.children.inherited(d, n), d.Inherited(n); got != want {
-					t.Fatalf("seed %d: %s: inherited %s = %v, want %v", seed, d.Pos(), n, got, want)
+					t.Fatalf("trial %d: %s: inherited %s = %v, want %v", trial, d.Pos(), n, got, want)
 				}
 				if got, want := m.children.inheritedAll(d, n), d.InheritedAll(n); !reflect.DeepEqual(got, want) {
-					t.Fatalf("seed %d: %s: inheritedAll %s = %d directives, want %d", seed, d.Pos(), n, len(got), len(want))
+					t.Fatalf("trial %d: %s: inheritedAll %s = %d directives, want %d", trial, d.Pos(), n, len(got), len(want))
 				}
 			}
 			if d.Name == "location" || d.Name == "server" || d.Name == "http" {
 				if got, want := m.Settings(d), plain.Settings(d); !reflect.DeepEqual(got, want) {
-					t.Fatalf("seed %d: %s: Settings through the index = %+v, by scanning %+v", seed, d.Pos(), got, want)
+					t.Fatalf("trial %d: %s: Settings through the index = %+v, by scanning %+v", trial, d.Pos(), got, want)
 				}
 			}
 			return true
@@ -92,23 +92,23 @@ func TestChildIndexMatchesScan(t *testing.T) {
 		for _, p := range m.FastCGIPasses {
 			set := plain.Settings(p.Directive.Parent)
 			if v, from := p.ReadTimeout(); v != set.ReadTimeout || from != set.From["fastcgi_read_timeout"] {
-				t.Fatalf("seed %d: %s: ReadTimeout = %v from %v, Settings %v from %v", seed, p.Directive.Pos(), v, from, set.ReadTimeout, set.From["fastcgi_read_timeout"])
+				t.Fatalf("trial %d: %s: ReadTimeout = %v from %v, Settings %v from %v", trial, p.Directive.Pos(), v, from, set.ReadTimeout, set.From["fastcgi_read_timeout"])
 			}
 			// So do NextUpstream and Inherited.
 			if got := p.NextUpstream(); !reflect.DeepEqual(got, set.NextUpstream) {
-				t.Fatalf("seed %d: %s: NextUpstream = %v, Settings %v", seed, p.Directive.Pos(), got, set.NextUpstream)
+				t.Fatalf("trial %d: %s: NextUpstream = %v, Settings %v", trial, p.Directive.Pos(), got, set.NextUpstream)
 			}
 			for _, n := range names {
 				if got, want := p.Inherited(n), p.Directive.Parent.Inherited(n); got != want {
-					t.Fatalf("seed %d: %s: pass's Inherited %s = %v, want %v", seed, p.Directive.Pos(), n, got, want)
+					t.Fatalf("trial %d: %s: pass's Inherited %s = %v, want %v", trial, p.Directive.Pos(), n, got, want)
 				}
 			}
 		}
 		if len(m.FastCGIPasses) == 0 {
-			t.Fatalf("seed %d: no fastcgi_pass", seed)
+			t.Fatalf("trial %d: no fastcgi_pass", trial)
 		}
 		if indexed == 0 && servers >= bigBlock {
-			t.Fatalf("seed %d: %d servers but no block indexed", seed, servers)
+			t.Fatalf("trial %d: %d servers but no block indexed", trial, servers)
 		}
 	}
 }

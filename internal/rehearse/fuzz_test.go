@@ -15,7 +15,7 @@ import (
 // the configs as a repository (nginx/, php/ mounted where the server has
 // them, as fpmdoctor.yaml says) instead of a tree laid out like /.
 func FuzzCopy(f *testing.F) {
-	for _, seed := range []string{
+	for _, input := range []string{
 		"events {}\nhttp { server { listen 80; root /srv; location ~ \\.php$ { fastcgi_pass unix:/run/php.sock; } } }",
 		"http { upstream u { server 10.0.0.1:9000; server unix:/x.sock; } server { location / { fastcgi_pass u; } } }",
 		"http { server { listen [::]:443 ssl ipv6only=on default_server; listen 443 ssl; ssl_certificate /no/such.crt; ssl_certificate_key /no/such.key; location = /a.php { fastcgi_pass php:9000; } } }",
@@ -23,8 +23,8 @@ func FuzzCopy(f *testing.F) {
 		"http { server { listen; listen 99999; listen *:http; fastcgi_pass; root; include; } include /nope/*.conf; }",
 		"user nobody-here nogroup-here; http { server { } server { listen 80 default_server backlog=10; } server { listen [::]:80 default_server backlog=10; } }",
 	} {
-		f.Add(seed, false)
-		f.Add(seed, true)
+		f.Add(input, false)
+		f.Add(input, true)
 	}
 	f.Add("http { include ../../../../x/*.conf; include /etc/nginx/../../y; server { root ../..; } }", true)
 	pool := "[global]\npid = /run/fpm.pid\nerror_log = syslog\ninclude=/etc/php/fpm/pool.d/*.conf\n"

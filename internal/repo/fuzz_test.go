@@ -11,8 +11,8 @@ import (
 // FuzzParse feeds arbitrary bytes to the fpmdoctor.yaml reader: no panic,
 // no hang, and every error is an *Error naming the file.
 func FuzzParse(f *testing.F) {
-	seeds, _ := filepath.Glob("../checks/testdata/offline/*/*/" + ConfigName)
-	for _, s := range seeds {
+	configs, _ := filepath.Glob("../checks/testdata/offline/*/*/" + ConfigName)
+	for _, s := range configs {
 		if b, err := os.ReadFile(s); err == nil {
 			f.Add(b)
 		}

@@ -22,8 +22,8 @@ import (
 // uncached Resolve.
 func TestOpenMatchesResolve(t *testing.T) {
 	loops, throughLinks, missing := 0, 0, 0
-	for seed := range uint64(30) {
-		rng := rand.New(rand.NewPCG(seed, 11))
+	for trial := range uint64(30) {
+		rng := rand.New(rand.NewPCG(trial, 11))
 		root, repo, deep := t.TempDir(), t.TempDir(), t.TempDir()
 		// The second mount lies in directories the root lacks: they are
 		// missing, yet the mount and what is in it exist.
@@ -102,33 +102,33 @@ func TestOpenMatchesResolve(t *testing.T) {
 			"/run/php/a.sock", "/run/php/b.sock", "/opt/deep/f", "/opt/deep/mnt", "/opt/deep/mnt/f", "/opt/deep/mnt/g", "/etc/nginx/f0/x")
 		cached := tr.WithCache()
 		opened := tr.WithCache()
-		if seed%2 == 1 {
+		if trial%2 == 1 {
 			// Listed first, as include sites-enabled/* lists before it
 			// opens: the links the listing shows are read without an open.
 			for _, d := range append(dirs, names...) {
 				opened.ReadDir(d)
 			}
 			if len(opened.dirs.links) == 0 {
-				t.Fatalf("seed %d: the listings showed no links", seed)
+				t.Fatalf("trial %d: the listings showed no links", trial)
 			}
 		}
 		for _, p := range hostPaths {
 			want := openOld(cached, p)
 			if got := openNew(opened, p); got != want {
-				t.Errorf("seed %d: Open(%q) = %s\nwant (cached Resolve, os.Open) %s", seed, p, got, want)
+				t.Errorf("trial %d: Open(%q) = %s\nwant (cached Resolve, os.Open) %s", trial, p, got, want)
 			}
 			// Uncached, a loop names the whole path, cached the
 			// directory that loops: both ELOOP.
 			loop := "error resolve "
 			if plain := openOld(tr, p); plain != want && !(strings.HasPrefix(plain, loop) && strings.HasPrefix(want, loop)) {
-				t.Errorf("seed %d: %q: uncached Resolve %s, cached %s", seed, p, plain, want)
+				t.Errorf("trial %d: %q: uncached Resolve %s, cached %s", trial, p, plain, want)
 			}
 			// Missing answers from the cache only that p cannot exist.
 			if cached.Missing(p) {
 				missing++
 				local, err := cached.Resolve(p)
 				if _, serr := os.Lstat(local); err != nil || !errors.Is(serr, syscall.ENOENT) && !errors.Is(serr, syscall.ENOTDIR) {
-					t.Errorf("seed %d: Missing(%q) but %s: %v", seed, p, local, serr)
+					t.Errorf("trial %d: Missing(%q) but %s: %v", trial, p, local, serr)
 				}
 			}
 			if strings.HasPrefix(want, loop) {
