@@ -127,10 +127,9 @@ func ScanRotated(ctx context.Context, path string, opt Options, fn Func) (Stats,
 	}
 	o := opt.withDefaults()
 	for _, lf := range files {
-		if !o.Window.Since.IsZero() && lf.ModTime.Before(o.Window.Since.Add(-o.Slack)) {
-			if err := checkReadable(path, lf); err != nil {
-				return total, err
-			}
+		if old, err := beforeWindow(o, path, lf); err != nil {
+			return total, err
+		} else if old {
 			continue
 		}
 		if !o.Window.Until.IsZero() {
@@ -149,21 +148,26 @@ func ScanRotated(ctx context.Context, path string, opt Options, fn Func) (Stats,
 	return total, nil
 }
 
-// checkReadable opens and closes the live file of a family the window
-// skips unread. A log nobody wrote to (nginx's error.log on a quiet host,
-// created empty by logrotate at midnight) keeps an old time, so it is
-// skipped; without this, one this user may not read (www-data:adm 0640)
-// would pass for read and empty instead of being reported. Rotated copies
-// that predate the window hold nothing in it: their access does not matter.
-func checkReadable(path string, lf LogFile) error {
+// beforeWindow reports whether lf, a file of path's family, was last
+// written before the window and so is skipped unread. The live file is
+// still opened and closed when skipped: a log nobody wrote to (nginx's
+// error.log on a quiet host, created empty by logrotate at midnight) keeps
+// an old time, and without the open one this user may not read
+// (www-data:adm 0640) would pass for read and empty instead of being
+// reported. Rotated copies that predate the window hold nothing in it:
+// their access does not matter.
+func beforeWindow(o Options, path string, lf LogFile) (bool, error) {
+	if o.Window.Since.IsZero() || !lf.ModTime.Before(o.Window.Since.Add(-o.Slack)) {
+		return false, nil
+	}
 	if lf.Path != path {
-		return nil
+		return true, nil
 	}
 	f, err := os.Open(lf.Path)
 	if err != nil {
-		return fmt.Errorf("logscan: open %s: %w", lf.Path, err)
+		return true, fmt.Errorf("logscan: open %s: %w", lf.Path, err)
 	}
-	return f.Close()
+	return true, f.Close()
 }
 
 // firstTime reads the time of the first head line of a file (decompressing

@@ -135,10 +135,9 @@ func ScanSlowlogRotated(ctx context.Context, path string, opt Options, fn SlowFu
 	}
 	o := opt.withDefaults()
 	for _, lf := range files {
-		if !o.Window.Since.IsZero() && lf.ModTime.Before(o.Window.Since.Add(-o.Slack)) {
-			if err := checkReadable(path, lf); err != nil {
-				return total, err
-			}
+		if old, err := beforeWindow(o, path, lf); err != nil {
+			return total, err
+		} else if old {
 			continue
 		}
 		st, err := ScanSlowlog(ctx, lf.Path, opt, fn)
