@@ -2,7 +2,6 @@ package watch_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -31,43 +30,11 @@ const (
 	waitLong = 60 * time.Second
 )
 
-// syncBuffer collects the watcher's log lines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// count returns how many log lines contain every one of parts.
-func (b *syncBuffer) count(parts ...string) int {
-	n := 0
-	for line := range strings.SplitSeq(b.String(), "\n") {
-		all := line != ""
-		for _, p := range parts {
-			all = all && strings.Contains(line, p)
-		}
-		if all {
-			n++
-		}
-	}
-	return n
-}
 
 type running struct {
 	w    *watch.Watcher
 	url  string
-	logs *syncBuffer
+	logs *watch.LogBuffer
 	stop func()
 }
 
@@ -76,7 +43,7 @@ type running struct {
 // endpoints on a test server.
 func startWatch(t *testing.T, l *lab.Lab, tweak func(*watch.Options)) *running {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &watch.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts := watch.Options{
 		Doctor:       doctor.Options{NginxConf: l.NginxConf(), FPMConfs: []string{l.FPMConf()}, ProbeTimeout: 500 * time.Millisecond},

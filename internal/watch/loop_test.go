@@ -45,7 +45,7 @@ func TestDiagnosisPanicsAndHangs(t *testing.T) {
 		}
 		return doctor.Diagnose(ctx, o)
 	}
-	var logs syncBuffer
+	var logs watch.LogBuffer
 	w := watch.New(watch.Options{
 		Doctor:       doctor.Options{Root: "../../examples/php-upgrade"},
 		Interval:     20 * time.Millisecond,
@@ -85,7 +85,7 @@ func TestDiagnosisPanicsAndHangs(t *testing.T) {
 
 	mode.Store(1)
 	wait("a panic recovered", func() bool { return stats().Panics >= 2 })
-	if logs.count("diagnosis panicked") < 2 {
+	if logs.Count("diagnosis panicked") < 2 {
 		t.Fatalf("no log line for the panics\n%s", logs.String())
 	}
 	if st := w.State(); st.Seq > first.Seq+2 || !hasFinding(st, "listen-mismatch", report.Error) {

@@ -111,7 +111,7 @@ func TestStatusPageFaults(t *testing.T) {
 		"huge":  {body: bytes.Repeat([]byte("garbage without a colon\n"), (10<<20)/24)},
 		"hang":  {hang: true},
 	}
-	var logs syncBuffer
+	var logs LogBuffer
 	w := New(Options{Interval: time.Hour, PoolInterval: 100 * time.Millisecond, PoolTimeout: 2 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	st := &State{Report: &report.Report{}}
@@ -166,11 +166,11 @@ func TestStatusPageFaults(t *testing.T) {
 		if got[name].Status != nil {
 			t.Errorf("%s: a status was made up from a bad answer: %+v", name, got[name].Status)
 		}
-		if n := logs.count("pool status read failed", "pool="+name+" ", "reason="+reason); n != 1 {
+		if n := logs.Count("pool status read failed", "pool="+name+" ", "reason="+reason); n != 1 {
 			t.Errorf("%s: %d log lines, want one\n%s", name, n, logs.String())
 		}
 	}
-	if n := logs.count("pool status read failed", "pool=good ", "reason=unexpected-response"); n != 0 {
+	if n := logs.Count("pool status read failed", "pool=good ", "reason=unexpected-response"); n != 0 {
 		t.Errorf("good pool logged a failure\n%s", logs.String())
 	}
 	// Reading the statuses while a read hangs takes no time at all: it is
@@ -186,33 +186,3 @@ func TestStatusPageFaults(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) count(parts ...string) int {
-	n := 0
-	for line := range strings.SplitSeq(b.String(), "\n") {
-		all := line != ""
-		for _, p := range parts {
-			all = all && strings.Contains(line, p)
-		}
-		if all {
-			n++
-		}
-	}
-	return n
-}

@@ -219,11 +219,11 @@ func TestWatchLogFaultsRealServers(t *testing.T) {
 	if err := os.Mkdir(log, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := lab.WaitFor(func() bool { return r.logs.count("cannot follow log", log) >= 1 }, waitLong); err != nil {
+	if err := lab.WaitFor(func() bool { return r.logs.Count("cannot follow log", log) >= 1 }, waitLong); err != nil {
 		t.Fatalf("no log line about %s being a directory", log)
 	}
 	r.afterDiagnoses(t, 3)
-	if n := r.logs.count("cannot follow log", log); n != 1 {
+	if n := r.logs.Count("cannot follow log", log); n != 1 {
 		t.Fatalf("%d log lines about the directory, want one\n%s", n, r.logs.String())
 	}
 	r.scrape(t) // still serving
@@ -238,7 +238,7 @@ func TestWatchLogFaultsRealServers(t *testing.T) {
 	if err := lab.WaitFor(func() bool { st, err := os.Stat(log); return err == nil && st.Mode().IsRegular() }, waitLong); err != nil {
 		t.Fatal("nginx did not recreate its error log")
 	}
-	if err := lab.WaitFor(func() bool { return r.logs.count("following log again", log) >= 1 }, waitLong); err != nil {
+	if err := lab.WaitFor(func() bool { return r.logs.Count("following log again", log) >= 1 }, waitLong); err != nil {
 		t.Fatalf("the follower did not pick the recreated log up\n%s", r.logs.String())
 	}
 	r.afterDiagnoses(t, 2)
