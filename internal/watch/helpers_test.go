@@ -30,7 +30,6 @@ const (
 	waitLong = 60 * time.Second
 )
 
-
 type running struct {
 	w    *watch.Watcher
 	url  string

@@ -185,4 +185,3 @@ func TestStatusPageFaults(t *testing.T) {
 		t.Errorf("huge: detail %q does not say what is wrong with the page", got["huge"].Detail)
 	}
 }
-
