@@ -2,7 +2,7 @@ package checks_test
 
 import (
 	"fmt"
-	"strconv"
+	"os"
 	"strings"
 	"testing"
 
@@ -18,11 +18,7 @@ import (
 func TestNotFastCGIOwnHTTPListenerRealServers(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t)
-	httpPort, fpmPort := lab.FreePort(t), lab.FreePort(t)
-	l.Edit("etc/php/fpm/pool.d/www.conf", "listen = {{DIR}}/run/php-fpm.sock", "listen = 127.0.0.1:"+strconv.Itoa(fpmPort))
-	site := strings.Replace(lab.DefaultSite, "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", fmt.Sprintf("fastcgi_pass 127.0.0.1:%d;", httpPort), 1)
-	status := fmt.Sprintf("server {\n    listen 127.0.0.1:%d;\n    server_name status.lab.test;\n    location / { return 200 \"ok\\n\"; }\n}\n", httpPort)
-	l.Write("etc/nginx/conf.d/site.conf", site+status)
+	httpPort, fpmPort := l.WritePassToOwnHTTPListener()
 	l.Start()
 	l.MustStatus("/ok.php", 502)
 	l.WaitForLog("log/nginx-error.log", "upstream sent unsupported FastCGI protocol version: 72", 1)
@@ -34,8 +30,12 @@ func TestNotFastCGIOwnHTTPListenerRealServers(t *testing.T) {
 		t.Fatalf("title %q", f.Title)
 	}
 	conf := l.Path("etc/nginx/conf.d/site.conf")
-	evidenceAt(t, f, conf, lineOf(t, l.Expand(site), "fastcgi_pass"))
-	listen := evidenceAt(t, f, conf, strings.Count(site, "\n")+2) // the status server's listen line
+	written, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evidenceAt(t, f, conf, lineOf(t, string(written), "fastcgi_pass"))
+	listen := evidenceAt(t, f, conf, lineOf(t, string(written), fmt.Sprintf("listen 127.0.0.1:%d;", httpPort))) // the status server's listen line
 	if want := fmt.Sprintf("nginx master %d listens on 127.0.0.1:%d", l.NginxPid(), httpPort); !strings.Contains(listen.Text, want) {
 		t.Fatalf("owner evidence %q, want %q", listen.Text, want)
 	}

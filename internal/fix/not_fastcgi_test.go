@@ -2,8 +2,6 @@ package fix_test
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/lab"
@@ -16,11 +14,7 @@ import (
 func TestFixNotFastCGIRealServers(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t)
-	httpPort, fpmPort := lab.FreePort(t), lab.FreePort(t)
-	l.Edit("etc/php/fpm/pool.d/www.conf", "listen = {{DIR}}/run/php-fpm.sock", "listen = 127.0.0.1:"+strconv.Itoa(fpmPort))
-	site := strings.Replace(lab.DefaultSite, "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", fmt.Sprintf("fastcgi_pass 127.0.0.1:%d;", httpPort), 1)
-	status := fmt.Sprintf("server {\n    listen 127.0.0.1:%d;\n    server_name status.lab.test;\n    location / { return 200 \"ok\\n\"; }\n}\n", httpPort)
-	l.Write("etc/nginx/conf.d/site.conf", site+status)
+	httpPort, fpmPort := l.WritePassToOwnHTTPListener()
 	l.Start()
 	l.MustStatus("/ok.php", 502)
 	r, _ := plan(t, l)

@@ -616,3 +616,16 @@ func (l *Lab) WriteDeadServersUpstream() string {
 		strings.Replace(DefaultSite, "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", "fastcgi_pass php;", 1))
 	return fpmConf
 }
+
+// WritePassToOwnHTTPListener writes the not-fastcgi setup: the pool
+// listens on 127.0.0.1:FPM, and the site's fastcgi_pass names
+// 127.0.0.1:HTTP, a second server of the lab's nginx that answers plain
+// HTTP (status.lab.test). It returns HTTP and FPM.
+func (l *Lab) WritePassToOwnHTTPListener() (httpPort, fpmPort int) {
+	httpPort, fpmPort = FreePort(l.t), FreePort(l.t)
+	l.Edit("etc/php/fpm/pool.d/www.conf", "listen = {{DIR}}/run/php-fpm.sock", "listen = 127.0.0.1:"+strconv.Itoa(fpmPort))
+	site := strings.Replace(DefaultSite, "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", fmt.Sprintf("fastcgi_pass 127.0.0.1:%d;", httpPort), 1)
+	status := fmt.Sprintf("server {\n    listen 127.0.0.1:%d;\n    server_name status.lab.test;\n    location / { return 200 \"ok\\n\"; }\n}\n", httpPort)
+	l.Write("etc/nginx/conf.d/site.conf", site+status)
+	return httpPort, fpmPort
+}
