@@ -94,17 +94,7 @@ func TestNameResolvedThroughDNSRealServers(t *testing.T) {
 	pair := lab.NewNetPair(t)
 	const name = "php.fpmlab.test"
 	dns := &dnsServer{a: map[string]net.IP{name: pair.AddrB}, aaaa: map[string]net.IP{name: pair.Addr6B}}
-	var pc net.PacketConn
-	if err := lab.RunInNetNS(pair.A, func() error {
-		var err error
-		pc, err = net.ListenPacket("udp", "127.0.0.1:53")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go dns.serve(pc)
-	pair.Resolv(pair.A, "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+	dns.start(t, pair)
 
 	l := lab.New(t)
 	l.InNetNS(pair.A)
@@ -153,17 +143,7 @@ func TestHostNotFoundRealServers(t *testing.T) {
 	t.Parallel()
 	pair := lab.NewNetPair(t)
 	dns := &dnsServer{}
-	var pc net.PacketConn
-	if err := lab.RunInNetNS(pair.A, func() error {
-		var err error
-		pc, err = net.ListenPacket("udp", "127.0.0.1:53")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go dns.serve(pc)
-	pair.Resolv(pair.A, "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+	dns.start(t, pair)
 
 	l := lab.New(t)
 	l.InNetNS(pair.A)
@@ -184,4 +164,21 @@ func TestHostNotFoundRealServers(t *testing.T) {
 	if dns.asked.Load() == 0 {
 		t.Fatal("the test's DNS server was never asked")
 	}
+}
+
+// start serves dns on 127.0.0.1:53 inside pair.A, the namespace nginx
+// runs in, and makes it that namespace's resolver.
+func (d *dnsServer) start(t *testing.T, pair *lab.NetPair) {
+	t.Helper()
+	var pc net.PacketConn
+	if err := lab.RunInNetNS(pair.A, func() error {
+		var err error
+		pc, err = net.ListenPacket("udp", "127.0.0.1:53")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go d.serve(pc)
+	pair.Resolv(pair.A, "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
 }
