@@ -168,4 +168,3 @@ func (a *Attempts) put(k attemptKey, s *attemptSet) {
 	}
 	a.cur[k] = s
 }
-
