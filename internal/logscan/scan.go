@@ -270,16 +270,12 @@ func headClock(f Format, loc *time.Location) func([]byte) (int64, bool) {
 
 // scanner turns lines into entries.
 type scanner struct {
-	opt    Options
-	fn     Func
-	file   string
-	st     *Stats
-	mc     minuteCache
-	since  int64
-	until  int64
-	stopAt int64 // until + slack: the first head line past it ends the scan
-	hasS   bool
-	hasU   bool
+	opt  Options
+	fn   Func
+	file string
+	st   *Stats
+	mc   minuteCache
+	win  bounds
 
 	pend   []byte // the pending nginx entry, capped at MaxEntry
 	pendOn bool
@@ -327,44 +323,25 @@ func parallelNginx(opt Options) bool {
 func newScanner(name string, fromStart bool, opt Options, fn Func, st *Stats) *scanner {
 	sc := &scanner{opt: opt, fn: fn, file: name, st: st, lineKnown: fromStart}
 	sc.mc.loc = opt.Location
-	if !opt.Window.Since.IsZero() {
-		sc.hasS, sc.since = true, opt.Window.Since.Unix()
-	}
-	if !opt.Window.Until.IsZero() {
-		sc.hasU, sc.until = true, opt.Window.Until.Unix()
-		sc.stopAt = sc.until + int64(opt.Slack/time.Second)
-	}
+	sc.win = newBounds(opt)
 	return sc
 }
 
 // run feeds every line of lr to the scanner.
 func (sc *scanner) run(ctx context.Context, lr *lineReader) error {
-	st, opt, name := sc.st, sc.opt, sc.file
-	var lineNo int64
+	st, opt := sc.st, sc.opt
+	w := newLineWalk(ctx, lr, sc.file, sc.lineKnown, st)
 	var err error
-	for n := 0; ; n++ {
-		if n&0xffff == 0 {
-			if err = ctx.Err(); err != nil {
-				return fmt.Errorf("logscan: %s: %w", name, err)
-			}
-		}
-		line, loff, cut, ok := lr.next()
+	for {
+		line, loff, ln, cut, ok := w.next()
 		if !ok {
 			break
-		}
-		lineNo++
-		if cut {
-			st.Cut++
 		}
 		if sc.opt.Format == FormatAuto {
 			if len(bytes.TrimSpace(line)) == 0 {
 				continue
 			}
 			sc.opt.Format = detectFormatBytes(line)
-		}
-		ln := int64(0)
-		if sc.lineKnown {
-			ln = lineNo
 		}
 		switch sc.opt.Format {
 		case FormatNginx:
@@ -392,20 +369,10 @@ func (sc *scanner) run(ctx context.Context, lr *lineReader) error {
 			break
 		}
 	}
-	st.Lines += lineNo
-	if err == nil {
+	if err == nil && w.err == nil {
 		err = sc.flush()
 	}
-	if errors.Is(err, ErrStop) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if lr.err != nil {
-		return fmt.Errorf("logscan: read %s: %w", name, lr.err)
-	}
-	return nil
+	return w.end(err)
 }
 
 // nginxLine is the hot path: most lines end after a few byte compares.
@@ -442,7 +409,7 @@ func (sc *scanner) nginxLine(line []byte, off, ln int64, cut bool) error {
 	// Without a window the time only matters for relevant lines: test
 	// relevance first, it rejects most lines.
 	msg := -1
-	if !sc.hasS && !sc.hasU && !sc.opt.All {
+	if !sc.win.windowed() && !sc.opt.All {
 		if msg = lineMessageStart(line); !nginxRelevantAt(line, msg) {
 			return nil
 		}
@@ -452,14 +419,14 @@ func (sc *scanner) nginxLine(line []byte, off, ln int64, cut bool) error {
 		return nil
 	}
 	ts := sc.mc.unix(y, mo, d, h, mi, s)
-	if sc.hasU && ts > sc.stopAt {
+	if sc.win.past(ts) {
 		sc.done = true
 		return nil
 	}
-	if (sc.hasS && ts < sc.since) || (sc.hasU && ts > sc.until) {
+	if sc.win.outside(ts) {
 		return nil
 	}
-	if (sc.hasS || sc.hasU) && !sc.opt.All {
+	if sc.win.windowed() && !sc.opt.All {
 		if msg = lineMessageStart(line); !nginxRelevantAt(line, msg) {
 			return nil
 		}
@@ -563,12 +530,12 @@ func (sc *scanner) deliver(e *Entry, off, ln int64, cut, ordered bool) error {
 		ts := e.Time.Unix()
 		if !e.TimeInherited {
 			sc.lastTime = e.Time
-			if ordered && sc.hasU && ts > sc.stopAt {
+			if ordered && sc.win.past(ts) {
 				sc.done = true
 				return nil
 			}
 		}
-		if (sc.hasS && ts < sc.since) || (sc.hasU && ts > sc.until) {
+		if sc.win.outside(ts) {
 			return nil
 		}
 	}

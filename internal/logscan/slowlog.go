@@ -225,16 +225,13 @@ func parseFrame(s string) (fr Frame, ok, dumpFailed, complete bool) {
 
 // slowScanner builds entries from lines.
 type slowScanner struct {
-	opt        Options
-	fn         SlowFunc
-	file       string
-	st         *Stats
-	since      int64
-	until      int64
-	stopAt     int64
-	hasS, hasU bool
-	cur        *SlowEntry
-	done       bool
+	opt  Options
+	fn   SlowFunc
+	file string
+	st   *Stats
+	win  bounds
+	cur  *SlowEntry
+	done bool
 	// names holds one copy of each script, function, file and pool name
 	// seen: lines are read as views of the read buffer, and a busy slowlog
 	// repeats the same few names in every block.
@@ -257,37 +254,16 @@ func (sc *slowScanner) keep(s string) string {
 }
 
 func scanSlow(ctx context.Context, r io.Reader, name string, off int64, fromStart bool, opt Options, fn SlowFunc, st *Stats) error {
-	sc := &slowScanner{opt: opt, fn: fn, file: name, st: st, names: map[string]string{}}
-	if !opt.Window.Since.IsZero() {
-		sc.hasS, sc.since = true, opt.Window.Since.Unix()
-	}
-	if !opt.Window.Until.IsZero() {
-		sc.hasU, sc.until = true, opt.Window.Until.Unix()
-		sc.stopAt = sc.until + int64(opt.Slack/time.Second)
-	}
-	lr := newLineReader(r, off, opt.MaxEntry)
-	var lineNo int64
+	sc := &slowScanner{opt: opt, fn: fn, file: name, st: st, names: map[string]string{}, win: newBounds(opt)}
+	w := newLineWalk(ctx, newLineReader(r, off, opt.MaxEntry), name, fromStart, st)
 	var err error
-	for n := 0; ; n++ {
-		if n&0xffff == 0 {
-			if err = ctx.Err(); err != nil {
-				return fmt.Errorf("logscan: %s: %w", name, err)
-			}
-		}
-		line, loff, cut, ok := lr.next()
+	for {
+		line, loff, ln, cut, ok := w.next()
 		if !ok {
 			break
 		}
-		lineNo++
-		if cut {
-			st.Cut++
-		}
 		if sc.cur == nil && !maybeSlowHead(line) {
 			continue // outside the window, or stray text: no string made
-		}
-		ln := int64(0)
-		if fromStart {
-			ln = lineNo
 		}
 		// A view, not a copy: line keeps only what it copies with keep.
 		s := unsafe.String(unsafe.SliceData(line), len(line))
@@ -295,23 +271,13 @@ func scanSlow(ctx context.Context, r io.Reader, name string, off int64, fromStar
 			break
 		}
 	}
-	st.Lines += lineNo
-	if err == nil {
+	if err == nil && w.err == nil {
 		err = sc.flush()
 	}
 	if sc.done {
 		st.Stopped = true
 	}
-	if err == ErrStop {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if lr.err != nil {
-		return readErrf(name, lr.err)
-	}
-	return nil
+	return w.end(err)
 }
 
 // maybeSlowHead is a cheap test that a line may be a block's head
@@ -371,11 +337,11 @@ func (sc *slowScanner) head(t time.Time, rest string, off, ln int64, cut bool) e
 		return err
 	}
 	ts := t.Unix()
-	if sc.hasU && ts > sc.stopAt {
+	if sc.win.past(ts) {
 		sc.done = true
 		return nil
 	}
-	if (sc.hasS && ts < sc.since) || (sc.hasU && ts > sc.until) {
+	if sc.win.outside(ts) {
 		return nil
 	}
 	// Room for a typical trace at once: growing by appends cost more
