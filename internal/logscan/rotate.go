@@ -120,6 +120,22 @@ func isDigits(s string) bool {
 // files that cannot overlap the window: those last written before Since,
 // and those whose first entry is after Until.
 func ScanRotated(ctx context.Context, path string, opt Options, fn Func) (Stats, error) {
+	startsLate := func(lf LogFile, o Options, total *Stats) bool {
+		if o.Window.Until.IsZero() {
+			return false
+		}
+		first, ok, n := firstTime(lf, o)
+		total.BytesRead += n
+		return ok && first.After(o.Window.Until.Add(o.Slack))
+	}
+	return scanFamily(path, opt, startsLate, func(name string) (Stats, error) { return Scan(ctx, name, opt, fn) })
+}
+
+// scanFamily runs scan over path and its rotated siblings, oldest first.
+// It skips files last written before the window and those startsLate
+// (when not nil) rules out, and stops after a scan that ended past the
+// window: the files after it are newer still.
+func scanFamily(path string, opt Options, startsLate func(LogFile, Options, *Stats) bool, scan func(name string) (Stats, error)) (Stats, error) {
 	var total Stats
 	files, err := Rotated(path)
 	if err != nil {
@@ -132,17 +148,16 @@ func ScanRotated(ctx context.Context, path string, opt Options, fn Func) (Stats,
 		} else if old {
 			continue
 		}
-		if !o.Window.Until.IsZero() {
-			first, ok, n := firstTime(lf, o)
-			total.BytesRead += n
-			if ok && first.After(o.Window.Until.Add(o.Slack)) {
-				continue
-			}
+		if startsLate != nil && startsLate(lf, o, &total) {
+			continue
 		}
-		st, err := Scan(ctx, lf.Path, opt, fn)
+		st, err := scan(lf.Path)
 		total.add(st)
 		if err != nil {
 			return total, err
+		}
+		if st.Stopped {
+			break
 		}
 	}
 	return total, nil

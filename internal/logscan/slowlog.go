@@ -128,28 +128,7 @@ func ScanSlowlogReader(ctx context.Context, r io.Reader, name string, opt Option
 // ScanSlowlogRotated reads path and its rotated and .gz siblings in time
 // order, skipping files last written before the window (as ScanRotated).
 func ScanSlowlogRotated(ctx context.Context, path string, opt Options, fn SlowFunc) (Stats, error) {
-	var total Stats
-	files, err := Rotated(path)
-	if err != nil {
-		return total, err
-	}
-	o := opt.withDefaults()
-	for _, lf := range files {
-		if old, err := beforeWindow(o, path, lf); err != nil {
-			return total, err
-		} else if old {
-			continue
-		}
-		st, err := ScanSlowlog(ctx, lf.Path, opt, fn)
-		total.add(st)
-		if err != nil {
-			return total, err
-		}
-		if st.Stopped {
-			break // later files are newer still
-		}
-	}
-	return total, nil
+	return scanFamily(path, opt, nil, func(name string) (Stats, error) { return ScanSlowlog(ctx, name, opt, fn) })
 }
 
 // slowHead parses "[time]  [pool NAME] pid N" (any number of spaces
