@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,11 +10,18 @@ import (
 	"testing"
 )
 
+// genDir, when set, makes TestGenerateRepo write the benchmark repository
+// there: bench/check.sh times check and nginx -t on it.
+var (
+	genDir   = flag.String("gen.dir", "", "write the benchmark repository into this directory")
+	genSites = flag.Int("gen.sites", 5000, "number of sites and pools for -gen.dir")
+)
+
 // writeRepo writes a repository of n sites (sites-available files linked
 // from sites-enabled, each including fastcgi_params) and n pools, laid out
-// unlike / and mapped by fpmdoctor.yaml: the repository bench/check.sh
-// compares with nginx -t, with its own short mime.types and the usual
-// fastcgi_params instead of copies of Debian's.
+// unlike / and mapped by fpmdoctor.yaml, with a short mime.types and the
+// usual fastcgi_params. nginx's pid and error log are relative to its
+// prefix, so `nginx -t -p DIR/nginx/` tests the same files without root.
 func writeRepo(tb testing.TB, dir string, n int) {
 	tb.Helper()
 	write := func(rel, s string) {
@@ -28,6 +36,8 @@ func writeRepo(tb testing.TB, dir string, n int) {
 	write(ConfigName, "map:\n  nginx/: /etc/nginx\n  php/: /etc/php/8.2/fpm\n")
 	write("nginx/nginx.conf", `user www-data;
 worker_processes 1;
+pid nginx.pid;
+error_log error.log;
 events { worker_connections 64; }
 http {
     include mime.types;
@@ -104,6 +114,28 @@ pm.process_idle_timeout = 10s
 request_terminate_timeout = 300s
 php_admin_value[memory_limit] = 128M
 `, i))
+	}
+}
+
+// TestGenerateRepo writes the benchmark repository into -gen.dir when
+// given; otherwise it checks that a small one is checked cleanly.
+func TestGenerateRepo(t *testing.T) {
+	if *genDir != "" {
+		dir, err := filepath.Abs(*genDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeRepo(t, dir, *genSites)
+		return
+	}
+	dir := t.TempDir()
+	writeRepo(t, dir, 20)
+	res, err := Check(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Report.Sites) != 20 || len(res.Report.Findings) != 0 {
+		t.Fatalf("%d sites, %d findings: %+v", len(res.Report.Sites), len(res.Report.Findings), res.Report.Findings)
 	}
 }
 
