@@ -33,7 +33,7 @@ trap '[ -d "$tmp/keep" ] && "$tmp/fpmdoctor" lab stop "$tmp/keep" >/dev/null 2>&
 ms() { date +%s%N | cut -c1-13; }
 
 up=() whole=() hand=()
-for i in $(seq "$runs"); do
+for _ in $(seq "$runs"); do
 	t0=$(ms)
 	"$tmp/fpmdoctor" lab --root "$tree" --format json >"$tmp/out.json"
 	t1=$(ms)

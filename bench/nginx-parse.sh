@@ -19,12 +19,12 @@ cd "$repo/internal/nginxconf"
 go test -c -o "$work/nginxconf.test" . >/dev/null
 (cd "$repo/internal/nginxconf" && "$work/nginxconf.test" -test.run '^TestGenerateHosting$' -gen.dir "$work/conf" -gen.servers "$n" >/dev/null)
 main="$work/conf/nginx.conf"
-echo "config: $main ($(ls "$work/conf/sites-enabled" | wc -l) site files)"
+echo "config: $main ($(find "$work/conf/sites-enabled" -mindepth 1 -maxdepth 1 | wc -l) site files)"
 
 if [ -x "$nginx" ]; then
 	"$nginx" -t -q -c "$main" -p "$work/conf/" # warm the page cache, fail early
 	echo "--- nginx -t (5 runs)"
-	for i in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		/usr/bin/time -f "nginx -t: %e s wall, %M KiB peak RSS" "$nginx" -t -q -c "$main" -p "$work/conf/"
 	done
 else
@@ -32,7 +32,7 @@ else
 fi
 
 echo "--- fpmdoctor Load+Model, fresh process (5 runs)"
-for i in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
 	NGINXCONF_BENCH_CONF="$main" "$work/nginxconf.test" -test.run '^TestBenchOnce$' | grep '^fpmdoctor'
 done
 

@@ -80,6 +80,8 @@ for n in "${names[@]}"; do
 	size=$(stat -c %s "$out/$n")
 	faults=-
 	if [ -x /usr/bin/time ]; then
+		# $c is a command line: split into words on purpose.
+		# shellcheck disable=SC2086
 		faults=$(/usr/bin/time -f %R $c 2>&1 >/dev/null | tail -1)
 	fi
 	# The least of 20 runs: a descheduled process inflates any one trace.
