@@ -2,7 +2,7 @@
 # Side-by-side: how long php-fpm 8.2 takes to test (-t) a hosting-company
 # configuration of 5,000 pools in 5,000 included files, and how long
 # fpmconf.Load / fpmconf.Validate take on the same text
-# (internal/fpmconf/bench_test.go writes the identical pool template).
+# (written by internal/fpmconf/bench_test.go, which the Go benchmarks use).
 #
 # Usage: bench/fpm-parse.sh [POOLS] [RUNS]   (run as root: php-fpm looks up user www-data)
 set -euo pipefail
@@ -14,30 +14,11 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(mktemp -d /tmp/fpm-parse.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 
-mkdir -p "$dir/pool.d"
-printf '[global]\nerror_log = %s/fpm.log\ninclude = %s/pool.d/*.conf\n' "$dir" "$dir" > "$dir/fpm.conf"
-for ((i = 0; i < pools; i++)); do
-	n=$(printf '%05d' "$i")
-	cat > "$dir/pool.d/pool$n.conf" <<POOL
-[pool$n]
-user = www-data
-group = www-data
-listen = /run/fpmbench/\$pool.sock
-listen.owner = www-data
-listen.group = www-data
-listen.mode = 0660
-pm = ondemand
-pm.max_children = 5
-pm.process_idle_timeout = 10s
-pm.max_requests = 500
-request_terminate_timeout = 300
-; per-customer PHP settings
-php_admin_value[open_basedir] = /var/www/pool$n:/tmp
-php_admin_value[upload_tmp_dir] = /var/www/pool$n/tmp
-php_admin_flag[log_errors] = on
-env[HOSTNAME] = \$HOSTNAME
-POOL
-done
+# The configuration is written by the same code as the Go benchmarks
+# (internal/fpmconf/bench_test.go), run from the package's test binary.
+(cd "$repo" && go test -c -o "$dir/fpmconf.test" ./internal/fpmconf)
+(cd "$repo/internal/fpmconf" && "$dir/fpmconf.test" -test.run '^TestGenerateHosting$' -gen.dir "$dir" -gen.pools "$pools" >/dev/null)
+rm "$dir/fpmconf.test"
 echo "config: $pools pools, $(du -sh "$dir" | cut -f1) in $dir"
 
 if [[ -x $fpm ]]; then

@@ -2,14 +2,21 @@ package fpmconf
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
-// benchPool is one hosting customer's pool; bench/fpm-parse.sh writes the
-// same text for php-fpm.
+// genDir, when set, makes TestGenerateHosting write the benchmark
+// configuration there: bench/fpm-parse.sh times php-fpm -t on it.
+var (
+	genDir   = flag.String("gen.dir", "", "write the benchmark configuration into this directory")
+	genPools = flag.Int("gen.pools", 5000, "number of pools for -gen.dir")
+)
+
+// benchPool is one hosting customer's pool.
 const benchPool = `[pool%05d]
 user = www-data
 group = www-data
@@ -48,6 +55,24 @@ func writeHosting(tb testing.TB, dir string, n int) string {
 		}
 	}
 	return main
+}
+
+// TestGenerateHosting writes the benchmark configuration into -gen.dir
+// when given (printing its main file); otherwise it checks that a small
+// one loads and validates cleanly.
+func TestGenerateHosting(t *testing.T) {
+	if *genDir != "" {
+		dir, err := filepath.Abs(*genDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Println(writeHosting(t, dir, *genPools))
+		return
+	}
+	c, err := Load(context.Background(), writeHosting(t, t.TempDir(), 20), Options{})
+	if err != nil || len(c.Pools) != 20 || len(c.Problems) != 0 {
+		t.Fatalf("Load: %v, %d pools, %v", err, len(c.Pools), c.Problems)
+	}
 }
 
 func BenchmarkLoad5000Pools(b *testing.B) {
