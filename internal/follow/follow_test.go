@@ -26,6 +26,18 @@ type logWriter struct {
 	n    int // lines written
 }
 
+// following creates error.log in a fresh directory, with a writer and a
+// Follower of it from its end (closed when the test ends): the start of
+// most tests here.
+func following(t *testing.T) (path string, w *logWriter, f *Follower) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "error.log")
+	w = newWriter(t, path)
+	f = New(path, Options{})
+	t.Cleanup(func() { f.Close() })
+	return path, w, f
+}
+
 func newWriter(t testing.TB, path string) *logWriter {
 	w := &logWriter{t: t, path: path}
 	w.reopen()
@@ -208,11 +220,7 @@ func (c *collector) pollWhile(t *testing.T, f *Follower, done <-chan struct{}) {
 }
 
 func TestRenameRotationConcurrent(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "error.log")
-	w := newWriter(t, path)
-	f := New(path, Options{})
-	defer f.Close()
+	path, w, f := following(t)
 	done := make(chan struct{})
 	var c collector
 	const rotations = 30
@@ -302,11 +310,7 @@ func TestCopyTruncateConcurrent(t *testing.T) {
 }
 
 func TestCompressedCopyNeverRead(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "error.log")
-	w := newWriter(t, path)
-	f := New(path, Options{})
-	defer f.Close()
+	path, w, f := following(t)
 	var c collector
 	w.write(5)
 	c.poll(t, f)
@@ -341,11 +345,7 @@ func TestCopyTruncateDatedCopy(t *testing.T) {
 }
 
 func testCopyTruncateDatedCopy(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "error.log")
-	w := newWriter(t, path)
-	f := New(path, Options{})
-	defer f.Close()
+	path, w, f := following(t)
 	var c collector
 	// An older copy that starts as the live file does: its time tells it
 	// apart; the same with the time of the right one gives it its name.
@@ -375,10 +375,7 @@ func testCopyTruncateDatedCopy(t *testing.T) {
 }
 
 func TestDeletedAndRecreated(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "error.log")
-	w := newWriter(t, path)
-	f := New(path, Options{})
-	defer f.Close()
+	path, w, f := following(t)
 	var c collector
 	w.write(3)
 	c.poll(t, f)
@@ -415,10 +412,7 @@ func TestNotAFile(t *testing.T) {
 		{"fifo", func(p string) error { return syscall.Mkfifo(p, 0o644) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "error.log")
-			w := newWriter(t, path)
-			f := New(path, Options{})
-			defer f.Close()
+			path, w, f := following(t)
 			var c collector
 			w.write(2)
 			c.poll(t, f)
@@ -479,10 +473,7 @@ func TestUnreadable(t *testing.T) {
 }
 
 func TestBinaryAndNUL(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "error.log")
-	w := newWriter(t, path)
-	f := New(path, Options{})
-	defer f.Close()
+	_, w, f := following(t)
 	r := rand.New(rand.NewPCG(1, 2))
 	data := make([]byte, 300_000)
 	for i := range data {
@@ -540,10 +531,7 @@ func TestEndlessLine(t *testing.T) {
 }
 
 func TestTruncatedAndRewritten(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "error.log")
-	w := newWriter(t, path)
-	f := New(path, Options{})
-	defer f.Close()
+	path, w, f := following(t)
 	var c collector
 	w.write(10)
 	c.poll(t, f)
@@ -603,10 +591,7 @@ func TestCloseReleasesFiles(t *testing.T) {
 // two Polls is found by its rotated name (newer than the old file's).
 func TestSeveralRotationsBetweenPolls(t *testing.T) {
 	t.Run("two renames", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "error.log")
-		w := newWriter(t, path)
-		f := New(path, Options{})
-		defer f.Close()
+		path, w, f := following(t)
 		var c collector
 		w.write(3)
 		c.poll(t, f)
@@ -625,10 +610,7 @@ func TestSeveralRotationsBetweenPolls(t *testing.T) {
 		}
 	})
 	t.Run("rename then copytruncate", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "error.log")
-		w := newWriter(t, path)
-		f := New(path, Options{})
-		defer f.Close()
+		path, w, f := following(t)
 		var c collector
 		w.write(3)
 		c.poll(t, f)
@@ -647,10 +629,7 @@ func TestSeveralRotationsBetweenPolls(t *testing.T) {
 // by its own callback) leaves the follower usable, every line delivered
 // once.
 func TestCancelledPoll(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "error.log")
-	w := newWriter(t, path)
-	f := New(path, Options{})
-	defer f.Close()
+	path, w, f := following(t)
 	var c collector
 	rotate := func() {
 		for i := 3; i >= 1; i-- {
