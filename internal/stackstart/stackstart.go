@@ -21,7 +21,7 @@
 // It must import nothing: the Go specification initialises packages in
 // import path order as soon as their imports are, so this one, with none,
 // runs right after the runtime and before internal/godebug
-// (TestInitRunsFirst in cmd/fpmdoctor-probe checks it).
+// (TestStackGrowsFirst in both commands checks it).
 package stackstart
 
 func init() { reserve(false) }
