@@ -24,7 +24,7 @@ func TestBinaryStaysLean(t *testing.T) {
 		"github.com/godbus/", "github.com/santhosh-tekuri/",
 	}
 	// Of fpmdoctor's own packages only these: the rest is for fpmdoctor.
-	allowOwn := map[string]bool{"internal/probe": true, "internal/probe/probecli": true, "internal/fastcgi": true, "internal/ident": true, "cmd/fpmdoctor-probe": true}
+	allowOwn := map[string]bool{"internal/probe": true, "internal/probe/probecli": true, "internal/fastcgi": true, "internal/ident": true, "internal/stackstart": true, "cmd/fpmdoctor-probe": true}
 	const module = "github.com/fpmdoctor/fpmdoctor/"
 	for _, pkg := range clitest.Deps(t) {
 		if own, ok := strings.CutPrefix(pkg, module); ok {
@@ -39,4 +39,11 @@ func TestBinaryStaysLean(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestStackGrowsFirst: internal/stackstart must initialise before the
+// standard library's deep initialisation (internal/godebug) and before
+// anything of ours, or its single early stack growth becomes one more.
+func TestStackGrowsFirst(t *testing.T) {
+	clitest.RequireInitFirst(t, clitest.InitOrder(t, "--help"), "github.com/fpmdoctor/fpmdoctor/internal/stackstart")
 }

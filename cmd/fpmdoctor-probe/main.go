@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/probe/probecli"
+	_ "github.com/fpmdoctor/fpmdoctor/internal/stackstart" // one stack growth at start, not two
 )
 
 func main() {

@@ -26,3 +26,10 @@ func TestBinaryDoesNotImportTesting(t *testing.T) {
 		}
 	}
 }
+
+// TestStackGrowsFirst: internal/stackstart must initialise before the
+// standard library's deep initialisation (internal/godebug) and before
+// anything of ours, or its single early stack growth becomes one more.
+func TestStackGrowsFirst(t *testing.T) {
+	clitest.RequireInitFirst(t, clitest.InitOrder(t, "probe", "--help"), "github.com/fpmdoctor/fpmdoctor/internal/stackstart")
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	_ "github.com/fpmdoctor/fpmdoctor/internal/stackstart" // one stack growth at start, not several
 	"github.com/fpmdoctor/fpmdoctor/internal/version"
 )
 

@@ -14,10 +14,18 @@ import (
 // defaults (/var/lib/nginx/…) belong to the host's nginx.
 var tempPaths = []string{"client_body_temp_path", "proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path", "scgi_temp_path"}
 
-// passes are the directives that make nginx connect somewhere: all of them
-// are moved onto loopback, so the lab never talks to another machine and
-// never resolves a name.
-var passes = map[string]bool{"fastcgi_pass": true, "proxy_pass": true, "uwsgi_pass": true, "scgi_pass": true, "grpc_pass": true, "memcached_pass": true}
+// isPass reports the directives that make nginx connect somewhere: all of
+// them are moved onto loopback, so the lab never talks to another machine
+// and never resolves a name. A switch, not a map: a package-level map is
+// built at every fpmdoctor start, and this one's first allocation in its
+// size class cost each start ~5 page faults (docs/probe.md, "Start-up").
+func isPass(directive string) bool {
+	switch directive {
+	case "fastcgi_pass", "proxy_pass", "uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass":
+		return true
+	}
+	return false
+}
 
 // listenSocketOptions may be given once per address:port; two original
 // addresses ([::]:80 and 80) become one lab address, so the second loses
@@ -183,7 +191,7 @@ func (t *tree) rewriteNginx(cfg *nginxconf.Config) error {
 				}
 			}
 		}
-		if passes[d.Name] && len(d.Args) > 0 {
+		if isPass(d.Name) && len(d.Args) > 0 {
 			fail(t.rewritePass(d, upstreams))
 		}
 		return true

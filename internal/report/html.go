@@ -48,12 +48,21 @@ type htmlView struct {
 	Timeline template.HTML
 }
 
-// hopSteps are the steps whose marks a hop takes (the worst of them).
-var hopSteps = map[string][]string{
-	"server":       {"config"},
-	"fastcgi_pass": {"fastcgi_pass"},
-	"pool":         {"service", "listen", "limits", "applied"},
-	"socket":       {"socket", "permission"},
+// hopSteps are the steps whose marks a hop takes (the worst of them). A
+// switch, not a package-level map, which every fpmdoctor start would build
+// (docs/probe.md, "Start-up").
+func hopSteps(hop string) []string {
+	switch hop {
+	case "server":
+		return []string{"config"}
+	case "fastcgi_pass":
+		return []string{"fastcgi_pass"}
+	case "pool":
+		return []string{"service", "listen", "limits", "applied"}
+	case "socket":
+		return []string{"socket", "permission"}
+	}
+	return nil
 }
 
 func worst(steps []StepResult, names []string) string {
@@ -94,11 +103,11 @@ func WriteHTML(w io.Writer, r *Report, title string) error {
 			socket = strings.TrimPrefix(s.Pass, "unix:")
 		}
 		hs.Hops = []htmlHop{
-			{"server", s.Name, htmlLoc(s.File, s.Line), worst(s.Steps, hopSteps["server"])},
+			{"server", s.Name, htmlLoc(s.File, s.Line), worst(s.Steps, hopSteps("server"))},
 			{"location", strings.TrimPrefix(s.Location, "location "), "", ""},
-			{"fastcgi_pass", s.Pass, htmlLoc(s.PassFile, s.PassLine), worst(s.Steps, hopSteps["fastcgi_pass"])},
-			{"pool", pool, s.PoolFile, worst(s.Steps, hopSteps["pool"])},
-			{"socket", socket, "", worst(s.Steps, hopSteps["socket"])},
+			{"fastcgi_pass", s.Pass, htmlLoc(s.PassFile, s.PassLine), worst(s.Steps, hopSteps("fastcgi_pass"))},
+			{"pool", pool, s.PoolFile, worst(s.Steps, hopSteps("pool"))},
+			{"socket", socket, "", worst(s.Steps, hopSteps("socket"))},
 		}
 		v.Sites = append(v.Sites, hs)
 	}
