@@ -72,21 +72,21 @@ echo "== building static binaries (CGO_ENABLED=0 -trimpath -ldflags='-s -w'; fpm
 build() { (cd "$1" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$2" "$3"); }
 GOEXPERIMENT=$lean build "$repo" "$tmp/fpmdoctor" ./cmd/fpmdoctor
 GOEXPERIMENT=$lean build "$repo" "$tmp/fpmdoctor-probe" ./cmd/fpmdoctor-probe
-GOEXPERIMENT= build "$repo" "$tmp/fpmdoctor-probe-defaultgc" ./cmd/fpmdoctor-probe
+GOEXPERIMENT='' build "$repo" "$tmp/fpmdoctor-probe-defaultgc" ./cmd/fpmdoctor-probe
 mkdir -p "$tmp/empty"
 printf 'module empty\n\ngo 1.21\n' >"$tmp/empty/go.mod"
 printf 'package main\n\nfunc main() {}\n' >"$tmp/empty/main.go"
-GOEXPERIMENT= build "$tmp/empty" "$tmp/empty-go" .
+GOEXPERIMENT='' build "$tmp/empty" "$tmp/empty-go" .
 GOEXPERIMENT=nogreenteagc build "$tmp/empty" "$tmp/empty-go-nogreenteagc" .
 if [ -n "${BEFORE:-}" ]; then
 	mkdir -p "$tmp/before"
 	(cd "$repo" && git archive "$BEFORE") | tar -x -C "$tmp/before"
-	GOEXPERIMENT= build "$tmp/before" "$tmp/fpmdoctor-before" ./cmd/fpmdoctor
+	GOEXPERIMENT='' build "$tmp/before" "$tmp/fpmdoctor-before" ./cmd/fpmdoctor
 	if [ -d "$tmp/before/cmd/fpmdoctor-probe" ]; then
-		GOEXPERIMENT= build "$tmp/before" "$tmp/fpmdoctor-probe-before" ./cmd/fpmdoctor-probe
+		GOEXPERIMENT='' build "$tmp/before" "$tmp/fpmdoctor-probe-before" ./cmd/fpmdoctor-probe
 	fi
 fi
-ls -l "$tmp"/fpmdoctor* "$tmp"/empty-go* | awk '{print "   ", $5, $NF}'
+stat -c '    %s %n' "$tmp"/fpmdoctor* "$tmp"/empty-go*
 
 # The cgi-fcgi healthcheck reads its request from the environment.
 export SCRIPT_NAME=/ping SCRIPT_FILENAME=/ping REQUEST_METHOD=GET QUERY_STRING=
@@ -110,9 +110,12 @@ fi
 echo "== sanity"
 $cgi_cmd | grep -q pong || { echo "cgi-fcgi did not get pong" >&2; exit 1; }
 for c in "${cmds[@]:$ours}"; do $c >/dev/null || { echo "failed: $c" >&2; exit 1; }; done
+# $args is the probe's argument list: split into words on purpose.
+# shellcheck disable=SC2086
 "$tmp/fpmdoctor-probe" $args
+# shellcheck disable=SC2086
 who=$("$tmp/fpmdoctor-probe" $args --format json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("as_user") or "root (no nginx worker runs)")')
-echo "   --as-user auto connects as: $who; $(ls /proc | grep -c '^[0-9]') processes on this host"
+echo "   --as-user auto connects as: $who; $(find /proc -mindepth 1 -maxdepth 1 -name '[0-9]*' | wc -l) processes on this host"
 
 echo "== process round trip: $rounds interleaved rounds of $runs runs each"
 echo "   load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
