@@ -89,7 +89,13 @@ func firewallFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Targ
 	if l != nil {
 		f.Evidence = append(f.Evidence, fact("%s is in LISTEN state (socket inode %d)", l, l.Inode))
 	}
-	f.Evidence = append(f.Evidence, addrProbeEvidence(a))
+	if kind == "reject" {
+		// The probe's own words, "nothing listens there", are what a
+		// refusal usually means; here the listener is in the line above.
+		f.Evidence = append(f.Evidence, fact("FastCGI probe of %s: connect refused although the port listens (111: Connection refused) (refused after %s)", a.addr, a.probe.Latency.Round(1e6)))
+	} else {
+		f.Evidence = append(f.Evidence, addrProbeEvidence(a))
+	}
 	// nginx's 504s of the same drop ("upstream timed out … while
 	// connecting to upstream") become this finding's evidence in
 	// applyLogs, which ties every logged connection failure to the live

@@ -56,7 +56,8 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 	}
 	keys := newStoryKeys(s)
 	idx := newFindingIndex(r)
-	past := map[int]bool{} // the findings made here, from lines only
+	past := map[int]bool{}    // the findings made here, from lines only
+	counted := map[int]bool{} // the findings whose Logs count lines added here
 	for _, g := range s.Logs.Agg.Groups() {
 		cause := connectCause(&g.Example)
 		if cause == "" {
@@ -72,8 +73,14 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 				continue
 			}
 			f.Evidence = append(f.Evidence, logEvidence(g.Example))
-			if f.Logs == nil {
-				f.Logs = summary(g)
+			// Every group quoted here is counted too: a firewall that
+			// first dropped (timeouts) and then rejected (refusals) is
+			// one finding with both kinds of lines, and its count and
+			// times must be those of all of them, not of the first group.
+			// A count the check made itself (php-fpm's own lines) stays.
+			if f.Logs == nil || counted[i] {
+				f.Logs = addSummary(f.Logs, g)
+				counted[i] = true
 			}
 			explained = true
 		}
@@ -111,6 +118,7 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 		r.Findings = append(r.Findings, f)
 		idx.add(r, len(r.Findings)-1)
 		past[len(r.Findings)-1] = true
+		counted[len(r.Findings)-1] = true
 	}
 }
 

@@ -297,6 +297,7 @@ func TestFirewallDropAndRejectRealServers(t *testing.T) {
 	evidenceText(t, f, report.KindFact, "no rule of this network namespace's nftables ruleset")
 	evidenceText(t, f, report.KindLog, "upstream timed out (110: Connection timed out) while connecting to upstream")
 	noFinding(t, r, "upstream-timeout") // the 504 is the drop's, not a slow pool's
+	noFinding(t, r, "slowlog-disabled") // no worker was held: a slowlog would show nothing
 	noPastStory(t, r)
 	t.Logf("nginx side, drop: %s\n%+v", f.Title, f.Evidence)
 
@@ -309,6 +310,24 @@ func TestFirewallDropAndRejectRealServers(t *testing.T) {
 		t.Fatalf("php-fpm side, reject: %q\n%s", f.Title, dump(r))
 	}
 	evidenceText(t, f, report.KindFact, ": tcp dport 9000 counter reject")
+	evidenceText(t, f, report.KindFact, "connect refused although the port listens")
+	for _, e := range f.Evidence {
+		if strings.Contains(e.Text, "nothing listens") {
+			t.Fatalf("the reject finding says nothing listens, next to the listener: %q\n%s", e.Text, dump(r))
+		}
+	}
+	// The drop's timeouts and the reject's refusals are one firewall
+	// story: both are quoted, so both are counted, from the first
+	// timeout to the last refusal.
+	evidenceText(t, f, report.KindLog, "(110: Connection timed out) while connecting to upstream")
+	evidenceText(t, f, report.KindLog, "(111: Connection refused) while connecting to upstream")
+	logged, err := os.ReadFile(l.Path("log/nginx-error.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Count(string(logged), "while connecting to upstream"); f.Logs == nil || f.Logs.Count != want {
+		t.Fatalf("the reject finding counts %+v of the %d logged connect failures it quotes\n%s", f.Logs, want, dump(r))
+	}
 	t.Logf("php-fpm side, reject: %s\n%+v", f.Title, f.Evidence)
 
 	// Without the rule: 200, and nothing current is blamed. The 504 and
@@ -320,6 +339,7 @@ func TestFirewallDropAndRejectRealServers(t *testing.T) {
 	for _, ns := range []string{net.A, net.B} {
 		r = diagnoseIn(t, ns, l)
 		noFinding(t, r, "upstream-timeout")
+		noFinding(t, r, "slowlog-disabled")
 		for _, f := range r.Findings {
 			if f.Severity == report.Error || f.ID == "firewall" {
 				t.Fatalf("[%s] %s in %s without the rule\n%s", f.ID, f.Severity, ns, dump(r))
