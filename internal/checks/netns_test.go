@@ -329,6 +329,13 @@ func TestFirewallDropAndRejectRealServers(t *testing.T) {
 		t.Fatalf("the reject finding counts %+v of the %d logged connect failures it quotes\n%s", f.Logs, want, dump(r))
 	}
 	t.Logf("php-fpm side, reject: %s\n%+v", f.Title, f.Evidence)
+	// From nginx's side a reject looks like nothing listening: the
+	// finding must leave the firewall open as a reason.
+	r = diagnoseIn(t, net.A, l)
+	f = finding(t, r, "listen-mismatch", report.Error)
+	if f.ID != "remote-refused" || !strings.Contains(f.Detail, "or a firewall there rejects the connect") {
+		t.Fatalf("nginx side, reject: %s %q", f.ID, f.Detail)
+	}
 
 	// Without the rule: 200, and nothing current is blamed. The 504 and
 	// 502 logged above stay in the window as history: the connect

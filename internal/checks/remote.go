@@ -128,7 +128,7 @@ func remoteRefused(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target
 		return f, true
 	case a.probe.Reason == "refused":
 		f.Title = fmt.Sprintf("%s refuses connections now: php-fpm there is not running or listens only on its own loopback", targetName(t, a.ip))
-		f.Detail = fmt.Sprintf("nginx connects to %s on another host or container and gets (111: Connection refused): nothing listens on that address there. Either php-fpm is not running, or its pool listens on 127.0.0.1 (the php-fpm Docker image's listen = 127.0.0.1:9000 is the classic case), which only its own host or container reaches. A pool reachable from nginx needs listen = %s (every address; or 0.0.0.0:%d) and listen.allowed_clients = %s.", strings.Join(addrs, ", "), openListen(t.Port), t.Port, from)
+		f.Detail = fmt.Sprintf("nginx connects to %s on another host or container and gets (111: Connection refused): nothing listens on that address there, or a firewall there rejects the connect (fpmdoctor run on that side names the rule). Either php-fpm is not running, or its pool listens on 127.0.0.1 (the php-fpm Docker image's listen = 127.0.0.1:9000 is the classic case), which only its own host or container reaches. A pool reachable from nginx needs listen = %s (every address; or 0.0.0.0:%d) and listen.allowed_clients = %s.", strings.Join(addrs, ", "), openListen(t.Port), t.Port, from)
 	default:
 		f.Title = fmt.Sprintf("%s cannot be reached now: %s", targetName(t, a.ip), a.probe.Detail)
 		f.Detail = fmt.Sprintf("nginx connects to %s on another host or container and the connect fails before reaching php-fpm: a route, an interface or the host is missing.", strings.Join(addrs, ", "))
