@@ -268,6 +268,15 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 		opts.say("%s: ok", describeService(sv))
 	}
 	res.AppliedAt = time.Now()
+	// A check that passes proves the sites answer; it is called verified
+	// only when no change of the run is left unproven (--no-replay), so
+	// that "verified" never stands above "applied but not verified".
+	checkedWord := "verified"
+	for _, a := range plan.Actions {
+		if a.Unverified != "" {
+			checkedWord = "checked"
+		}
+	}
 	for i, c := range plan.Checks {
 		v := settle(ctx, vf, c, opts.settle())
 		cr := CheckResult{Check: c, Before: before[i], After: v, Allowed: !v.OK && c.NoWorse && !before[i].OK}
@@ -279,7 +288,7 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 		if !v.OK {
 			return fail(fmt.Errorf("verification failed: %s: %s", describeCheck(c), v.Detail))
 		}
-		opts.say("verified %s: %s", describeCheck(c), v.Detail)
+		opts.say("%s %s: %s", checkedWord, describeCheck(c), v.Detail)
 	}
 	if err := removeJournal(dir); err != nil {
 		return nil, err
