@@ -69,7 +69,7 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 			f := &r.Findings[i]
 			// A live finding explains the lines if its cause can; a
 			// past story made here only takes lines of its own cause.
-			if f.Cause != cause && (past[i] || !explainsConnect(f.Cause)) {
+			if f.Cause != cause && (past[i] || !explainsConnect(f, cause)) {
 				continue
 			}
 			f.Evidence = append(f.Evidence, logEvidence(g.Example))
@@ -154,9 +154,22 @@ func failureWords(g logscan.Group) string {
 // as its own evidence. A finding about something else on the same pool
 // (it listens on every address, it logs no slow requests) explains none
 // of them: the lines then stay their own story.
-func explainsConnect(cause string) bool {
-	switch cause {
-	case "fpm-config-invalid", "fpm-down", "listen-mismatch", "stale-socket", "socket-permission",
+//
+// lineCause is what the lines themselves point at (connectCause). A
+// refused permission (13) or a dropped client (allowed_clients) is only
+// ever its own cause's, or a config not yet applied; and an invalid
+// php-fpm config explains nothing while the php-fpm that runs still
+// serves its old one (the finding is not Live then): an old incident's
+// lines must not become the evidence of a config that broke nothing yet.
+func explainsConnect(f *report.Finding, lineCause string) bool {
+	switch lineCause {
+	case "socket-permission", "allowed-clients":
+		return f.Cause == "config-not-applied"
+	}
+	switch f.Cause {
+	case "fpm-config-invalid":
+		return f.Live
+	case "fpm-down", "listen-mismatch", "stale-socket", "socket-permission",
 		"allowed-clients", "config-not-applied", "firewall", "pool-exhausted", "backlog-overflow":
 		return true
 	}
