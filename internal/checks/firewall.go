@@ -3,6 +3,7 @@ package checks
 import (
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
 	"github.com/fpmdoctor/fpmdoctor/internal/netfilter"
@@ -106,6 +107,25 @@ func firewallFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Targ
 	}
 	if note != "" {
 		f.Evidence = append(f.Evidence, fact("%s", note))
+	}
+	// A name with several addresses is one upstream of several peers to
+	// nginx: when another of them answers, nginx fails over after
+	// fastcgi_connect_timeout and the request still succeeds.
+	var others []string
+	for _, o := range addrProbes(t) {
+		if o.addr == a.addr || o.probe == nil {
+			continue
+		}
+		switch o.probe.Reason {
+		case "refused", "connect-failed", "connect-timeout":
+		default:
+			others = append(others, o.addr)
+		}
+	}
+	if len(others) > 0 {
+		f.Severity = report.Warning
+		f.Title += "; nginx fails over to " + strings.Join(others, ", ")
+		f.Detail = sentence(strings.Replace(f.Detail, ", then answers 504.", ".", 1)) + " Here requests still succeed: nginx then tries " + strings.Join(others, ", ") + ", which answers, but every request sent to " + a.addr + " first waits fastcgi_connect_timeout (until max_fails failures make nginx skip it for fail_timeout)."
 	}
 	fix := "let nginx's address through to port " + fmt.Sprint(t.Port) + " (an accept rule before the blocking one), or remove the rule; then check with fpmdoctor probe " + a.addr
 	if len(rules) > 0 && !rules[0].Policy() {

@@ -403,3 +403,65 @@ func TestScriptNotFoundOtherContainerRealServers(t *testing.T) {
 	evidenceText(t, f, report.KindFact, "has no "+l.Path("www/ok.php")+" in its own filesystem")
 	t.Logf("%s\n%s\n%+v", f.Title, f.Detail, f.Evidence)
 }
+
+// TestTwoHostsStaleAddressRealServers: the name php resolves, on nginx's
+// side, to php-fpm's address and to one where no host is any more (a
+// container that is gone, a stale hosts entry). nginx fails over (every
+// request 200). The finding says the address cannot be reached and what
+// to do about the name, not that php-fpm listens on some addresses only.
+func TestTwoHostsStaleAddressRealServers(t *testing.T) {
+	t.Parallel()
+	pool := strings.Replace(lab.DefaultPool, "listen = {{DIR}}/run/php-fpm.sock", "listen = 9000", 1)
+	net, l := twoHosts(t, pool, "fastcgi_connect_timeout 1s;\n        ")
+	// An address where no host is: the kernel has no route to it (as
+	// after a failed ARP, but at once, so the probe's deadline does
+	// not decide between "no route" and a timeout).
+	gone := "10.231.9.9"
+	if out, err := net.Exec(net.A, "ip", "route", "add", "unreachable", gone+"/32"); err != nil {
+		t.Fatalf("route: %v: %s", err, out)
+	}
+	net.Hosts(net.A, net.AddrB.String()+" php\n"+gone+" php\n")
+	l.ReloadNginx()
+	for range 3 {
+		l.MustStatus("/ok.php", 200)
+	}
+
+	r := diagnoseIn(t, net.A, l)
+	f := finding(t, r, "listen-mismatch", report.Warning)
+	if !strings.Contains(f.Title, "("+gone+") cannot be reached now; nginx fails over to "+net.AddrB.String()+":9000") {
+		t.Fatalf("title %q\n%s", f.Title, dump(r))
+	}
+	if strings.Contains(f.Detail, "listens on some of the name's addresses") || !strings.Contains(f.Detail, "stale hosts or DNS entry") {
+		t.Fatalf("detail %q", f.Detail)
+	}
+	if !strings.Contains(f.Fix.Summary, "remove "+gone+":9000 from what php resolves to") {
+		t.Fatalf("fix %q", f.Fix.Summary)
+	}
+	evidenceText(t, f, report.KindFact, "php resolves to "+net.AddrB.String()+", "+gone)
+
+	// The same address dropped by a rule on nginx's side: connects time
+	// out, nginx fails over after fastcgi_connect_timeout, every request
+	// still 200: the firewall finding is a warning, not an error.
+	if out, err := net.Exec(net.A, "ip", "route", "del", "unreachable", gone+"/32"); err != nil {
+		t.Fatalf("route: %v: %s", err, out)
+	}
+	if out, err := net.Exec(net.A, "ip", "route", "add", gone+"/32", "dev", "eth0"); err != nil {
+		t.Fatalf("route: %v: %s", err, out)
+	}
+	net.Nft(net.A, "table inet fpmfilter {\n\tchain output {\n\t\ttype filter hook output priority 0; policy accept;\n\t\tip daddr "+gone+" tcp dport 9000 drop\n\t}\n}\n")
+	l.ReloadNginx()
+	for range 2 {
+		l.MustStatus("/ok.php", 200)
+	}
+	r = diagnoseIn(t, net.A, l)
+	f = finding(t, r, "firewall", report.Warning)
+	if !strings.Contains(f.Title, "("+gone+") time out") || !strings.Contains(f.Title, "nginx fails over to "+net.AddrB.String()+":9000") {
+		t.Fatalf("title %q\n%s", f.Title, dump(r))
+	}
+	evidenceText(t, f, report.KindFact, "ip daddr "+gone+" tcp dport 9000 drop")
+	for _, f := range r.Findings {
+		if f.Severity == report.Error {
+			t.Fatalf("an error while every request succeeds: [%s] %s\n%s", f.ID, f.Title, dump(r))
+		}
+	}
+}
