@@ -93,7 +93,7 @@ func firewallFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Targ
 	if kind == "reject" {
 		// The probe's own words, "nothing listens there", are what a
 		// refusal usually means; here the listener is in the line above.
-		f.Evidence = append(f.Evidence, fact("FastCGI probe of %s: connect refused although the port listens (111: Connection refused) (refused after %s)", a.addr, a.probe.Latency.Round(1e6)))
+		f.Evidence = append(f.Evidence, fact("FastCGI probe of %s: connect refused although the port listens (111: Connection refused) (refused after %s)", a.addr, probeTime(a.probe.Latency)))
 	} else {
 		f.Evidence = append(f.Evidence, addrProbeEvidence(a))
 	}

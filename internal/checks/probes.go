@@ -75,7 +75,7 @@ func probeEvidence(t *snapshot.Target) report.Evidence {
 	if p.AsUser != "" {
 		as = " as " + p.AsUser
 	}
-	return fact("FastCGI probe of %s%s: %s (%s after %s)", p.Target.String(), as, p.Detail, p.Reason, p.Latency.Round(1e6))
+	return fact("FastCGI probe of %s%s: %s (%s after %s)", p.Target.String(), as, p.Detail, p.Reason, probeTime(p.Latency))
 }
 
 func probeFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target, ev report.Evidence) (report.Finding, bool) {
