@@ -200,6 +200,9 @@ func writeText(w io.Writer, r *Report, opts TextOptions) error {
 	}
 	writeTimeline(&b, r.Timeline, p, textWidth)
 	if len(r.Skipped) > 0 {
+		if len(r.Timeline) > 0 {
+			b.WriteString("\n") // the timeline's last row ends right above
+		}
 		b.WriteString("Not checked:\n")
 		for _, s := range r.Skipped {
 			b.WriteString(wrap("  - ", "    ", s.Check+": "+s.Reason))
