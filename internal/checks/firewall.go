@@ -131,6 +131,15 @@ func firewallFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Targ
 	if len(rules) > 0 && !rules[0].Policy() {
 		r := rules[0]
 		fix = fmt.Sprintf("remove or narrow the rule (nft delete rule %s %s %s handle %d), or insert an accept for nginx's address before it; fpmdoctor never changes firewall rules itself", r.Family, r.Table, r.Chain, r.Handle)
+		if iptablesTable(r) {
+			// nft warns "managed by iptables-nft, do not touch!": the
+			// tool that wrote the rule should remove it.
+			cmd := "iptables"
+			if r.Family == "ip6" {
+				cmd = "ip6tables"
+			}
+			fix = fmt.Sprintf("remove or narrow the rule with the tool that manages table %s %s (%s -S %s lists it; %s -D %s with the same arguments removes it; or ufw/firewalld if they wrote it), or insert an accept for nginx's address before it; fpmdoctor never changes firewall rules itself", r.Family, r.Table, cmd, r.Chain, cmd, r.Chain)
+		}
 	}
 	f.Fix = &report.Fix{Summary: fix}
 	return f, true
@@ -187,6 +196,20 @@ func connectTimesOutNow(s *snapshot.Snapshot, g logscan.Group) bool {
 				}
 			}
 		}
+	}
+	return false
+}
+
+// iptablesTable: a table iptables-nft made (Debian 12's iptables, ufw,
+// Docker): the built-in tables of the ip/ip6 families, whose chains
+// iptables names in capitals.
+func iptablesTable(r netfilter.Rule) bool {
+	if r.Family != "ip" && r.Family != "ip6" {
+		return false
+	}
+	switch r.Table {
+	case "filter", "raw", "mangle", "nat", "security":
+		return r.Chain != "" && strings.ToUpper(r.Chain) == r.Chain
 	}
 	return false
 }

@@ -465,3 +465,32 @@ func TestTwoHostsStaleAddressRealServers(t *testing.T) {
 		}
 	}
 }
+
+// TestFirewallIptablesRejectRealServers: the rule is written by iptables
+// (Debian 12's iptables is the nft backend; ufw and Docker write the same
+// way): -j REJECT is an xtables target inside nftables. From the php-fpm
+// side the rule is named, and the fix says to remove it with iptables,
+// not with nft in a table nft itself calls iptables-nft's.
+func TestFirewallIptablesRejectRealServers(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("iptables"); err != nil {
+		lab.Unavailable(t, "iptables is not installed (apt-get install iptables)")
+	}
+	pool := strings.Replace(lab.DefaultPool, "listen = {{DIR}}/run/php-fpm.sock", "listen = 9000", 1)
+	net, l := twoHosts(t, pool, "")
+	l.MustStatus("/ok.php", 200)
+	if out, err := net.Exec(net.B, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "9000", "-j", "REJECT"); err != nil {
+		t.Fatalf("iptables: %v: %s", err, out)
+	}
+	l.MustStatus("/ok.php", 502)
+	r := diagnoseIn(t, net.B, l)
+	f := finding(t, r, "firewall", report.Error)
+	if !strings.Contains(f.Title, "are refused although php-fpm listens there") {
+		t.Fatalf("title %q\n%s", f.Title, dump(r))
+	}
+	evidenceText(t, f, report.KindFact, "nftables table ip filter, chain INPUT (hook input), handle ")
+	evidenceText(t, f, report.KindFact, ": tcp dport 9000 counter reject")
+	if !strings.Contains(f.Fix.Summary, "iptables -D INPUT") || strings.Contains(f.Fix.Summary, "nft delete") {
+		t.Fatalf("fix %q", f.Fix.Summary)
+	}
+}
