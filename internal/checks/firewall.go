@@ -3,6 +3,7 @@ package checks
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
@@ -156,11 +157,38 @@ func blockingRules(s *snapshot.Snapshot, port int, local bool) ([]netfilter.Rule
 		}
 		return nil, ""
 	}
+	// A regular chain (ufw-user-input, DOCKER-USER) filters what the
+	// hooked chains that jump to it pass on: it counts under their hooks.
+	hooks := map[string][]string{} // chain → hooks it is reached from
+	for changed := true; changed; {
+		changed = false
+		for _, r := range s.Network.Firewall {
+			chain := r.Family + " " + r.Table + " " + r.Chain
+			from := hooks[chain]
+			if r.Hook != "" {
+				from = []string{r.Hook}
+			}
+			if r.JumpTo == "" {
+				continue
+			}
+			to := r.Family + " " + r.Table + " " + r.JumpTo
+			for _, h := range from {
+				if !slices.Contains(hooks[to], h) {
+					hooks[to] = append(hooks[to], h)
+					changed = true
+				}
+			}
+		}
+	}
 	var out []netfilter.Rule
 	accepted := map[string]bool{} // chain → a port accept came first
 	for _, r := range s.Network.Firewall {
 		chain := r.Family + " " + r.Table + " " + r.Chain
-		hookOK := r.Hook == "output" || (local && (r.Hook == "input" || r.Hook == "prerouting"))
+		reached := hooks[chain]
+		if r.Hook != "" {
+			reached = []string{r.Hook}
+		}
+		hookOK := slices.Contains(reached, "output") || (local && (slices.Contains(reached, "input") || slices.Contains(reached, "prerouting")))
 		if !hookOK || accepted[chain] {
 			continue
 		}
@@ -201,15 +229,15 @@ func connectTimesOutNow(s *snapshot.Snapshot, g logscan.Group) bool {
 }
 
 // iptablesTable: a table iptables-nft made (Debian 12's iptables, ufw,
-// Docker): the built-in tables of the ip/ip6 families, whose chains
-// iptables names in capitals.
+// Docker): the built-in tables of the ip/ip6 families (nft's own
+// rulesets use inet tables or names of their own).
 func iptablesTable(r netfilter.Rule) bool {
 	if r.Family != "ip" && r.Family != "ip6" {
 		return false
 	}
 	switch r.Table {
 	case "filter", "raw", "mangle", "nat", "security":
-		return r.Chain != "" && strings.ToUpper(r.Chain) == r.Chain
+		return true
 	}
 	return false
 }

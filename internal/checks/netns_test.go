@@ -493,4 +493,23 @@ func TestFirewallIptablesRejectRealServers(t *testing.T) {
 	if !strings.Contains(f.Fix.Summary, "iptables -D INPUT") || strings.Contains(f.Fix.Summary, "nft delete") {
 		t.Fatalf("fix %q", f.Fix.Summary)
 	}
+
+	// ufw's shape: INPUT jumps to a chain of its own, where the rule is.
+	for _, args := range [][]string{
+		{"-F", "INPUT"},
+		{"-N", "fpm-user-input"},
+		{"-A", "INPUT", "-j", "fpm-user-input"},
+		{"-A", "fpm-user-input", "-p", "tcp", "--dport", "9000", "-j", "REJECT"},
+	} {
+		if out, err := net.Exec(net.B, "iptables", args...); err != nil {
+			t.Fatalf("iptables %v: %v: %s", args, err, out)
+		}
+	}
+	l.MustStatus("/ok.php", 502)
+	r = diagnoseIn(t, net.B, l)
+	f = finding(t, r, "firewall", report.Error)
+	evidenceText(t, f, report.KindFact, "nftables table ip filter, chain fpm-user-input, handle ")
+	if !strings.Contains(f.Fix.Summary, "iptables -D fpm-user-input") {
+		t.Fatalf("fix %q", f.Fix.Summary)
+	}
 }

@@ -34,6 +34,9 @@ type Rule struct {
 	// Verdict is "drop", "reject", "accept", "jump", "goto", "return" or
 	// "" (no verdict: a counter, a log).
 	Verdict string
+	// JumpTo is the chain a jump or goto continues in (ufw's and
+	// Docker's rules live in such chains), "" otherwise.
+	JumpTo string
 	// Proto is the IP protocol the rule requires (6 for TCP), 0 for any.
 	Proto int
 	// DPorts are the destination ports it requires; nil for any.
@@ -347,6 +350,7 @@ func decodeRule(exprs []expr.Any, set func(string) ([]PortRange, bool)) Rule {
 			w := fr.Verdict
 			if x.Chain != "" {
 				w += " " + x.Chain
+				fr.JumpTo = x.Chain
 			}
 			words = append(words, w)
 		default:
