@@ -54,11 +54,17 @@ func diagnoseIn(t *testing.T, ns string, l *lab.Lab) *report.Report {
 // unprivileged is set (a run without sudo).
 func diagnoseInAs(t *testing.T, ns string, l *lab.Lab, unprivileged bool) *report.Report {
 	t.Helper()
+	return diagnoseWith(t, ns, l, doctor.Options{NginxConf: l.NginxConf(), FPMConfs: []string{l.FPMConf()}, ProbeTimeout: 2 * time.Second}, unprivileged)
+}
+
+// diagnoseWith is diagnoseInAs with the diagnosis options given.
+func diagnoseWith(t *testing.T, ns string, l *lab.Lab, o doctor.Options, unprivileged bool) *report.Report {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, _ := json.Marshal(doctor.Options{NginxConf: l.NginxConf(), FPMConfs: []string{l.FPMConf()}, ProbeTimeout: 2 * time.Second})
+	opts, _ := json.Marshal(o)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	args := []string{"netns", "exec", ns, exe, "-test.run=^$"}
@@ -402,6 +408,18 @@ func TestScriptNotFoundOtherContainerRealServers(t *testing.T) {
 	evidenceText(t, f, report.KindFact, "exists for nginx; php-fpm answered \"Primary script unknown\" for it")
 	evidenceText(t, f, report.KindFact, "has no "+l.Path("www/ok.php")+" in its own filesystem")
 	t.Logf("%s\n%s\n%+v", f.Title, f.Detail, f.Evidence)
+
+	// Run where php-fpm's config is not at hand (an nginx-only host: the
+	// one php-fpm config read has no pool for the site), nothing tells
+	// whether php-fpm sees the script now: the finding tells the lines
+	// as what was, in the past tense, with the time of the last.
+	other := l.Write("etc/php/other/php-fpm.conf", "[global]\npid = {{DIR}}/run/other.pid\n[other]\nuser = www-data\ngroup = www-data\nlisten = {{DIR}}/run/other.sock\npm = static\npm.max_children = 1\n")
+	r = diagnoseWith(t, pair.A, l, doctor.Options{NginxConf: l.NginxConf(), FPMConfs: []string{other}, ProbeTimeout: 2 * time.Second}, false)
+	f = finding(t, r, "script-not-found", report.Error)
+	if !strings.Contains(f.Title, "could not see the scripts nginx sent it") || !strings.Contains(f.Title, "php-fpm answered \"Primary script unknown\", last at ") {
+		t.Fatalf("title %q\n%s", f.Title, dump(r))
+	}
+	evidenceText(t, f, report.KindFact, "cannot be checked from here")
 }
 
 // TestTwoHostsStaleAddressRealServers: the name php resolves, on nginx's
