@@ -93,19 +93,34 @@ func TestFixMissingUserNoGuessRealServers(t *testing.T) {
 
 // TestFixMissingUserChooseOwnerRealServers: --choose 1 sets user = the
 // document root's owner; php-fpm -t passes, php-fpm starts: 200, clean.
+// When the pool's group does not exist either (a pool file from another
+// host), choice 1 sets both user and group to the owner's (setting the
+// user alone failed php-fpm -t on the group and rolled back).
 func TestFixMissingUserChooseOwnerRealServers(t *testing.T) {
-	t.Parallel()
-	l, name := missingUserLab(t)
-	p := planChoose(t, l, "1")
-	res, err := fix.Apply(context.Background(), p, options(t))
-	if err != nil || !res.Fixed {
-		t.Fatalf("apply: %v %+v", err, res)
-	}
-	fileHas(t, l, "etc/php/fpm/pool.d/www.conf", "user = www-data\n")
-	l.MustStatus("/ok.php", 200)
-	healthy(t, l)
-	if _, err := user.Lookup(name); err == nil {
-		t.Fatalf("choice 1 created %s", name)
+	for _, withGroup := range []bool{false, true} {
+		t.Run(map[bool]string{false: "user", true: "user and group"}[withGroup], func(t *testing.T) {
+			t.Parallel()
+			newLab := missingUserLab
+			if withGroup {
+				newLab = missingUserAndGroupLab
+			}
+			l, name := newLab(t)
+			p := planChoose(t, l, "1")
+			res, err := fix.Apply(context.Background(), p, options(t))
+			if err != nil || !res.Fixed {
+				t.Fatalf("apply: %v %+v", err, res)
+			}
+			fileHas(t, l, "etc/php/fpm/pool.d/www.conf", "user = www-data\n")
+			fileHas(t, l, "etc/php/fpm/pool.d/www.conf", "group = www-data\n")
+			l.MustStatus("/ok.php", 200)
+			healthy(t, l)
+			if _, err := user.Lookup(name); err == nil {
+				t.Fatalf("choice 1 created user %s", name)
+			}
+			if _, err := user.LookupGroup(name); err == nil {
+				t.Fatalf("choice 1 created group %s", name)
+			}
+		})
 	}
 }
 
@@ -144,15 +159,7 @@ func TestFixMissingUserRollbackRealServers(t *testing.T) {
 	t.Parallel()
 	l, name := missingUserLab(t)
 	p := planChoose(t, l, "2")
-	opts := options(t)
-	v := &failingVerify{Verifier: fix.Live{}}
-	opts.Verifier, opts.Settle = v, 300e6
-	opts.AfterWrite = func() error { v.armed.Store(true); return nil }
-	res, err := fix.Apply(context.Background(), p, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rolledBack(t, res, "verification failed")
+	opts := applyFailingVerification(t, p)
 	if _, err := user.Lookup(name); err == nil {
 		t.Fatalf("%s still exists after the rollback", name)
 	}
@@ -187,26 +194,6 @@ func missingUserAndGroupLab(t *testing.T) (*lab.Lab, string) {
 	return l, name
 }
 
-// TestFixMissingUserAndGroupChooseOwnerRealServers: choice 1 sets both
-// user and group to the document root's owner (setting the user alone
-// failed php-fpm -t on the group and rolled back): 200, clean.
-func TestFixMissingUserAndGroupChooseOwnerRealServers(t *testing.T) {
-	t.Parallel()
-	l, name := missingUserAndGroupLab(t)
-	p := planChoose(t, l, "1")
-	res, err := fix.Apply(context.Background(), p, options(t))
-	if err != nil || !res.Fixed {
-		t.Fatalf("apply: %v %+v", err, res)
-	}
-	fileHas(t, l, "etc/php/fpm/pool.d/www.conf", "user = www-data\n")
-	fileHas(t, l, "etc/php/fpm/pool.d/www.conf", "group = www-data\n")
-	l.MustStatus("/ok.php", 200)
-	healthy(t, l)
-	if _, err := user.LookupGroup(name); err == nil {
-		t.Fatalf("choice 1 created group %s", name)
-	}
-}
-
 // TestFixMissingUserAndGroupChooseNewRealServers: choice 2 creates the
 // group, then the user in it; the rollback (injected failed
 // verification) removes both, and the next run with a working
@@ -218,15 +205,7 @@ func TestFixMissingUserAndGroupChooseNewRealServers(t *testing.T) {
 	if cmds := strings.Join(p.Commands(), "\n"); !strings.Contains(cmds, "groupadd --system "+name) || !strings.Contains(cmds, "--gid "+name+" "+name) {
 		t.Fatalf("commands:\n%s", cmds)
 	}
-	opts := options(t)
-	v := &failingVerify{Verifier: fix.Live{}}
-	opts.Verifier, opts.Settle = v, 300e6
-	opts.AfterWrite = func() error { v.armed.Store(true); return nil }
-	res, err := fix.Apply(context.Background(), p, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rolledBack(t, res, "verification failed")
+	noJournal(t, applyFailingVerification(t, p).StateDir)
 	if _, err := user.Lookup(name); err == nil {
 		t.Fatalf("user %s still exists after the rollback", name)
 	}
@@ -236,7 +215,7 @@ func TestFixMissingUserAndGroupChooseNewRealServers(t *testing.T) {
 	l.MustStatus("/ok.php", 502)
 
 	p = planChoose(t, l, "2")
-	res, err = fix.Apply(context.Background(), p, options(t))
+	res, err := fix.Apply(context.Background(), p, options(t))
 	if err != nil || !res.Fixed {
 		t.Fatalf("apply: %v %+v", err, res)
 	}
@@ -250,4 +229,20 @@ func TestFixMissingUserAndGroupChooseNewRealServers(t *testing.T) {
 	if err != nil || g.Name != name {
 		t.Fatalf("user %s's group: %v %v", name, g, err)
 	}
+}
+
+// applyFailingVerification applies p with a verification that fails
+// once everything is applied, and checks that the run rolled back.
+func applyFailingVerification(t *testing.T, p *fix.Plan) fix.Options {
+	t.Helper()
+	opts := options(t)
+	v := &failingVerify{Verifier: fix.Live{}}
+	opts.Verifier, opts.Settle = v, 300e6
+	opts.AfterWrite = func() error { v.armed.Store(true); return nil }
+	res, err := fix.Apply(context.Background(), p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolledBack(t, res, "verification failed")
+	return opts
 }

@@ -14,17 +14,7 @@ import (
 // into a network namespace of the test's own and reads it back over
 // netlink: what the decoder makes of the rules nft writes.
 func TestReadRealRuleset(t *testing.T) {
-	if os.Geteuid() != 0 {
-		unavailable(t, "reading nftables needs root (CAP_NET_ADMIN)")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		unavailable(t, "nft is not installed (apt-get install nftables)")
-	}
-	ns := fmt.Sprintf("fpmdnft%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		unavailable(t, fmt.Sprintf("cannot create a network namespace: %v: %s", err, out))
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "delete", ns).Run() })
+	ns := testNetNS(t, "nft", "nftables")
 	ruleset := `table inet filter {
 	set fpm { type inet_service; elements = { 9100, 9101 } }
 	chain input {
@@ -45,15 +35,7 @@ func TestReadRealRuleset(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("nft -f: %v: %s", err, out)
 	}
-	f, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rules, err := read(nftables.WithNetNSFd(int(f.Fd())))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rules := readNetNS(t, ns)
 	var texts []string
 	for _, r := range rules {
 		texts = append(texts, r.Where()+": "+r.Text)
@@ -103,6 +85,39 @@ func TestReadRealRuleset(t *testing.T) {
 	}
 }
 
+// testNetNS makes a network namespace of the test's own, removed when it
+// ends, for rules that tool (from package pkg) writes there.
+func testNetNS(t *testing.T, tool, pkg string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		unavailable(t, "reading nftables needs root (CAP_NET_ADMIN)")
+	}
+	if _, err := exec.LookPath(tool); err != nil {
+		unavailable(t, fmt.Sprintf("%s is not installed (apt-get install %s)", tool, pkg))
+	}
+	ns := fmt.Sprintf("fpmd%s%d", tool, os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		unavailable(t, fmt.Sprintf("cannot create a network namespace: %v: %s", err, out))
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "delete", ns).Run() })
+	return ns
+}
+
+// readNetNS reads the ruleset of namespace ns over netlink.
+func readNetNS(t *testing.T, ns string) []Rule {
+	t.Helper()
+	f, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rules, err := read(nftables.WithNetNSFd(int(f.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rules
+}
+
 func unavailable(t *testing.T, why string) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
@@ -116,17 +131,7 @@ func unavailable(t *testing.T, why string) {
 // is an xtables target, -m multiport --dports an xtables match, and both
 // must count as blocking the ports they name, no others.
 func TestReadIptablesNftRuleset(t *testing.T) {
-	if os.Geteuid() != 0 {
-		unavailable(t, "reading nftables needs root (CAP_NET_ADMIN)")
-	}
-	if _, err := exec.LookPath("iptables"); err != nil {
-		unavailable(t, "iptables is not installed (apt-get install iptables)")
-	}
-	ns := fmt.Sprintf("fpmdipt%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		unavailable(t, fmt.Sprintf("cannot create a network namespace: %v: %s", err, out))
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "delete", ns).Run() })
+	ns := testNetNS(t, "iptables", "iptables")
 	for _, rule := range [][]string{
 		{"-p", "tcp", "--dport", "9000", "-j", "REJECT"},
 		{"-p", "tcp", "--dport", "9001", "-j", "DROP"},
@@ -140,15 +145,7 @@ func TestReadIptablesNftRuleset(t *testing.T) {
 			t.Fatalf("iptables %v: %v: %s", rule, err, out)
 		}
 	}
-	f, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rules, err := read(nftables.WithNetNSFd(int(f.Fd())))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rules := readNetNS(t, ns)
 	var texts []string
 	var inInput []Rule
 	for _, r := range rules {
