@@ -114,6 +114,27 @@ func TestFixHeaderTooBigRealServers(t *testing.T) {
 	}
 }
 
+// TestFixHeaderTooBigSeveralRequestsRealServers: two pages failed with
+// headers of 5000 and 12000 bytes, the smaller first. The fix measures
+// both, sizes the buffer for the bigger and replays that one: both answer
+// 200 afterwards (sizing for the first line's request left the other one
+// failing under "fixed and verified").
+func TestFixHeaderTooBigSeveralRequestsRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Start()
+	l.MustStatus("/header.php?n=5000", 502)
+	l.MustStatus("/header.php?n=12000", 502)
+	l.WaitForLog("log/nginx-error.log", "too big header", 2)
+	p := mustFix(t, l, "header-too-big")
+	replays(t, p, "GET http://lab.test/header.php?n=12000")
+	if why := p.Actions[0].Why; !strings.Contains(why, "header.php?n=12000 measures 120") || !strings.Contains(why, "the biggest of the 2 distinct logged failing requests") {
+		t.Fatalf("why: %s", why)
+	}
+	l.MustStatus("/header.php?n=12000", 200)
+	l.MustStatus("/header.php?n=5000", 200)
+}
+
 // replays asserts the plan's checks replay the logged request (the check
 // line shown to the user says so).
 func replays(t *testing.T, p *fix.Plan, want string) {
