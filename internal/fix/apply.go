@@ -172,6 +172,14 @@ func Apply(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 	vf := opts.verifier()
 	before := make([]Verdict, len(plan.Checks))
 	for i, c := range plan.Checks {
+		if c.Replay.Set() {
+			// The logged request failed: sending it again now would only
+			// kill another worker or log another 502 in the user's
+			// window (a count fix itself inflated), and nothing depends
+			// on its answer before the change.
+			before[i] = Verdict{Detail: "not sent before the change: the logged request failed"}
+			continue
+		}
 		before[i] = vf.Verify(ctx, c)
 	}
 

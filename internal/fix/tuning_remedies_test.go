@@ -33,6 +33,11 @@ func TestFixRequestTimeoutRealServers(t *testing.T) {
 
 	p := mustFix(t, l, "request-timeout")
 	replays(t, p, "GET http://lab.test/sleep.php?s=2")
+	// The replay ran once, after the change: php-fpm killed the user's
+	// request only, not a copy fix sent before it changed anything.
+	if b, err := os.ReadFile(l.Path("log/php-fpm.log")); err != nil || strings.Count(string(b), "execution timed out") != 1 {
+		t.Fatalf("php-fpm's log (%v):\n%s", err, b)
+	}
 	l.MustStatus("/sleep.php?s=2", 200)
 	fileHas(t, l, pool, "request_terminate_timeout = 5s ; was 30s\n")
 	if len(p.Ops) != 1 || p.Ops[0].Kind.String() != "reload php-fpm" {
