@@ -165,7 +165,11 @@ func runFix(ctx context.Context, flags *fixFlags, in io.Reader, stdout io.Writer
 	}
 	out := planJSON(plan)
 	if !jsonOut {
-		fix.WritePlan(stdout, plan)
+		width := 0 // a pipe: every line whole
+		if f, ok := stdout.(*os.File); ok {
+			width = textOptions(f).Width
+		}
+		fix.WritePlanWidth(stdout, plan, width)
 	}
 	remaining := func() int {
 		if r.HasErrors() {

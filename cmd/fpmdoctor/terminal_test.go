@@ -110,3 +110,54 @@ func isEvidenceLine(line string) bool {
 	}
 	return false
 }
+
+// TestFixPlanFitsTerminal: fix's plan on a 50-column terminal wraps its
+// prose (titles, why, checks, what is left by hand) at 50 columns; the
+// diff and the commands stay whole, to be read and copied as they are.
+func TestFixPlanFitsTerminal(t *testing.T) {
+	examples, err := filepath.Abs("../../examples/php-upgrade")
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, slave := openPTY(t, 50, 40)
+	cmd := exec.Command(os.Args[0], "fix", "--dry-run", "--root", examples)
+	cmd.Env = append(os.Environ(), "FPMDOCTOR_TEST_AS_CLI=1", "NO_COLOR=1")
+	cmd.Stdout, cmd.Stderr = slave, slave
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var out bytes.Buffer
+	io.Copy(&out, master)
+	_ = cmd.Wait() // exit 1: findings remain in a plan that is not applied
+	text := strings.ReplaceAll(out.String(), "\r\n", "\n")
+	if !strings.Contains(text, "[listen-mismatch]") || !strings.Contains(text, "Checks afterwards:") {
+		t.Fatalf("not the plan:\n%s", text)
+	}
+	region := ""
+	prose := 0
+	for _, line := range strings.Split(text, "\n") {
+		switch {
+		case line == "":
+			region = ""
+			continue
+		case strings.HasPrefix(line, "--- "):
+			region = "diff"
+		case line == "Commands:":
+			region = "commands"
+		case strings.HasPrefix(line, "--root:"):
+			continue // the run's own closing line
+		}
+		if region != "" {
+			continue
+		}
+		prose++
+		// A path or URL longer than a line stays whole, on its own line.
+		if n := utf8.RuneCountInString(line); n > 50 && len(strings.Fields(line)) > 1 {
+			t.Errorf("line of %d columns on a 50-column terminal: %q", n, line)
+		}
+	}
+	if prose < 10 {
+		t.Fatalf("too little prose checked (%d lines):\n%s", prose, text)
+	}
+}

@@ -113,6 +113,11 @@ func TestUpstreamFailoverDeadAddressRealServers(t *testing.T) {
 	if !strings.Contains(f.Title, dead) || !strings.Contains(f.Detail, "fails over") || !strings.Contains(f.Detail, "pool www") {
 		t.Errorf("the warning does not name %s and the failover to pool www: %q / %q", dead, f.Title, f.Detail)
 	}
+	// The upstream has pool www already: the way out is the dead line,
+	// not a second server line for the same pool.
+	if want := "remove server " + dead + "; from upstream php (pool www is its server already)"; !strings.Contains(f.Fix.Summary, want) {
+		t.Errorf("fix %q, want %q", f.Fix.Summary, want)
+	}
 
 	l.StopFPM()
 	l.MustStatus("/ok.php", 502)

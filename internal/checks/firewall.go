@@ -3,6 +3,8 @@ package checks
 import (
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
 	"github.com/fpmdoctor/fpmdoctor/internal/netfilter"
@@ -89,7 +91,13 @@ func firewallFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Targ
 	if l != nil {
 		f.Evidence = append(f.Evidence, fact("%s is in LISTEN state (socket inode %d)", l, l.Inode))
 	}
-	f.Evidence = append(f.Evidence, addrProbeEvidence(a))
+	if kind == "reject" {
+		// The probe's own words, "nothing listens there", are what a
+		// refusal usually means; here the listener is in the line above.
+		f.Evidence = append(f.Evidence, fact("FastCGI probe of %s: connect refused although the port listens (111: Connection refused) (refused after %s)", a.addr, probeTime(a.probe.Latency)))
+	} else {
+		f.Evidence = append(f.Evidence, addrProbeEvidence(a))
+	}
 	// nginx's 504s of the same drop ("upstream timed out … while
 	// connecting to upstream") become this finding's evidence in
 	// applyLogs, which ties every logged connection failure to the live
@@ -101,10 +109,38 @@ func firewallFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Targ
 	if note != "" {
 		f.Evidence = append(f.Evidence, fact("%s", note))
 	}
+	// A name with several addresses is one upstream of several peers to
+	// nginx: when another of them answers, nginx fails over after
+	// fastcgi_connect_timeout and the request still succeeds.
+	var others []string
+	for _, o := range addrProbes(t) {
+		if o.addr == a.addr || o.probe == nil {
+			continue
+		}
+		switch o.probe.Reason {
+		case "refused", "connect-failed", "connect-timeout":
+		default:
+			others = append(others, o.addr)
+		}
+	}
+	if len(others) > 0 {
+		f.Severity = report.Warning
+		f.Title += "; nginx fails over to " + strings.Join(others, ", ")
+		f.Detail = sentence(strings.Replace(f.Detail, ", then answers 504.", ".", 1)) + " Here requests still succeed: nginx then tries " + strings.Join(others, ", ") + ", which answers, but every request sent to " + a.addr + " first waits fastcgi_connect_timeout (until max_fails failures make nginx skip it for fail_timeout)."
+	}
 	fix := "let nginx's address through to port " + fmt.Sprint(t.Port) + " (an accept rule before the blocking one), or remove the rule; then check with fpmdoctor probe " + a.addr
 	if len(rules) > 0 && !rules[0].Policy() {
 		r := rules[0]
 		fix = fmt.Sprintf("remove or narrow the rule (nft delete rule %s %s %s handle %d), or insert an accept for nginx's address before it; fpmdoctor never changes firewall rules itself", r.Family, r.Table, r.Chain, r.Handle)
+		if iptablesTable(r) {
+			// nft warns "managed by iptables-nft, do not touch!": the
+			// tool that wrote the rule should remove it.
+			cmd := "iptables"
+			if r.Family == "ip6" {
+				cmd = "ip6tables"
+			}
+			fix = fmt.Sprintf("remove or narrow the rule with the tool that manages table %s %s (%s -S %s lists it; %s -D %s with the same arguments removes it; or ufw/firewalld if they wrote it), or insert an accept for nginx's address before it; fpmdoctor never changes firewall rules itself", r.Family, r.Table, cmd, r.Chain, cmd, r.Chain)
+		}
 	}
 	f.Fix = &report.Fix{Summary: fix}
 	return f, true
@@ -121,11 +157,38 @@ func blockingRules(s *snapshot.Snapshot, port int, local bool) ([]netfilter.Rule
 		}
 		return nil, ""
 	}
+	// A regular chain (ufw-user-input, DOCKER-USER) filters what the
+	// hooked chains that jump to it pass on: it counts under their hooks.
+	hooks := map[string][]string{} // chain → hooks it is reached from
+	for changed := true; changed; {
+		changed = false
+		for _, r := range s.Network.Firewall {
+			chain := r.Family + " " + r.Table + " " + r.Chain
+			from := hooks[chain]
+			if r.Hook != "" {
+				from = []string{r.Hook}
+			}
+			if r.JumpTo == "" {
+				continue
+			}
+			to := r.Family + " " + r.Table + " " + r.JumpTo
+			for _, h := range from {
+				if !slices.Contains(hooks[to], h) {
+					hooks[to] = append(hooks[to], h)
+					changed = true
+				}
+			}
+		}
+	}
 	var out []netfilter.Rule
 	accepted := map[string]bool{} // chain → a port accept came first
 	for _, r := range s.Network.Firewall {
 		chain := r.Family + " " + r.Table + " " + r.Chain
-		hookOK := r.Hook == "output" || (local && (r.Hook == "input" || r.Hook == "prerouting"))
+		reached := hooks[chain]
+		if r.Hook != "" {
+			reached = []string{r.Hook}
+		}
+		hookOK := slices.Contains(reached, "output") || (local && (slices.Contains(reached, "input") || slices.Contains(reached, "prerouting")))
 		if !hookOK || accepted[chain] {
 			continue
 		}
@@ -161,6 +224,20 @@ func connectTimesOutNow(s *snapshot.Snapshot, g logscan.Group) bool {
 				}
 			}
 		}
+	}
+	return false
+}
+
+// iptablesTable: a table iptables-nft made (Debian 12's iptables, ufw,
+// Docker): the built-in tables of the ip/ip6 families (nft's own
+// rulesets use inet tables or names of their own).
+func iptablesTable(r netfilter.Rule) bool {
+	if r.Family != "ip" && r.Family != "ip6" {
+		return false
+	}
+	switch r.Table {
+	case "filter", "raw", "mangle", "nat", "security":
+		return true
 	}
 	return false
 }

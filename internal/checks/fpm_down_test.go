@@ -108,6 +108,18 @@ func TestFPMDownManyPoolsRealServers(t *testing.T) {
 	if f.Logs == nil || f.Logs.Count < 1 {
 		t.Fatalf("the logged 502s are not attached:\n%s", dump(r))
 	}
+	// A probe per pool would make a stopped master of 5,000 pools a
+	// finding of 5,000 lines: three are quoted, the rest counted.
+	probes := 0
+	for _, e := range f.Evidence {
+		if strings.HasPrefix(e.Text, "FastCGI probe of ") {
+			probes++
+		}
+	}
+	if probes != 3 {
+		t.Fatalf("%d probe facts quoted, want 3\n%s", probes, dump(r))
+	}
+	evidenceText(t, f, report.KindFact, "1 more FastCGI probe of this finding's pools and sites failed as well")
 	for _, other := range r.Findings {
 		if strings.HasSuffix(other.ID, "-past") {
 			t.Fatalf("a logged failure of a pool of the stopped master is reported as a past outage:\n%s", dump(r))

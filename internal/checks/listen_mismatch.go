@@ -97,6 +97,14 @@ func mismatch(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target) (re
 			f.Detail += " " + why
 		}
 		f.Fix = &report.Fix{Summary: fmt.Sprintf("point fastcgi_pass at %s (pool %s), or set the pool's listen to %s; then nginx -t and reload", best, pool.Name, t.ListenValue())}
+		if t.Directive.Name == "server" {
+			f.Fix.Summary = fmt.Sprintf("point %s at %s (pool %s), or set the pool's listen to %s; then nginx -t and reload", t.Directive, best, pool.Name, t.ListenValue())
+			if upstreamReaches(site, pool) {
+				// The upstream has that pool already: a second server
+				// line for it would only double its share.
+				f.Fix.Summary = fmt.Sprintf("remove %s from upstream %s (pool %s is its server already), or start what should listen on %s; then nginx -t and reload", t.Directive, site.Pass.Target.Upstream.Name, pool.Name, addr)
+			}
+		}
 	} else {
 		f.Fix = &report.Fix{Summary: "add a pool that listens on " + t.ListenValue() + ", or point fastcgi_pass at an existing pool"}
 	}
@@ -233,4 +241,15 @@ func family(a string) string {
 		return "a unix socket"
 	}
 	return "TCP"
+}
+
+// upstreamReaches reports whether another server of site's upstream
+// already reaches pool.
+func upstreamReaches(site *snapshot.Site, pool *snapshot.Pool) bool {
+	for _, c := range site.Targets {
+		if c.Pool == pool {
+			return true
+		}
+	}
+	return false
 }

@@ -2,10 +2,12 @@ package checks_test
 
 import (
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/lab"
+	"github.com/fpmdoctor/fpmdoctor/internal/labproc"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 )
 
@@ -224,5 +226,30 @@ func TestKernelOOMKillRealServers(t *testing.T) {
 	evidenceText(t, f, report.KindLog, "alloc.php")
 	if f.Logs == nil || len(f.Logs.TopURLs) != 1 || f.Logs.TopURLs[0] != (report.URLCount{URL: "/alloc.php", Count: 1}) {
 		t.Fatalf("log summary: %+v", f.Logs)
+	}
+}
+
+// TestWorkersKilledOutsideRealServers: two workers killed with kill -9
+// (no OOM killer): the finding counts them in a sentence that reads
+// ("2 workers of pool www were killed", not "2 workers were of pool www
+// killed").
+func TestWorkersKilledOutsideRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Start()
+	workers := labproc.Children(l.FPMPid())
+	if len(workers) < 2 {
+		t.Fatalf("php-fpm has %d workers, want 2", len(workers))
+	}
+	for _, pid := range workers[:2] {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.WaitForLog("log/php-fpm.log", "exited on signal 9 (SIGKILL)", 2)
+	r := diagnose(t, l)
+	f := finding(t, r, "worker-oom", report.Warning)
+	if !strings.HasPrefix(f.Title, "2 workers of pool www were killed with SIGKILL, with no OOM-killer record") {
+		t.Fatalf("title %q\n%s", f.Title, dump(r))
 	}
 }

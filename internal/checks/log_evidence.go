@@ -56,7 +56,8 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 	}
 	keys := newStoryKeys(s)
 	idx := newFindingIndex(r)
-	past := map[int]bool{} // the findings made here, from lines only
+	past := map[int]bool{}    // the findings made here, from lines only
+	counted := map[int]bool{} // the findings whose Logs count lines added here
 	for _, g := range s.Logs.Agg.Groups() {
 		cause := connectCause(&g.Example)
 		if cause == "" {
@@ -68,12 +69,18 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 			f := &r.Findings[i]
 			// A live finding explains the lines if its cause can; a
 			// past story made here only takes lines of its own cause.
-			if f.Cause != cause && (past[i] || !explainsConnect(f.Cause)) {
+			if f.Cause != cause && (past[i] || !explainsConnect(f, cause)) {
 				continue
 			}
 			f.Evidence = append(f.Evidence, logEvidence(g.Example))
-			if f.Logs == nil {
-				f.Logs = summary(g)
+			// Every group quoted here is counted too: a firewall that
+			// first dropped (timeouts) and then rejected (refusals) is
+			// one finding with both kinds of lines, and its count and
+			// times must be those of all of them, not of the first group.
+			// A count the check made itself (php-fpm's own lines) stays.
+			if f.Logs == nil || counted[i] {
+				f.Logs = addSummary(f.Logs, g)
+				counted[i] = true
 			}
 			explained = true
 		}
@@ -111,6 +118,7 @@ func applyLogs(s *snapshot.Snapshot, r *report.Report, unchecked map[string]bool
 		r.Findings = append(r.Findings, f)
 		idx.add(r, len(r.Findings)-1)
 		past[len(r.Findings)-1] = true
+		counted[len(r.Findings)-1] = true
 	}
 }
 
@@ -146,9 +154,22 @@ func failureWords(g logscan.Group) string {
 // as its own evidence. A finding about something else on the same pool
 // (it listens on every address, it logs no slow requests) explains none
 // of them: the lines then stay their own story.
-func explainsConnect(cause string) bool {
-	switch cause {
-	case "fpm-config-invalid", "fpm-down", "listen-mismatch", "stale-socket", "socket-permission",
+//
+// lineCause is what the lines themselves point at (connectCause). A
+// refused permission (13) or a dropped client (allowed_clients) is only
+// ever its own cause's, or a config not yet applied; and an invalid
+// php-fpm config explains nothing while the php-fpm that runs still
+// serves its old one (the finding is not Live then): an old incident's
+// lines must not become the evidence of a config that broke nothing yet.
+func explainsConnect(f *report.Finding, lineCause string) bool {
+	switch lineCause {
+	case "socket-permission", "allowed-clients":
+		return f.Cause == "config-not-applied"
+	}
+	switch f.Cause {
+	case "fpm-config-invalid":
+		return f.Live
+	case "fpm-down", "listen-mismatch", "stale-socket", "socket-permission",
 		"allowed-clients", "config-not-applied", "firewall", "pool-exhausted", "backlog-overflow":
 		return true
 	}

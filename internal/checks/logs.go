@@ -49,6 +49,34 @@ func summary(g logscan.Group) *report.LogSummary {
 	return ls
 }
 
+// addSummary adds a log group's lines to ls (nil: none yet): counts
+// add up, the times widen, and the request paths are counted together,
+// most frequent first, as many as the longer list kept.
+func addSummary(ls *report.LogSummary, g logscan.Group) *report.LogSummary {
+	if ls == nil {
+		return summary(g)
+	}
+	ls.Count += g.Count
+	ls.Retried += g.Retried
+	if g.First.Before(ls.First) {
+		ls.First = g.First
+	}
+	if g.Last.After(ls.Last) {
+		ls.Last = g.Last
+	}
+	keep := max(len(ls.TopURLs), len(g.TopURLs))
+	for _, u := range g.TopURLs {
+		if i := slices.IndexFunc(ls.TopURLs, func(x report.URLCount) bool { return x.URL == u.URL }); i >= 0 {
+			ls.TopURLs[i].Count += u.Count
+		} else {
+			ls.TopURLs = append(ls.TopURLs, report.URLCount{URL: u.URL, Count: u.Count})
+		}
+	}
+	slices.SortStableFunc(ls.TopURLs, func(a, b report.URLCount) int { return b.Count - a.Count })
+	ls.TopURLs = ls.TopURLs[:min(len(ls.TopURLs), keep)]
+	return ls
+}
+
 // eventsOf returns the kept php-fpm/kernel events of kind for a pool ID.
 func eventsOf(s *snapshot.Snapshot, pool string, kinds ...logscan.Kind) []logscan.Entry {
 	var out []logscan.Entry

@@ -54,11 +54,17 @@ func diagnoseIn(t *testing.T, ns string, l *lab.Lab) *report.Report {
 // unprivileged is set (a run without sudo).
 func diagnoseInAs(t *testing.T, ns string, l *lab.Lab, unprivileged bool) *report.Report {
 	t.Helper()
+	return diagnoseWith(t, ns, l, doctor.Options{NginxConf: l.NginxConf(), FPMConfs: []string{l.FPMConf()}, ProbeTimeout: 2 * time.Second}, unprivileged)
+}
+
+// diagnoseWith is diagnoseInAs with the diagnosis options given.
+func diagnoseWith(t *testing.T, ns string, l *lab.Lab, o doctor.Options, unprivileged bool) *report.Report {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, _ := json.Marshal(doctor.Options{NginxConf: l.NginxConf(), FPMConfs: []string{l.FPMConf()}, ProbeTimeout: 2 * time.Second})
+	opts, _ := json.Marshal(o)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	args := []string{"netns", "exec", ns, exe, "-test.run=^$"}
@@ -297,6 +303,7 @@ func TestFirewallDropAndRejectRealServers(t *testing.T) {
 	evidenceText(t, f, report.KindFact, "no rule of this network namespace's nftables ruleset")
 	evidenceText(t, f, report.KindLog, "upstream timed out (110: Connection timed out) while connecting to upstream")
 	noFinding(t, r, "upstream-timeout") // the 504 is the drop's, not a slow pool's
+	noFinding(t, r, "slowlog-disabled") // no worker was held: a slowlog would show nothing
 	noPastStory(t, r)
 	t.Logf("nginx side, drop: %s\n%+v", f.Title, f.Evidence)
 
@@ -309,7 +316,32 @@ func TestFirewallDropAndRejectRealServers(t *testing.T) {
 		t.Fatalf("php-fpm side, reject: %q\n%s", f.Title, dump(r))
 	}
 	evidenceText(t, f, report.KindFact, ": tcp dport 9000 counter reject")
+	evidenceText(t, f, report.KindFact, "connect refused although the port listens")
+	for _, e := range f.Evidence {
+		if strings.Contains(e.Text, "nothing listens") {
+			t.Fatalf("the reject finding says nothing listens, next to the listener: %q\n%s", e.Text, dump(r))
+		}
+	}
+	// The drop's timeouts and the reject's refusals are one firewall
+	// story: both are quoted, so both are counted, from the first
+	// timeout to the last refusal.
+	evidenceText(t, f, report.KindLog, "(110: Connection timed out) while connecting to upstream")
+	evidenceText(t, f, report.KindLog, "(111: Connection refused) while connecting to upstream")
+	logged, err := os.ReadFile(l.Path("log/nginx-error.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Count(string(logged), "while connecting to upstream"); f.Logs == nil || f.Logs.Count != want {
+		t.Fatalf("the reject finding counts %+v of the %d logged connect failures it quotes\n%s", f.Logs, want, dump(r))
+	}
 	t.Logf("php-fpm side, reject: %s\n%+v", f.Title, f.Evidence)
+	// From nginx's side a reject looks like nothing listening: the
+	// finding must leave the firewall open as a reason.
+	r = diagnoseIn(t, net.A, l)
+	f = finding(t, r, "listen-mismatch", report.Error)
+	if f.ID != "remote-refused" || !strings.Contains(f.Detail, "or a firewall there rejects the connect") {
+		t.Fatalf("nginx side, reject: %s %q", f.ID, f.Detail)
+	}
 
 	// Without the rule: 200, and nothing current is blamed. The 504 and
 	// 502 logged above stay in the window as history: the connect
@@ -320,6 +352,7 @@ func TestFirewallDropAndRejectRealServers(t *testing.T) {
 	for _, ns := range []string{net.A, net.B} {
 		r = diagnoseIn(t, ns, l)
 		noFinding(t, r, "upstream-timeout")
+		noFinding(t, r, "slowlog-disabled")
 		for _, f := range r.Findings {
 			if f.Severity == report.Error || f.ID == "firewall" {
 				t.Fatalf("[%s] %s in %s without the rule\n%s", f.ID, f.Severity, ns, dump(r))
@@ -375,4 +408,126 @@ func TestScriptNotFoundOtherContainerRealServers(t *testing.T) {
 	evidenceText(t, f, report.KindFact, "exists for nginx; php-fpm answered \"Primary script unknown\" for it")
 	evidenceText(t, f, report.KindFact, "has no "+l.Path("www/ok.php")+" in its own filesystem")
 	t.Logf("%s\n%s\n%+v", f.Title, f.Detail, f.Evidence)
+
+	// Run where php-fpm's config is not at hand (an nginx-only host: the
+	// one php-fpm config read has no pool for the site), nothing tells
+	// whether php-fpm sees the script now: the finding tells the lines
+	// as what was, in the past tense, with the time of the last.
+	other := l.Write("etc/php/other/php-fpm.conf", "[global]\npid = {{DIR}}/run/other.pid\n[other]\nuser = www-data\ngroup = www-data\nlisten = {{DIR}}/run/other.sock\npm = static\npm.max_children = 1\n")
+	r = diagnoseWith(t, pair.A, l, doctor.Options{NginxConf: l.NginxConf(), FPMConfs: []string{other}, ProbeTimeout: 2 * time.Second}, false)
+	f = finding(t, r, "script-not-found", report.Error)
+	if !strings.Contains(f.Title, "could not see the scripts nginx sent it") || !strings.Contains(f.Title, "php-fpm answered \"Primary script unknown\", last at ") {
+		t.Fatalf("title %q\n%s", f.Title, dump(r))
+	}
+	evidenceText(t, f, report.KindFact, "cannot be checked from here")
+}
+
+// TestTwoHostsStaleAddressRealServers: the name php resolves, on nginx's
+// side, to php-fpm's address and to one where no host is any more (a
+// container that is gone, a stale hosts entry). nginx fails over (every
+// request 200). The finding says the address cannot be reached and what
+// to do about the name, not that php-fpm listens on some addresses only.
+func TestTwoHostsStaleAddressRealServers(t *testing.T) {
+	t.Parallel()
+	pool := strings.Replace(lab.DefaultPool, "listen = {{DIR}}/run/php-fpm.sock", "listen = 9000", 1)
+	net, l := twoHosts(t, pool, "fastcgi_connect_timeout 1s;\n        ")
+	// An address where no host is: the kernel has no route to it (as
+	// after a failed ARP, but at once, so the probe's deadline does
+	// not decide between "no route" and a timeout).
+	gone := "10.231.9.9"
+	if out, err := net.Exec(net.A, "ip", "route", "add", "unreachable", gone+"/32"); err != nil {
+		t.Fatalf("route: %v: %s", err, out)
+	}
+	net.Hosts(net.A, net.AddrB.String()+" php\n"+gone+" php\n")
+	l.ReloadNginx()
+	for range 3 {
+		l.MustStatus("/ok.php", 200)
+	}
+
+	r := diagnoseIn(t, net.A, l)
+	f := finding(t, r, "listen-mismatch", report.Warning)
+	if !strings.Contains(f.Title, "("+gone+") cannot be reached now; nginx fails over to "+net.AddrB.String()+":9000") {
+		t.Fatalf("title %q\n%s", f.Title, dump(r))
+	}
+	if strings.Contains(f.Detail, "listens on some of the name's addresses") || !strings.Contains(f.Detail, "stale hosts or DNS entry") {
+		t.Fatalf("detail %q", f.Detail)
+	}
+	if !strings.Contains(f.Fix.Summary, "remove "+gone+":9000 from what php resolves to") {
+		t.Fatalf("fix %q", f.Fix.Summary)
+	}
+	evidenceText(t, f, report.KindFact, "php resolves to "+net.AddrB.String()+", "+gone)
+
+	// The same address dropped by a rule on nginx's side: connects time
+	// out, nginx fails over after fastcgi_connect_timeout, every request
+	// still 200: the firewall finding is a warning, not an error.
+	if out, err := net.Exec(net.A, "ip", "route", "del", "unreachable", gone+"/32"); err != nil {
+		t.Fatalf("route: %v: %s", err, out)
+	}
+	if out, err := net.Exec(net.A, "ip", "route", "add", gone+"/32", "dev", "eth0"); err != nil {
+		t.Fatalf("route: %v: %s", err, out)
+	}
+	net.Nft(net.A, "table inet fpmfilter {\n\tchain output {\n\t\ttype filter hook output priority 0; policy accept;\n\t\tip daddr "+gone+" tcp dport 9000 drop\n\t}\n}\n")
+	l.ReloadNginx()
+	for range 2 {
+		l.MustStatus("/ok.php", 200)
+	}
+	r = diagnoseIn(t, net.A, l)
+	f = finding(t, r, "firewall", report.Warning)
+	if !strings.Contains(f.Title, "("+gone+") time out") || !strings.Contains(f.Title, "nginx fails over to "+net.AddrB.String()+":9000") {
+		t.Fatalf("title %q\n%s", f.Title, dump(r))
+	}
+	evidenceText(t, f, report.KindFact, "ip daddr "+gone+" tcp dport 9000 drop")
+	for _, f := range r.Findings {
+		if f.Severity == report.Error {
+			t.Fatalf("an error while every request succeeds: [%s] %s\n%s", f.ID, f.Title, dump(r))
+		}
+	}
+}
+
+// TestFirewallIptablesRejectRealServers: the rule is written by iptables
+// (Debian 12's iptables is the nft backend; ufw and Docker write the same
+// way): -j REJECT is an xtables target inside nftables. From the php-fpm
+// side the rule is named, and the fix says to remove it with iptables,
+// not with nft in a table nft itself calls iptables-nft's.
+func TestFirewallIptablesRejectRealServers(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("iptables"); err != nil {
+		lab.Unavailable(t, "iptables is not installed (apt-get install iptables)")
+	}
+	pool := strings.Replace(lab.DefaultPool, "listen = {{DIR}}/run/php-fpm.sock", "listen = 9000", 1)
+	net, l := twoHosts(t, pool, "")
+	l.MustStatus("/ok.php", 200)
+	if out, err := net.Exec(net.B, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "9000", "-j", "REJECT"); err != nil {
+		t.Fatalf("iptables: %v: %s", err, out)
+	}
+	l.MustStatus("/ok.php", 502)
+	r := diagnoseIn(t, net.B, l)
+	f := finding(t, r, "firewall", report.Error)
+	if !strings.Contains(f.Title, "are refused although php-fpm listens there") {
+		t.Fatalf("title %q\n%s", f.Title, dump(r))
+	}
+	evidenceText(t, f, report.KindFact, "nftables table ip filter, chain INPUT (hook input), handle ")
+	evidenceText(t, f, report.KindFact, ": tcp dport 9000 counter reject")
+	if !strings.Contains(f.Fix.Summary, "iptables -D INPUT") || strings.Contains(f.Fix.Summary, "nft delete") {
+		t.Fatalf("fix %q", f.Fix.Summary)
+	}
+
+	// ufw's shape: INPUT jumps to a chain of its own, where the rule is.
+	for _, args := range [][]string{
+		{"-F", "INPUT"},
+		{"-N", "fpm-user-input"},
+		{"-A", "INPUT", "-j", "fpm-user-input"},
+		{"-A", "fpm-user-input", "-p", "tcp", "--dport", "9000", "-j", "REJECT"},
+	} {
+		if out, err := net.Exec(net.B, "iptables", args...); err != nil {
+			t.Fatalf("iptables %v: %v: %s", args, err, out)
+		}
+	}
+	l.MustStatus("/ok.php", 502)
+	r = diagnoseIn(t, net.B, l)
+	f = finding(t, r, "firewall", report.Error)
+	evidenceText(t, f, report.KindFact, "nftables table ip filter, chain fpm-user-input, handle ")
+	if !strings.Contains(f.Fix.Summary, "iptables -D fpm-user-input") {
+		t.Fatalf("fix %q", f.Fix.Summary)
+	}
 }

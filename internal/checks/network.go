@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fpmdoctor/fpmdoctor/internal/host"
 	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
@@ -57,7 +58,7 @@ func resolutionEvidence(t *snapshot.Target) []report.Evidence {
 // addrProbeEvidence quotes one address's exchange.
 func addrProbeEvidence(a addrProbe) report.Evidence {
 	p := a.probe
-	return fact("FastCGI probe of %s: %s (%s after %s)", a.addr, p.Detail, p.Reason, p.Latency.Round(1e6))
+	return fact("FastCGI probe of %s: %s (%s after %s)", a.addr, p.Detail, p.Reason, probeTime(p.Latency))
 }
 
 // listenerAt finds the live TCP listener that takes connections to
@@ -160,4 +161,14 @@ func listenCovers(addr string, ip net.IP, port int) bool {
 	}
 	// nginx listens on [::] with ipv6only=on unless told otherwise: no IPv4.
 	return lip.Equal(ip) || (lip.IsUnspecified() && (lip.To4() == nil) == (ip.To4() == nil))
+}
+
+// probeTime writes how long a probe took, to the millisecond; a refusal
+// comes back in microseconds, which "after 0s" made read as if nothing
+// had been tried.
+func probeTime(d time.Duration) string {
+	if d < time.Millisecond {
+		return "<1ms"
+	}
+	return d.Round(time.Millisecond).String()
 }

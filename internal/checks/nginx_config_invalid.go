@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fpmdoctor/fpmdoctor/internal/nginxconf"
 	"github.com/fpmdoctor/fpmdoctor/internal/report"
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
 )
@@ -35,6 +36,15 @@ var nginxConfigInvalid = Check{
 				}
 				if n.Master != nil {
 					f.Detail = "nginx -t fails with this: the running nginx (pid " + itoa(n.Master.PID) + ") keeps its old config, and a restart would leave it down."
+				}
+				if d := earlierDuplicate(n.Config.Directives, p); d != nil {
+					// The other half of the pair is often in another
+					// file (Debian's snippets/fastcgi-php.conf has its
+					// own try_files): show both, and do not send the
+					// user to edit a packaged snippet.
+					f.Evidence = append(f.Evidence, directiveEvidence(d))
+					f.Detail += " The same block sets " + d.Name + " earlier, at " + d.File + ":" + itoa(d.Line) + ", and nginx allows one per block."
+					f.Fix.Summary = "keep one " + d.Name + " in that block: remove the line at " + p.File + ":" + itoa(p.Line) + " or the one at " + d.File + ":" + itoa(d.Line) + " (in your own file, not a packaged snippet), then run nginx -t before reloading"
 				}
 				if t := n.Test; t != nil {
 					f.Evidence = append(f.Evidence, nginxTestEvidence(t, p.Error()))
@@ -75,3 +85,39 @@ func nginxTestEvidence(t *snapshot.ConfigTest, problem string) report.Evidence {
 var nginxLogStamp = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`(?m)^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: `)
 })
+
+// earlierDuplicate is, for nginx's "is duplicate" problem p, the first
+// directive of the same setting in the block where nginx met the second
+// (includes are spliced in, so it may be in another file); nil for other
+// problems.
+func earlierDuplicate(top []*nginxconf.Directive, p nginxconf.Problem) *nginxconf.Directive {
+	name, rest, ok := strings.Cut(strings.TrimPrefix(p.Message, `"`), `"`)
+	if !ok || !strings.HasPrefix(p.Message, `"`) || !strings.HasPrefix(rest, " directive is duplicate") {
+		return nil
+	}
+	same := func(a string) bool {
+		return a == name || (a == "root" || a == "alias") && (name == "root" || name == "alias")
+	}
+	var found *nginxconf.Directive
+	look := func(ds []*nginxconf.Directive) {
+		for i, d := range ds {
+			if d.Name != name || d.File != p.File || d.Line != p.Line {
+				continue
+			}
+			for _, e := range ds[:i] {
+				if !e.IsBlock && same(e.Name) {
+					found = e
+					return
+				}
+			}
+		}
+	}
+	look(top)
+	nginxconf.Walk(top, func(d *nginxconf.Directive) bool {
+		if found == nil && d.IsBlock {
+			look(d.Block)
+		}
+		return found == nil
+	})
+	return found
+}

@@ -82,6 +82,15 @@ func TestNginxDuplicateRealServers(t *testing.T) {
 		t.Errorf("evidence %q, nginx -t says %q", e.Text, nginxSays)
 	}
 	evidenceText(t, f, report.KindFact, lab.NginxBin+" -t -q -c "+l.NginxConf()+" -p "+l.Dir+"/ confirms: nginx: [emerg] "+nginxSays)
+	// The first try_files, the user's own, is shown too, and the fix
+	// does not send the user to edit the packaged snippet alone.
+	site := l.Path("etc/nginx/conf.d/site.conf")
+	if e := evidenceAt(t, f, site, 8); e.Text != "try_files $uri =404;" {
+		t.Errorf("first try_files: %q", e.Text)
+	}
+	if !strings.Contains(f.Fix.Summary, "remove the line at "+snippet+":5 or the one at "+site+":8") {
+		t.Errorf("fix %q", f.Fix.Summary)
+	}
 	if after := l.ConfigSums(); !maps.Equal(before, after) || l.NginxPid() != pid {
 		t.Fatalf("nginx -t changed the lab: pid %d → %d, files changed: %v", pid, l.NginxPid(), !maps.Equal(before, after))
 	}

@@ -32,8 +32,57 @@ var notFastCGI = Check{
 				}
 			}
 		}
-		return out
+		return append(out, notFastCGIPast(s, out)...)
 	},
+}
+
+// notFastCGIPast tells nginx's logged "unsupported FastCGI protocol
+// version" lines no current finding explains as the past (info): after
+// fastcgi_pass was pointed at php-fpm, the 502s stay in the window and
+// in the timeline, and without this the report said "No problems found"
+// under them. An address some site still passes to without a probe of it
+// (--no-probe) cannot be told over, and is left out.
+func notFastCGIPast(s *snapshot.Snapshot, live []report.Finding) []report.Finding {
+	var out []report.Finding
+	for _, g := range logGroups(s, logscan.KindInvalidResponse) {
+		if !strings.Contains(g.Example.Raw, "unsupported FastCGI protocol version") {
+			continue
+		}
+		taken := false
+		for _, f := range live {
+			for _, e := range f.Evidence {
+				taken = taken || e.Kind == report.KindLog && e.File == g.Example.File && e.Line == int(g.Example.Line)
+			}
+		}
+		unknown := false
+		for _, site := range s.Sites {
+			for _, t := range site.Targets {
+				if !targetOfSite(&snapshot.Site{Targets: []*snapshot.Target{t}}, g.Target) {
+					continue
+				}
+				for _, a := range addrProbes(t) {
+					unknown = unknown || a.probe == nil
+				}
+				if len(t.IPs) == 0 && len(t.Probes) == 0 {
+					unknown = true
+				}
+			}
+		}
+		if taken || unknown {
+			continue
+		}
+		out = append(out, report.Finding{
+			ID:       "not-fastcgi-past",
+			Severity: report.Info,
+			Live:     true,
+			Step:     report.StepLogs,
+			Title:    fmt.Sprintf("earlier in the window: %s, last at %s; the cause is not present now", failureWords(g), g.Last.Format("15:04:05")),
+			Detail:   fmt.Sprintf("nginx got answers that were not FastCGI from %s (another kind of server listened where fastcgi_pass pointed) and answered 502. No site passes there now, or what answers there speaks FastCGI now.", g.Example.Target),
+			Evidence: []report.Evidence{logEvidence(g.Example)},
+			Logs:     summary(g),
+		})
+	}
+	return out
 }
 
 // notFastCGIProbe is the probe of one of t's addresses that met another

@@ -39,6 +39,11 @@ func applyProbes(s *snapshot.Snapshot, r *report.Report) {
 			fails = append(fails, failed{site, t})
 		}
 	}
+	// A finding about many pools (one stopped master behind thousands of
+	// sites) would quote a probe per pool: a few say it, the rest are
+	// counted (JSON lists the pools under affected).
+	const probesQuoted = 3
+	quoted, more := map[int]int{}, map[int]int{}
 	for _, f := range fails {
 		ev := probeEvidence(f.t)
 		own, hasOwn := probeFinding(s, f.site, f.t, ev)
@@ -53,7 +58,12 @@ func applyProbes(s *snapshot.Snapshot, r *report.Report) {
 				continue
 			}
 			if !slices.Contains(fd.Evidence, ev) && !hasProbeOf(fd.Evidence, f.t.Probe) {
-				fd.Evidence = append(fd.Evidence, ev)
+				if quoted[i] < probesQuoted {
+					fd.Evidence = append(fd.Evidence, ev)
+					quoted[i]++
+				} else {
+					more[i]++
+				}
 			}
 			fd.Live = true
 			explained = true
@@ -67,6 +77,9 @@ func applyProbes(s *snapshot.Snapshot, r *report.Report) {
 			r.Findings = append(r.Findings, own)
 		}
 	}
+	for i, n := range more {
+		r.Findings[i].Evidence = append(r.Findings[i].Evidence, fact("%s of this finding's pools and sites failed as well", countWord(n, "more FastCGI probe", "more FastCGI probes")))
+	}
 }
 
 func probeEvidence(t *snapshot.Target) report.Evidence {
@@ -75,7 +88,7 @@ func probeEvidence(t *snapshot.Target) report.Evidence {
 	if p.AsUser != "" {
 		as = " as " + p.AsUser
 	}
-	return fact("FastCGI probe of %s%s: %s (%s after %s)", p.Target.String(), as, p.Detail, p.Reason, p.Latency.Round(1e6))
+	return fact("FastCGI probe of %s%s: %s (%s after %s)", p.Target.String(), as, p.Detail, p.Reason, probeTime(p.Latency))
 }
 
 func probeFinding(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target, ev report.Evidence) (report.Finding, bool) {

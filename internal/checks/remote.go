@@ -125,10 +125,17 @@ func remoteRefused(s *snapshot.Snapshot, site *snapshot.Site, t *snapshot.Target
 		f.Title = fmt.Sprintf("%s refuses connections now; nginx fails over to %s", targetName(t, a.ip), strings.Join(ok, ", "))
 		f.Detail = fmt.Sprintf("nginx makes a peer of every address of %s. Connects to %s fail (%s) and are retried on %s: every request routed there pays a failed connect first, and when all peers are marked down users get 502 (no live upstreams). php-fpm there listens on some of the name's addresses only (0.0.0.0 is IPv4 only; listen = %d takes both families).", t.Host, strings.Join(addrs, ", "), a.probe.Detail, strings.Join(ok, ", "), t.Port)
 		f.Fix = &report.Fix{Summary: fmt.Sprintf("make the pool listen on every address of %s (listen = %d), or have the name resolve only to addresses it serves", t.Host, t.Port)}
+		if a.probe.Reason != "refused" {
+			// No route, host unreachable: no host answers at that
+			// address at all, so no listen setting can be the reason.
+			f.Title = fmt.Sprintf("%s cannot be reached now; nginx fails over to %s", targetName(t, a.ip), strings.Join(ok, ", "))
+			f.Detail = fmt.Sprintf("nginx makes a peer of every address of %s. Connects to %s fail before reaching any host (%s) and are retried on %s: every request routed there pays a failed connect first, and when all peers are marked down users get 502 (no live upstreams). The name resolves to an address where no host is now: a stale hosts or DNS entry, or a container or server that is gone.", t.Host, strings.Join(addrs, ", "), a.probe.Detail, strings.Join(ok, ", "))
+			f.Fix = &report.Fix{Summary: fmt.Sprintf("remove %s from what %s resolves to (hosts file, DNS), or bring that host back; then reload nginx, which resolves the name only when it loads its config", strings.Join(addrs, ", "), t.Host)}
+		}
 		return f, true
 	case a.probe.Reason == "refused":
 		f.Title = fmt.Sprintf("%s refuses connections now: php-fpm there is not running or listens only on its own loopback", targetName(t, a.ip))
-		f.Detail = fmt.Sprintf("nginx connects to %s on another host or container and gets (111: Connection refused): nothing listens on that address there. Either php-fpm is not running, or its pool listens on 127.0.0.1 (the php-fpm Docker image's listen = 127.0.0.1:9000 is the classic case), which only its own host or container reaches. A pool reachable from nginx needs listen = %s (every address; or 0.0.0.0:%d) and listen.allowed_clients = %s.", strings.Join(addrs, ", "), openListen(t.Port), t.Port, from)
+		f.Detail = fmt.Sprintf("nginx connects to %s on another host or container and gets (111: Connection refused): nothing listens on that address there, or a firewall there rejects the connect (fpmdoctor run on that side names the rule). Either php-fpm is not running, or its pool listens on 127.0.0.1 (the php-fpm Docker image's listen = 127.0.0.1:9000 is the classic case), which only its own host or container reaches. A pool reachable from nginx needs listen = %s (every address; or 0.0.0.0:%d) and listen.allowed_clients = %s.", strings.Join(addrs, ", "), openListen(t.Port), t.Port, from)
 	default:
 		f.Title = fmt.Sprintf("%s cannot be reached now: %s", targetName(t, a.ip), a.probe.Detail)
 		f.Detail = fmt.Sprintf("nginx connects to %s on another host or container and the connect fails before reaching php-fpm: a route, an interface or the host is missing.", strings.Join(addrs, ", "))

@@ -135,6 +135,13 @@ func scriptFinding(s *snapshot.Snapshot, site *snapshot.Site, unknown []logscan.
 				}
 			}
 			f.Title = fmt.Sprintf("%s cannot see the scripts nginx sends it: %s exists under nginx's root %s, php-fpm answers \"Primary script unknown\"", where, script, root)
+			if !checked {
+				// php-fpm's own filesystem could not be looked at (another
+				// host, or no pool of its config matched): the lines say
+				// what was, not what is.
+				f.Title = fmt.Sprintf("%s could not see the scripts nginx sent it: %s exists under nginx's root %s, php-fpm answered \"Primary script unknown\", last at %s", where, script, root, example.Last.Format("15:04:05"))
+				f.Evidence = append(f.Evidence, fact("whether php-fpm sees %s now cannot be checked from here (its filesystem is not this host's, or no pool of the configs read serves this site); the lines above are nginx's record of what it answered", script))
+			}
 			f.Detail = fmt.Sprintf("nginx builds SCRIPT_FILENAME from its own document root (%s = %s). php-fpm opens that path on its side and finds nothing, so every PHP request is answered 404 \"File not found.\".", param.Value, root)
 			if remote {
 				f.Detail += " php-fpm runs elsewhere: the code must be at the same path there (the same volume mounted at the same place), or SCRIPT_FILENAME must name php-fpm's path."

@@ -286,6 +286,11 @@ var slowlogDisabled = Check{
 			why[p.ID()] = append(why[p.ID()], what)
 		}
 		for _, g := range logGroups(s, logscan.KindMaxChildren, logscan.KindExecutionTimedOut, logscan.KindUpstreamTimeout) {
+			if g.Kind == logscan.KindUpstreamTimeout && g.Connect {
+				// A connect nothing answered (a firewall's drop) held
+				// no worker: no slowlog would show anything of it.
+				continue
+			}
 			p := poolFor(s, g.Target)
 			switch g.Kind {
 			case logscan.KindMaxChildren:

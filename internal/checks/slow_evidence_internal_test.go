@@ -1,6 +1,9 @@
 package checks
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // phpErrorText on the forms php-fpm 8.2 and nginx 1.22 wrote in the lab.
 func TestPHPErrorText(t *testing.T) {
@@ -26,5 +29,13 @@ func TestPHPErrorText(t *testing.T) {
 	}
 	if k := phpErrorKind("Uncaught RuntimeException: backend down"); k != "uncaught-exception" {
 		t.Errorf("kind %q", k)
+	}
+}
+
+func TestProbeTime(t *testing.T) {
+	for d, want := range map[time.Duration]string{0: "<1ms", 300 * time.Microsecond: "<1ms", 1500 * time.Microsecond: "2ms", 2001 * time.Millisecond: "2.001s"} {
+		if got := probeTime(d); got != want {
+			t.Errorf("probeTime(%v) = %q, want %q", d, got, want)
+		}
 	}
 }

@@ -99,3 +99,43 @@ func TestSocketPermissionSharedSocketRealServers(t *testing.T) {
 	f := finding(t, r, "socket-permission", report.Error)
 	absorbsLogs(t, r, f, "server: other.test")
 }
+
+// TestOldIncidentNotEvidenceOfInvalidConfigRealServers: a socket
+// directory nginx could not search (a real 502, "(13: Permission
+// denied)") was opened by hand; later the pool file gets an unclosed
+// quote while php-fpm keeps running on its old config. The invalid config
+// is an error of its own that failed no request yet: the old EACCES line
+// stays the socket-permission story of the past, never its evidence.
+func TestOldIncidentNotEvidenceOfInvalidConfigRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	if err := os.Mkdir(l.Path("run/private"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l.Edit("etc/php/fpm/pool.d/www.conf", "listen = {{DIR}}/run/php-fpm.sock", "listen = {{DIR}}/run/private/php-fpm.sock")
+	l.Edit("etc/nginx/conf.d/site.conf", "run/php-fpm.sock", "run/private/php-fpm.sock")
+	l.Start()
+	l.MustStatus("/ok.php", 502)
+	l.WaitForLog("log/nginx-error.log", "(13: Permission denied)", 1)
+	if err := os.Chmod(l.Path("run/private"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.MustStatus("/ok.php", 200)
+	l.Edit("etc/php/fpm/pool.d/www.conf", "catch_workers_output = yes", "catch_workers_output = yes\nphp_value[date.timezone] = 'Europe/London")
+
+	r := diagnose(t, l)
+	f := finding(t, r, "fpm-config-invalid", report.Error)
+	for _, e := range f.Evidence {
+		if e.Kind == report.KindLog {
+			t.Fatalf("the running php-fpm's invalid config takes an old incident's line: %q\n%s", e.Text, dump(r))
+		}
+	}
+	if f.Logs != nil {
+		t.Fatalf("the invalid config counts failures it did not cause: %+v", f.Logs)
+	}
+	past := finding(t, r, "socket-permission", report.Info)
+	if past.Logs == nil || past.Logs.Count != 1 {
+		t.Fatalf("the past story: %+v\n%s", past.Logs, dump(r))
+	}
+	evidenceText(t, past, report.KindLog, "(13: Permission denied)")
+}

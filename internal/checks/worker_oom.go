@@ -121,7 +121,7 @@ var workerOOM = Check{
 				Severity: report.Warning,
 				Live:     true,
 				Pool:     poolID(p),
-				Title:    fmt.Sprintf("%s of pool %s killed with SIGKILL, with no OOM-killer record in the kernel log", countWord(len(outside), "worker was", "workers were"), poolName(p, outside[0].Pool)),
+				Title:    fmt.Sprintf("%s of pool %s %s killed with SIGKILL, with no OOM-killer record in the kernel log", countWord(len(outside), "worker", "workers"), poolName(p, outside[0].Pool), map[bool]string{true: "was", false: "were"}[len(outside) == 1]),
 				Detail:   "Something outside php-fpm killed the workers (kill -9, a watchdog, a container runtime). The kernel log has no OOM kill for them.",
 				Evidence: []report.Evidence{logEvidence(outside[0])},
 				Logs:     &report.LogSummary{Count: len(outside), First: outside[0].Time, Last: outside[len(outside)-1].Time},

@@ -21,6 +21,9 @@ import (
 type Account struct {
 	Name  string
 	Group bool // a group (groupadd), not a user (useradd)
+	// PrimaryGroup is a user's group, created before it by the same run
+	// (the pool's group was missing too); "" leaves it to useradd.
+	PrimaryGroup string `json:"primary_group,omitempty"`
 }
 
 // Args is the command that creates it.
@@ -28,7 +31,11 @@ func (a Account) Args() []string {
 	if a.Group {
 		return []string{"groupadd", "--system", a.Name}
 	}
-	return []string{"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", a.Name}
+	args := []string{"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin"}
+	if a.PrimaryGroup != "" {
+		args = append(args, "--gid", a.PrimaryGroup)
+	}
+	return append(args, a.Name)
 }
 
 func (a Account) removeArgs() []string {
@@ -68,9 +75,10 @@ func runAccountCmd(ctx context.Context, args []string) error {
 
 // choice is one way to give a pool an account that exists.
 type choice struct {
-	text   string
-	set    string   // the existing account the setting is changed to
-	create *Account // the account created under the name as written
+	text     string
+	set      string    // the existing account the setting is changed to
+	setGroup string    // the existing group the pool's missing group is changed to
+	create   []Account // the accounts created under the names as written
 }
 
 // accountChoice repairs "[pool X] cannot get uid for user 'NAME'" (or
@@ -91,6 +99,19 @@ func accountChoice(p *Planner, f report.Finding, fp *snapshot.FPM, prob fpmconf.
 	}
 	missing := strings.TrimSpace(st.Value)
 	isGroup := key == "group"
+	// A pool copied from another host often names a user and a group
+	// that both do not exist here. php-fpm reports the user first; a
+	// repair of the user alone then fails php-fpm -t on the group, so
+	// every choice repairs both.
+	var groupSt *fpmconf.Setting
+	groupMissing := ""
+	if !isGroup {
+		if g := pl.Pool.Get("group"); g != nil {
+			if name := strings.TrimSpace(g.Value); name != "" && !(&Account{Name: name, Group: true}).exists() {
+				groupSt, groupMissing = g, name
+			}
+		}
+	}
 	var choices []choice
 	for _, site := range pl.Sites {
 		d := site.Pass.Location
@@ -116,12 +137,28 @@ func accountChoice(p *Planner, f report.Finding, fp *snapshot.FPM, prob fpmconf.
 		if id == 0 || name == "" || name == strconv.Itoa(id) {
 			continue
 		}
-		choices = append(choices, choice{text: fmt.Sprintf("set %s = %s in pool %s: the owner of %s, the document root of %s", key, name, pl.Name, rd.Arg(0), site.Name), set: name})
+		c := choice{text: fmt.Sprintf("set %s = %s in pool %s: the owner of %s, the document root of %s", key, name, pl.Name, rd.Arg(0), site.Name), set: name}
+		if groupMissing != "" {
+			gname := p.S.Users.GroupName(int(sys.Gid))
+			if sys.Gid == 0 || gname == "" || gname == strconv.Itoa(int(sys.Gid)) {
+				continue
+			}
+			c.setGroup = gname
+			c.text = fmt.Sprintf("set user = %s and group = %s in pool %s: the owner of %s, the document root of %s", name, gname, pl.Name, rd.Arg(0), site.Name)
+		}
+		choices = append(choices, c)
 		break
 	}
 	acct := Account{Name: missing, Group: isGroup}
-	if validAccountName(missing) { // useradd refuses other names
-		choices = append(choices, choice{text: "create the system " + map[bool]string{false: "user", true: "group"}[isGroup] + " " + missing + ": " + shellJoin(acct.Args()), create: &acct})
+	if validAccountName(missing) && (groupMissing == "" || validAccountName(groupMissing)) { // useradd refuses other names
+		c := choice{text: "create the system " + map[bool]string{false: "user", true: "group"}[isGroup] + " " + missing + ": " + shellJoin(acct.Args()), create: []Account{acct}}
+		if groupMissing != "" {
+			grp := Account{Name: groupMissing, Group: true}
+			acct.PrimaryGroup = groupMissing
+			c.create = []Account{grp, acct}
+			c.text = "create the system group " + groupMissing + " and user " + missing + ": " + shellJoin(grp.Args()) + "; " + shellJoin(acct.Args())
+		}
+		choices = append(choices, c)
 	}
 	var picked *choice
 	switch c := p.choose; {
@@ -133,6 +170,19 @@ func accountChoice(p *Planner, f report.Finding, fp *snapshot.FPM, prob fpmconf.
 			return nil, fmt.Errorf("--choose %s: no %s %q on this host", c, key, name)
 		}
 		picked = &choice{text: fmt.Sprintf("set %s = %s in pool %s (--choose)", key, name, pl.Name), set: name}
+		if groupMissing != "" {
+			// The chosen user's own group, as a login would have.
+			u, err := user.Lookup(name)
+			if err != nil {
+				return nil, fmt.Errorf("--choose %s: %w", c, err)
+			}
+			g, err := user.LookupGroupId(u.Gid)
+			if err != nil {
+				return nil, fmt.Errorf("--choose %s: the group of %s: %w", c, name, err)
+			}
+			picked.setGroup = g.Name
+			picked.text = fmt.Sprintf("set user = %s and group = %s in pool %s (--choose; group %s does not exist either)", name, g.Name, pl.Name, groupMissing)
+		}
 	default:
 		n, err := strconv.Atoi(c)
 		if err != nil || n < 1 || n > len(choices) {
@@ -150,9 +200,16 @@ func accountChoice(p *Planner, f report.Finding, fp *snapshot.FPM, prob fpmconf.
 			return nil, err
 		}
 		a.Edits = append(a.Edits, e)
+		if picked.setGroup != "" {
+			e, err := p.FPMSetting(fp, groupSt, picked.setGroup)
+			if err != nil {
+				return nil, err
+			}
+			a.Edits = append(a.Edits, e)
+		}
 		a.Why = "php-fpm refuses the whole config while the " + key + " does not exist; the chosen account exists"
 	} else {
-		a.Accounts = []Account{*picked.create}
+		a.Accounts = picked.create
 		a.Why = "php-fpm refuses the whole config while the " + key + " does not exist; a system account (no home, no login shell) under the name the pool already uses changes no file, and the rollback removes it"
 	}
 	if fp.Running() {

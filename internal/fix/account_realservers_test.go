@@ -93,19 +93,34 @@ func TestFixMissingUserNoGuessRealServers(t *testing.T) {
 
 // TestFixMissingUserChooseOwnerRealServers: --choose 1 sets user = the
 // document root's owner; php-fpm -t passes, php-fpm starts: 200, clean.
+// When the pool's group does not exist either (a pool file from another
+// host), choice 1 sets both user and group to the owner's (setting the
+// user alone failed php-fpm -t on the group and rolled back).
 func TestFixMissingUserChooseOwnerRealServers(t *testing.T) {
-	t.Parallel()
-	l, name := missingUserLab(t)
-	p := planChoose(t, l, "1")
-	res, err := fix.Apply(context.Background(), p, options(t))
-	if err != nil || !res.Fixed {
-		t.Fatalf("apply: %v %+v", err, res)
-	}
-	fileHas(t, l, "etc/php/fpm/pool.d/www.conf", "user = www-data\n")
-	l.MustStatus("/ok.php", 200)
-	healthy(t, l)
-	if _, err := user.Lookup(name); err == nil {
-		t.Fatalf("choice 1 created %s", name)
+	for _, withGroup := range []bool{false, true} {
+		t.Run(map[bool]string{false: "user", true: "user and group"}[withGroup], func(t *testing.T) {
+			t.Parallel()
+			newLab := missingUserLab
+			if withGroup {
+				newLab = missingUserAndGroupLab
+			}
+			l, name := newLab(t)
+			p := planChoose(t, l, "1")
+			res, err := fix.Apply(context.Background(), p, options(t))
+			if err != nil || !res.Fixed {
+				t.Fatalf("apply: %v %+v", err, res)
+			}
+			fileHas(t, l, "etc/php/fpm/pool.d/www.conf", "user = www-data\n")
+			fileHas(t, l, "etc/php/fpm/pool.d/www.conf", "group = www-data\n")
+			l.MustStatus("/ok.php", 200)
+			healthy(t, l)
+			if _, err := user.Lookup(name); err == nil {
+				t.Fatalf("choice 1 created user %s", name)
+			}
+			if _, err := user.LookupGroup(name); err == nil {
+				t.Fatalf("choice 1 created group %s", name)
+			}
+		})
 	}
 }
 
@@ -144,15 +159,7 @@ func TestFixMissingUserRollbackRealServers(t *testing.T) {
 	t.Parallel()
 	l, name := missingUserLab(t)
 	p := planChoose(t, l, "2")
-	opts := options(t)
-	v := &failingVerify{Verifier: fix.Live{}}
-	opts.Verifier, opts.Settle = v, 300e6
-	opts.AfterWrite = func() error { v.armed.Store(true); return nil }
-	res, err := fix.Apply(context.Background(), p, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rolledBack(t, res, "verification failed")
+	opts := applyFailingVerification(t, p)
 	if _, err := user.Lookup(name); err == nil {
 		t.Fatalf("%s still exists after the rollback", name)
 	}
@@ -170,4 +177,72 @@ func mustDiagnose(t *testing.T, l *lab.Lab) *report.Report {
 	t.Helper()
 	r, _ := plan(t, l)
 	return r
+}
+
+// missingUserAndGroupLab: the pool names a user and a group that both do
+// not exist (a pool file copied from another host); php-fpm reports the
+// user first.
+func missingUserAndGroupLab(t *testing.T) (*lab.Lab, string) {
+	t.Helper()
+	l, name := missingUserLab(t)
+	t.Cleanup(func() {
+		if _, err := user.LookupGroup(name); err == nil {
+			_ = exec.Command("groupdel", name).Run()
+		}
+	})
+	l.Edit("etc/php/fpm/pool.d/www.conf", "group = www-data", "group = "+name)
+	return l, name
+}
+
+// TestFixMissingUserAndGroupChooseNewRealServers: choice 2 creates the
+// group, then the user in it; the rollback (injected failed
+// verification) removes both, and the next run with a working
+// verification leaves both: 200, clean.
+func TestFixMissingUserAndGroupChooseNewRealServers(t *testing.T) {
+	t.Parallel()
+	l, name := missingUserAndGroupLab(t)
+	p := planChoose(t, l, "2")
+	if cmds := strings.Join(p.Commands(), "\n"); !strings.Contains(cmds, "groupadd --system "+name) || !strings.Contains(cmds, "--gid "+name+" "+name) {
+		t.Fatalf("commands:\n%s", cmds)
+	}
+	noJournal(t, applyFailingVerification(t, p).StateDir)
+	if _, err := user.Lookup(name); err == nil {
+		t.Fatalf("user %s still exists after the rollback", name)
+	}
+	if _, err := user.LookupGroup(name); err == nil {
+		t.Fatalf("group %s still exists after the rollback", name)
+	}
+	l.MustStatus("/ok.php", 502)
+
+	p = planChoose(t, l, "2")
+	res, err := fix.Apply(context.Background(), p, options(t))
+	if err != nil || !res.Fixed {
+		t.Fatalf("apply: %v %+v", err, res)
+	}
+	l.MustStatus("/ok.php", 200)
+	healthy(t, l)
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := user.LookupGroupId(u.Gid)
+	if err != nil || g.Name != name {
+		t.Fatalf("user %s's group: %v %v", name, g, err)
+	}
+}
+
+// applyFailingVerification applies p with a verification that fails
+// once everything is applied, and checks that the run rolled back.
+func applyFailingVerification(t *testing.T, p *fix.Plan) fix.Options {
+	t.Helper()
+	opts := options(t)
+	v := &failingVerify{Verifier: fix.Live{}}
+	opts.Verifier, opts.Settle = v, 300e6
+	opts.AfterWrite = func() error { v.armed.Store(true); return nil }
+	res, err := fix.Apply(context.Background(), p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolledBack(t, res, "verification failed")
+	return opts
 }

@@ -58,6 +58,23 @@ func TestFixSocketDirACLRealServers(t *testing.T) {
 	if !strings.Contains(acl, "user:33:--x") || !strings.Contains(acl, "other::---") {
 		t.Fatalf("ACL:\n%s", acl)
 	}
+	// The past story counts the user's one 502, not the one fix's own
+	// check request got before the grant (its line is in nginx's log).
+	l.WaitForLog("log/nginx-error.log", "/fpmdoctor-check-", 1)
+	r, _ = plan(t, l)
+	past := 0
+	for _, f := range r.Findings {
+		if f.Cause != "socket-permission" {
+			continue
+		}
+		past++
+		if f.Logs == nil || f.Logs.Count != 1 || len(f.Logs.TopURLs) != 1 || f.Logs.TopURLs[0].URL != "/ok.php" {
+			t.Fatalf("after the fix [%s] counts %+v, want the one 502 of /ok.php", f.ID, f.Logs)
+		}
+	}
+	if past != 1 {
+		t.Fatalf("%d socket-permission findings after the fix, want the one past story", past)
+	}
 }
 
 // TestFixSocketDirACLRollbackRealServers: the directory already has an

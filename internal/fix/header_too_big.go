@@ -45,27 +45,40 @@ var headerTooBig = Remedy{
 		done := map[*nginxconf.Directive]bool{}
 		var sizes []string
 		measured, how := 0, ""
+		var biggest Replay
 		if !p.noReplay {
 			// Measured through the site that serves the logged Host (its
 			// root decides which script answers), else the first.
-			site := pl.Sites[0]
-			rp, err := loggedRequest(f, site, replayTimeout(site))
+			// Every distinct logged failing request is measured, and the
+			// buffer sized for the biggest, which is also the one replayed.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			rps, err := loggedRequests(ctx, f, pl.Sites[0], replayTimeout(pl.Sites[0]))
+			cancel()
 			if err != nil {
 				return nil, fmt.Errorf("cannot measure the refused header: %w", err)
 			}
-			for _, s := range pl.Sites {
-				if serves(s, rp.Host) {
-					site = s
-					break
+			for _, rp := range rps {
+				site := pl.Sites[0]
+				for _, s := range pl.Sites {
+					if serves(s, rp.Host) {
+						site = s
+						break
+					}
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), rp.Timeout)
+				n, err := measureHeader(ctx, site, pl, rp)
+				cancel()
+				if err != nil {
+					return nil, fmt.Errorf("cannot measure the refused header: %w; raise fastcgi_buffer_size by hand", err)
+				}
+				if n > measured {
+					measured, biggest = n, rp
+					how = fmt.Sprintf("the response header of %s measures %d bytes (a FastCGI request straight to the pool)", rp, n)
 				}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), rp.Timeout)
-			n, err := measureHeader(ctx, site, pl, rp)
-			cancel()
-			if err != nil {
-				return nil, fmt.Errorf("cannot measure the refused header: %w; raise fastcgi_buffer_size by hand", err)
+			if len(rps) > 1 {
+				how += fmt.Sprintf(", the biggest of the %d distinct logged failing requests", len(rps))
 			}
-			measured, how = n, fmt.Sprintf("the response header of %s measures %d bytes (a FastCGI request straight to the pool)", rp, n)
 		}
 		for _, site := range pl.Sites {
 			loc := site.Pass.Location
@@ -103,6 +116,15 @@ var headerTooBig = Remedy{
 		a.Why += "fastcgi_buffers follows when fastcgi_busy_buffers_size must stay below all buffers but one; nginx -t runs before the reload, which applies the change without dropping requests"
 		a.Checks = poolChecks(pl)
 		p.replayChecks(a, f, replayTimeout(pl.Sites[0]))
+		if biggest.Set() {
+			// Replay the request the buffer was sized for: the first
+			// line's may be the smallest.
+			for i := range a.Checks {
+				if a.Checks[i].Replay.Set() {
+					a.Checks[i].Replay = biggest
+				}
+			}
+		}
 		return a, nil
 	},
 }

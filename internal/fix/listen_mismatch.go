@@ -52,6 +52,16 @@ var listenMismatch = Remedy{
 		if !pool.FPM.Running() && p.S.Live {
 			return nil, fmt.Errorf("the closest pool %s belongs to a php-fpm that is not running; start it first", pool.Name)
 		}
+		if t.Directive.Name == "server" {
+			for _, c := range site.Targets {
+				if c.Pool == pool {
+					// Pointing this server at the pool too would list
+					// the pool twice; removing a server is the owner's
+					// call (something may be meant to listen there).
+					return nil, fmt.Errorf("pool %s is already a server of upstream %s: remove %s by hand if nothing should listen on %s", pool.Name, site.Pass.Target.Upstream.Name, t.Directive, t.Target.Address())
+				}
+			}
+		}
 		users := wrongUsers(p.S, t)
 		a := &Action{}
 		if len(pool.Sites) == 0 && len(users) > 1 && pool.Setting != nil {

@@ -1,6 +1,7 @@
 package fix_test
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -234,3 +235,27 @@ func TestFixFPMConfigInvalidStartServersRealServers(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestFixDeadUpstreamServerRealServers: an upstream of a dead TCP server
+// and the lab's pool; every request gets 200. Pointing the dead server at
+// pool www would list the pool twice: the finding stays manual (remove
+// the line by hand) and the plan changes no file.
+func TestFixDeadUpstreamServerRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	dead := fmt.Sprintf("127.0.0.1:%d", lab.FreePort(t))
+	l.Write("etc/nginx/conf.d/site.conf", "upstream php {\n    server "+dead+";\n    server unix:{{DIR}}/run/php-fpm.sock;\n}\n"+
+		strings.Replace(lab.DefaultSite, "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", "fastcgi_pass php;", 1))
+	l.Start()
+	l.MustStatus("/ok.php", 200)
+	_, p := plan(t, l)
+	if len(p.Files) != 0 || len(p.Actions) != 0 {
+		t.Fatalf("plan changes %d files: %+v", len(p.Files), p.Actions)
+	}
+	for _, m := range p.Manual {
+		if m.Finding.Cause == "listen-mismatch" && strings.Contains(m.Reason, "pool www is already a server of upstream php") {
+			return
+		}
+	}
+	t.Fatalf("the dead server is not left to a person: %+v", p.Manual)
+}

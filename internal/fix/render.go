@@ -10,28 +10,40 @@ import (
 
 // WritePlan prints the plan for people: per action the finding, why this
 // way, the diff of every file, then the commands and checks of the run.
-func WritePlan(w io.Writer, p *Plan) {
+func WritePlan(w io.Writer, p *Plan) { WritePlanWidth(w, p, 0) }
+
+// WritePlanWidth is WritePlan fitted to a terminal of width columns: its
+// prose wraps there, as the text report's does; diffs and commands stay
+// whole so they can be copied. 0 writes every line whole (a pipe).
+func WritePlanWidth(w io.Writer, p *Plan, width int) {
+	say := func(first, indent, s string) {
+		if width <= 0 {
+			io.WriteString(w, first+s+"\n")
+			return
+		}
+		io.WriteString(w, report.Wrap(width-1, first, indent, s))
+	}
 	if len(p.Actions) == 0 && len(p.Manual) == 0 {
 		fmt.Fprintln(w, "Nothing to fix.")
 		return
 	}
 	for i, a := range p.Actions {
-		fmt.Fprintf(w, "%d. [%s] %s\n", i+1, a.Finding.Cause, a.Finding.Title)
-		fmt.Fprintf(w, "   fix: %s\n", a.Summary)
+		say(fmt.Sprintf("%d. ", i+1), "   ", "["+a.Finding.Cause+"] "+a.Finding.Title)
+		say("   fix: ", "        ", a.Summary)
 		if len(a.Also) > 0 {
 			fmt.Fprintf(w, "   also repairs %d more finding(s) of the same cause\n", len(a.Also))
 		}
 		if a.Why != "" {
-			fmt.Fprintf(w, "   why: %s\n", a.Why)
+			say("   why: ", "        ", a.Why)
 		}
 		if a.Unverified != "" {
-			fmt.Fprintf(w, "   not verifiable: %s (the checks prove the site answers, not that this cause is gone)\n", a.Unverified)
+			say("   not verifiable: ", "        ", a.Unverified+" (the checks prove the site answers, not that this cause is gone)")
 		}
 	}
 	for _, f := range p.Files {
 		fmt.Fprintln(w)
 		if f.Link {
-			fmt.Fprintf(w, "%s is a link: %s is edited, the link stays\n", f.Path, f.Real)
+			say("", "  ", fmt.Sprintf("%s is a link: %s is edited, the link stays", f.Path, f.Real))
 		}
 		io.WriteString(w, f.Diff)
 	}
@@ -44,20 +56,23 @@ func WritePlan(w io.Writer, p *Plan) {
 	if checks := p.CheckLines(); len(checks) > 0 {
 		fmt.Fprintln(w, "\nChecks afterwards:")
 		for _, c := range checks {
-			fmt.Fprintf(w, "  %s\n", c)
+			say("  ", "    ", c)
 		}
 	}
 	if len(p.Files) > 0 {
-		fmt.Fprintf(w, "\nBackups go to %s/backups; on any failure every file is restored and the services are brought back.\n", StateDir())
+		fmt.Fprintln(w)
+		say("", "", fmt.Sprintf("Backups go to %s/backups; on any failure every file is restored and the services are brought back.", StateDir()))
 	}
 	if len(p.Manual) > 0 {
 		fmt.Fprintln(w, "\nNot fixed automatically (do this by hand):")
 		for _, m := range p.Manual {
-			fmt.Fprintf(w, "  - [%s] %s\n    why not: %s\n    next step: %s\n", m.Finding.Cause, m.Finding.Title, m.Reason, NextStep(m.Finding))
+			say("  - ", "    ", "["+m.Finding.Cause+"] "+m.Finding.Title)
+			say("    why not: ", "      ", m.Reason)
+			say("    next step: ", "      ", NextStep(m.Finding))
 		}
 	}
 	for _, n := range p.Notes {
-		fmt.Fprintf(w, "note: %s\n", strings.TrimSpace(n))
+		say("note: ", "      ", strings.TrimSpace(n))
 	}
 }
 

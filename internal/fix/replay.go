@@ -1,6 +1,7 @@
 package fix
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -55,6 +56,61 @@ func loggedRequest(f report.Finding, site *snapshot.Site, timeout time.Duration)
 		return Replay{}, fmt.Errorf("the logged failing request is a %s: fpmdoctor replays only GET and HEAD, which change nothing", refused)
 	}
 	return Replay{}, errors.New("no logged failing request (GET or HEAD with its URI) in the finding's evidence")
+}
+
+// maxMeasured bounds how many distinct logged failing requests a fix
+// measures: each is one FastCGI request to the pool.
+const maxMeasured = 5
+
+// loggedRequests is the finding's logged failing request (loggedRequest)
+// followed by the other distinct GET/HEAD requests that failed the same
+// way on the same upstream within the finding's logged span, at most
+// maxMeasured in all: nginx logs no header size, and another page or a
+// longer cookie may have had a bigger one than the first line's.
+func loggedRequests(ctx context.Context, f report.Finding, site *snapshot.Site, timeout time.Duration) ([]Replay, error) {
+	first, err := loggedRequest(f, site, timeout)
+	if err != nil {
+		return nil, err
+	}
+	out := []Replay{first}
+	var example logscan.Entry
+	file := ""
+	for _, ev := range f.Evidence {
+		if ev.Kind != report.KindLog || ev.File == "" {
+			continue
+		}
+		if e, ok := logscan.ParseNginx(ev.Text, time.Local); ok && e.Request != "" {
+			example, file = e, ev.File
+			break
+		}
+	}
+	if file == "" || f.Logs == nil {
+		return out, nil
+	}
+	w := logscan.Window{Since: f.Logs.First, Until: f.Logs.Last.Add(time.Second)}
+	_, _ = logscan.Scan(ctx, file, logscan.Options{Window: w}, func(e *logscan.Entry) error {
+		if len(out) >= maxMeasured || e.Kind != example.Kind || e.Target != example.Target || e.Retried || e.OwnCheck() {
+			return nil
+		}
+		method, rest, _ := strings.Cut(e.Request, " ")
+		uri, _, _ := strings.Cut(rest, " ")
+		if (method != "GET" && method != "HEAD") || !strings.HasPrefix(uri, "/") {
+			return nil
+		}
+		host := e.Host
+		if host == "" || host == "_" || strings.ContainsAny(host, "*~ ") {
+			host = first.Host
+		}
+		r := Replay{Method: method, Host: host, URI: uri, Timeout: timeout}
+		for _, have := range out {
+			if have == r {
+				return nil
+			}
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, nil
 }
 
 // replayChecks makes one check of the action replay the logged request

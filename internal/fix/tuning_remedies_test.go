@@ -33,6 +33,11 @@ func TestFixRequestTimeoutRealServers(t *testing.T) {
 
 	p := mustFix(t, l, "request-timeout")
 	replays(t, p, "GET http://lab.test/sleep.php?s=2")
+	// The replay ran once, after the change: php-fpm killed the user's
+	// request only, not a copy fix sent before it changed anything.
+	if b, err := os.ReadFile(l.Path("log/php-fpm.log")); err != nil || strings.Count(string(b), "execution timed out") != 1 {
+		t.Fatalf("php-fpm's log (%v):\n%s", err, b)
+	}
 	l.MustStatus("/sleep.php?s=2", 200)
 	fileHas(t, l, pool, "request_terminate_timeout = 5s ; was 30s\n")
 	if len(p.Ops) != 1 || p.Ops[0].Kind.String() != "reload php-fpm" {
@@ -114,6 +119,27 @@ func TestFixHeaderTooBigRealServers(t *testing.T) {
 	}
 }
 
+// TestFixHeaderTooBigSeveralRequestsRealServers: two pages failed with
+// headers of 5000 and 12000 bytes, the smaller first. The fix measures
+// both, sizes the buffer for the bigger and replays that one: both answer
+// 200 afterwards (sizing for the first line's request left the other one
+// failing under "fixed and verified").
+func TestFixHeaderTooBigSeveralRequestsRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Start()
+	l.MustStatus("/header.php?n=5000", 502)
+	l.MustStatus("/header.php?n=12000", 502)
+	l.WaitForLog("log/nginx-error.log", "too big header", 2)
+	p := mustFix(t, l, "header-too-big")
+	replays(t, p, "GET http://lab.test/header.php?n=12000")
+	if why := p.Actions[0].Why; !strings.Contains(why, "header.php?n=12000 measures 120") || !strings.Contains(why, "the biggest of the 2 distinct logged failing requests") {
+		t.Fatalf("why: %s", why)
+	}
+	l.MustStatus("/header.php?n=12000", 200)
+	l.MustStatus("/header.php?n=5000", 200)
+}
+
 // replays asserts the plan's checks replay the logged request (the check
 // line shown to the user says so).
 func replays(t *testing.T, p *fix.Plan, want string) {
@@ -172,9 +198,17 @@ func TestFixHeaderTooBigNoReplayRealServers(t *testing.T) {
 	if !strings.Contains(b.String(), "not verifiable: --no-replay") || strings.Contains(b.String(), "replay the logged") {
 		t.Fatalf("plan:\n%s", b.String())
 	}
-	res, err := fix.Apply(context.Background(), p, options(t))
+	opts := options(t)
+	var said strings.Builder
+	opts.Out = &said
+	res, err := fix.Apply(context.Background(), p, opts)
 	if err != nil || !res.Fixed {
-		t.Fatalf("apply: %v %+v", err, res)
+		t.Fatalf("apply: %v %+v\n%s", err, res, said.String())
+	}
+	// The site's check passes, but the run must not call anything
+	// "verified" while the fix itself is not.
+	if strings.Contains(said.String(), "verified site") || !strings.Contains(said.String(), "checked site") {
+		t.Fatalf("progress:\n%s", said.String())
 	}
 	if len(res.NotVerified) != 1 || !strings.Contains(res.NotVerified[0], "header-too-big") {
 		t.Fatalf("not verified: %q", res.NotVerified)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fpmdoctor/fpmdoctor/internal/logscan"
 	"github.com/fpmdoctor/fpmdoctor/internal/probe"
 	"github.com/fpmdoctor/fpmdoctor/internal/snapshot"
 )
@@ -156,7 +157,7 @@ func (r siteReq) get(ctx context.Context, timeout time.Duration) (int, error) {
 func siteRequest(site *snapshot.Site) (siteReq, bool) {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
-	script := "fpmdoctor-check-" + hex.EncodeToString(rnd[:]) + ".php"
+	script := logscan.OwnCheckPrefix + hex.EncodeToString(rnd[:]) + ".php" // logscan.Entry.OwnCheck leaves its lines out
 	path := "/" + script
 	reachable := true
 	if loc := site.Pass.Location; loc != nil {

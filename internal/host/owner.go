@@ -19,12 +19,21 @@ type SocketOwner struct {
 // String describes the owner as a person reads it: "nginx: master process
 // /usr/sbin/nginx -c … (pid 1234)".
 func (o SocketOwner) String() string {
-	t := o.Title
+	// A command line may hold newlines (python3 -c 'import …') and run
+	// to kilobytes: one line of at most ownerTitleMax characters, so
+	// the report keeps its shape.
+	t := strings.Join(strings.Fields(o.Title), " ")
 	if t == "" {
 		t = o.Comm
 	}
+	if r := []rune(t); len(r) > ownerTitleMax {
+		t = string(r[:ownerTitleMax-1]) + "…"
+	}
 	return t + " (pid " + strconv.Itoa(o.PID) + ")"
 }
+
+// ownerTitleMax is how much of a command line names a process.
+const ownerTitleMax = 120
 
 // SocketOwners finds the processes holding each socket inode open, by
 // reading every /proc/PID/fd link ("socket:[INODE]"). It is called only

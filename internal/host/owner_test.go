@@ -46,3 +46,20 @@ func TestSocketOwnersFindsThisProcess(t *testing.T) {
 		t.Fatalf("NetNamespace = %q", ns)
 	}
 }
+
+// TestSocketOwnerStringOneLine: a command line with newlines (python3 -c
+// with a script) or kilobytes long names its process on one short line.
+func TestSocketOwnerStringOneLine(t *testing.T) {
+	o := SocketOwner{PID: 42, Comm: "python3", Title: "python3 -c \nimport socket\n\ts=socket.socket()\n"}
+	if got, want := o.String(), "python3 -c import socket s=socket.socket() (pid 42)"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	o.Title = strings.Repeat("x ", 500)
+	if got := o.String(); strings.Contains(got, "\n") || len([]rune(got)) > ownerTitleMax+len(" (pid 42)") || !strings.HasSuffix(got, "… (pid 42)") {
+		t.Errorf("long title: %q", got)
+	}
+	o.Title = " \n "
+	if got := o.String(); got != "python3 (pid 42)" {
+		t.Errorf("blank title: %q", got)
+	}
+}

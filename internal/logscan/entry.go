@@ -110,6 +110,37 @@ func (e *Entry) Path() string {
 
 func (e *Entry) requestLine() string { return e.Request }
 
+// OwnCheckPrefix starts the name of the script fpmdoctor fix requests
+// through nginx to see a site answer (a name no application has, followed
+// by 12 hex digits and .php).
+const OwnCheckPrefix = "fpmdoctor-check-"
+
+// OwnCheck reports whether the entry is about one of fpmdoctor fix's own
+// check requests: fix asks each site once before it changes anything, so
+// a site that is still broken logs a 502 of fpmdoctor's own, which is no
+// user's failure and must not be counted as one afterwards.
+func (e *Entry) OwnCheck() bool {
+	if e.Request == "" || !strings.Contains(e.Request, OwnCheckPrefix) {
+		return false
+	}
+	p := e.Path()
+	name := p[strings.LastIndexByte(p, '/')+1:]
+	hexPart, ok := strings.CutPrefix(name, OwnCheckPrefix)
+	if !ok {
+		return false
+	}
+	hexPart, ok = strings.CutSuffix(hexPart, ".php")
+	if !ok || len(hexPart) != 12 {
+		return false
+	}
+	for _, c := range hexPart {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // IsFailure reports whether the entry is an nginx upstream failure that
 // answered the client with 502 or 504.
 func (e *Entry) IsFailure() bool {

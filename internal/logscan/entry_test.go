@@ -59,3 +59,21 @@ func TestCloneSurvivesBufferReuse(t *testing.T) {
 		t.Errorf("clone changed with its source: File %q Raw %.40q", c.File, c.Raw)
 	}
 }
+
+func TestOwnCheck(t *testing.T) {
+	for req, want := range map[string]bool{
+		"GET /fpmdoctor-check-0123456789ab.php HTTP/1.1":             true,
+		"GET /shop/fpmdoctor-check-0123456789ab.php?x HTTP/1.1":      true,
+		"GET /fpmdoctor-check-0123456789ab.php/x HTTP/1.1":           false,
+		"GET /fpmdoctor-check-0123456789AB.php HTTP/1.1":             false,
+		"GET /fpmdoctor-check-0123.php HTTP/1.1":                     false,
+		"GET /x.php?next=/fpmdoctor-check-0123456789ab.php HTTP/1.1": false,
+		"GET /ok.php HTTP/1.1":                                       false,
+		"":                                                           false,
+	} {
+		e := Entry{Request: req}
+		if got := e.OwnCheck(); got != want {
+			t.Errorf("%q: OwnCheck %v, want %v", req, got, want)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,6 +34,9 @@ type Rule struct {
 	// Verdict is "drop", "reject", "accept", "jump", "goto", "return" or
 	// "" (no verdict: a counter, a log).
 	Verdict string
+	// JumpTo is the chain a jump or goto continues in (ufw's and
+	// Docker's rules live in such chains), "" otherwise.
+	JumpTo string
 	// Proto is the IP protocol the rule requires (6 for TCP), 0 for any.
 	Proto int
 	// DPorts are the destination ports it requires; nil for any.
@@ -313,6 +317,23 @@ func decodeRule(exprs []expr.Any, set func(string) ([]PortRange, bool)) Rule {
 		case *expr.Reject:
 			fr.Verdict = "reject"
 			words = append(words, "reject")
+		case *expr.Match:
+			// iptables-nft writes what nft has no native form for as
+			// xtables matches: -m multiport, -m conntrack, -m comment.
+			words = append(words, decodeMatch(x, &fr, &dport)...)
+		case *expr.Target:
+			// iptables-nft's -j REJECT (and LOG) are xtables targets;
+			// -j DROP and -j ACCEPT are native verdicts.
+			switch x.Name {
+			case "REJECT":
+				fr.Verdict = "reject"
+				words = append(words, "reject")
+			case "LOG":
+				words = append(words, "log")
+			default:
+				fr.Other = true
+				words = append(words, x.Name)
+			}
 		case *expr.Verdict:
 			switch x.Kind {
 			case expr.VerdictDrop:
@@ -329,6 +350,7 @@ func decodeRule(exprs []expr.Any, set func(string) ([]PortRange, bool)) Rule {
 			w := fr.Verdict
 			if x.Chain != "" {
 				w += " " + x.Chain
+				fr.JumpTo = x.Chain
 			}
 			words = append(words, w)
 		default:
@@ -340,6 +362,70 @@ func decodeRule(exprs []expr.Any, set func(string) ([]PortRange, bool)) Rule {
 	}
 	fr.Text = strings.Join(words, " ")
 	return fr
+}
+
+// decodeMatch reads the xtables matches that decide which TCP ports a
+// rule of iptables-nft concerns: tcp (--dport, when not written natively)
+// and multiport (--dports, as ufw writes port ranges); comment says
+// nothing of the packet. Any other match may spare some connections.
+func decodeMatch(m *expr.Match, fr *Rule, dport *bool) []string {
+	switch info := m.Info.(type) {
+	case *xt.Comment:
+		return nil
+	case *xt.Tcp:
+		fr.Proto = unix.IPPROTO_TCP
+		if info.SrcPorts != [2]uint16{0, 65535} || info.FlagsMask != 0 || info.Option != 0 {
+			fr.Other = true
+		}
+		if info.DstPorts == [2]uint16{0, 65535} {
+			return []string{"-m tcp"}
+		}
+		*dport = true
+		r := PortRange{int(info.DstPorts[0]), int(info.DstPorts[1])}
+		text := "tcp dport " + portSetText([]PortRange{r})[2:]
+		text = strings.TrimSuffix(text, " }")
+		if info.InvFlags&xt.TcpInvDestPorts != 0 {
+			fr.Other = true
+			return []string{"tcp dport != " + strings.TrimPrefix(text, "tcp dport ")}
+		}
+		fr.DPorts = []PortRange{r}
+		return []string{text}
+	case *xt.Unknown:
+		if m.Name == "multiport" && m.Rev == 1 {
+			if ports, ok := multiportDests(*info); ok {
+				fr.DPorts, *dport = ports, true
+				return []string{"multiport dports " + portSetText(ports)}
+			}
+		}
+	}
+	fr.Other = true
+	return []string{"-m " + m.Name}
+}
+
+// multiportDests decodes struct xt_multiport_v1 (flags, count, ports[15]
+// in host order, pflags[15]: port i starts a range to port i+1, invert)
+// when it matches destination ports, not inverted.
+func multiportDests(b []byte) ([]PortRange, bool) {
+	const maxPorts = 15
+	if len(b) < 2+2*maxPorts+maxPorts+1 {
+		return nil, false
+	}
+	flags, count := b[0], int(b[1])
+	pflags, invert := b[2+2*maxPorts:2+3*maxPorts], b[2+3*maxPorts]
+	if flags != 1 /* XT_MULTIPORT_DESTINATION */ || invert != 0 || count == 0 || count > maxPorts {
+		return nil, false
+	}
+	port := func(i int) int { return int(binary.NativeEndian.Uint16(b[2+2*i:])) }
+	var out []PortRange
+	for i := 0; i < count; i++ {
+		if pflags[i] != 0 && i+1 < count {
+			out = append(out, PortRange{port(i), port(i + 1)})
+			i++
+			continue
+		}
+		out = append(out, PortRange{port(i), port(i)})
+	}
+	return out, true
 }
 
 func portSetText(ports []PortRange) string {

@@ -14,17 +14,7 @@ import (
 // into a network namespace of the test's own and reads it back over
 // netlink: what the decoder makes of the rules nft writes.
 func TestReadRealRuleset(t *testing.T) {
-	if os.Geteuid() != 0 {
-		unavailable(t, "reading nftables needs root (CAP_NET_ADMIN)")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		unavailable(t, "nft is not installed (apt-get install nftables)")
-	}
-	ns := fmt.Sprintf("fpmdnft%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		unavailable(t, fmt.Sprintf("cannot create a network namespace: %v: %s", err, out))
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "delete", ns).Run() })
+	ns := testNetNS(t, "nft", "nftables")
 	ruleset := `table inet filter {
 	set fpm { type inet_service; elements = { 9100, 9101 } }
 	chain input {
@@ -45,15 +35,7 @@ func TestReadRealRuleset(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("nft -f: %v: %s", err, out)
 	}
-	f, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rules, err := read(nftables.WithNetNSFd(int(f.Fd())))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rules := readNetNS(t, ns)
 	var texts []string
 	for _, r := range rules {
 		texts = append(texts, r.Where()+": "+r.Text)
@@ -103,10 +85,104 @@ func TestReadRealRuleset(t *testing.T) {
 	}
 }
 
+// testNetNS makes a network namespace of the test's own, removed when it
+// ends, for rules that tool (from package pkg) writes there.
+func testNetNS(t *testing.T, tool, pkg string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		unavailable(t, "reading nftables needs root (CAP_NET_ADMIN)")
+	}
+	if _, err := exec.LookPath(tool); err != nil {
+		unavailable(t, fmt.Sprintf("%s is not installed (apt-get install %s)", tool, pkg))
+	}
+	ns := fmt.Sprintf("fpmd%s%d", tool, os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		unavailable(t, fmt.Sprintf("cannot create a network namespace: %v: %s", err, out))
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "delete", ns).Run() })
+	return ns
+}
+
+// readNetNS reads the ruleset of namespace ns over netlink.
+func readNetNS(t *testing.T, ns string) []Rule {
+	t.Helper()
+	f, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rules, err := read(nftables.WithNetNSFd(int(f.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rules
+}
+
 func unavailable(t *testing.T, why string) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("CI must run this test: %s", why)
 	}
 	t.Skipf("skipping: %s", why)
+}
+
+// TestReadIptablesNftRuleset: rules written by the real iptables (the
+// nft backend, Debian 12's default) and by ufw's forms of it: -j REJECT
+// is an xtables target, -m multiport --dports an xtables match, and both
+// must count as blocking the ports they name, no others.
+func TestReadIptablesNftRuleset(t *testing.T) {
+	ns := testNetNS(t, "iptables", "iptables")
+	for _, rule := range [][]string{
+		{"-p", "tcp", "--dport", "9000", "-j", "REJECT"},
+		{"-p", "tcp", "--dport", "9001", "-j", "DROP"},
+		{"-p", "tcp", "-m", "multiport", "--dports", "9002,9005:9007", "-j", "DROP"},
+		{"-p", "tcp", "-m", "multiport", "--dports", "22,80", "-j", "REJECT", "--reject-with", "tcp-reset"},
+		{"-p", "tcp", "-m", "conntrack", "--ctstate", "NEW", "--dport", "9010", "-j", "DROP"},
+		{"-p", "tcp", "--dport", "9011", "-m", "comment", "--comment", "fpm", "-j", "DROP"},
+	} {
+		args := append([]string{"netns", "exec", ns, "iptables", "-A", "INPUT"}, rule...)
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("iptables %v: %v: %s", rule, err, out)
+		}
+	}
+	rules := readNetNS(t, ns)
+	var texts []string
+	var inInput []Rule
+	for _, r := range rules {
+		texts = append(texts, r.Where()+": "+r.Text)
+		if r.Chain == "INPUT" && !r.Policy() {
+			inInput = append(inInput, r)
+		}
+	}
+	t.Logf("ruleset read back:\n%s", strings.Join(texts, "\n"))
+	want := []struct {
+		verdict        string
+		blocks, passes []int
+	}{
+		{"reject", []int{9000}, []int{9001}},
+		{"drop", []int{9001}, []int{9000}},
+		{"drop", []int{9002, 9005, 9007}, []int{9003, 9004, 9008, 9000}},
+		{"reject", []int{22, 80}, []int{9000, 9002}},
+		{"drop", []int{9010}, []int{9000}},
+		{"drop", []int{9011}, []int{9000}},
+	}
+	if len(inInput) != len(want) {
+		t.Fatalf("read %d rules of chain INPUT, want %d", len(inInput), len(want))
+	}
+	for i, w := range want {
+		r := inInput[i]
+		if r.Verdict != w.verdict {
+			t.Errorf("rule %d %q: verdict %q, want %q", i, r.Text, r.Verdict, w.verdict)
+		}
+		for _, p := range w.blocks {
+			if !r.Blocks(p) {
+				t.Errorf("rule %d %q does not block port %d", i, r.Text, p)
+			}
+		}
+		for _, p := range w.passes {
+			if r.Blocks(p) {
+				t.Errorf("rule %d %q blocks port %d", i, r.Text, p)
+			}
+		}
+	}
 }

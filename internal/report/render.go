@@ -200,6 +200,9 @@ func writeText(w io.Writer, r *Report, opts TextOptions) error {
 	}
 	writeTimeline(&b, r.Timeline, p, textWidth)
 	if len(r.Skipped) > 0 {
+		if len(r.Timeline) > 0 {
+			b.WriteString("\n") // the timeline's last row ends right above
+		}
 		b.WriteString("Not checked:\n")
 		for _, s := range r.Skipped {
 			b.WriteString(wrap("  - ", "    ", s.Check+": "+s.Reason))
@@ -303,6 +306,12 @@ func writeTimeline(b *strings.Builder, tl []Bucket, p palette, width int) {
 // first starting with first, the others with indent, and ends with a
 // newline. A column is a character; colour codes take none. A word longer
 // than a line (a path) stays whole.
+// Wrap breaks s into lines of at most width columns (words longer than
+// a line stay whole), the first line starting with first, the others
+// with indent; each line ends with a newline. Other commands' text (fix's
+// plan) uses it to fit a terminal as the report does.
+func Wrap(width int, first, indent, s string) string { return wrapAt(width, first, indent, s) }
+
 func wrapAt(textWidth int, first, indent, s string) string {
 	var b strings.Builder
 	line, cols, empty := first, columns(first), true

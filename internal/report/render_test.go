@@ -214,3 +214,17 @@ func TestTextTimelineRetried(t *testing.T) {
 		t.Errorf("a retried row without any:\n%s", b.String())
 	}
 }
+
+// TestTextSkippedAfterTimeline: "Not checked" starts a paragraph of its
+// own, not a line glued under the timeline's last row.
+func TestTextSkippedAfterTimeline(t *testing.T) {
+	r := &Report{Timeline: []Bucket{{Minute: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC), Nginx502: 1}}}
+	r.Skip("probe", "probed 64 of 120 fastcgi_pass targets")
+	var b strings.Builder
+	if err := Render(&b, r, FormatText, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "\n\nNot checked:\n") {
+		t.Fatalf("no blank line before Not checked:\n%s", b.String())
+	}
+}

@@ -224,7 +224,7 @@ func loadNginx(ctx context.Context, s *Snapshot, d *discover.Nginx) *Nginx {
 	n := &Nginx{Nginx: d}
 	cfg, err := nginxconf.Load(ctx, d.Conf, nginxconf.Options{Root: s.Root, Mounts: s.mounts})
 	if err != nil {
-		n.LoadErr = fmt.Errorf("read nginx config: %w", err)
+		n.LoadErr = err // nginxconf's own "read nginx config: …" (said twice before)
 		return n
 	}
 	n.Config = cfg

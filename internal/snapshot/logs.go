@@ -187,6 +187,9 @@ func scanLog(ctx context.Context, s *Snapshot, j logJob, w logscan.Window, byTar
 	// The tries of one request are lines of one log, in its order.
 	var tries logscan.Attempts
 	collect := func(e *logscan.Entry) error {
+		if e.Source == logscan.SourceNginx && e.OwnCheck() {
+			return nil // fpmdoctor fix's own request, no user's
+		}
 		e.File = j.path
 		if e.Source == logscan.SourceNginx {
 			tries.Mark(e, retries.Tries(e))

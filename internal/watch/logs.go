@@ -270,6 +270,9 @@ func (w *Watcher) handleLine(st *State, fl *followed, line []byte) {
 	if !ok || e.Kind == logscan.KindOther {
 		return
 	}
+	if e.Source == logscan.SourceNginx && e.OwnCheck() {
+		return // fpmdoctor fix's own check request, no user's (as diagnose reads the logs)
+	}
 	if e.Source == logscan.SourceNginx {
 		fl.tries.Mark(&e, st.tie.Tries(&e))
 	}

@@ -68,3 +68,26 @@ func connectLines(t *testing.T, path string) int {
 	}
 	return strings.Count(string(b), "while connecting to upstream")
 }
+
+// TestWatchIgnoresOwnCheckRealServers: php-fpm is down; fpmdoctor fix's
+// check request (a 502 before its repair) is no user's failure: the
+// watcher counts exactly the users' 502s.
+func TestWatchIgnoresOwnCheckRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Start()
+	r := startWatch(t, l, nil)
+	r.afterDiagnoses(t, 1)
+	l.StopFPM()
+	l.MustStatus("/fpmdoctor-check-0123456789ab.php", 502) // what fix sends before it repairs
+	const n = 3
+	for range n {
+		l.MustStatus("/ok.php", 502)
+	}
+	r.waitMetric(t, "fpmdoctor_upstream_failures_total", nil, "502s counted", func(v float64, _ int) bool { return v >= n })
+	r.afterDiagnoses(t, 2)
+	body := r.scrape(t)
+	if v, _ := sum(body, "fpmdoctor_upstream_failures_total", nil); v != n {
+		t.Fatalf("fpmdoctor_upstream_failures_total = %v after %d users' 502s and fix's own check, want %d\n%s", v, n, n, body)
+	}
+}
