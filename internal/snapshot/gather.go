@@ -139,10 +139,6 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 	live := newListenerIndex(s)
 	pools := linkPools(s, live)
 	hosts := newResolver(ctx, s, readHosts(h))
-	// Unix sockets are linked after the loop, side by side (linkUnix): a
-	// hosting host has thousands. Names are resolved in the loop, in order,
-	// as nginx does.
-	var unix []*Target
 	for _, n := range s.Nginx {
 		if n.Model == nil {
 			continue
@@ -154,20 +150,17 @@ func Gather(ctx context.Context, opts Options) (*Snapshot, error) {
 			}
 			if pass.Target.Kind == nginxconf.TargetUpstream && pass.Target.Upstream != nil {
 				for _, us := range pass.Target.Upstream.Servers {
-					site.Targets = append(site.Targets, s.target(us.Target, us.Directive, hosts, live, pools, &unix))
+					site.Targets = append(site.Targets, s.target(us.Target, us.Directive, hosts, live, pools))
 				}
 			} else {
-				site.Targets = append(site.Targets, s.target(pass.Target, pass.Directive, hosts, live, pools, &unix))
+				site.Targets = append(site.Targets, s.target(pass.Target, pass.Directive, hosts, live, pools))
+			}
+			for _, t := range site.Targets {
+				if t.Pool != nil && (len(t.Pool.Sites) == 0 || t.Pool.Sites[len(t.Pool.Sites)-1] != site) {
+					t.Pool.Sites = append(t.Pool.Sites, site)
+				}
 			}
 			s.Sites = append(s.Sites, site)
-		}
-	}
-	s.linkUnix(unix, live, pools, parallelTargets)
-	for _, site := range s.Sites {
-		for _, t := range site.Targets {
-			if t.Pool != nil && (len(t.Pool.Sites) == 0 || t.Pool.Sites[len(t.Pool.Sites)-1] != site) {
-				t.Pool.Sites = append(t.Pool.Sites, site)
-			}
 		}
 	}
 	// Facts that later checks need (memory, kernel socket queues, logs)
@@ -407,13 +400,16 @@ func (idx *listenerIndex) tcpListening(a fpmconf.Address) *host.Listener {
 	return found
 }
 
-// target builds the target nginx connects to at t; a unix socket is only
-// added to unix, for linkUnix.
-func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts *resolver, idx *listenerIndex, pools *poolIndex, unix *[]*Target) *Target {
+func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts *resolver, idx *listenerIndex, pools *poolIndex) *Target {
 	tg := &Target{Target: t, Directive: d}
 	switch t.Kind {
 	case nginxconf.TargetUnix:
-		*unix = append(*unix, tg)
+		key := host.ResolveSocket(s.Host, t.Path)
+		tg.Socket = s.Host.Stat(t.Path)
+		if s.Live {
+			tg.Listener = idx.unix[key]
+		}
+		tg.Pool = pools.unix[key]
 	case nginxconf.TargetTCP:
 		if ip := net.ParseIP(t.Host); ip != nil {
 			tg.IPs, tg.ResolvedBy = []net.IP{ip}, "literal"
@@ -433,36 +429,6 @@ func (s *Snapshot) target(t nginxconf.Target, d *nginxconf.Directive, hosts *res
 		}
 	}
 	return tg
-}
-
-// parallelTargets is the number of unix targets from which linkUnix works
-// in two halves: below it a goroutine costs more than it saves.
-const parallelTargets = 1024
-
-// linkUnix finds, for each unix socket target, the socket file, its live
-// listener and the pool listening there. Each target is written by one
-// goroutine only, and the indexes and the cached host are safe to share,
-// so from parallelFrom targets on the two halves are linked side by side.
-func (s *Snapshot) linkUnix(ts []*Target, idx *listenerIndex, pools *poolIndex, parallelFrom int) {
-	link := func(ts []*Target) {
-		for _, tg := range ts {
-			key := host.ResolveSocket(s.Host, tg.Path)
-			tg.Socket = s.Host.Stat(tg.Path)
-			if s.Live {
-				tg.Listener = idx.unix[key]
-			}
-			tg.Pool = pools.unix[key]
-		}
-	}
-	if len(ts) < parallelFrom {
-		link(ts)
-		return
-	}
-	half := len(ts) / 2
-	var wg sync.WaitGroup
-	wg.Go(func() { link(ts[half:]) })
-	link(ts[:half])
-	wg.Wait()
 }
 
 // poolIndex finds pools by socket path or port, so linking N sites to N
