@@ -236,6 +236,12 @@ func runGuarded(id string, run func() []report.Finding) (found []report.Finding,
 // concerns the site (directly or through its pool), skip when the step
 // could not run, ok otherwise.
 func siteMarks(s *snapshot.Snapshot, r *report.Report, notChecked map[report.Step]bool) []report.Site {
+	return siteMarksFrom(s, r, notChecked, parallelSites)
+}
+
+// siteMarksFrom is siteMarks, in two halves side by side from
+// parallelFrom sites on (tests compare both ways).
+func siteMarksFrom(s *snapshot.Snapshot, r *report.Report, notChecked map[report.Step]bool, parallelFrom int) []report.Site {
 	skippedStep := map[string]bool{}
 	for _, sk := range r.Skipped {
 		skippedStep[sk.Check] = true
@@ -264,75 +270,111 @@ func siteMarks(s *snapshot.Snapshot, r *report.Report, notChecked map[report.Ste
 		}
 	}
 	steps := []report.Step{report.StepConfig, report.StepService, report.StepPass, report.StepListen, report.StepSocket, report.StepPermission, report.StepLogs, report.StepLimits, report.StepApplied}
-	out := make([]report.Site, 0, len(s.Sites))
-	var seenPool []string // IDs of the pools of one site, usually one
-	for _, site := range s.Sites {
-		rs := report.Site{
-			Name:     site.Name,
-			Pass:     site.Pass.Target.Address(),
-			PassFile: site.Pass.Directive.File,
-			PassLine: site.Pass.Directive.Line,
-			Steps:    make([]report.StepResult, 0, len(steps)),
+	out := make([]report.Site, len(s.Sites))
+	// mark fills out[i] for the sites of one part; the indexes above are
+	// only read, so a hosting host's thousands of sites are marked in two
+	// halves side by side.
+	mark := func(from, to int) {
+		var seenPool []string // IDs of the pools of one site, usually one
+		for i, site := range s.Sites[from:to] {
+			out[from+i] = markSite(site, steps, skippedStep, bySite, byPool, global, &seenPool)
 		}
-		if site.Server != nil {
-			rs.File, rs.Line = site.Server.Directive.File, site.Server.Directive.Line
+	}
+	if n := len(s.Sites); n >= parallelFrom {
+		half := n / 2
+		var panicked any
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			// A panic belongs to the caller, as it would without the
+			// goroutine (the watcher recovers it).
+			defer func() { panicked = recover() }()
+			mark(half, n)
+		}()
+		mark(0, half)
+		<-done
+		if panicked != nil {
+			panic(panicked)
 		}
-		if loc := site.Pass.Location; loc != nil {
-			rs.Location = locationText(loc)
-		}
-		concerning := bySite[site.Key()]
-		seenPool = seenPool[:0]
-		for _, t := range site.Targets {
-			if t.Pool == nil {
-				continue
-			}
-			id := t.Pool.ID()
-			if slices.Contains(seenPool, id) {
-				continue
-			}
-			seenPool = append(seenPool, id)
-			concerning = append(concerning, byPool[id]...)
-			if rs.Pool == "" {
-				rs.Pool, rs.PoolFile, rs.Listen = t.Pool.Name, t.Pool.Pool.File, t.Pool.Listen.String()
-			}
-			rs.Pools = append(rs.Pools, t.Pool.Name)
-		}
-		if len(rs.Pools) < 2 {
-			rs.Pools = nil // one pool: Pool says it
-		}
-		for _, f := range global {
-			if concernsNginx(*f, site) {
-				concerning = append(concerning, f)
-			}
-		}
-		failed := false
-		for _, st := range steps {
-			status := "ok"
-			// Like the hand procedure, the connection chain (config to
-			// permission) stops at its first failing step: a later step has
-			// nothing to look at (no socket when php-fpm is down), so it is
-			// not reached rather than fine. Logs, limits and what runs are
-			// looked at whatever the chain says.
-			if skippedStep[st.String()] || (failed && st <= report.StepPermission) {
-				status = "skip"
-			}
-			for _, f := range concerning {
-				if f.Step != st {
-					continue
-				}
-				switch {
-				case f.Severity == report.Error:
-					status = "fail"
-				case f.Severity == report.Warning && status != "fail":
-					status = "warn"
-				}
-			}
-			failed = failed || status == "fail"
-			rs.Steps = append(rs.Steps, report.StepResult{Step: st.String(), Status: status})
-		}
-		out = append(out, rs)
+	} else {
+		mark(0, len(s.Sites))
 	}
 	return out
+}
+
+// parallelSites is the number of sites from which siteMarks works in two
+// halves: below it a goroutine costs more than it saves.
+const parallelSites = 1024
+
+// markSite gives one site its marks (see siteMarks); seenPool is scratch
+// space.
+func markSite(site *snapshot.Site, steps []report.Step, skippedStep map[string]bool, bySite, byPool map[string][]*report.Finding, global []*report.Finding, seenPool *[]string) report.Site {
+	rs := report.Site{
+		Name:     site.Name,
+		Pass:     site.Pass.Target.Address(),
+		PassFile: site.Pass.Directive.File,
+		PassLine: site.Pass.Directive.Line,
+		Steps:    make([]report.StepResult, 0, len(steps)),
+	}
+	if site.Server != nil {
+		rs.File, rs.Line = site.Server.Directive.File, site.Server.Directive.Line
+	}
+	if loc := site.Pass.Location; loc != nil {
+		rs.Location = locationText(loc)
+	}
+	// Clipped: appending must copy, never write into the index's
+	// array, which another site with the same key may be reading.
+	concerning := slices.Clip(bySite[site.Key()])
+	*seenPool = (*seenPool)[:0]
+	for _, t := range site.Targets {
+		if t.Pool == nil {
+			continue
+		}
+		id := t.Pool.ID()
+		if slices.Contains(*seenPool, id) {
+			continue
+		}
+		*seenPool = append(*seenPool, id)
+		concerning = append(concerning, byPool[id]...)
+		if rs.Pool == "" {
+			rs.Pool, rs.PoolFile, rs.Listen = t.Pool.Name, t.Pool.Pool.File, t.Pool.Listen.String()
+		}
+		rs.Pools = append(rs.Pools, t.Pool.Name)
+	}
+	if len(rs.Pools) < 2 {
+		rs.Pools = nil // one pool: Pool says it
+	}
+	for _, f := range global {
+		if concernsNginx(*f, site) {
+			concerning = append(concerning, f)
+		}
+	}
+	failed := false
+	for _, st := range steps {
+		status := "ok"
+		// Like the hand procedure, the connection chain (config to
+		// permission) stops at its first failing step: a later step has
+		// nothing to look at (no socket when php-fpm is down), so it is
+		// not reached rather than fine. Logs, limits and what runs are
+		// looked at whatever the chain says.
+		if skippedStep[st.String()] || (failed && st <= report.StepPermission) {
+			status = "skip"
+		}
+		for _, f := range concerning {
+			if f.Step != st {
+				continue
+			}
+			switch {
+			case f.Severity == report.Error:
+				status = "fail"
+			case f.Severity == report.Warning && status != "fail":
+				status = "warn"
+			}
+		}
+		failed = failed || status == "fail"
+		rs.Steps = append(rs.Steps, report.StepResult{Step: st.String(), Status: status})
+	}
+	return rs
 }
 
 // locationText writes a location as it is written in nginx.conf: a named

@@ -35,24 +35,38 @@ func (p *Planner) pool(f report.Finding) (*snapshot.Pool, error) {
 // poolChecks verifies every site routed to pool (or the pool alone when
 // nginx routes no site there).
 func poolChecks(pl *snapshot.Pool) []Check {
+	return appendPoolChecks(make([]Check, 0, max(1, len(pl.Sites))), pl, false)
+}
+
+// appendPoolChecks appends poolChecks(pl) to out, as guards when noWorse:
+// the checks of a php-fpm's thousands of pools then fill one slice.
+func appendPoolChecks(out []Check, pl *snapshot.Pool, noWorse bool) []Check {
 	if len(pl.Sites) == 0 {
-		return []Check{{Pool: pl}}
+		return append(out, Check{Pool: pl, NoWorse: noWorse})
 	}
-	out := make([]Check, 0, len(pl.Sites))
 	for _, s := range pl.Sites {
-		out = append(out, Check{Site: s, Pool: pl})
+		out = append(out, Check{Site: s, Pool: pl, NoWorse: noWorse})
 	}
 	return out
+}
+
+// checkCount is how many checks appendPoolChecks makes for the pools of f.
+func checkCount(f *snapshot.FPM) int {
+	n := 0
+	for _, pl := range f.Pools {
+		n += max(1, len(pl.Sites))
+	}
+	return n
 }
 
 // guardedPoolChecks verifies the sites of pl, and guards those of every
 // other pool of its php-fpm (a reload or restart touches them all): they
 // must not get worse.
 func guardedPoolChecks(pl *snapshot.Pool) []Check {
-	out := poolChecks(pl)
+	out := appendPoolChecks(make([]Check, 0, checkCount(pl.FPM)), pl, false)
 	for _, o := range pl.FPM.Pools {
 		if o != pl {
-			out = append(out, noWorse(poolChecks(o))...)
+			out = appendPoolChecks(out, o, true)
 		}
 	}
 	return out
@@ -61,8 +75,11 @@ func guardedPoolChecks(pl *snapshot.Pool) []Check {
 // fpmChecks verifies every site of every pool of an installation.
 func fpmChecks(f *snapshot.FPM) []Check {
 	var out []Check
+	if len(f.Pools) > 0 {
+		out = make([]Check, 0, checkCount(f))
+	}
 	for _, pl := range f.Pools {
-		out = append(out, poolChecks(pl)...)
+		out = appendPoolChecks(out, pl, false)
 	}
 	return out
 }

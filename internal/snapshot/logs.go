@@ -88,8 +88,16 @@ func gatherLogs(ctx context.Context, s *Snapshot, opts Options) {
 		s.skip(FactLogs, "read the first "+strconv.Itoa(maxLogFiles)+" of "+strconv.Itoa(len(jobs))+" log files")
 		jobs = jobs[:maxLogFiles]
 	}
-	byTarget := poolsByTarget(s)
+	// Two independent indexes over every site's targets (thousands on a
+	// hosting host): built side by side.
+	var byTarget map[string]*Pool
+	built := make(chan struct{})
+	go func() {
+		defer close(built)
+		byTarget = poolsByTarget(s)
+	}()
 	retries := retryRules(s)
+	<-built
 	var failures, events recent
 	var mu sync.Mutex
 	var wg sync.WaitGroup
