@@ -1,6 +1,8 @@
 package checks_test
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -252,4 +254,50 @@ func TestWorkersKilledOutsideRealServers(t *testing.T) {
 	if !strings.HasPrefix(f.Title, "2 workers of pool www were killed with SIGKILL, with no OOM-killer record") {
 		t.Fatalf("title %q\n%s", f.Title, dump(r))
 	}
+}
+
+// TestWorkersOfSeveralPoolsKilledOutsideRealServers: one worker of each
+// of two pools killed with SIGKILL is one incident: one finding that
+// counts both pools and quotes a kill of each, not both kills filed under
+// the first pool.
+func TestWorkersOfSeveralPoolsKilledOutsideRealServers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	l.Write("etc/php/fpm/pool.d/shop.conf", strings.NewReplacer("[www]", "[shop]", "run/php-fpm.sock", "run/php-fpm-shop.sock").Replace(lab.DefaultPool))
+	l.Start()
+	byPool := map[string]int{}
+	for _, pid := range labproc.Children(l.FPMPid()) {
+		cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			continue
+		}
+		if _, pool, ok := strings.Cut(strings.TrimRight(string(cmd), "\x00 "), "pool "); ok && byPool[pool] == 0 {
+			byPool[pool] = pid
+		}
+	}
+	if byPool["www"] == 0 || byPool["shop"] == 0 {
+		t.Fatalf("workers by pool: %v", byPool)
+	}
+	for _, pid := range byPool {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.WaitForLog("log/php-fpm.log", "exited on signal 9 (SIGKILL)", 2)
+	r := diagnose(t, l)
+	var kills []report.Finding
+	for _, f := range r.Findings {
+		if f.Cause == "worker-oom" {
+			kills = append(kills, f)
+		}
+	}
+	if len(kills) != 1 {
+		t.Fatalf("%d worker-oom findings, want 1\n%s", len(kills), dump(r))
+	}
+	f := kills[0]
+	if f.Severity != report.Warning || f.Pool != "" || !strings.HasPrefix(f.Title, "2 workers of 2 pools (") || !strings.Contains(f.Title, "www") || !strings.Contains(f.Title, "shop") {
+		t.Fatalf("severity %s pool %q title %q", f.Severity, f.Pool, f.Title)
+	}
+	evidenceText(t, f, report.KindLog, "[pool www] child")
+	evidenceText(t, f, report.KindLog, "[pool shop] child")
 }

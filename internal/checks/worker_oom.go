@@ -116,21 +116,58 @@ var workerOOM = Check{
 			}
 		}
 		if len(outside) > 0 {
-			p := poolFor(s, outside[0].Pool)
-			f := report.Finding{
-				Severity: report.Warning,
-				Live:     true,
-				Pool:     poolID(p),
-				Title:    fmt.Sprintf("%s of pool %s %s killed with SIGKILL, with no OOM-killer record in the kernel log", countWord(len(outside), "worker", "workers"), poolName(p, outside[0].Pool), map[bool]string{true: "was", false: "were"}[len(outside) == 1]),
-				Detail:   "Something outside php-fpm killed the workers (kill -9, a watchdog, a container runtime). The kernel log has no OOM kill for them.",
-				Evidence: []report.Evidence{logEvidence(outside[0])},
-				Logs:     &report.LogSummary{Count: len(outside), First: outside[0].Time, Last: outside[len(outside)-1].Time},
-			}
-			if s.Lacks(snapshot.FactKernelLog) {
-				f.Detail = "Something killed the workers with SIGKILL; the kernel log could not be read, so an OOM kill is neither confirmed nor ruled out."
-			}
-			out = append(out, f)
+			out = append(out, outsideKillFinding(s, outside))
 		}
 		return out
 	},
+}
+
+// outsideKillFinding is one finding for workers killed with SIGKILL that
+// the kernel did not OOM-kill: one incident, whatever the number of pools
+// it hit (a watchdog or a runtime killing a hosting host's workers at
+// once). It names the pool when there is one and counts the pools
+// otherwise, quoting the first kill of each of the first few.
+func outsideKillFinding(s *snapshot.Snapshot, outside []logscan.Entry) report.Finding {
+	const named = 3 // pools named in the title and quoted
+	var pools []string
+	first := map[string]logscan.Entry{}
+	for _, e := range outside {
+		if _, seen := first[e.Pool]; !seen {
+			first[e.Pool] = e
+			pools = append(pools, e.Pool)
+		}
+	}
+	workers := countWord(len(outside), "worker", "workers")
+	verb := "were"
+	if len(outside) == 1 {
+		verb = "was"
+	}
+	f := report.Finding{
+		Severity: report.Warning,
+		Live:     true,
+		Detail:   "Something outside php-fpm killed the workers (kill -9, a watchdog, a container runtime). The kernel log has no OOM kill for them.",
+		Logs:     &report.LogSummary{Count: len(outside), First: outside[0].Time, Last: outside[len(outside)-1].Time},
+	}
+	if len(pools) == 1 {
+		p := poolFor(s, pools[0])
+		f.Pool = poolID(p)
+		f.Title = fmt.Sprintf("%s of pool %s %s killed with SIGKILL, with no OOM-killer record in the kernel log", workers, poolName(p, pools[0]), verb)
+	} else {
+		names := make([]string, 0, named)
+		for _, pool := range pools[:min(named, len(pools))] {
+			names = append(names, poolName(poolFor(s, pool), pool))
+		}
+		more := ""
+		if len(pools) > named {
+			more = fmt.Sprintf(" and %d more", len(pools)-named)
+		}
+		f.Title = fmt.Sprintf("%s of %d pools (%s%s) %s killed with SIGKILL, with no OOM-killer record in the kernel log", workers, len(pools), strings.Join(names, ", "), more, verb)
+	}
+	for _, pool := range pools[:min(named, len(pools))] {
+		f.Evidence = append(f.Evidence, logEvidence(first[pool]))
+	}
+	if s.Lacks(snapshot.FactKernelLog) {
+		f.Detail = "Something killed the workers with SIGKILL; the kernel log could not be read, so an OOM kill is neither confirmed nor ruled out."
+	}
+	return f
 }
