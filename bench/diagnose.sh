@@ -28,8 +28,10 @@ fi
 W=$(mktemp -d /tmp/fpmdoctor-bench.XXXXXX)
 chmod 755 "$W"
 cleanup() {
-  [ -f "$W/one/run/nginx.pid" ] && kill -QUIT "$(cat "$W/one/run/nginx.pid")" 2>/dev/null || true
-  [ -f "$W/one/run/php-fpm.pid" ] && kill -QUIT "$(cat "$W/one/run/php-fpm.pid")" 2>/dev/null || true
+  local pid
+  for pid in "$W/one/run/nginx.pid" "$W/one/run/php-fpm.pid"; do
+    if [ -f "$pid" ]; then kill -QUIT "$(cat "$pid")" 2>/dev/null || true; fi
+  done
   sleep 0.2; rm -rf "$W"
 }
 trap cleanup EXIT
@@ -134,7 +136,7 @@ hyperfine -N -w 2 -r 10 --style basic -i \
   -n "nginx -t" "nginx -t -q -c $G/nginx.conf -p $G/" \
   2>&1 | grep -E 'Time|±|faster|fpmdoctor|nginx' || true
 echo "== peak memory (max RSS), 3 runs each"
-for i in 1 2 3; do
+for _ in 1 2 3; do
   /usr/bin/time -f 'fpmdoctor diagnose: %M KB, %e s' "$FD" diagnose --nginx-conf "$G/nginx.conf" --fpm-conf "$G/php-fpm.conf" >/dev/null || true
   /usr/bin/time -f 'nginx -t:           %M KB, %e s' nginx -t -q -c "$G/nginx.conf" -p "$G/" || true
 done
@@ -150,7 +152,7 @@ hyperfine -N -w 2 -r 10 --style basic -i \
   -n "nginx -t" "nginx -t -q -c $G/nginx.conf -p $G/" \
   2>&1 | grep -E 'Time|±|faster|fpmdoctor|nginx' || true
 echo "== peak memory (max RSS), php-fpm down, 3 runs each"
-for i in 1 2 3; do
+for _ in 1 2 3; do
   /usr/bin/time -f 'fpmdoctor diagnose: %M KB, %e s' "$FD" diagnose --nginx-conf "$G/nginx.conf" --fpm-conf "$G/php-fpm.conf" >/dev/null || true
   /usr/bin/time -f 'nginx -t:           %M KB, %e s' nginx -t -q -c "$G/nginx.conf" -p "$G/" || true
 done
