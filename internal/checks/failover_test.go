@@ -2,7 +2,6 @@ package checks_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -96,9 +95,7 @@ func TestUpstreamFailoverRealServers(t *testing.T) {
 func TestUpstreamFailoverDeadAddressRealServers(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t)
-	dead := fmt.Sprintf("127.0.0.1:%d", lab.FreePort(t))
-	l.Write("etc/nginx/conf.d/site.conf", "upstream php {\n    server "+dead+";\n    server unix:{{DIR}}/run/php-fpm.sock;\n}\n"+
-		strings.Replace(lab.DefaultSite, "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", "fastcgi_pass php;", 1))
+	dead := l.WriteFailoverUpstream()
 	l.Start()
 	for range 6 {
 		l.MustStatus("/ok.php", 200)

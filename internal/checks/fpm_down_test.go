@@ -86,12 +86,7 @@ func TestFPMDownManyPoolsRealServers(t *testing.T) {
 	}
 
 	r := diagnose(t, l)
-	var down []report.Finding
-	for _, f := range r.Findings {
-		if f.Cause == "fpm-down" {
-			down = append(down, f)
-		}
-	}
+	down := findingsOf(r, "fpm-down")
 	if len(down) != 1 {
 		t.Fatalf("%d fpm-down findings, want one for the master\n%s", len(down), dump(r))
 	}

@@ -285,12 +285,7 @@ func TestWorkersOfSeveralPoolsKilledOutsideRealServers(t *testing.T) {
 	}
 	l.WaitForLog("log/php-fpm.log", "exited on signal 9 (SIGKILL)", 2)
 	r := diagnose(t, l)
-	var kills []report.Finding
-	for _, f := range r.Findings {
-		if f.Cause == "worker-oom" {
-			kills = append(kills, f)
-		}
-	}
+	kills := findingsOf(r, "worker-oom")
 	if len(kills) != 1 {
 		t.Fatalf("%d worker-oom findings, want 1\n%s", len(kills), dump(r))
 	}

@@ -1,7 +1,6 @@
 package fix_test
 
 import (
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -243,9 +242,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func TestFixDeadUpstreamServerRealServers(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t)
-	dead := fmt.Sprintf("127.0.0.1:%d", lab.FreePort(t))
-	l.Write("etc/nginx/conf.d/site.conf", "upstream php {\n    server "+dead+";\n    server unix:{{DIR}}/run/php-fpm.sock;\n}\n"+
-		strings.Replace(lab.DefaultSite, "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", "fastcgi_pass php;", 1))
+	l.WriteFailoverUpstream()
 	l.Start()
 	l.MustStatus("/ok.php", 200)
 	_, p := plan(t, l)

@@ -617,6 +617,17 @@ func (l *Lab) WriteDeadServersUpstream() string {
 	return fpmConf
 }
 
+// WriteFailoverUpstream writes a site whose fastcgi_pass goes through
+// upstream php to a TCP port where nothing listens and no pool is
+// configured, then the lab's own pool: nginx fails over and every request
+// gets 200. It returns the dead address.
+func (l *Lab) WriteFailoverUpstream() string {
+	dead := fmt.Sprintf("127.0.0.1:%d", FreePort(l.t))
+	l.Write("etc/nginx/conf.d/site.conf", "upstream php {\n    server "+dead+";\n    server unix:{{DIR}}/run/php-fpm.sock;\n}\n"+
+		strings.Replace(DefaultSite, "fastcgi_pass unix:{{DIR}}/run/php-fpm.sock;", "fastcgi_pass php;", 1))
+	return dead
+}
+
 // WritePassToOwnHTTPListener writes the not-fastcgi setup: the pool
 // listens on 127.0.0.1:FPM, and the site's fastcgi_pass names
 // 127.0.0.1:HTTP, a second server of the lab's nginx that answers plain
