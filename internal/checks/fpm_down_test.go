@@ -86,7 +86,7 @@ func TestFPMDownManyPoolsRealServers(t *testing.T) {
 	}
 
 	r := diagnose(t, l)
-	down := findingsOf(r, "fpm-down")
+	down := r.FindingsOf("fpm-down")
 	if len(down) != 1 {
 		t.Fatalf("%d fpm-down findings, want one for the master\n%s", len(down), dump(r))
 	}

@@ -52,17 +52,6 @@ func finding(t *testing.T, r *report.Report, cause string, sev report.Severity) 
 	return report.Finding{}
 }
 
-// findingsOf returns every finding of cause, in the report's order.
-func findingsOf(r *report.Report, cause string) []report.Finding {
-	var out []report.Finding
-	for _, f := range r.Findings {
-		if f.Cause == cause {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // first asserts the likeliest root cause (the first finding) is cause.
 func first(t *testing.T, r *report.Report, cause string) {
 	t.Helper()

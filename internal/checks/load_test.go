@@ -285,7 +285,7 @@ func TestWorkersOfSeveralPoolsKilledOutsideRealServers(t *testing.T) {
 	}
 	l.WaitForLog("log/php-fpm.log", "exited on signal 9 (SIGKILL)", 2)
 	r := diagnose(t, l)
-	kills := findingsOf(r, "worker-oom")
+	kills := r.FindingsOf("worker-oom")
 	if len(kills) != 1 {
 		t.Fatalf("%d worker-oom findings, want 1\n%s", len(kills), dump(r))
 	}

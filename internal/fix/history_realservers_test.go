@@ -123,7 +123,7 @@ func TestDiagnoseAfterHeaderTooBigFixRealServers(t *testing.T) {
 	l.Edit("etc/nginx/conf.d/site.conf", "fastcgi_buffer_size 12k;", "fastcgi_buffer_size 12288;")
 	l.ReloadNginx()
 	r, _ := plan(t, l)
-	hb := causeFindings(r, "header-too-big")
+	hb := r.FindingsOf("header-too-big")
 	if len(hb) != 1 || hb[0].Severity != report.Warning || !strings.Contains(hb[0].Title, "cannot be told") {
 		t.Fatalf("after a hand edit: %+v", hb)
 	}
@@ -132,7 +132,7 @@ func TestDiagnoseAfterHeaderTooBigFixRealServers(t *testing.T) {
 	l.MustStatus("/header.php?n=20000", 502)
 	l.WaitForLog("log/nginx-error.log", "too big header", 2) // the user's two: fix sends the logged request only after its change
 	r, _ = plan(t, l)
-	hb = causeFindings(r, "header-too-big")
+	hb = r.FindingsOf("header-too-big")
 	if len(hb) != 1 || hb[0].Severity != report.Error || hb[0].ID != "header-too-big" {
 		t.Fatalf("a refusal after the repair: %+v", hb)
 	}
@@ -151,7 +151,7 @@ func TestDiagnoseAfterHeaderTooBigHandRepairRealServers(t *testing.T) {
 	l.WaitForLog("log/nginx-error.log", "too big header", 1)
 	l.ReloadNginx()
 	r, _ := plan(t, l)
-	if hb := causeFindings(r, "header-too-big"); len(hb) != 1 || hb[0].Severity != report.Error {
+	if hb := r.FindingsOf("header-too-big"); len(hb) != 1 || hb[0].Severity != report.Error {
 		t.Fatalf("after a reload without a change: %+v", hb)
 	}
 
@@ -161,21 +161,11 @@ func TestDiagnoseAfterHeaderTooBigHandRepairRealServers(t *testing.T) {
 	l.ReloadNginx()
 	l.MustStatus("/header.php?n=8000", 200)
 	r, _ = plan(t, l)
-	hb := causeFindings(r, "header-too-big")
+	hb := r.FindingsOf("header-too-big")
 	if len(hb) != 1 || hb[0].Severity != report.Warning || hb[0].Logs == nil || hb[0].Logs.Count != 1 || !strings.Contains(hb[0].Title, "cannot be told") {
 		t.Fatalf("after a hand repair: %+v", hb)
 	}
 	for _, e := range hb[0].Evidence {
 		t.Logf("evidence: %s %s:%d %s", e.Kind, e.File, e.Line, e.Text)
 	}
-}
-
-func causeFindings(r *report.Report, cause string) []report.Finding {
-	var out []report.Finding
-	for _, f := range r.Findings {
-		if f.Cause == cause {
-			out = append(out, f)
-		}
-	}
-	return out
 }

@@ -313,6 +313,17 @@ func (r *Report) Skip(check, reason string) {
 	r.Skipped = append(r.Skipped, Skipped{Check: check, Reason: reason})
 }
 
+// FindingsOf returns the findings of cause, in the report's order.
+func (r *Report) FindingsOf(cause string) []Finding {
+	var out []Finding
+	for _, f := range r.Findings {
+		if f.Cause == cause {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // HasErrors reports whether any finding is an error.
 func (r *Report) HasErrors() bool {
 	for _, f := range r.Findings {
