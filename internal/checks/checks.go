@@ -236,12 +236,6 @@ func runGuarded(id string, run func() []report.Finding) (found []report.Finding,
 // concerns the site (directly or through its pool), skip when the step
 // could not run, ok otherwise.
 func siteMarks(s *snapshot.Snapshot, r *report.Report, notChecked map[report.Step]bool) []report.Site {
-	return siteMarksFrom(s, r, notChecked, parallelSites)
-}
-
-// siteMarksFrom is siteMarks, in two halves side by side from
-// parallelFrom sites on (tests compare both ways).
-func siteMarksFrom(s *snapshot.Snapshot, r *report.Report, notChecked map[report.Step]bool, parallelFrom int) []report.Site {
 	skippedStep := map[string]bool{}
 	for _, sk := range r.Skipped {
 		skippedStep[sk.Check] = true
@@ -271,40 +265,12 @@ func siteMarksFrom(s *snapshot.Snapshot, r *report.Report, notChecked map[report
 	}
 	steps := []report.Step{report.StepConfig, report.StepService, report.StepPass, report.StepListen, report.StepSocket, report.StepPermission, report.StepLogs, report.StepLimits, report.StepApplied}
 	out := make([]report.Site, len(s.Sites))
-	// mark fills out[i] for the sites of one part; the indexes above are
-	// only read, so a hosting host's thousands of sites are marked in two
-	// halves side by side.
-	mark := func(from, to int) {
-		var seenPool []string // IDs of the pools of one site, usually one
-		for i, site := range s.Sites[from:to] {
-			out[from+i] = markSite(site, steps, skippedStep, bySite, byPool, global, &seenPool)
-		}
-	}
-	if n := len(s.Sites); n >= parallelFrom {
-		half := n / 2
-		var panicked any
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			// A panic belongs to the caller, as it would without the
-			// goroutine (the watcher recovers it).
-			defer func() { panicked = recover() }()
-			mark(half, n)
-		}()
-		mark(0, half)
-		<-done
-		if panicked != nil {
-			panic(panicked)
-		}
-	} else {
-		mark(0, len(s.Sites))
+	var seenPool []string // IDs of the pools of one site, usually one
+	for i, site := range s.Sites {
+		out[i] = markSite(site, steps, skippedStep, bySite, byPool, global, &seenPool)
 	}
 	return out
 }
-
-// parallelSites is the number of sites from which siteMarks works in two
-// halves: below it a goroutine costs more than it saves.
-const parallelSites = 1024
 
 // markSite gives one site its marks (see siteMarks); seenPool is scratch
 // space.
@@ -322,8 +288,8 @@ func markSite(site *snapshot.Site, steps []report.Step, skippedStep map[string]b
 	if loc := site.Pass.Location; loc != nil {
 		rs.Location = locationText(loc)
 	}
-	// Clipped: appending must copy, never write into the index's
-	// array, which another site with the same key may be reading.
+	// Clipped: appending copies instead of writing into the index's
+	// array, which every site with the same key shares.
 	concerning := slices.Clip(bySite[site.Key()])
 	*seenPool = (*seenPool)[:0]
 	for _, t := range site.Targets {
