@@ -333,10 +333,14 @@ func (sc *scanner) run(ctx context.Context, lr *lineReader) error {
 	w := newLineWalk(ctx, lr, sc.file, sc.lineKnown, st)
 	var err error
 	for {
-		line, loff, ln, cut, ok := w.next()
+		if w.cancelled() {
+			break
+		}
+		line, loff, cut, ok := w.lr.next()
 		if !ok {
 			break
 		}
+		ln := w.counted(cut)
 		if sc.opt.Format == FormatAuto {
 			if len(bytes.TrimSpace(line)) == 0 {
 				continue

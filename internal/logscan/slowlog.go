@@ -237,10 +237,14 @@ func scanSlow(ctx context.Context, r io.Reader, name string, off int64, fromStar
 	w := newLineWalk(ctx, newLineReader(r, off, opt.MaxEntry), name, fromStart, st)
 	var err error
 	for {
-		line, loff, ln, cut, ok := w.next()
+		if w.cancelled() {
+			break
+		}
+		line, loff, cut, ok := w.lr.next()
 		if !ok {
 			break
 		}
+		ln := w.counted(cut)
 		if sc.cur == nil && !maybeSlowHead(line) {
 			continue // outside the window, or stray text: no string made
 		}

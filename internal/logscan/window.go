@@ -52,25 +52,29 @@ type lineWalk struct {
 	err       error
 }
 
-func newLineWalk(ctx context.Context, lr *lineReader, name string, fromStart bool, st *Stats) *lineWalk {
-	return &lineWalk{lr: lr, ctx: ctx, name: name, st: st, fromStart: fromStart}
+func newLineWalk(ctx context.Context, lr *lineReader, name string, fromStart bool, st *Stats) lineWalk {
+	return lineWalk{lr: lr, ctx: ctx, name: name, st: st, fromStart: fromStart}
 }
 
-// next returns the next line (a view valid until the next call), its
-// stream offset, its line number (0 when not known) and whether it was
-// cut. ok is false at the end of the stream and when the scan was
-// cancelled.
-func (w *lineWalk) next() (line []byte, off, ln int64, cut, ok bool) {
-	if w.n&0xffff == 0 {
-		if err := w.ctx.Err(); err != nil {
-			w.err = fmt.Errorf("logscan: %s: %w", w.name, err)
-			return nil, 0, 0, false, false
-		}
+// cancelled reports, every 65,536 lines, whether the scan was cancelled;
+// the scanners call it before each line, so it must stay cheap: one mask
+// test, the context looked at only then.
+func (w *lineWalk) cancelled() bool {
+	return w.n&0xffff == 0 && w.checkContext()
+}
+
+func (w *lineWalk) checkContext() bool {
+	if err := w.ctx.Err(); err != nil {
+		w.err = fmt.Errorf("logscan: %s: %w", w.name, err)
+		return true
 	}
-	line, off, cut, ok = w.lr.next()
-	if !ok {
-		return nil, 0, 0, false, false
-	}
+	return false
+}
+
+// counted numbers a line the reader returned and counts it when cut. It
+// returns the line number, 0 when numbers are not known. The scanners call
+// lr.next themselves and this inlined, so a line costs no extra call.
+func (w *lineWalk) counted(cut bool) (ln int64) {
 	w.n++
 	if cut {
 		w.st.Cut++
@@ -78,7 +82,7 @@ func (w *lineWalk) next() (line []byte, off, ln int64, cut, ok bool) {
 	if w.fromStart {
 		ln = w.n
 	}
-	return line, off, ln, cut, true
+	return ln
 }
 
 // end adds the lines read to the stats and returns the scan's outcome:
