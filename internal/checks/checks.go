@@ -360,6 +360,15 @@ func concernsNginx(f report.Finding, site *snapshot.Site) bool {
 
 // Evidence helpers.
 
+// settingEvidenceOr quotes the directive that gave a PHP location its
+// value of name, or returns dflt (what applies when nothing sets it).
+func settingEvidenceOr(set nginxconf.Settings, name string, dflt report.Evidence) report.Evidence {
+	if d := set.From[name]; d != nil {
+		return directiveEvidence(d)
+	}
+	return dflt
+}
+
 func directiveEvidence(d *nginxconf.Directive) report.Evidence {
 	text := d.String()
 	if d.Name == "fastcgi_param" && len(d.Args) > 1 && report.IsSecretName(d.Arg(0)) {

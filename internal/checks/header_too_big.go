@@ -36,16 +36,11 @@ var headerTooBig = Check{
 				Logs:     summary(g),
 				Fix:      &report.Fix{Summary: "raise fastcgi_buffer_size (e.g. 32k) and fastcgi_buffers (e.g. 16 32k) in the PHP location; and find what sets such headers"},
 			}
-			if p != nil {
-				for _, site := range p.Sites {
-					set := site.Pass.Settings()
-					if d := set.From["fastcgi_buffer_size"]; d != nil {
-						f.Evidence = append(f.Evidence, directiveEvidence(d))
-					} else {
-						f.Evidence = append(f.Evidence, report.Evidence{Kind: report.KindConfig, File: site.Pass.Directive.File, Line: site.Pass.Directive.Line, Text: fmt.Sprintf("no fastcgi_buffer_size for %s: nginx's default %d bytes applies", site.Name, set.BufferSize)})
-					}
-					break
-				}
+			if p != nil && len(p.Sites) > 0 {
+				site := p.Sites[0]
+				set := site.Pass.Settings()
+				f.Evidence = append(f.Evidence, settingEvidenceOr(set, "fastcgi_buffer_size",
+					report.Evidence{Kind: report.KindConfig, File: site.Pass.Directive.File, Line: site.Pass.Directive.Line, Text: fmt.Sprintf("no fastcgi_buffer_size for %s: nginx's default %d bytes applies", site.Name, set.BufferSize)}))
 			}
 			out = append(out, f)
 		}
@@ -81,10 +76,7 @@ func headersSettled(s *snapshot.Snapshot, p *snapshot.Pool, g logscan.Group) (re
 	}
 	loadFact := fact("nginx master pid %d %s %s, after the last refused header", n.Master.PID, how, loaded.Format(time.DateTime))
 	buf := site.Pass.Settings()
-	bufEv := fact("fastcgi_buffer_size for %s is nginx's default %d bytes", site.Name, buf.BufferSize)
-	if d := buf.From["fastcgi_buffer_size"]; d != nil {
-		bufEv = directiveEvidence(d)
-	}
+	bufEv := settingEvidenceOr(buf, "fastcgi_buffer_size", fact("fastcgi_buffer_size for %s is nginx's default %d bytes", site.Name, buf.BufferSize))
 	for _, rp := range s.Repairs {
 		// The repair reloaded nginx: the running config is the one it
 		// proved when nginx loaded it then or later.

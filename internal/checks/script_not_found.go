@@ -73,10 +73,7 @@ func scriptFinding(s *snapshot.Snapshot, site *snapshot.Site, unknown []logscan.
 	}
 	usesRoot := strings.HasPrefix(param.Value, "$document_root") || strings.HasPrefix(param.Value, "$realpath_root")
 	f := report.Finding{Severity: report.Error, Site: site.Key()}
-	rootEv := fact("nginx's document root for %s: %s", site.Name, root)
-	if d := set.From["root"]; d != nil {
-		rootEv = directiveEvidence(d)
-	}
+	rootEv := settingEvidenceOr(set, "root", fact("nginx's document root for %s: %s", site.Name, root))
 	if pool != nil {
 		f.Pool = pool.ID()
 	}

@@ -39,14 +39,8 @@ var upstreamTimeout = Check{
 				Fix:      &report.Fix{Summary: "find the slow requests (request_slowlog_timeout + slowlog) and make them faster; raise fastcgi_read_timeout only for endpoints that are slow by design"},
 			}
 			if p != nil {
-				for _, site := range p.Sites {
-					set := site.Pass.Settings()
-					if d := set.From["fastcgi_read_timeout"]; d != nil {
-						f.Evidence = append(f.Evidence, directiveEvidence(d))
-					} else {
-						f.Evidence = append(f.Evidence, fact("fastcgi_read_timeout is not set for %s: nginx's default %s applies", site.Name, set.ReadTimeout))
-					}
-					break
+				if len(p.Sites) > 0 {
+					f.Evidence = append(f.Evidence, readTimeoutEvidence(p.Sites[0]))
 				}
 				if len(poolGroups(s, p.ID(), logscan.KindMaxChildren)) > 0 || probedSaturated(p) {
 					f.Severity = report.Warning
@@ -113,11 +107,7 @@ func timeoutsUndecided(s *snapshot.Snapshot, p *snapshot.Pool, g logscan.Group) 
 	if len(ev) == 0 {
 		return report.Finding{}, false
 	}
-	set := site.Pass.Settings()
-	readEv := fact("fastcgi_read_timeout is not set for %s: nginx's default %s applies", site.Name, set.ReadTimeout)
-	if d := set.From["fastcgi_read_timeout"]; d != nil {
-		readEv = directiveEvidence(d)
-	}
+	readEv := readTimeoutEvidence(site)
 	return report.Finding{
 		Severity: report.Warning,
 		Live:     true,
@@ -128,4 +118,11 @@ func timeoutsUndecided(s *snapshot.Snapshot, p *snapshot.Pool, g logscan.Group) 
 		Logs:     summary(g),
 		Fix:      &report.Fix{Summary: "request the logged URLs again; if they still get 504, find the slow requests (request_slowlog_timeout + slowlog)"},
 	}, true
+}
+
+// readTimeoutEvidence quotes the fastcgi_read_timeout that applies to the
+// site's PHP location, or says nginx's default applies.
+func readTimeoutEvidence(site *snapshot.Site) report.Evidence {
+	set := site.Pass.Settings()
+	return settingEvidenceOr(set, "fastcgi_read_timeout", fact("fastcgi_read_timeout is not set for %s: nginx's default %s applies", site.Name, set.ReadTimeout))
 }
