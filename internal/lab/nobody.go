@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // RunTestAsNobody runs the test binary again as nobody:nogroup with no
@@ -53,6 +54,35 @@ func copyExecutable(t testing.TB, to string) {
 		t.Fatal(err)
 	}
 	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// NobodyDir returns a temporary directory that nobody can search (its
+// parent too, which testing makes 0700): for RunTestAsNobody's copy of the
+// binary and the files the child reads.
+func NobodyDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// WriteQuietLog creates path as an empty log with mode, last written at
+// mtime: a log nobody wrote to since logrotate made it.
+func WriteQuietLog(t testing.TB, path string, mode os.FileMode, mtime time.Time) {
+	t.Helper()
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, mtime, mtime); err != nil {
 		t.Fatal(err)
 	}
 }

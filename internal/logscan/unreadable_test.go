@@ -31,12 +31,7 @@ func TestUnreadableEmptyLog(t *testing.T) {
 		return
 	}
 	old := time.Now().Add(-3 * time.Hour)
-	dir := t.TempDir()
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := lab.NobodyDir(t)
 	for _, c := range []struct {
 		name string
 		mode fs.FileMode
@@ -46,15 +41,7 @@ func TestUnreadableEmptyLog(t *testing.T) {
 		{"quiet.log", 0o644, ""},
 	} {
 		p := filepath.Join(dir, c.name)
-		if err := os.WriteFile(p, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, c.mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(p, old, old); err != nil {
-			t.Fatal(err)
-		}
+		lab.WriteQuietLog(t, p, c.mode, old)
 		got := scanAsUnprivileged(t, dir, p)
 		for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
 			if c.want == "" && !strings.HasSuffix(line, ": <nil>") ||

@@ -35,12 +35,7 @@ func TestUnreadableEmptyLogSkipped(t *testing.T) {
 		fmt.Printf("skipped %s\n", b)
 		return
 	}
-	dir := t.TempDir()
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := lab.NobodyDir(t)
 	old := time.Now().Add(-3 * time.Hour)
 	for _, c := range []struct {
 		mode       os.FileMode
@@ -51,15 +46,7 @@ func TestUnreadableEmptyLogSkipped(t *testing.T) {
 		if err := os.WriteFile(conf, []byte("error_log "+logPath+";\nevents {}\nhttp {\n    server { location ~ \\.php$ { fastcgi_pass 127.0.0.1:9; } }\n}\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(logPath, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(logPath, c.mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(logPath, old, old); err != nil {
-			t.Fatal(err)
-		}
+		lab.WriteQuietLog(t, logPath, c.mode, old)
 		out := gatherAsNobody(t, dir, conf)
 		skipped := strings.Contains(out, "cannot read "+logPath+": permission denied")
 		t.Logf("mode %o, 0 bytes, written 3h ago: listed as unreadable: %v", c.mode, skipped)
