@@ -65,6 +65,22 @@ func assertGone(t *testing.T, dir string, res *rehearse.Result) {
 	}
 }
 
+// allAnswered checks that the PHP sites are exactly want, in order, and
+// that each answered 200 through nginx with the probe run in php-fpm.
+func allAnswered(t *testing.T, res *rehearse.Result, want ...string) {
+	t.Helper()
+	var names []string
+	for _, s := range res.Sites {
+		names = append(names, s.Name)
+		if s.Status != 200 || !s.Probe {
+			t.Errorf("%s: status %d, probe ran %v (%s); nginx: %q", s.Name, s.Status, s.Probe, s.Error, s.NginxLog)
+		}
+	}
+	if !slices.Equal(names, want) {
+		t.Errorf("PHP sites %v, want %v", names, want)
+	}
+}
+
 func causes(s rehearse.SiteResult) []string {
 	var out []string
 	for _, c := range s.Causes {
@@ -132,16 +148,7 @@ func TestLabHealthyWordPress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, s := range res.Sites {
-		names = append(names, s.Name)
-		if s.Status != 200 || !s.Probe {
-			t.Errorf("%s: status %d, probe ran %v (%s); nginx: %q", s.Name, s.Status, s.Probe, s.Error, s.NginxLog)
-		}
-	}
-	if !slices.Equal(names, []string{"blog.example.org", "secure.example.org", "shop.example.org"}) {
-		t.Errorf("PHP sites %v", names)
-	}
+	allAnswered(t, res, "blog.example.org", "secure.example.org", "shop.example.org")
 	if res.ExitCode() != 0 || len(res.Start) != 0 {
 		t.Errorf("exit code %d, start errors %q", res.ExitCode(), res.Start)
 	}

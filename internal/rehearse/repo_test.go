@@ -61,16 +61,7 @@ func TestLabMappedRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, s := range res.Sites {
-		names = append(names, s.Name)
-		if s.Status != 200 || !s.Probe {
-			t.Errorf("%s: status %d, probe ran %v (%s); nginx: %q", s.Name, s.Status, s.Probe, s.Error, s.NginxLog)
-		}
-	}
-	if !slices.Equal(names, []string{"api.example.org", "app.example.org"}) {
-		t.Errorf("PHP sites %v", names)
-	}
+	allAnswered(t, res, "api.example.org", "app.example.org")
 	if res.ExitCode() != 0 || len(res.Start) != 0 {
 		t.Errorf("exit code %d, start errors %q", res.ExitCode(), res.Start)
 	}
