@@ -119,7 +119,7 @@ func headersSettled(s *snapshot.Snapshot, p *snapshot.Pool, g logscan.Group) (re
 // level) no longer runs came from the old config. That needs every line
 // of the group among the kept ones; else undecided, and so not before.
 func loggedBeforeLoad(s *snapshot.Snapshot, n *snapshot.Nginx, g logscan.Group, loaded time.Time) bool {
-	if g.Last.Before(loaded.Add(-startSlack).Truncate(time.Second)) {
+	if loggedWellBefore(g.Last, loaded) {
 		return true
 	}
 	if g.Last.After(loaded.Add(startSlack)) {
@@ -146,6 +146,13 @@ func loggedBeforeLoad(s *snapshot.Snapshot, n *snapshot.Nginx, g logscan.Group, 
 		seen++
 	}
 	return seen == g.Count
+}
+
+// loggedWellBefore reports whether a line logged at last (whole seconds)
+// was certainly written before a process started at loaded (off by up to
+// startSlack).
+func loggedWellBefore(last, loaded time.Time) bool {
+	return last.Before(loaded.Add(-startSlack).Truncate(time.Second))
 }
 
 // settingFiles lists the nginx files that can hold a setting a site of

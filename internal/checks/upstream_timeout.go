@@ -97,7 +97,7 @@ func timeoutsUndecided(s *snapshot.Snapshot, p *snapshot.Pool, g logscan.Group) 
 		}
 	}
 	if f := p.FPM; f.Master != nil && f.Config != nil {
-		if loaded, how := s.ConfigLoadedAt(f); g.Last.Before(loaded.Add(-startSlack).Truncate(time.Second)) {
+		if loaded, how := s.ConfigLoadedAt(f); loggedWellBefore(g.Last, loaded) {
 			if changed := changedSince(s, []string{f.Conf, p.Pool.File}, g.Last, loaded, "the last timeout"); len(changed) > 0 {
 				ev = append(ev, fact("php-fpm master pid %d %s %s, after the last timeout", f.Master.PID, how, loaded.Format(time.DateTime)))
 				ev = append(ev, changed...)
