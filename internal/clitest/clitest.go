@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/lab"
 )
 
 // Status is the testscript command `status N CMD ARGS...`: run CMD and
@@ -38,14 +40,22 @@ func Status(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// goCommand finds the go command: these tests build and list the
+// command they are about, which a laptop without Go cannot do.
+func goCommand(t testing.TB) string {
+	t.Helper()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		lab.Unavailable(t, "the go command is not on PATH")
+	}
+	return gobin
+}
+
 // Deps lists the packages the command in the current directory links
 // (go list -deps): what runs its initialisation at every start.
 func Deps(t testing.TB) []string {
 	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("skipping: the go command is not on PATH")
-	}
+	gobin := goCommand(t)
 	out, err := exec.Command(gobin, "list", "-deps", ".").Output()
 	if err != nil {
 		t.Fatalf("go list -deps: %v", err)
@@ -58,10 +68,7 @@ func Deps(t testing.TB) []string {
 // in the order it runs them (GODEBUG=inittrace=1), when started with args.
 func InitOrder(t testing.TB, args ...string) []string {
 	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("skipping: the go command is not on PATH")
-	}
+	gobin := goCommand(t)
 	bin := filepath.Join(t.TempDir(), "cmd")
 	build := exec.Command(gobin, "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")

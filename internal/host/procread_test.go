@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/procfs"
+
+	"github.com/fpmdoctor/fpmdoctor/internal/lab"
 )
 
 // TestProcReadersMatchProcfs reads this host's /proc with both the readers
@@ -16,7 +18,7 @@ import (
 func TestProcReadersMatchProcfs(t *testing.T) {
 	fs, err := procfs.NewFS("/proc")
 	if err != nil {
-		t.Skipf("skipping: no /proc: %v", err)
+		lab.Unavailable(t, "no /proc: "+err.Error())
 	}
 	list, err := pids("/proc")
 	if err != nil {
